@@ -1,0 +1,62 @@
+"""The `gvmgen` command: a thin layer over the library.
+
+Each subcommand lives in `gvmgen/commands/<name>.py` and exposes `add_parser(subparsers)` and
+`run(args) -> int`. Command modules import only the standard library at module level and pull
+in the library inside `run`, so `gvmgen analyze` never pays for torch. Every `GVMGenError` ends as one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from gvmgen import __version__
+from gvmgen.errors import GVMGenError
+
+# name -> one-line help; the module gvmgen.commands.<name> does the rest.
+COMMANDS = {
+    "analyze": "find the cuts in media files or timelines",
+    "align": "move a music track's beats onto cut times",
+    "score": "score a video or a timeline range with music",
+    "demo": "score a generated sample clip and show where the results are",
+    "models": "list, verify and import GVMGen weights",
+}
+
+EXIT_USER_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gvmgen",
+        description="Score video with AI-generated music whose beats land on the cuts.",
+    )
+    parser.add_argument("--version", action="version", version=f"gvmgen {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        _command_module(name).add_parser(subparsers, help_text)
+    return parser
+
+
+def _command_module(name: str):
+    return importlib.import_module(f"gvmgen.commands.{name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USER_ERROR
+    try:
+        return _command_module(args.command).run(args) or 0
+    except GVMGenError as error:
+        print(f"gvmgen {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"gvmgen {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,11 @@
+"""`gvmgen align` (placeholder until its issue lands; the owner replaces this module)."""
+
+from gvmgen.errors import GVMGenError
+
+
+def add_parser(subparsers, help_text: str) -> None:
+    subparsers.add_parser("align", help=help_text, description=help_text)
+
+
+def run(args) -> int:
+    raise GVMGenError("'gvmgen align' is not built yet")

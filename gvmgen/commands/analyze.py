@@ -1,0 +1,11 @@
+"""`gvmgen analyze` (placeholder until its issue lands; the owner replaces this module)."""
+
+from gvmgen.errors import GVMGenError
+
+
+def add_parser(subparsers, help_text: str) -> None:
+    subparsers.add_parser("analyze", help=help_text, description=help_text)
+
+
+def run(args) -> int:
+    raise GVMGenError("'gvmgen analyze' is not built yet")

@@ -1,0 +1,81 @@
+"""The `MusicEngine` protocol: what the pipeline asks of anything that makes music for a cue.
+
+A cue is one stretch of picture scored as one piece of music (at most the engine's window).
+The pipeline hands an engine a `CueConditioning` (what the picture says) and gets back audio at
+the engine's own sample rate; resampling, alignment to cuts and loudness happen afterwards.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from gvmgen.errors import Cancelled
+
+# progress(fraction_done in [0, 1], message)
+ProgressFn = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class CueConditioning:
+    """Everything an engine may condition on for one cue. Times are seconds from cue start.
+
+    Attributes:
+        duration: length of the music to make, seconds.
+        frames: RGB frames sampled by timestamp, uint8 of shape `[N, H, W, 3]` (GVMGen: 1 fps).
+        frame_times: presentation time of each frame, float64 of shape `[N]`.
+        cuts: cut times inside the cue (edit points and shot changes), float64 `[M]`, sorted.
+        motion: per-frame motion energy in [0, 1], float32 `[F]`, or None.
+        motion_times: time of each motion value, float64 `[F]`, or None.
+        prompt_audio: the previous cue's tail at the engine's sample rate, float32
+            `[channels, samples]`, for engines that continue from it; None at the first cue.
+    """
+
+    duration: float
+    frames: np.ndarray = field(default_factory=lambda: np.zeros((0, 1, 1, 3), np.uint8))
+    frame_times: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    cuts: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    motion: np.ndarray | None = None
+    motion_times: np.ndarray | None = None
+    prompt_audio: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if not self.duration > 0:
+            raise ValueError(f"cue duration must be positive, got {self.duration}")
+        if len(self.frames) != len(self.frame_times):
+            raise ValueError(f"{len(self.frames)} frames but {len(self.frame_times)} frame times")
+
+
+@runtime_checkable
+class MusicEngine(Protocol):
+    """Makes music for one cue. Implementations: `arranger` (procedural), `gvmgen` (neural)."""
+
+    name: str
+    sample_rate: int  # Hz of the audio `generate` returns
+    window_seconds: float  # longest cue the engine makes in one go; the cue plan respects it
+    needs_gpu: bool  # True when a CPU run would be impractically slow
+    takes_prompt_audio: bool  # True when `prompt_audio` is used for continuity
+
+    def generate(
+        self,
+        cue: CueConditioning,
+        seed: int,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> np.ndarray:
+        """Music for `cue`: float32 `[channels, round(cue.duration * sample_rate)]` in [-1, 1].
+
+        Deterministic for a given cue and seed. Calls `progress` at least once a second of work
+        and raises `Cancelled` soon after `cancel` is set.
+        """
+        ...
+
+
+def check_cancel(cancel: threading.Event | None) -> None:
+    """Raise `Cancelled` when the job was cancelled; engines call it between steps."""
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("cancelled")

@@ -1,0 +1,1 @@
+"""Media: frames by timestamp, audio decode/encode/resample, shot detection, motion."""
