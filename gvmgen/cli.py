@@ -2,7 +2,8 @@
 
 Each subcommand lives in `gvmgen/commands/<name>.py` and exposes `add_parser(subparsers)` and
 `run(args) -> int`. Command modules import only the standard library at module level and pull
-in the library inside `run`, so `gvmgen analyze` never pays for torch. Every `GVMGenError` ends as one line on stderr and exit status 2.
+in the library inside `run`, so `gvmgen analyze` never pays for torch. Every `GVMGenError`
+ends as one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
