@@ -1,0 +1,121 @@
+"""The data contract: typed, versioned requests and results (pydantic v2).
+
+These models are the CLI's report and the backend protocol's payloads, so they are
+JSON-serialisable, reject unknown fields and say which field is wrong. Times in results are
+seconds (floats) for readers, with SMPTE timecodes beside them for editors.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gvmgen.errors import InputError
+
+SCHEMA_VERSION = 1
+ENGINE_CHOICES = ("auto", "arranger", "gvmgen")
+
+
+class ScoreMode(str, Enum):
+    RANGE = "range"  # one selection → music for it
+    REGENERATE = "regenerate"  # same range, new seed, a new numbered take; old takes kept
+    BATCH = "batch"  # the whole timeline, split into cues
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
+
+
+class ScoreRequest(_Model):
+    """What to score and how. `input` is a video file or a timeline file."""
+
+    version: Literal[1] = SCHEMA_VERSION
+    input: str = Field(min_length=1)
+    range: str | None = Field(None, description="IN-OUT: seconds, timecodes or fNNN frames")
+    mode: ScoreMode = ScoreMode.RANGE
+    engine: Literal["auto", "arranger", "gvmgen"] = "auto"
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+    takes: int = Field(1, ge=1, le=8)
+    out_dir: str = Field(min_length=1)
+    max_stretch: float = Field(0.06, gt=0.0, le=0.25)
+    target_lufs: float = Field(-16.0, ge=-40.0, le=-6.0)
+    allow_missing_media: bool = False
+    preview: bool = False  # also write an MP4 with the music muxed in (bare videos only)
+    job_id: str | None = None
+
+
+class CutHit(_Model):
+    time: float  # seconds from the cue start
+    hit: bool  # a beat within ±50 ms in the delivered audio
+    offset_ms: float | None  # nearest beat minus cut; None when no beat was found
+
+
+class CueReport(_Model):
+    index: int
+    name: str
+    start: float  # seconds from the scored range's start
+    duration: float
+    record_in: str  # timecode on the timeline (global start included)
+    record_out: str
+    engine: str
+    seed: int
+    take: int
+    wav: str
+    tempo: float
+    hit_rate_1frame: float
+    hit_rate_50ms: float
+    hit_rate_100ms: float
+    max_stretch: float
+    mean_stretch: float
+    splices: int
+    loudness_lufs: float
+    unhit_cuts: list[float] = []  # the plan could not reach these within the bounds
+    cuts: list[CutHit] = []
+
+
+class TakeInfo(_Model):
+    take: int
+    seed: int
+    wavs: list[str]
+    created: str  # ISO 8601
+
+
+class ScoreResult(_Model):
+    version: Literal[1] = SCHEMA_VERSION
+    job_id: str
+    input: str
+    mode: ScoreMode
+    engine: str
+    engine_reason: str
+    range_in: str  # timecodes of the scored range
+    range_out: str
+    rate: float
+    duration: float
+    take: int  # the take placed on the track by this run
+    takes: list[TakeInfo]  # every take on disk for this range, oldest first
+    cues: list[CueReport]
+    loudness_lufs: float
+    timeline: str  # score.otio
+    extra_timelines: list[str] = []  # same format as an adapter input (e.g. FCP7 XML)
+    report_json: str
+    report_picture: str
+    preview: str | None = None
+    seconds: dict[str, float] = {}  # wall time per stage
+
+
+def parse_request(data: dict) -> ScoreRequest:
+    """Validate a request; errors name the field and what was expected."""
+    try:
+        return ScoreRequest.model_validate(data)
+    except ValidationError as error:
+        raise InputError(describe_validation_error(error)) from None
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        field = ".".join(str(p) for p in item["loc"]) or "request"
+        parts.append(f"{field}: {item['msg']} (got {item.get('input')!r})")
+    return "; ".join(parts)
