@@ -1,0 +1,249 @@
+"""A timeline range as the scoring pipeline sees it: visible segments, edit points and markers."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+
+import opentimelineio as otio
+
+from gvmgen.errors import InputError, MissingMediaError, TimelineError
+from gvmgen.timeline.flatten import Piece, seconds, track_dissolves, visible_pieces
+from gvmgen.timeline.io import read_timeline
+from gvmgen.timeline.markers import TimelineMarker, markers_in_range
+from gvmgen.timeline.media_refs import media_url, path_from_url
+from gvmgen.timeline.ranges import (
+    at_rate,
+    exact_rate,
+    nearest_frame,
+    parse_range,
+    range_at_rate,
+    rate_fraction,
+    timecode,
+    timeline_rate,
+)
+
+RationalTime = otio.opentime.RationalTime
+TimeRange = otio.opentime.TimeRange
+
+NO_FILE = "<no file reference>"
+EDIT_POINTS_ONLY_HINT = "relink the media in the NLE and export again, or pass --edit-points-only"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One visible piece of video (the top-most track wins).
+
+    :ivar media_path: resolved absolute path; None if the clip has no file reference (titles,
+        generators) or its media is missing and the edit was read with `allow_missing_media`.
+    :ivar source_range: in media time (the clip's own rate and start timecode).
+    :ivar record_range: in timeline time relative to the selected range's start.
+    """
+
+    clip_name: str
+    media_path: Path | None
+    source_range: TimeRange
+    record_range: TimeRange
+    track_name: str
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A timeline range ready for scoring.
+
+    :ivar rate: timeline frame rate (23.976… is exactly 24000/1001 as a float).
+    :ivar global_start: the timeline's start timecode as a time (01:00:00:00 → 86400 @ 24).
+    :ivar range: the selected range in track time (excludes `global_start`).
+    :ivar segments: visible video segments in record order.
+    :ivar edit_points: cuts strictly inside the range, relative to its start (no 0, no end).
+    :ivar markers: timeline, track and clip markers inside the range, relative to its start.
+    :ivar timeline: the full input timeline (for writing the result back).
+    :ivar transitions: dissolves/wipes whose midpoint is one of `edit_points`, relative to the
+        range start (clipped to it) — the gradual changes a cut detector should not report.
+    """
+
+    name: str
+    rate: float
+    global_start: RationalTime
+    range: TimeRange
+    segments: list[Segment]
+    edit_points: list[RationalTime]
+    markers: list[TimelineMarker]
+    source_path: Path | None
+    timeline: otio.schema.Timeline
+    transitions: list[TimeRange] = field(default_factory=list)
+
+    @property
+    def duration(self) -> RationalTime:
+        return self.range.duration
+
+
+def read_edit(
+    path_or_timeline: str | os.PathLike | otio.schema.Timeline,
+    range: TimeRange | str | None = None,  # shadows the builtin: the API says `range`
+    allow_missing_media: bool = False,
+    rate: float | None = None,
+) -> Edit:
+    """The `Edit` for a range of a timeline file (or an already-read timeline).
+
+    :param range: track-time range, `IN-OUT` text (see `parse_range`), or None for the whole
+        timeline.
+    :param allow_missing_media: keep going when media files are missing: their segments get
+        `media_path=None` and the edit points stay.
+    :param rate: frame rate of an EDL (they carry none); ignored by other formats.
+    :raises TimelineError: unreadable timeline, or a range outside it (the message gives the
+        timeline's extent).
+    :raises MissingMediaError: a visible clip's media is missing (names clip and path).
+    :raises InputError: malformed range text.
+    """
+    timeline, source_path = _timeline_and_path(path_or_timeline, rate)
+    tl_rate = timeline_rate(timeline, rate or 24.0)
+    global_start = at_rate(timeline.global_start_time or RationalTime(0, tl_rate), tl_rate)
+    selected = _selected_range(timeline, range, tl_rate, global_start)
+    base_dir = source_path.parent if source_path else None
+    pieces = visible_pieces(list(timeline.video_tracks()))
+    segments = _segments_in_range(pieces, selected, tl_rate, base_dir)
+    segments = _with_media_checked(segments, allow_missing_media)
+    points = _edit_points(segments, selected.duration)
+    return Edit(
+        name=timeline.name,
+        rate=tl_rate,
+        global_start=global_start,
+        range=selected,
+        segments=segments,
+        edit_points=points,
+        markers=markers_in_range(timeline, selected),
+        source_path=source_path,
+        timeline=timeline,
+        transitions=_transitions_at(timeline, points, selected),
+    )
+
+
+def _timeline_and_path(
+    path_or_timeline: str | os.PathLike | otio.schema.Timeline, rate: float | None
+) -> tuple[otio.schema.Timeline, Path | None]:
+    if isinstance(path_or_timeline, otio.schema.Timeline):
+        return path_or_timeline, None
+    path = Path(path_or_timeline).expanduser().absolute()
+    return read_timeline(path, rate=rate), path
+
+
+def _selected_range(
+    timeline: otio.schema.Timeline,
+    range_: TimeRange | str | None,
+    rate: float,
+    global_start: RationalTime,
+) -> TimeRange:
+    """The range to score in track time, whole frames at `rate`, checked against the timeline."""
+    extent = TimeRange(RationalTime(0, rate), at_rate(timeline.duration(), rate))
+    if extent.duration.value <= 0:
+        raise TimelineError(f"timeline {timeline.name!r} is empty: it has no clips")
+    if range_ is None:
+        return extent
+    if isinstance(range_, str):
+        selected = parse_range(range_, rate, global_start)
+    else:
+        selected = range_at_rate(range_, rate)
+        if selected.duration.value <= 0:
+            raise InputError(f"range {range_} is empty; OUT must be after IN")
+    if selected.start_time.value < 0 or selected.end_time_exclusive() > extent.end_time_exclusive():
+        raise TimelineError(
+            f"range {_describe(selected, rate, global_start)} is outside timeline "
+            f"{timeline.name!r}, which runs {_describe(extent, rate, global_start)}"
+        )
+    return selected
+
+
+def _describe(time_range: TimeRange, rate: float, global_start: RationalTime) -> str:
+    """`01:00:10:00–01:00:20:00 (10–20 s)`: how the editor reads it, and where it starts."""
+    start, end = time_range.start_time, time_range.end_time_exclusive()
+    tc = f"{timecode(start + global_start, rate)}–{timecode(end + global_start, rate)}"
+    return f"{tc} ({float(seconds(start)):g}–{float(seconds(end)):g} s)"
+
+
+def _segments_in_range(
+    pieces: list[Piece], selected: TimeRange, rate: float, base_dir: Path | None
+) -> list[tuple[Segment, bool]]:
+    """Visible segments inside `selected`, each with whether its clip needs a media file."""
+    lo, hi = seconds(selected.start_time), seconds(selected.end_time_exclusive())
+    segments = []
+    for piece in pieces:
+        if piece.end <= lo or piece.start >= hi:
+            continue
+        visible = piece.sliced(max(piece.start, lo), min(piece.end, hi))
+        segment = _segment(visible, lo, rate, base_dir)
+        if segment.record_range.duration.value > 0:  # a sliver under a frame rounds away
+            needs_file = not isinstance(piece.clip.media_reference, otio.schema.GeneratorReference)
+            segments.append((segment, needs_file))
+    return segments
+
+
+def _segment(piece: Piece, origin: Fraction, rate: float, base_dir: Path | None) -> Segment:
+    """`piece` as a Segment: record frames at the timeline rate counted from `origin`; source
+    frames at the clip's own rate, as long as the record frames times the clip's speed."""
+    record = _frames_range(piece.start - origin, piece.end - origin, rate)
+    source_rate = exact_rate(piece.clip.trimmed_range().start_time.rate)
+    source_fps = rate_fraction(source_rate)
+    record_seconds = Fraction(record.duration.value) / rate_fraction(rate)
+    source = TimeRange(
+        RationalTime(nearest_frame(piece.source_start * source_fps), source_rate),
+        RationalTime(nearest_frame(record_seconds * piece.speed * source_fps), source_rate),
+    )
+    url = media_url(piece.clip)
+    path = path_from_url(url, base_dir) if url else None
+    return Segment(piece.clip.name, path, source, record, piece.track_name)
+
+
+def _frames_range(start: Fraction, end: Fraction, rate: float) -> TimeRange:
+    """[start, end) seconds as whole frames at `rate`, each end rounded to the nearest frame."""
+    fps = rate_fraction(rate)
+    first, last = nearest_frame(start * fps), nearest_frame(end * fps)
+    return TimeRange(RationalTime(first, rate), RationalTime(last - first, rate))
+
+
+def _with_media_checked(segments: list[tuple[Segment, bool]], allow_missing: bool) -> list[Segment]:
+    """Segments whose media exists; a missing file raises, or drops its path when allowed."""
+    missing = [
+        needs_file and (seg.media_path is None or not seg.media_path.exists())
+        for seg, needs_file in segments
+    ]
+    if any(missing) and not allow_missing:
+        names = [seg.clip_name for (seg, _), gone in zip(segments, missing, strict=True) if gone]
+        first = next(seg for (seg, _), gone in zip(segments, missing, strict=True) if gone)
+        others = len(set(names) - {first.clip_name})
+        more = f"{others} more clip(s) also missing; " if others else ""
+        path = str(first.media_path) if first.media_path else NO_FILE
+        raise MissingMediaError(first.clip_name, path, hint=more + EDIT_POINTS_ONLY_HINT)
+    return [
+        replace(seg, media_path=None) if gone else seg
+        for (seg, _), gone in zip(segments, missing, strict=True)
+    ]
+
+
+def _edit_points(segments: list[Segment], duration: RationalTime) -> list[RationalTime]:
+    """Every segment start and end strictly inside (0, duration), in order, once each."""
+    frames = set()
+    for segment in segments:
+        frames.add(segment.record_range.start_time.value)
+        frames.add(segment.record_range.end_time_exclusive().value)
+    rate = duration.rate
+    return [RationalTime(f, rate) for f in sorted(frames) if 0 < f < duration.value]
+
+
+def _transitions_at(
+    timeline: otio.schema.Timeline, points: list[RationalTime], selected: TimeRange
+) -> list[TimeRange]:
+    """Transitions whose midpoint became an edit point, relative to the range start."""
+    rate = selected.start_time.rate
+    lo, hi = seconds(selected.start_time), seconds(selected.end_time_exclusive())
+    point_frames = {p.value for p in points}
+    found = []
+    for track in timeline.video_tracks():
+        for dissolve in track_dissolves(track):
+            midpoint = _frames_range(dissolve.midpoint - lo, dissolve.midpoint - lo, rate)
+            if midpoint.start_time.value in point_frames:
+                start, end = max(dissolve.start, lo), min(dissolve.end, hi)
+                found.append(_frames_range(start - lo, end - lo, rate))
+    return sorted(found, key=lambda r: r.start_time.value)

@@ -1,0 +1,120 @@
+"""Timeline files in and out through OTIO's adapters, with errors an editor can act on."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import opentimelineio as otio
+
+from gvmgen.atomic import atomic_path
+from gvmgen.errors import TimelineError
+from gvmgen.timeline.ranges import exact_rate
+
+log = logging.getLogger(__name__)
+
+# Suffix → OTIO adapter name (the adapter packages of the `adapters` extra provide the last four).
+ADAPTERS = {
+    ".otio": "otio_json",
+    ".otioz": "otioz",
+    ".xml": "fcp_xml",
+    ".edl": "cmx_3600",
+    ".aaf": "AAF",
+    ".fcpxml": "fcpx_xml",
+}
+EDL_DEFAULT_RATE = 24.0
+
+
+def adapter_for(path: str | os.PathLike) -> str:
+    """The OTIO adapter name for a timeline file, from its suffix."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in ADAPTERS:
+        known = ", ".join(ADAPTERS)
+        raise TimelineError(f"{str(path)!r}: unknown timeline type {suffix!r}; expected {known}")
+    return ADAPTERS[suffix]
+
+
+def read_timeline(path: str | os.PathLike, rate: float | None = None) -> otio.schema.Timeline:
+    """The timeline in `path`, read with the adapter its suffix names.
+
+    EDLs carry no frame rate: `rate` says what it is (default 24 fps, logged as a warning when
+    assumed). Their record timecodes (usually from 01:00:00:00) become the timeline's
+    `global_start_time`. Other formats carry their own rate and ignore `rate`.
+
+    :raises TimelineError: missing file, unknown suffix, a file the adapter cannot parse, or a
+        file holding no timeline — the message names the path and what went wrong.
+    """
+    path = Path(path)
+    adapter = adapter_for(path)
+    if not path.is_file():
+        raise TimelineError(f"timeline file not found: {str(path)!r}")
+    kwargs = {}
+    if adapter == "cmx_3600":
+        if rate is None:
+            log.warning("%s: EDLs carry no frame rate; reading at %g fps", path, EDL_DEFAULT_RATE)
+        kwargs["rate"] = exact_rate(rate or EDL_DEFAULT_RATE)
+    try:
+        result = otio.adapters.read_from_file(str(path), adapter_name=adapter, **kwargs)
+    except Exception as err:  # adapters raise anything: JSON, XML, KeyError, their own errors
+        raise TimelineError(f"cannot read {str(path)!r} as {adapter}: {_reason(err)}") from err
+    timeline = _first_timeline(result, path)
+    return _edl_normalised(timeline) if adapter == "cmx_3600" else timeline
+
+
+def _reason(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+
+
+def _first_timeline(result: otio.core.SerializableObject, path: Path) -> otio.schema.Timeline:
+    if isinstance(result, otio.schema.Timeline):
+        return result
+    if isinstance(result, otio.schema.SerializableCollection):
+        for timeline in result.find_children(descended_from_type=otio.schema.Timeline):
+            return timeline
+    kind = type(result).__name__
+    raise TimelineError(f"{str(path)!r} holds a {kind}, not a timeline")
+
+
+def _edl_normalised(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
+    """The cmx_3600 adapter's record offset moved into `global_start_time`.
+
+    The adapter trims each track with `source_range.start = -first record in`, which makes the
+    track's visible window lie before its children. Track time starts at 0 like everywhere else
+    once the earliest record in is the global start and later-starting tracks get a leading gap.
+    """
+    offsets = [-t.source_range.start_time for t in timeline.tracks if t.source_range is not None]
+    if not offsets:
+        return timeline
+    start = min(offsets, key=lambda time: time.to_seconds())
+    for track in timeline.tracks:
+        if track.source_range is None:
+            continue
+        lead = -track.source_range.start_time - start
+        track.source_range = None
+        if lead.value > 0:
+            track.insert(0, otio.schema.Gap(source_range=otio.opentime.TimeRange(duration=lead)))
+    timeline.global_start_time = start
+    return timeline
+
+
+def write_timeline(
+    timeline: otio.schema.Timeline, out_path: str | os.PathLike, adapter: str | None = None
+) -> Path:
+    """Write `timeline` to `out_path` atomically, with the adapter its suffix names.
+
+    `.otio` is written with OTIO 0.18's schema versions (Clip.2, Marker.2), which Resolve 18.5+
+    and every OTIO from 0.17 read.
+
+    :returns: the path written.
+    :raises TimelineError: unknown suffix, or the adapter cannot express this timeline.
+    """
+    out_path = Path(out_path)
+    adapter = adapter or adapter_for(out_path)
+    try:
+        with atomic_path(out_path) as tmp:
+            otio.adapters.write_to_file(timeline, str(tmp), adapter_name=adapter)
+    except Exception as err:  # as for reading: adapters raise anything
+        raise TimelineError(f"cannot write {str(out_path)!r} as {adapter}: {_reason(err)}") from err
+    return out_path

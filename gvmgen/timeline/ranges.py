@@ -1,0 +1,156 @@
+"""Frame rates, timecodes and the `IN-OUT` range text an editor types.
+
+Everything here stays rational: frame counts are integers at the timeline rate, and NTSC rates
+are snapped to their exact `n * 1000 / 1001` value so that OTIO's timecode functions accept them
+and 01:00:00:00 at 23.976 is exactly frame 86400.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from fractions import Fraction
+
+import opentimelineio as otio
+
+from gvmgen.errors import InputError
+
+RationalTime = otio.opentime.RationalTime
+TimeRange = otio.opentime.TimeRange
+
+# Integer rates whose NTSC sibling (rate * 1000/1001) editors call 23.976, 29.97, 47.952, 59.94 …
+_NTSC_BASES = (24, 30, 48, 60, 120)
+_DROP_FRAME_BASES = (30, 60)
+
+RANGE_FORMS = (
+    "seconds from the start ('12.5-20'), "
+    "absolute SMPTE timecodes ('01:00:10:00-01:00:20:00', ';' for drop-frame) "
+    "or frames ('f240-f480')"
+)
+
+
+def exact_rate(rate: float) -> float:
+    """`rate` snapped to the exact NTSC value when it is one written short (23.976 → 24000/1001).
+
+    Resolve and the adapters write 23.976, 29.97 or the full double; OTIO's timecode functions
+    accept only the exact double, and frame arithmetic should not depend on which was written.
+    """
+    rate = float(rate)
+    for base in _NTSC_BASES:
+        ntsc = base * 1000 / 1001
+        if abs(rate - ntsc) < 5e-3:
+            return ntsc
+    if abs(rate - round(rate)) < 1e-6:
+        return float(round(rate))
+    return rate
+
+
+def rate_fraction(rate: float) -> Fraction:
+    """The rate as an exact fraction (24000/1001 for 23.976…): arithmetic that does not drift."""
+    rate = exact_rate(rate)
+    for base in _NTSC_BASES:
+        if rate == base * 1000 / 1001:
+            return Fraction(base * 1000, 1001)
+    return Fraction(rate).limit_denominator(1001)
+
+
+def is_drop_frame_rate(rate: float) -> bool:
+    """True for 29.97 and 59.94, the rates SMPTE defines drop-frame timecode for."""
+    return any(exact_rate(rate) == base * 1000 / 1001 for base in _DROP_FRAME_BASES)
+
+
+def nearest_frame(frames: Fraction) -> int:
+    """`frames` rounded half up — the same way everywhere, so abutting ranges stay abutting
+    (Python's `round` goes half to even: 9.5 → 10 but 10.5 → 10)."""
+    return math.floor(frames + Fraction(1, 2))
+
+
+def at_rate(time: RationalTime, rate: float) -> RationalTime:
+    """`time` as a whole number of frames at `rate` (rounded to the nearest frame)."""
+    frames = Fraction(time.value) * rate_fraction(rate) / rate_fraction(time.rate)
+    return RationalTime(nearest_frame(frames), exact_rate(rate))
+
+
+def range_at_rate(time_range: TimeRange, rate: float) -> TimeRange:
+    """`time_range` with start and end on whole frames at `rate` (duration = end - start)."""
+    start = at_rate(time_range.start_time, rate)
+    end = at_rate(time_range.end_time_exclusive(), rate)
+    return TimeRange(start, RationalTime(end.value - start.value, start.rate))
+
+
+def timecode(time: RationalTime, rate: float, drop_frame: bool | None = None) -> str:
+    """SMPTE timecode of `time` at `rate`; drop-frame by default at 29.97/59.94."""
+    rate = exact_rate(rate)
+    frame = at_rate(time, rate)
+    if frame.value < 0:
+        return "-" + timecode(RationalTime(-frame.value, rate), rate, drop_frame)
+    if drop_frame is None:
+        drop_frame = is_drop_frame_rate(rate)
+    return otio.opentime.to_timecode(frame, rate, drop_frame)
+
+
+def parse_range(text: str, rate: float, global_start: RationalTime | None = None) -> TimeRange:
+    """The track-time range an editor typed as `IN-OUT`.
+
+    Seconds and frames count from the start of the timeline; SMPTE timecodes are absolute, as
+    the editor reads them in the NLE, so `global_start` (e.g. 01:00:00:00) is subtracted. The
+    result is whole frames at `rate` and excludes the global start, like OTIO track time.
+
+    :raises InputError: text in none of the accepted forms, or an empty or negative range.
+    """
+    rate = exact_rate(rate)
+    parts = _split_range(text)
+    start, end = (_parse_point(part, text, rate) for part in parts)
+    if ":" in text or ";" in text:
+        offset = at_rate(global_start, rate).value if global_start is not None else 0
+        start, end = start - offset, end - offset
+    if end <= start:
+        raise InputError(f"range {text!r} is empty or runs backwards (OUT must be after IN)")
+    return TimeRange(RationalTime(start, rate), RationalTime(end - start, rate))
+
+
+def _split_range(text: str) -> tuple[str, str]:
+    parts = [part.strip() for part in str(text).strip().split("-")]
+    if len(parts) != 2 or not all(parts):
+        raise InputError(f"range {text!r} is not IN-OUT; use {RANGE_FORMS}")
+    return parts[0], parts[1]
+
+
+_SECONDS = re.compile(r"^\d+(\.\d*)?$|^\.\d+$")
+_FRAMES = re.compile(r"^[fF](\d+)$")
+_TIMECODE = re.compile(r"^\d{1,2}:\d{2}:\d{2}[:;.]\d{2,3}$")
+
+
+def _parse_point(point: str, text: str, rate: float) -> int:
+    """One end of a range as a frame number at `rate` (timecodes still absolute)."""
+    if _SECONDS.match(point):
+        return nearest_frame(Fraction(point) * rate_fraction(rate))
+    if match := _FRAMES.match(point):
+        return int(match.group(1))
+    if _TIMECODE.match(point):
+        return _timecode_frame(point, text, rate)
+    raise InputError(f"range {text!r}: cannot read {point!r}; use {RANGE_FORMS}")
+
+
+def _timecode_frame(point: str, text: str, rate: float) -> int:
+    drop = ";" in point
+    if drop and not is_drop_frame_rate(rate):
+        raise InputError(
+            f"range {text!r}: {point!r} is drop-frame (';') but the timeline runs at "
+            f"{rate:.3f} fps; drop-frame exists only at 29.97 and 59.94 — use ':'"
+        )
+    if not drop:
+        point = point.replace(";", ":").replace(".", ":")
+    try:
+        return round(otio.opentime.from_timecode(point, rate).value)
+    except (ValueError, RuntimeError) as err:
+        raise InputError(f"range {text!r}: {point!r} is not a timecode at {rate:.3f} fps") from err
+
+
+def timeline_rate(timeline: otio.schema.Timeline, fallback: float = 24.0) -> float:
+    """The timeline's rate: its start timecode's, else its first clip's, else `fallback`."""
+    if timeline.global_start_time is not None:
+        return exact_rate(timeline.global_start_time.rate)
+    for clip in timeline.find_clips():
+        return exact_rate(clip.range_in_parent().duration.rate)
+    return exact_rate(fallback)
