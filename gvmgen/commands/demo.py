@@ -1,11 +1,66 @@
-"""`gvmgen demo` (placeholder until its issue lands; the owner replaces this module)."""
+"""`gvmgen demo [--out DIR]`: score a sample clip of our own making, end to end.
 
-from gvmgen.errors import GVMGenError
+The README's main-job command: it needs no weights, no GPU and no media. It makes a synthetic
+clip with several shots cut at irregular times, scores it with the `auto` engine and writes
+the outputs of `gvmgen score` plus an MP4 preview with the music muxed in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+DEMO_RATE = Fraction(25)
+DEMO_SECONDS = 32.0
+# Cuts at irregular times (frames at 25 fps), none closer than 2 s: the kind of rhythm
+# an editor cuts to, not a metronome.
+DEMO_CUT_FRAMES = (62, 131, 227, 286, 371, 433, 527, 611, 690)
+DEMO_SIZE = (640, 360)
 
 
 def add_parser(subparsers, help_text: str) -> None:
-    subparsers.add_parser("demo", help=help_text, description=help_text)
+    parser = subparsers.add_parser("demo", help=help_text, description=help_text)
+    parser.add_argument(
+        "--out", default="demo-out", metavar="DIR", help="output folder (default: demo-out)"
+    )
+    parser.add_argument("--engine", choices=("auto", "arranger", "gvmgen"), default="auto")
+    parser.add_argument("--seed", type=int, default=0)
 
 
-def run(args) -> int:
-    raise GVMGenError("'gvmgen demo' is not built yet")
+def make_demo_clip(path: Path) -> Path:
+    from gvmgen.media.synth import make_test_clip
+
+    return make_test_clip(
+        path,
+        rate=DEMO_RATE,
+        duration=DEMO_SECONDS,
+        cut_frames=DEMO_CUT_FRAMES,
+        size=DEMO_SIZE,
+        kind="shots",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from gvmgen.commands.score import ProgressBar, print_summary
+    from gvmgen.pipeline import score
+
+    out = Path(args.out)
+    clip = make_demo_clip(out / "demo-clip.mp4")
+    print(f"sample clip: {clip} ({DEMO_SECONDS:g} s, {len(DEMO_CUT_FRAMES)} cuts)", file=sys.stderr)
+    request = {
+        "input": str(clip),
+        "out_dir": str(out),
+        "engine": args.engine,
+        "seed": args.seed,
+        "preview": True,
+    }
+    with ProgressBar() as progress:
+        result = score(request, progress)
+    print_summary(result)
+    print(
+        f"\nListen: {result.preview}\nOpen {result.timeline} in DaVinci Resolve "
+        "(File > Import > Timeline) to see the music on its own track."
+    )
+    return 0

@@ -1,11 +1,151 @@
-"""`gvmgen score` (placeholder until its issue lands; the owner replaces this module)."""
+"""`gvmgen score INPUT --out DIR`: music for a video or a timeline range, beats on the cuts.
 
-from gvmgen.errors import GVMGenError
+A contract other tools rely on: DIR receives score.otio, the 48 kHz WAVs (takes/take-NN/),
+report.json (ScoreResult: `engine`, `cues`, `loudness_lufs` at the top level) and report.png;
+exit 2 with one line for bad input, and then no output files at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
 
 
 def add_parser(subparsers, help_text: str) -> None:
-    subparsers.add_parser("score", help=help_text, description=help_text)
+    parser = subparsers.add_parser(
+        "score",
+        help=help_text,
+        description="Score a video file or a timeline range with music whose beats land on "
+        "the cuts, and write a timeline with the music on a new audio track.",
+    )
+    parser.add_argument(
+        "input", metavar="INPUT", help="video file or timeline (.otio, .xml, .edl, .aaf, .fcpxml)"
+    )
+    add_score_options(parser)
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def run(args) -> int:
-    raise GVMGenError("'gvmgen score' is not built yet")
+def add_score_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--range",
+        metavar="IN-OUT",
+        help="seconds (12.5-40), timecodes "
+        "(01:00:10:00-01:00:20:00) or frames (f300-f900); default: everything",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("range", "regenerate", "batch"),
+        default="range",
+        help="range: one selection; regenerate: a new take of the range "
+        "scored in DIR before; batch: the whole timeline as cues",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "arranger", "gvmgen"),
+        default="auto",
+        help="auto: GVMGen when its weights and a GPU are there, else arranger",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="first take's seed (default: 0, or the next unused seed when regenerating)",
+    )
+    parser.add_argument("--takes", type=int, default=1, help="how many takes (1-8)")
+    parser.add_argument(
+        "--max-stretch",
+        type=float,
+        default=0.06,
+        help="largest tempo change the alignment may use (fraction)",
+    )
+    parser.add_argument(
+        "--target-lufs", type=float, default=-16.0, help="integrated loudness of each cue"
+    )
+    parser.add_argument(
+        "--edit-points-only",
+        action="store_true",
+        help="score a timeline whose media is missing on its edit points alone",
+    )
+
+
+def request_from_args(args: argparse.Namespace, preview: bool = False) -> dict:
+    return {
+        "input": args.input,
+        "range": args.range,
+        "mode": args.mode,
+        "engine": args.engine,
+        "seed": args.seed,
+        "takes": args.takes,
+        "out_dir": args.out,
+        "max_stretch": args.max_stretch,
+        "target_lufs": args.target_lufs,
+        "allow_missing_media": args.edit_points_only,
+        "preview": preview,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from gvmgen.pipeline import score
+
+    with ProgressBar() as progress:
+        result = score(request_from_args(args), progress)
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        print_summary(result)
+    return 0
+
+
+class ProgressBar:
+    """A tqdm bar on a terminal; plain lines on stderr otherwise (logs, CI)."""
+
+    def __enter__(self):
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=1000,
+            unit="‰",
+            disable=not sys.stderr.isatty(),
+            bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}",
+        )
+        self.last_message = ""
+        return self
+
+    def __call__(self, fraction: float, message: str) -> None:
+        self.bar.n = round(min(max(fraction, 0.0), 1.0) * 1000)
+        self.bar.set_postfix_str(message[:60], refresh=True)
+        if self.bar.disable and message.split(":")[0] != self.last_message:
+            self.last_message = message.split(":")[0]
+            print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
+
+    def __exit__(self, *exc) -> None:
+        self.bar.close()
+
+
+def print_summary(result, out=sys.stdout) -> None:
+    print(f"engine: {result.engine} ({result.engine_reason})", file=out)
+    print(
+        f"range {result.range_in}-{result.range_out}, take {result.take}, "
+        f"loudness {result.loudness_lufs:.1f} LUFS",
+        file=out,
+    )
+    print(
+        f"  {'cue':<14} {'in':>11} {'out':>11} {'bpm':>5} {'seed':>6} {'hits ±1f':>8} "
+        f"{'±50ms':>6} {'stretch':>7} {'splices':>7}",
+        file=out,
+    )
+    for cue in result.cues:
+        print(
+            f"  {cue.name[:14]:<14} {cue.record_in:>11} {cue.record_out:>11} {cue.tempo:>5.0f} "
+            f"{cue.seed:>6} {cue.hit_rate_1frame:>8.0%} {cue.hit_rate_50ms:>6.0%} "
+            f"{cue.max_stretch:>7.1%} {cue.splices:>7}",
+            file=out,
+        )
+    print(f"timeline: {result.timeline}", file=out)
+    for path in result.extra_timelines:
+        print(f"also:     {path}", file=out)
+    print(f"report:   {result.report_json}\npicture:  {result.report_picture}", file=out)
+    if result.preview:
+        print(f"preview:  {result.preview}", file=out)
+    if len(result.takes) > 1:
+        print("takes:    " + ", ".join(f"{t.take} (seed {t.seed})" for t in result.takes), file=out)

@@ -1,0 +1,161 @@
+"""Cuts and motion of a media file or a timeline range: the `gvmgen analyze` contract.
+
+A bare video becomes a one-clip timeline, so both kinds of input take the same path: the
+timeline's edit points, plus the shot changes found inside each visible segment's media,
+merged into one list of cuts in the scored range's time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gvmgen.errors import InputError, MediaError
+
+TIMELINE_SUFFIXES = {".otio", ".otiod", ".otioz", ".xml", ".edl", ".aaf", ".fcpxml"}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The cuts of one input over the analysed range. Times are seconds from the range start."""
+
+    input: Path
+    kind: str  # "video" | "timeline"
+    rate: float  # frames per second of the input (the timeline's rate for timelines)
+    duration: float
+    cuts: list  # list[gvmgen.media.cuts.Cut], sorted by time
+    motion_times: np.ndarray  # float64 [F]
+    motion: np.ndarray  # float32 [F] in [0, 1]
+    edit: object  # gvmgen.timeline.Edit over the range
+
+    def to_json(self) -> dict:
+        return {
+            "input": str(self.input),
+            "kind": self.kind,
+            "duration": round(self.duration, 6),
+            "rate": self.rate,
+            "range": _range_text(self.edit),
+            "cuts": [
+                {"time": round(c.time, 6), "frame": c.frame, "kind": c.kind} for c in self.cuts
+            ],
+        }
+
+
+def is_timeline(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in TIMELINE_SUFFIXES
+
+
+def load_edit(path: str | Path, range_text: str | None = None, allow_missing_media=False):
+    """The `Edit` of a timeline file, or of a one-clip timeline made from a bare video."""
+    from gvmgen import timeline
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"input not found: {str(path)!r}")
+    if path.is_dir() and path.suffix.lower() != ".otiod":
+        raise InputError(f"input is a folder, not a video or timeline: {str(path)!r}")
+    if is_timeline(path):
+        return timeline.read_edit(path, range_text, allow_missing_media=allow_missing_media)
+    return timeline.read_edit(_clip_timeline(path), range_text)
+
+
+def _clip_timeline(path: Path):
+    from gvmgen import timeline
+    from gvmgen.media.video import probe
+
+    info = probe(path)
+    rate = float(info.rate)
+    frames = info.frame_count or round(info.duration * rate)
+    if frames <= 0:
+        raise MediaError(f"{str(path)!r} has no video frames")
+    return timeline.single_clip_timeline(path.resolve(), rate, frames)
+
+
+def analyze_input(
+    path: str | Path, range_text: str | None = None, allow_missing_media: bool = False
+) -> Analysis:
+    """Cuts (edit points ∪ shot changes) and motion of `path` over `range_text` (or all of it)."""
+    edit = load_edit(path, range_text, allow_missing_media)
+    return analyze_edit(edit, Path(path), "timeline" if is_timeline(path) else "video")
+
+
+def analyze_edit(edit, input_path: Path, kind: str = "timeline") -> Analysis:
+    from gvmgen.media.cuts import Cut, merge_cuts
+
+    rate = float(edit.rate)
+    edits = [Cut(p.to_seconds(), _frame(p, rate), "edit", 1.0) for p in edit.edit_points]
+    shots, motion_times, motion = [], [], []
+    for segment in edit.segments:
+        found = _segment_shots(segment, rate)
+        if found is not None:
+            shots.extend(found[0])
+            motion_times.append(found[1])
+            motion.append(found[2])
+    cuts = merge_cuts(edits, sorted(shots, key=lambda c: c.time), tolerance_frames=1)
+    return Analysis(
+        input=input_path,
+        kind=kind,
+        rate=rate,
+        duration=edit.duration.to_seconds(),
+        cuts=cuts,
+        motion_times=np.concatenate(motion_times) if motion_times else np.zeros(0),
+        motion=np.concatenate(motion).astype(np.float32) if motion else np.zeros(0, np.float32),
+        edit=edit,
+    )
+
+
+def _segment_shots(segment, rate: float):
+    """Shot changes inside one segment's media, moved to the range's time; None without media."""
+    from dataclasses import replace
+
+    from gvmgen.media.cuts import detect_shots
+
+    if segment.media_path is None:
+        return None
+    offset = segment.record_range.start_time.to_seconds()
+    found = detect_shots(
+        segment.media_path,
+        start=media_seconds(segment),
+        duration=segment.record_range.duration.to_seconds(),
+    )
+    cuts = [
+        replace(c, time=c.time + offset, frame=round((c.time + offset) * rate))
+        for c in found.cuts
+        if c.time > 0  # a change at the segment's first frame is the edit point itself
+    ]
+    return cuts, found.motion_times + offset, found.motion
+
+
+def media_seconds(segment) -> float:
+    """Where the segment starts in its media file, in seconds from the file's first frame."""
+    start = segment.source_range.start_time
+    media_start = getattr(segment, "media_start", None)
+    if media_start is not None:
+        start = start - media_start
+    return max(0.0, start.to_seconds())
+
+
+def _frame(time, rate: float) -> int:
+    return round(time.to_seconds() * rate)
+
+
+def range_timecodes(edit) -> tuple[str, str]:
+    """The scored range as the editor reads it on the timeline: (in, out) timecodes."""
+    return timecode_at(edit, 0), timecode_at(edit, round(edit.duration.to_seconds() * edit.rate))
+
+
+def timecode_at(edit, frame: int) -> str:
+    """Timecode of `frame` (counted from the range start), global start time included."""
+    import opentimelineio as otio
+
+    from gvmgen.timeline import timecode
+
+    rate = float(edit.rate)
+    time = edit.global_start + edit.range.start_time + otio.opentime.RationalTime(frame, rate)
+    return timecode(time, rate)
+
+
+def _range_text(edit) -> str:
+    return "-".join(range_timecodes(edit))

@@ -1,0 +1,342 @@
+"""`score(request, progress)`: the one place where the stages meet.
+
+    timeline.read → cuts → cue plan → frames → engine → align → joins and loudness → WAVs + OTIO
+
+Every user mistake is found before anything is written; everything a run writes goes through a
+staging folder, so a failure leaves the output folder as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from gvmgen import outputs
+from gvmgen.analysis import Analysis, analyze_edit, is_timeline, load_edit
+from gvmgen.conditioning import cue_conditioning, cue_cut_times
+from gvmgen.cues import BATCH_CUE_SECONDS, Cue, CutMark, plan_cues
+from gvmgen.engines import EngineChoice, choose_engine
+from gvmgen.errors import Cancelled, InputError
+from gvmgen.media.audio import DELIVERY_RATE, resample
+from gvmgen.schema import CueReport, CutHit, ScoreMode, ScoreRequest, ScoreResult, TakeInfo
+
+Progress = Callable[[float, str], None]
+
+TAIL_SECONDS = 1.5  # each cue rings on this long under the next one's first downbeat
+PROMPT_SECONDS = 10.0  # how much of the previous cue an engine that continues music hears
+CUE_MARKER_PREFIX = "cue"
+
+
+@dataclass
+class _Run:
+    """The state of one scoring run, shared by the step helpers below."""
+
+    request: ScoreRequest
+    job_id: str
+    edit: object
+    analysis: Analysis
+    choice: EngineChoice
+    cues: list[Cue]
+    takes: list[tuple[int, int]]  # (take number, seed)
+    progress: Progress
+    cancel: threading.Event | None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return float(self.edit.rate)
+
+    def cue_seconds(self, cue: Cue) -> tuple[float, float]:
+        return cue.start / self.rate, cue.frames / self.rate
+
+
+@dataclass(frozen=True)
+class _RenderedCue:
+    audio: np.ndarray  # [2, N] at 48 kHz, the cue's exact length
+    seed: int
+    tempo: float
+    alignment: object  # gvmgen.align.AlignmentResult (engine rate)
+
+
+def score(
+    request: ScoreRequest | dict,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> ScoreResult:
+    """Score `request.input` and write the outputs to `request.out_dir`."""
+    from gvmgen.schema import parse_request
+
+    request = request if isinstance(request, ScoreRequest) else parse_request(request)
+    run = _prepare(request, progress or (lambda f, m: None), cancel)
+    with outputs.staging(Path(request.out_dir).resolve(), run.job_id) as stage:
+        takes = [_render_take(run, take, seed) for take, seed in run.takes]
+        result = _write_outputs(run, takes, stage)
+    return result
+
+
+def _prepare(request: ScoreRequest, progress: Progress, cancel) -> _Run:
+    """Everything that can fail because of the user's input, before a single file is written."""
+    seconds: dict[str, float] = {}
+    with _timed(seconds, "timeline"):
+        edit = load_edit(request.input, request.range, request.allow_missing_media)
+    takes = _plan_takes(request, edit)
+    with _timed(seconds, "engine"):
+        choice = choose_engine(request.engine)
+    progress(0.02, f"engine: {choice.reason}")
+    with _timed(seconds, "cuts"):
+        kind = "timeline" if is_timeline(request.input) else "video"
+        analysis = analyze_edit(edit, Path(request.input), kind)
+    progress(0.10, f"{len(analysis.cuts)} cuts in {analysis.duration:.1f} s")
+    cues = _plan(edit, analysis, choice.engine, request.mode)
+    job_id = request.job_id or uuid.uuid4().hex[:12]
+    return _Run(request, job_id, edit, analysis, choice, cues, takes, progress, cancel, seconds)
+
+
+def _plan(edit, analysis: Analysis, engine, mode: str) -> list[Cue]:
+    rate = float(edit.rate)
+    total = round(edit.duration.to_seconds() * rate)
+    marks = [CutMark(c.frame, c.score if c.kind == "shot" else 1.0) for c in analysis.cuts]
+    markers = [
+        (round(m.time.to_seconds() * rate), m.name)
+        for m in edit.markers
+        if m.name.strip().lower().startswith(CUE_MARKER_PREFIX)
+    ]
+    window = engine.window_seconds
+    if mode == ScoreMode.BATCH.value:
+        window = min(window, BATCH_CUE_SECONDS)
+    return plan_cues(total, rate, marks, markers, max_seconds=window)
+
+
+def _plan_takes(request: ScoreRequest, edit) -> list[tuple[int, int]]:
+    """(take, seed) for each take this run makes; regenerate continues after the last take."""
+    out_dir = Path(request.out_dir)
+    previous = outputs.read_previous(out_dir)
+    if request.mode != ScoreMode.REGENERATE.value or previous is None:
+        first_take, used = 1, set()
+    else:
+        _check_same_range(previous, request, edit)
+        first_take, used = previous.next_take, previous.seeds
+    seed = request.seed if request.seed is not None else _fresh_seed(used)
+    seeds = []
+    while len(seeds) < request.takes:
+        if seed not in used:
+            seeds.append(seed)
+            used.add(seed)
+        seed = (seed + 1) % 2**31
+    return [(first_take + i, s) for i, s in enumerate(seeds)]
+
+
+def _fresh_seed(used: set[int]) -> int:
+    """0 for a first score (reproducible); after that, the next seed not yet used."""
+    return max(used) + 1 if used else 0
+
+
+def _check_same_range(previous: outputs.PreviousScore, request: ScoreRequest, edit) -> None:
+    from gvmgen.analysis import range_timecodes
+
+    here = range_timecodes(edit)
+    if (previous.range_in, previous.range_out) != here:
+        raise InputError(
+            f"{request.out_dir!r} holds takes of {previous.range_in}-{previous.range_out}, "
+            f"not {here[0]}-{here[1]}; regenerate a range into the folder that scored it, "
+            "or use a new --out folder"
+        )
+
+
+def _render_take(run: _Run, take: int, seed: int) -> list[_RenderedCue]:
+    """Music for every cue of one take, aligned to its cuts, joined and levelled at 48 kHz."""
+    engine = run.choice.engine
+    rendered, previous = [], None
+    for cue in run.cues:
+        _check_cancel(run.cancel)
+        rendered.append(_render_cue(run, cue, seed + cue.index, previous, take))
+        previous = rendered[-1].alignment.audio
+    return _joined(run, rendered, engine.sample_rate)
+
+
+def _render_cue(run: _Run, cue: Cue, seed: int, previous, take: int) -> _RenderedCue:
+    from gvmgen.align import align_to_cuts
+
+    engine = run.choice.engine
+    start, duration = run.cue_seconds(cue)
+    is_last = cue.index == len(run.cues) - 1
+    tail = 0.0 if is_last else TAIL_SECONDS
+    prompt = _prompt(previous, engine) if engine.takes_prompt_audio else None
+    with _timed(run.seconds, "frames"):
+        conditioning = cue_conditioning(run.analysis, start, duration + tail, prompt_audio=prompt)
+    with _timed(run.seconds, "engine"):
+        audio, beats = _generate(run, conditioning, seed, cue, take)
+    with _timed(run.seconds, "align"):
+        aligned = align_to_cuts(
+            audio,
+            engine.sample_rate,
+            cue_cut_times(run.analysis, start, duration),
+            max_stretch=run.request.max_stretch,
+            fps=run.rate,
+            beats=beats,
+        )
+    tempo = float(getattr(beats, "tempo", 0.0) or aligned.beats_after.tempo)
+    return _RenderedCue(aligned.audio, seed, tempo, aligned)
+
+
+def _prompt(previous: np.ndarray | None, engine) -> np.ndarray | None:
+    if previous is None:
+        return None
+    return previous[:, -round(PROMPT_SECONDS * engine.sample_rate) :]
+
+
+def _generate(run: _Run, conditioning, seed: int, cue: Cue, take: int):
+    """Audio from the engine, and its beat grid when the engine knows it (None otherwise)."""
+    share = 0.75 / (len(run.cues) * len(run.takes))
+    done = 0.12 + share * ((take - run.takes[0][0]) * len(run.cues) + cue.index)
+
+    def progress(fraction: float, message: str) -> None:
+        run.progress(done + share * fraction, f"take {take} {cue.name}: {message}")
+
+    engine = run.choice.engine
+    with_beats = getattr(engine, "generate_with_beats", None)
+    if with_beats is not None:
+        return with_beats(conditioning, seed, progress, run.cancel)
+    return engine.generate(conditioning, seed, progress, run.cancel), None
+
+
+def _joined(run: _Run, cues: list[_RenderedCue], rate: int) -> list[_RenderedCue]:
+    """Each cue levelled, then laid on one track with its tail under the next cue's start.
+
+    The track is cut back into one piece per cue at frame-exact sample positions, so the clips
+    sit end to end on the timeline (no gap, no overlap) and the crossfades are baked in.
+    """
+    from gvmgen.align import join_cues, normalize_loudness
+
+    target = run.request.target_lufs
+    with _timed(run.seconds, "mix"):
+        levelled = [
+            normalize_loudness(resample(c.audio, rate, DELIVERY_RATE), DELIVERY_RATE, target)[0]
+            for c in cues
+        ]
+        bounds = [_sample_at(cue.start, run.rate) for cue in run.cues]
+        total = _sample_at(run.cues[-1].end, run.rate)
+        track = join_cues(
+            levelled, [b / DELIVERY_RATE for b in bounds], DELIVERY_RATE, total / DELIVERY_RATE
+        )
+        ends = [*bounds[1:], total]
+    return [
+        _RenderedCue(track[:, a:b], c.seed, c.tempo, c.alignment)
+        for c, a, b in zip(cues, bounds, ends, strict=True)
+    ]
+
+
+def _sample_at(frame: int, rate: float) -> int:
+    """The 48 kHz sample where `frame` starts; rounding each boundary keeps clips contiguous."""
+    return round(frame * DELIVERY_RATE / rate)
+
+
+def _write_outputs(run: _Run, takes: list[list[_RenderedCue]], stage: Path) -> ScoreResult:
+    from gvmgen import report
+
+    run.progress(0.88, "measuring and writing")
+    with _timed(run.seconds, "write"):
+        take_infos, cue_reports = _write_takes(run, takes, stage)
+        result = report.build_result(run, take_infos, cue_reports, takes)
+        report.write_all(run, result, takes, stage)
+    run.progress(1.0, "done")
+    return result
+
+
+def _write_takes(run: _Run, takes, stage: Path):
+    from gvmgen.media.audio import write_wav
+
+    previous = outputs.read_previous(Path(run.request.out_dir))
+    infos = (
+        []
+        if previous is None or run.request.mode != "regenerate"
+        else [TakeInfo.model_validate(t) for t in previous.takes]
+    )
+    reports: list[CueReport] = []
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    for (take, seed), cues in zip(run.takes, takes, strict=True):
+        folder = Path("takes") / outputs.take_dir_name(take)
+        wavs = []
+        for cue, rendered in zip(run.cues, cues, strict=True):
+            relative = folder / outputs.cue_wav_name(cue.index)
+            write_wav(stage / relative, rendered.audio, DELIVERY_RATE)
+            wavs.append(str(Path(run.request.out_dir).resolve() / relative))
+        infos.append(TakeInfo(take=take, seed=seed, wavs=wavs, created=now))
+        if take == run.takes[-1][0]:
+            reports = [
+                _cue_report(run, c, r, take, w)
+                for c, r, w in zip(run.cues, cues, wavs, strict=True)
+            ]
+    return infos, reports
+
+
+def _cue_report(run: _Run, cue: Cue, rendered: _RenderedCue, take: int, wav: str) -> CueReport:
+    """Metrics re-measured on the delivered audio, never taken from the plan."""
+    from gvmgen.align import measure_alignment
+    from gvmgen.analysis import timecode_at
+
+    start, duration = run.cue_seconds(cue)
+    cuts = cue_cut_times(run.analysis, start, duration)
+    with _timed(run.seconds, "measure"):
+        metrics = measure_alignment(
+            rendered.audio, DELIVERY_RATE, cuts, fps=run.rate, plan=rendered.alignment.plan
+        )
+        loudness = _loudness(rendered.audio)
+    plan = rendered.alignment.plan
+    return CueReport(
+        index=cue.index,
+        name=cue.name,
+        start=start,
+        duration=duration,
+        record_in=timecode_at(run.edit, cue.start),
+        record_out=timecode_at(run.edit, cue.end),
+        engine=run.choice.engine.name,
+        seed=rendered.seed,
+        take=take,
+        wav=wav,
+        tempo=round(rendered.tempo, 2),
+        hit_rate_1frame=metrics.hit_rate_1frame,
+        hit_rate_50ms=metrics.hit_rate_50ms,
+        hit_rate_100ms=metrics.hit_rate_100ms,
+        max_stretch=metrics.max_stretch,
+        mean_stretch=metrics.mean_stretch,
+        splices=metrics.splices,
+        loudness_lufs=round(loudness, 2),
+        unhit_cuts=[round(float(u.time), 3) for u in plan.unhit],
+        cuts=[CutHit.model_validate(c) for c in metrics.per_cut],
+    )
+
+
+def _loudness(audio: np.ndarray) -> float:
+    import pyloudnorm
+
+    if audio.shape[1] < DELIVERY_RATE * 0.4:  # the meter needs one 400 ms block
+        return float("nan")
+    return float(pyloudnorm.Meter(DELIVERY_RATE).integrated_loudness(audio.T))
+
+
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("scoring cancelled")
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], stage: str):
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - began
+
+
+def result_json(result: ScoreResult) -> str:
+    return json.dumps(result.model_dump(mode="json"), indent=2)

@@ -1,0 +1,182 @@
+"""The outputs of a run: score.otio (+ the input's own format), report.json, report.png, preview.
+
+Called by the pipeline with everything already rendered; writes into the staging folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+
+from gvmgen import outputs
+from gvmgen.analysis import range_timecodes
+from gvmgen.atomic import write_text_atomic
+from gvmgen.media.audio import DELIVERY_RATE
+from gvmgen.schema import CueReport, ScoreResult, TakeInfo
+
+log = logging.getLogger(__name__)
+
+SCORE_OTIO = "score.otio"
+REPORT_PICTURE = "report.png"
+PREVIEW = "preview.mp4"
+# Input formats we also answer in, for NLEs that do not read .otio (EDL is a cut list: input only).
+ANSWER_IN_KIND = {".xml": "score.xml", ".fcpxml": "score.fcpxml", ".aaf": "score.aaf"}
+
+
+def build_result(run, take_infos: list[TakeInfo], cues: list[CueReport], takes) -> ScoreResult:
+    out_dir = Path(run.request.out_dir).resolve()
+    range_in, range_out = range_timecodes(run.edit)
+    suffix = Path(run.request.input).suffix.lower()
+    extra = [str(out_dir / ANSWER_IN_KIND[suffix])] if suffix in ANSWER_IN_KIND else []
+    wants_preview = run.request.preview and run.analysis.kind == "video"
+    return ScoreResult(
+        job_id=run.job_id,
+        input=str(Path(run.request.input).resolve()),
+        mode=run.request.mode,
+        engine=run.choice.engine.name,
+        engine_reason=run.choice.reason,
+        range_in=range_in,
+        range_out=range_out,
+        rate=run.rate,
+        duration=run.analysis.duration,
+        take=run.takes[0][0],
+        takes=take_infos,
+        cues=cues,
+        loudness_lufs=_track_loudness(takes[0]),
+        timeline=str(out_dir / SCORE_OTIO),
+        extra_timelines=extra,
+        report_json=str(out_dir / outputs.REPORT_NAME),
+        report_picture=str(out_dir / REPORT_PICTURE),
+        preview=str(out_dir / PREVIEW) if wants_preview else None,
+        seconds={k: round(v, 3) for k, v in run.seconds.items()},
+    )
+
+
+def _track_loudness(cues) -> float:
+    import pyloudnorm
+
+    track = np.concatenate([c.audio for c in cues], axis=1)
+    if track.shape[1] < DELIVERY_RATE * 0.4:
+        return float("nan")
+    return round(float(pyloudnorm.Meter(DELIVERY_RATE).integrated_loudness(track.T)), 2)
+
+
+def write_all(run, result: ScoreResult, takes, stage: Path) -> None:
+    from gvmgen.picture import draw_report
+
+    timeline = _score_timeline(run, result, stage)
+    _write_timelines(timeline, result, stage)
+    draw_report(run, takes[0], stage / REPORT_PICTURE)
+    if result.preview:
+        _write_preview(run, takes[0], stage / PREVIEW)
+    write_text_atomic(stage / outputs.REPORT_NAME, result.model_dump_json(indent=2))
+
+
+def _score_timeline(run, result: ScoreResult, stage: Path):
+    """The input timeline with one audio track per take of this run (the first on top)."""
+    from gvmgen import timeline as tl
+
+    out_dir = Path(run.request.out_dir).resolve()
+    this_run = {t.take: t for t in result.takes if t.take in {n for n, _ in run.takes}}
+    timeline = run.edit.timeline
+    for i, (take, _) in enumerate(run.takes):
+        name = tl.SCORE_TRACK_NAME if i == 0 else f"{tl.SCORE_TRACK_NAME} (take {take})"
+        placed = [
+            _placed(run, cue, Path(w), out_dir, stage)
+            for cue, w in zip(run.cues, this_run[take].wavs, strict=True)
+        ]
+        timeline = tl.timeline_with_score(
+            timeline,
+            placed,
+            track_name=name,
+            markers=_cue_markers(run, result) if i == 0 else (),
+            metadata=_timeline_metadata(result) if i == 0 else None,
+        )
+    return _relinked(timeline, stage, out_dir)
+
+
+def _placed(run, cue, final_wav: Path, out_dir: Path, stage: Path):
+    """A cue on the track; the WAV is read from the stage now and linked to its final home."""
+    import opentimelineio as otio
+
+    from gvmgen import timeline as tl
+
+    start = run.edit.range.start_time + otio.opentime.RationalTime(cue.start, run.rate)
+    record = otio.opentime.TimeRange(start, otio.opentime.RationalTime(cue.frames, run.rate))
+    staged = stage / final_wav.relative_to(out_dir)
+    meta = {"job_id": run.job_id, "cue": cue.index, "engine": run.choice.engine.name}
+    return tl.PlacedCue(staged, record, name=f"GVMGen {cue.name}", metadata=meta)
+
+
+def _relinked(timeline, stage: Path, out_dir: Path):
+    """Point every staged WAV at the path it will have once the run is committed."""
+    for clip in timeline.find_clips():
+        ref = clip.media_reference
+        url = getattr(ref, "target_url", "") or ""
+        if url.startswith(str(stage)):
+            ref.target_url = str(out_dir) + url[len(str(stage)) :]
+    return timeline
+
+
+def _cue_markers(run, result: ScoreResult) -> list:
+    import opentimelineio as otio
+
+    markers = []
+    for cue, report in zip(run.cues, result.cues, strict=True):
+        start = run.edit.range.start_time + otio.opentime.RationalTime(cue.start, run.rate)
+        marker = otio.schema.Marker(
+            name=f"GVMGen {cue.name}",
+            marked_range=otio.opentime.TimeRange(start, otio.opentime.RationalTime(1, run.rate)),
+            color=otio.schema.MarkerColor.PURPLE,
+        )
+        marker.metadata["gvmgen"] = {
+            "job_id": run.job_id,
+            "seed": report.seed,
+            "take": report.take,
+            "hit_rate_50ms": report.hit_rate_50ms,
+            "max_stretch": report.max_stretch,
+        }
+        markers.append(marker)
+    return markers
+
+
+def _timeline_metadata(result: ScoreResult) -> dict:
+    return {
+        "job_id": result.job_id,
+        "engine": result.engine,
+        "engine_reason": result.engine_reason,
+        "take": result.take,
+        "seeds": [c.seed for c in result.cues],
+        "loudness_lufs": None if math.isnan(result.loudness_lufs) else result.loudness_lufs,
+        "hit_rate_50ms": _mean([c.hit_rate_50ms for c in result.cues]),
+    }
+
+
+def _mean(values: list[float]) -> float | None:
+    finite = [v for v in values if not math.isnan(v)]
+    return round(sum(finite) / len(finite), 4) if finite else None
+
+
+def _write_timelines(timeline, result: ScoreResult, stage: Path) -> None:
+    from gvmgen import timeline as tl
+    from gvmgen.errors import TimelineError
+
+    tl.write_timeline(timeline, stage / SCORE_OTIO)
+    for path in list(result.extra_timelines):
+        try:
+            tl.write_timeline(timeline, stage / Path(path).name)
+        except TimelineError as error:  # score.otio stands; the other format is a courtesy
+            log.warning("%s", error)
+            result.extra_timelines.remove(path)
+
+
+def _write_preview(run, cues, target: Path) -> None:
+    from gvmgen.media.preview import mux_preview
+
+    track = np.concatenate([c.audio for c in cues], axis=1)
+    media = run.edit.segments[0].media_path
+    start = run.edit.range.start_time.to_seconds()
+    mux_preview(media, track, DELIVERY_RATE, target, start=start, duration=run.analysis.duration)
