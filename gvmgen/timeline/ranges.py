@@ -100,8 +100,11 @@ def parse_range(text: str, rate: float, global_start: RationalTime | None = None
     """
     rate = exact_rate(rate)
     parts = _split_range(text)
+    forms = {_form(part, text) for part in parts}
+    if len(forms) > 1:
+        raise InputError(f"range {text!r} mixes forms; write both ends alike: {RANGE_FORMS}")
     start, end = (_parse_point(part, text, rate) for part in parts)
-    if ":" in text or ";" in text:
+    if forms == {"timecode"}:
         offset = at_rate(global_start, rate).value if global_start is not None else 0
         start, end = start - offset, end - offset
     if end <= start:
@@ -121,19 +124,32 @@ _FRAMES = re.compile(r"^[fF](\d+)$")
 _TIMECODE = re.compile(r"^\d{1,2}:\d{2}:\d{2}[:;.]\d{2,3}$")
 
 
+def _form(point: str, text: str) -> str:
+    """Which of the accepted forms one end of a range is written in."""
+    for form, pattern in (("seconds", _SECONDS), ("frames", _FRAMES), ("timecode", _TIMECODE)):
+        if pattern.match(point):
+            return form
+    raise InputError(f"range {text!r}: cannot read {point!r}; use {RANGE_FORMS}")
+
+
 def _parse_point(point: str, text: str, rate: float) -> int:
     """One end of a range as a frame number at `rate` (timecodes still absolute)."""
-    if _SECONDS.match(point):
+    form = _form(point, text)
+    if form == "seconds":
         return nearest_frame(Fraction(point) * rate_fraction(rate))
-    if match := _FRAMES.match(point):
-        return int(match.group(1))
-    if _TIMECODE.match(point):
-        return _timecode_frame(point, text, rate)
-    raise InputError(f"range {text!r}: cannot read {point!r}; use {RANGE_FORMS}")
+    if form == "frames":
+        return int(point[1:])
+    return _timecode_frame(point, text, rate)
 
 
 def _timecode_frame(point: str, text: str, rate: float) -> int:
     drop = ";" in point
+    frame_field = int(re.split(r"[:;.]", point)[-1])
+    if frame_field >= round(rate):
+        raise InputError(
+            f"range {text!r}: {point!r} has frame {frame_field}, but a second has only "
+            f"{round(rate)} frames at {rate:.3f} fps"
+        )
     if drop and not is_drop_frame_rate(rate):
         raise InputError(
             f"range {text!r}: {point!r} is drop-frame (';') but the timeline runs at "
