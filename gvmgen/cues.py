@@ -77,31 +77,51 @@ def _marker_spans(
     return [(a, b, name) for (a, name), b in zip(starts, ends, strict=True)]
 
 
+# Costs of the split search: a cue boundary on a strong scene change is nearly free, one on a
+# weak cut costs more, one where nothing changes on screen (only to respect the window) most;
+# a cue shorter than the minimum costs more than any boundary.
+BOUNDARY_COST = 0.5
+NO_CUT_COST = 2.0
+SHORT_CUE_COST = 5.0
+
+
 def _split_span(
     start: int, end: int, cuts: Sequence[CutMark], max_frames: int | None, min_frames: int
 ) -> list[tuple[int, int]]:
-    """Greedy left-to-right split at the strongest cut inside each allowed window."""
-    pieces = []
-    while max_frames is not None and end - start > max_frames:
-        split = _best_split(start, end, cuts, max_frames, min_frames)
-        pieces.append((start, split))
-        start = split
-    pieces.append((start, end))
-    return pieces
+    """Cheapest split of `[start, end)` into cues of at most `max_frames` (a small DP).
 
-
-def _best_split(
-    start: int, end: int, cuts: Sequence[CutMark], max_frames: int, min_frames: int
-) -> int:
-    """The strongest cut in the window that leaves room for the rest; else the window's end.
-
-    The window keeps the remainder splittable: a split must leave at least `min_frames` after
-    it, and no more than the remaining pieces can hold.
+    Candidates are the cuts inside the span plus a grid of plain positions (so a span with no
+    usable cut still splits); the DP picks the boundaries that minimise the costs above.
     """
-    lo = start + min(min_frames, max_frames // 2)
-    hi = min(start + max_frames, end - min(min_frames, max_frames // 2))
-    inside = [c for c in cuts if lo <= c.frame <= hi]
-    if not inside:
-        return max(lo, min(hi, start + max_frames))
-    # strongest first; among equals the latest, so cues come out as long as allowed
-    return max(inside, key=lambda c: (round(c.strength, 3), c.frame)).frame
+    if max_frames is None or end - start <= max_frames:
+        return [(start, end)]
+    cost_at = _boundary_costs(start, end, cuts, max_frames)
+    points = [start, *sorted(cost_at), end]
+    best, back = [0.0] + [math.inf] * (len(points) - 1), [0] * len(points)
+    for j in range(1, len(points)):
+        boundary = cost_at.get(points[j], 0.0)
+        for i in range(j - 1, -1, -1):
+            length = points[j] - points[i]
+            if length > max_frames:
+                break
+            cost = best[i] + boundary + (SHORT_CUE_COST if length < min_frames else 0.0)
+            if cost < best[j]:
+                best[j], back[j] = cost, i
+    return _walk_back(points, back)
+
+
+def _boundary_costs(start: int, end: int, cuts: Sequence[CutMark], max_frames: int) -> dict:
+    step = max(1, max_frames // 30)
+    costs = {f: NO_CUT_COST for f in range(start + step, end, step)}
+    for cut in cuts:
+        if start < cut.frame < end:
+            costs[cut.frame] = BOUNDARY_COST + (1.0 - min(max(cut.strength, 0.0), 1.0))
+    return costs
+
+
+def _walk_back(points: list[int], back: list[int]) -> list[tuple[int, int]]:
+    pieces, j = [], len(points) - 1
+    while j > 0:
+        pieces.append((points[back[j]], points[j]))
+        j = back[j]
+    return pieces[::-1]
