@@ -1,0 +1,135 @@
+"""How well music sits on the cuts, measured on the output itself (beats re-tracked, never taken
+from the plan), and a click detector for the joins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gvmgen.align.beats import BeatGrid, track_beats
+from gvmgen.align.plan_types import AlignmentPlan
+
+CLICK_RATIO = 12.0  # a click's 2nd difference towers over its surroundings by this much
+CLICK_FLOOR = 2e-3  # ignore spikes below this (≈ −54 dBFS): dither, silence
+CLICK_CONTEXT = 0.005  # s either side that define "its surroundings"
+CLICK_MERGE = 0.010  # s; spikes closer than this are one click
+
+
+@dataclass(frozen=True)
+class AlignmentMetrics:
+    """Hit rates (fractions of cuts with a re-tracked beat within the tolerance), the plan's
+    stretch and splices, the length error (s) and clicks found. `per_cut` holds one dict per
+    cut: `{"time", "hit", "hit_1frame", "offset_ms", "reason"?}` (hit = within ±50 ms)."""
+
+    hit_rate_1frame: float
+    hit_rate_50ms: float
+    hit_rate_100ms: float
+    max_stretch: float
+    mean_stretch: float
+    splices: int
+    duration_error: float
+    clicks: int
+    per_cut: list[dict]
+
+    def to_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def measure_alignment(
+    audio: np.ndarray,
+    sample_rate: int,
+    cuts,
+    fps: float = 24.0,
+    plan: AlignmentPlan | None = None,
+) -> AlignmentMetrics:
+    """Re-track the beats of `audio` `[C, N]` and score each cut against the nearest beat."""
+    beats = track_beats(audio, sample_rate)
+    return metrics_from_beats(audio, sample_rate, beats, cuts, fps, plan)
+
+
+def metrics_from_beats(audio, sample_rate, beats: BeatGrid, cuts, fps, plan) -> AlignmentMetrics:
+    """`measure_alignment` with the output's beats already tracked."""
+    cuts = np.sort(np.asarray(cuts, dtype=np.float64).reshape(-1))
+    offsets = cut_offsets(beats.times, cuts)
+    frame = 1.0 / fps
+    per_cut = _per_cut(cuts, offsets, frame, plan)
+    duration = audio.shape[1] / sample_rate
+    return AlignmentMetrics(
+        hit_rate_1frame=hit_rate(offsets, frame),
+        hit_rate_50ms=hit_rate(offsets, 0.050),
+        hit_rate_100ms=hit_rate(offsets, 0.100),
+        max_stretch=plan.max_stretch if plan else 0.0,
+        mean_stretch=plan.mean_stretch if plan else 0.0,
+        splices=len(plan.splices) if plan else 0,
+        duration_error=duration - plan.duration if plan else 0.0,
+        clicks=detect_clicks(audio, sample_rate),
+        per_cut=per_cut,
+    )
+
+
+def cut_offsets(beat_times: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """Signed seconds from each cut `[M]` to its nearest beat (+inf when there are no beats)."""
+    if len(beat_times) == 0:
+        return np.full(len(cuts), np.inf)
+    index = np.clip(np.searchsorted(beat_times, cuts), 1, max(len(beat_times) - 1, 1))
+    left = beat_times[index - 1]
+    right = beat_times[np.minimum(index, len(beat_times) - 1)]
+    nearest = np.where(np.abs(cuts - left) <= np.abs(right - cuts), left, right)
+    return nearest - cuts
+
+
+def hit_rate(offsets: np.ndarray, tolerance: float) -> float:
+    """Fraction of cuts with a beat within ±tolerance s (1.0 when there are no cuts)."""
+    if len(offsets) == 0:
+        return 1.0
+    return float(np.mean(np.abs(offsets) <= tolerance + 1e-9))
+
+
+def _per_cut(cuts, offsets, frame: float, plan: AlignmentPlan | None) -> list[dict]:
+    reasons = {round(u.time, 6): u.reason for u in plan.unhit} if plan else {}
+    rows = []
+    for time, offset in zip(cuts, offsets, strict=True):
+        finite = bool(np.isfinite(offset))
+        row = {
+            "time": float(time),
+            "hit": bool(abs(offset) <= 0.050 + 1e-9),
+            "hit_1frame": bool(abs(offset) <= frame + 1e-9),
+            "offset_ms": round(float(offset) * 1000, 1) if finite else None,
+        }
+        if round(float(time), 6) in reasons:
+            row["reason"] = reasons[round(float(time), 6)]
+        rows.append(row)
+    return rows
+
+
+def detect_clicks(audio: np.ndarray, sample_rate: int) -> int:
+    """Count clicks: single-sample jumps whose second difference dwarfs the local level.
+
+    Music's own transients (drums, plucks) are spread over many samples and raise the local
+    level with them; a discontinuity from a bad join is one or two samples tall.
+    """
+    signal = np.asarray(audio, dtype=np.float64).mean(axis=0)
+    if len(signal) < 8:
+        return 0
+    spike = np.abs(np.diff(signal, n=2))
+    local = _local_rms(spike, int(round(CLICK_CONTEXT * sample_rate)))
+    suspect = np.flatnonzero((spike > CLICK_RATIO * local) & (spike > CLICK_FLOOR))
+    if len(suspect) == 0:
+        return 0
+    gap = int(round(CLICK_MERGE * sample_rate))
+    return int(1 + np.count_nonzero(np.diff(suspect) > gap))
+
+
+def _local_rms(x: np.ndarray, half: int) -> np.ndarray:
+    """RMS of `x` over ±half samples, leaving out the 5 samples at the centre."""
+    power = np.concatenate([[0.0], np.cumsum(x * x)])
+    n = np.arange(len(x))
+
+    def window_sum(lo, hi):
+        lo, hi = np.clip(lo, 0, len(x)), np.clip(hi, 0, len(x))
+        return power[hi] - power[lo], hi - lo
+
+    total, count = window_sum(n - half, n + half + 1)
+    centre, centre_count = window_sum(n - 2, n + 3)
+    return np.sqrt((total - centre) / np.maximum(count - centre_count, 1))

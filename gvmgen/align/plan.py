@@ -1,0 +1,375 @@
+"""The warp plan: which beat lands on which cut, with what stretch and which splices.
+
+A dynamic programme over cuts × candidate beats × a small slack around each cut. Between two
+consecutive anchors the music is time-stretched by one constant factor within ±`max_stretch`,
+after at most one splice (a jump forward that removes whole or half beats, or a jump back that
+repeats them) placed mid-way between the anchors, on the beat grid. Every hit is worth far
+more than any musical cost, so the plan first maximises hits, then prefers downbeats, strong
+beats, small stretches, few and whole-beat splices. A cut that no beat can reach is reported
+with the reason, never forced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gvmgen.align.beats import BEATS_PER_BAR, BeatGrid
+from gvmgen.align.plan_types import AlignmentPlan, Anchor, Piece, Splice, UnhitCut
+from gvmgen.errors import InputError
+
+HIT_REWARD = 10.0  # a hit outweighs every musical cost a segment can carry
+STRETCH_COST = 1.0  # per 6 % of tempo change
+SPLICE_COST = 1.0  # per splice that keeps the beat phase (whole beats)
+HALF_BEAT_COST = 0.6  # extra for a splice that moves the phase by half a beat
+SPLICE_SIZE_COST = 0.1  # per half-beat moved
+OFFBEAT_SPLICE_COST = 0.2  # a jump made on an off-beat rather than a beat
+DOWNBEAT_BONUS = 0.4
+STRENGTH_BONUS = 0.3
+DRIFT_COST = 0.02  # per beat the music moves away from where it was
+SLACK_COST = 0.3  # for using all of the anchor slack
+SLACK_STEPS = 5  # anchor offsets tried per cut, from -slack to +slack
+MAX_SKIP = 6  # cuts that may be missed between two hits
+WINDOW_BEATS = 8  # candidate beats lie within this many beats of the cut
+MAX_SPLICE_BEATS = BEATS_PER_BAR  # longest single jump, beats
+EPS = 1e-6
+
+
+@dataclass
+class _Problem:
+    """Everything the programme reads, in seconds."""
+
+    beats: BeatGrid
+    cuts: np.ndarray
+    duration: float
+    source_duration: float
+    max_stretch: float
+    slack: float
+    grid: np.ndarray  # splice points: beats (+ half-beats), extended to the whole source
+    on_beat: np.ndarray  # bool per grid point
+    steps: np.ndarray  # signed jump sizes in grid steps: + removes, - repeats
+    half_step: bool  # one grid step is half a beat
+    candidates: list[np.ndarray] = field(default_factory=list)  # beat indices per cut
+    offsets: np.ndarray = field(default_factory=lambda: np.zeros(1))
+
+
+def plan_alignment(
+    beats: BeatGrid,
+    cuts: np.ndarray,
+    duration: float,
+    max_stretch: float = 0.06,
+    allow_half_beats: bool = True,
+    allow_splices: bool = True,
+    source_duration: float | None = None,
+    anchor_slack: float = 0.02,
+) -> AlignmentPlan:
+    """Plan how to warp music with `beats` so that beats land on `cuts` (seconds, `[M]`).
+
+    Args:
+        duration: length of the output cue, seconds.
+        max_stretch: largest local tempo change allowed, as a fraction (0.06 = ±6 %).
+        allow_half_beats: splices may move the beat phase by half a beat (else whole beats).
+        allow_splices: False warps by stretch alone.
+        source_duration: length of the music, seconds (default: `duration`).
+        anchor_slack: a beat may land up to this many seconds from its cut.
+    """
+    cuts = _checked_cuts(cuts, duration, max_stretch)
+    source_duration = duration if source_duration is None else float(source_duration)
+    if beats.period <= 0 or len(beats.times) < 2:
+        return _plan_without_beats(cuts, duration, source_duration, max_stretch)
+    problem = _problem(
+        beats, cuts, duration, source_duration, max_stretch, allow_half_beats, allow_splices
+    )
+    problem.offsets = np.linspace(-anchor_slack, anchor_slack, SLACK_STEPS)
+    chain = _solve(problem)
+    return _plan_from_chain(problem, chain)
+
+
+def _checked_cuts(cuts, duration: float, max_stretch: float) -> np.ndarray:
+    if not 0.0 < max_stretch <= 0.5:
+        raise InputError(f"max stretch {max_stretch!r} is outside (0, 0.5]")
+    if duration <= 0:
+        raise InputError(f"cue duration {duration!r} s is not positive")
+    cuts = np.sort(np.asarray(cuts, dtype=np.float64).reshape(-1))
+    if np.any(~np.isfinite(cuts)) or np.any(cuts < 0) or np.any(cuts > duration):
+        bad = [float(c) for c in cuts if not 0 <= c <= duration]
+        raise InputError(f"cut times {bad} lie outside the cue (0 … {duration:.3f} s)")
+    return cuts
+
+
+def _problem(beats, cuts, duration, source_duration, max_stretch, half, splices) -> _Problem:
+    grid, on_beat = _splice_grid(beats, source_duration, half)
+    per_beat = 2 if half else 1
+    sizes = np.arange(1, MAX_SPLICE_BEATS * per_beat + 1) if splices else np.zeros(0, int)
+    steps = np.concatenate([[0], sizes, -sizes]).astype(int)
+    problem = _Problem(
+        beats, cuts, duration, source_duration, max_stretch, 0.0, grid, on_beat, steps, half
+    )
+    window = WINDOW_BEATS * beats.period
+    problem.candidates = [np.flatnonzero(np.abs(beats.times - c) <= window) for c in cuts]
+    return problem
+
+
+def _splice_grid(beats: BeatGrid, source_duration: float, half: bool):
+    """Beat times extended by the tempo over the whole source, plus midpoints if `half`."""
+    period, times = beats.period, beats.times
+    before = times[0] - period * np.arange(int(times[0] / period), 0, -1)
+    after_count = max(int((source_duration - times[-1]) / period), 0)
+    after = times[-1] + period * np.arange(1, after_count + 1)
+    grid = np.concatenate([before, times, after])
+    grid = grid[(grid >= 0) & (grid <= source_duration)]
+    if not half or len(grid) < 2:
+        return grid, np.ones(len(grid), dtype=bool)
+    mids = (grid[:-1] + grid[1:]) / 2
+    merged = np.empty(len(grid) + len(mids))
+    merged[0::2], merged[1::2] = grid, mids
+    on_beat = np.zeros(len(merged), dtype=bool)
+    on_beat[0::2] = True
+    return merged, on_beat
+
+
+# --- the programme -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Link:
+    """One step of the best chain: cut `cut` hit by beat `beat` at `target`, reached by `step`."""
+
+    cut: int
+    beat: int
+    target: float
+    step: int
+
+
+def _solve(problem: _Problem) -> list[_Link]:
+    """Best chain of hit cuts (Viterbi over cuts; a state is (beat, slack offset))."""
+    values, back = [], []
+    for j in range(len(problem.cuts)):
+        value, came_from = _best_into(problem, j, values)
+        values.append(value)
+        back.append(came_from)
+    return _backtrack(problem, values, back)
+
+
+def _states(problem: _Problem, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flattened states of cut j: (beat index, target time, source time), each `[K * S]`."""
+    beat = np.repeat(problem.candidates[j], len(problem.offsets))
+    target = problem.cuts[j] + np.tile(problem.offsets, len(problem.candidates[j]))
+    return beat, target, problem.beats.times[beat]
+
+
+def _anchor_value(problem: _Problem, j: int) -> np.ndarray:
+    """Reward of hitting cut j from each state: the hit, a downbeat, a strong beat, no slack."""
+    beat, target, source = _states(problem, j)
+    beats = problem.beats
+    value = HIT_REWARD + DOWNBEAT_BONUS * beats.downbeats[beat]
+    value = value + STRENGTH_BONUS * beats.strength[beat]
+    slack = np.abs(target - problem.cuts[j]) / max(np.abs(problem.offsets).max(), EPS)
+    drift = np.abs(source - target) / problem.beats.period
+    return value - SLACK_COST * slack - DRIFT_COST * drift
+
+
+def _best_into(problem: _Problem, j: int, values: list[np.ndarray]):
+    """Best value of each state of cut j, and where it came from: (cut, state, step) or start."""
+    _, target, source = _states(problem, j)
+    reward = _anchor_value(problem, j)
+    cost, step = _segment_cost(problem, np.zeros(1), np.zeros(1), source, target)
+    best = reward - cost[0]
+    came = [(-1, 0, int(s)) for s in step[0]]
+    for prev in range(max(0, j - MAX_SKIP), j):
+        if len(values[prev]) == 0:
+            continue
+        _, prev_target, prev_source = _states(problem, prev)
+        cost, step = _segment_cost(problem, prev_source, prev_target, source, target)
+        total = values[prev][:, None] - cost
+        arg = np.argmax(total, axis=0)
+        score = total[arg, np.arange(len(target))] + reward
+        for state in np.flatnonzero(score > best):
+            best[state] = score[state]
+            came[state] = (prev, int(arg[state]), int(step[arg[state], state]))
+    return best, came
+
+
+def _segment_cost(problem: _Problem, src_a, tgt_a, src_b, tgt_b):
+    """Cheapest way from anchors a `[P]` to anchors b `[Q]`: (cost `[P, Q]`, step `[P, Q]`).
+
+    Infeasible pairs cost +inf. A step s ≠ 0 is one splice of |s| grid steps mid-segment.
+    """
+    src_a, tgt_a = src_a[:, None], tgt_a[:, None]
+    length, span = src_b[None, :] - src_a, tgt_b[None, :] - tgt_a
+    best = np.full(np.broadcast(length, span).shape, np.inf)
+    best_step = np.zeros(best.shape, dtype=int)
+    for step in problem.steps:
+        moved, ok = _jump_length(problem, src_a, src_b[None, :], int(step))
+        content = length - np.sign(step) * moved
+        ratio = content / np.where(span > 0, span, np.nan)
+        change = np.abs(ratio - 1.0)
+        ok &= (span > 0) & (length > 0) & (content > 0) & (change <= problem.max_stretch + EPS)
+        cost = STRETCH_COST * change / 0.06 + _splice_cost(problem, src_a, src_b, int(step))
+        cost = np.where(ok, cost, np.inf)
+        better = cost < best
+        best, best_step = np.where(better, cost, best), np.where(better, step, best_step)
+    return best, best_step
+
+
+def _jump_points(problem: _Problem, src_a, src_b, step: int):
+    """Grid indices (from, to) of a splice of |step| grid steps centred between a and b."""
+    grid, size = problem.grid, abs(step)
+    if step > 0:  # a jump forward leaves after the first anchor's beat has played
+        first = np.searchsorted(grid, src_a + EPS, side="right")
+    else:  # a repeat may go back to the first anchor's beat itself
+        first = np.searchsorted(grid, src_a - EPS, side="left")
+    last = np.searchsorted(grid, src_b - EPS, side="left") - 1
+    centre = np.searchsorted(grid, (src_a + src_b) / 2) - size // 2
+    start = np.clip(centre, first, np.maximum(last - size, first))
+    ok = (start >= first) & (start + size <= last) & (start >= 0)
+    start = np.clip(start, 0, len(grid) - 1 - size)
+    return start, start + size, ok
+
+
+def _jump_length(problem: _Problem, src_a, src_b, step: int):
+    """Seconds removed (step > 0) or repeated (step < 0) by that splice, and feasibility."""
+    if step == 0:
+        return np.zeros(1), np.ones(np.broadcast(src_a, src_b).shape, dtype=bool)
+    if abs(step) >= len(problem.grid):
+        return np.zeros(1), np.zeros(np.broadcast(src_a, src_b).shape, dtype=bool)
+    start, end, ok = _jump_points(problem, src_a, src_b, step)
+    return problem.grid[end] - problem.grid[start], ok
+
+
+def _splice_cost(problem: _Problem, src_a, src_b, step: int):
+    if step == 0:
+        return 0.0
+    start, _, _ = _jump_points(problem, src_a, src_b, step)
+    cost = SPLICE_COST + SPLICE_SIZE_COST * abs(step) * (1 if problem.half_step else 2)
+    if problem.half_step and abs(step) % 2:
+        cost += HALF_BEAT_COST
+    return cost + OFFBEAT_SPLICE_COST * ~problem.on_beat[start]
+
+
+def _tail_cost(problem: _Problem, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Cost of playing from (target, source) to the end: whole-bar repeats if music runs out."""
+    short = (problem.duration - target) - (problem.source_duration - source)
+    bar = BEATS_PER_BAR * problem.beats.period
+    return SPLICE_COST * np.ceil(np.maximum(short, 0.0) / bar)
+
+
+def _backtrack(problem: _Problem, values, back) -> list[_Link]:
+    best_value = -_tail_cost(problem, np.zeros(1), np.zeros(1))[0]
+    best_end = None
+    for j, value in enumerate(values):
+        if len(value) == 0:
+            continue
+        _, target, source = _states(problem, j)
+        total = value - _tail_cost(problem, source, target)
+        state = int(np.argmax(total))
+        if np.isfinite(total[state]) and total[state] > best_value:
+            best_value, best_end = total[state], (j, state)
+    chain = []
+    while best_end is not None:
+        j, state = best_end
+        beat, target, _ = _states(problem, j)
+        prev, prev_state, step = back[j][state]
+        chain.append(_Link(j, int(beat[state]), float(target[state]), step))
+        best_end = None if prev < 0 else (prev, prev_state)
+    return chain[::-1]
+
+
+# --- from chain to pieces -----------------------------------------------------------------
+
+
+def _plan_from_chain(problem: _Problem, chain: list[_Link]) -> AlignmentPlan:
+    anchors, pieces, splices = [], [], []
+    src_a, tgt_a = 0.0, 0.0
+    for link in chain:
+        src_b = float(problem.beats.times[link.beat])
+        new_pieces, new_splices = _segment_pieces(problem, src_a, tgt_a, src_b, link)
+        pieces += new_pieces
+        splices += new_splices
+        anchors.append(
+            Anchor(link.cut, link.target, src_b, bool(problem.beats.downbeats[link.beat]))
+        )
+        src_a, tgt_a = src_b, link.target
+    tail_pieces, tail_splices = _tail_pieces(problem, src_a, tgt_a)
+    pieces += tail_pieces
+    splices += tail_splices
+    hit = {a.cut_index for a in anchors}
+    unhit = [_unhit(problem, i, anchors) for i in range(len(problem.cuts)) if i not in hit]
+    return AlignmentPlan(
+        cuts=problem.cuts,
+        duration=problem.duration,
+        source_duration=problem.source_duration,
+        stretch_bound=problem.max_stretch,
+        anchors=tuple(anchors),
+        pieces=tuple(pieces),
+        splices=tuple(splices),
+        unhit=tuple(unhit),
+    )
+
+
+def _segment_pieces(problem: _Problem, src_a, tgt_a, src_b, link: _Link):
+    """Pieces for one anchor-to-anchor segment: one piece, or two around the splice."""
+    step, tgt_b = link.step, link.target
+    if step == 0:
+        return [Piece(src_a, src_b, tgt_a, tgt_b)], []
+    start, end, _ = _jump_points(problem, np.array([src_a]), np.array([src_b]), step)
+    p, q = float(problem.grid[start[0]]), float(problem.grid[end[0]])
+    leave, resume = (p, q) if step > 0 else (q, p)
+    content = (src_b - src_a) - np.sign(step) * (q - p)
+    ratio = content / (tgt_b - tgt_a)
+    at = tgt_a + (leave - src_a) / ratio
+    pieces = [Piece(src_a, leave, tgt_a, at), Piece(resume, src_b, at, tgt_b)]
+    return pieces, [Splice(at, leave, resume, (resume - leave) / problem.beats.period)]
+
+
+def _tail_pieces(problem: _Problem, src: float, tgt: float):
+    """Unstretched from the last anchor to the end, repeating whole bars if the music runs out."""
+    pieces, splices = [], []
+    bar = BEATS_PER_BAR * problem.beats.period
+    while problem.duration - tgt > EPS:
+        need = problem.duration - tgt
+        room = problem.source_duration - src
+        if room >= need or bar <= 0:
+            pieces.append(Piece(src, src + need, tgt, problem.duration))
+            break
+        leave = _last_grid_point(problem, src, problem.source_duration - 0.05)
+        resume = max(leave - bar, 0.0)
+        pieces.append(Piece(src, leave, tgt, tgt + leave - src))
+        tgt += leave - src
+        splices.append(Splice(tgt, leave, resume, (resume - leave) / problem.beats.period))
+        src = resume
+    return pieces, splices
+
+
+def _last_grid_point(problem: _Problem, after: float, before: float) -> float:
+    points = problem.grid[(problem.grid > after + EPS) & (problem.grid <= before)]
+    beats_only = points[np.isin(points, problem.beats.times)] if len(points) else points
+    if len(beats_only):
+        return float(beats_only[-1])
+    return float(points[-1]) if len(points) else max(before, after + EPS)
+
+
+def _unhit(problem: _Problem, index: int, anchors: list[Anchor]) -> UnhitCut:
+    time = float(problem.cuts[index])
+    period = problem.beats.period
+    near = [a for a in anchors if abs(problem.cuts[a.cut_index] - time) < period * 1.5]
+    if near:
+        other = float(problem.cuts[near[0].cut_index])
+        gap = abs(other - time)
+        reason = f"only {gap:.2f} s from the hit cut at {other:.2f} s (a beat is {period:.2f} s)"
+    else:
+        size = "half-beat" if problem.half_step else "whole-beat"
+        tools = f"stretch and {size} splices"
+        if len(problem.steps) <= 1:
+            tools = "stretch alone (splices off)"
+        reason = f"no beat can reach it within ±{problem.max_stretch * 100:.1f} % {tools}"
+    return UnhitCut(index, time, reason)
+
+
+def _plan_without_beats(cuts, duration, source_duration, max_stretch) -> AlignmentPlan:
+    """No beats: play the music as it is; every cut is reported."""
+    length = min(duration, source_duration)
+    pieces = (Piece(0.0, length, 0.0, length),) if length > 0 else ()
+    unhit = tuple(UnhitCut(i, float(c), "no beats found in the music") for i, c in enumerate(cuts))
+    return AlignmentPlan(cuts, duration, source_duration, max_stretch, (), pieces, (), unhit)
