@@ -1,0 +1,114 @@
+"""`gvmgen analyze`: the JSON Lines contract and exit 2 with one clear line for bad input."""
+
+from __future__ import annotations
+
+import json
+
+import opentimelineio as otio
+import pytest
+
+from gvmgen.cli import main
+
+
+def _analyze(capsys, *argv):
+    code = main(["analyze", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_lines_for_a_video(capsys, cut_clip):
+    path, rate, cuts = cut_clip
+    code, out, err = _analyze(capsys, path, "--json")
+    assert rate == 25
+    assert code == 0, err
+    (report,) = [json.loads(line) for line in out.splitlines()]
+    assert report["input"] == str(path)
+    assert report["duration"] == pytest.approx(12.0, abs=1 / 25)
+    assert report["rate"] == pytest.approx(25.0)
+    found = [c["frame"] for c in report["cuts"]]
+    assert len(found) == len(cuts)
+    assert all(abs(f - c) <= 1 for f, c in zip(found, cuts, strict=True))
+    assert all(c["kind"] == "shot" for c in report["cuts"])
+    assert all(c["time"] == pytest.approx(c["frame"] / 25, abs=1 / 25) for c in report["cuts"])
+
+
+def test_range_counts_from_its_start(capsys, cut_clip):
+    path, _, cuts = cut_clip
+    code, out, _ = _analyze(capsys, path, "--json", "--range", "4-9")
+    report = json.loads(out)
+    assert code == 0 and report["duration"] == pytest.approx(5.0)
+    inside = [c - 100 for c in cuts if 100 < c < 225]
+    assert len(report["cuts"]) == len(inside)
+    assert all(abs(c["frame"] - f) <= 1 for c, f in zip(report["cuts"], inside, strict=True))
+
+
+def test_several_inputs_and_a_timeline_with_edit_points(capsys, cut_clip, tmp_path):
+    path, _, _ = cut_clip
+    timeline = tmp_path / "two.otio"
+    _two_clip_timeline(path, timeline)
+    code, out, err = _analyze(capsys, path, timeline, "--json")
+    assert code == 0, err
+    video, edit = [json.loads(line) for line in out.splitlines()]
+    assert video["input"] == str(path) and edit["input"] == str(timeline)
+    assert edit["duration"] == pytest.approx(6.0)
+    kinds = {c["frame"]: c["kind"] for c in edit["cuts"]}
+    assert kinds.get(75) == "edit"  # the edit point between the two clips
+    assert any(abs(f - 128) <= 1 for f, k in kinds.items() if k == "shot")  # 121 in clip 2 at 75
+
+
+def test_table_without_json(capsys, cut_clip):
+    path, _, cuts = cut_clip
+    code, out, _ = _analyze(capsys, path)
+    assert code == 0 and f"{len(cuts)} cut(s)" in out and "shot" in out
+
+
+def _two_clip_timeline(media, target):
+    rate = 25
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    ref = otio.schema.ExternalReference(
+        str(media),
+        available_range=otio.opentime.TimeRange(
+            otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(300, rate)
+        ),
+    )
+    for start in (10, 150):  # clip 2 holds the cut at frame 190 of the media → 75 + 40
+        track.append(
+            otio.schema.Clip(
+                name=f"clip {start}",
+                media_reference=ref.clone(),
+                source_range=otio.opentime.TimeRange(
+                    otio.opentime.RationalTime(start, rate), otio.opentime.RationalTime(75, rate)
+                ),
+            )
+        )
+    timeline = otio.schema.Timeline(tracks=otio.schema.Stack(children=[track]))
+    otio.adapters.write_to_file(timeline, str(target))
+
+
+@pytest.mark.parametrize(
+    ("make", "range_text", "message"),
+    [
+        pytest.param(lambda d: d / "missing.mp4", None, "not found", id="missing-file"),
+        pytest.param(lambda d: _text(d / "notes.mp4"), None, "notes.mp4", id="not-a-video"),
+        pytest.param(
+            lambda d: _text(d / "cut.otio", "{garbage"), None, "cut.otio", id="corrupt-timeline"
+        ),
+        pytest.param(None, "5-5", "range", id="empty-range"),
+        pytest.param(None, "8-40", "range", id="range-past-the-end"),
+        pytest.param(None, "ten-20", "range", id="range-not-a-range"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(capsys, tmp_path, cut_clip, make, range_text, message):
+    path = make(tmp_path) if make else cut_clip[0]
+    argv = [path, "--json"] + (["--range", range_text] if range_text else [])
+    code, out, err = _analyze(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err
+    assert message.lower() in lines[0].lower()
+
+
+def _text(path, content="this is not a video\n"):
+    path.write_text(content)
+    return path
