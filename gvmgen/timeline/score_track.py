@@ -15,13 +15,14 @@ from pathlib import Path
 import opentimelineio as otio
 
 from gvmgen.errors import InputError, MediaError
-from gvmgen.timeline.ranges import at_rate, exact_rate, range_at_rate, rate_fraction, timeline_rate
+from gvmgen.timeline.ranges import exact_rate, range_at_rate, rate_fraction, timeline_rate
 
 RationalTime = otio.opentime.RationalTime
 TimeRange = otio.opentime.TimeRange
 
 SCORE_TRACK_NAME = "GVMGen Score"
 METADATA_KEY = "gvmgen"
+RESOLVE_KEY = "Resolve_OTIO"
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ def timeline_with_score(
 
 def _score_track(cues: list[PlacedCue], rate: float, name: str) -> otio.schema.Track:
     track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Audio)
+    # As in Resolve's own export; tells its importer to make a stereo track.
+    track.metadata[RESOLVE_KEY] = {"Audio Type": "Stereo", "Locked": False, "SoloOn": False}
     cursor = RationalTime(0, rate)
     for cue in sorted(cues, key=lambda c: c.record_range.start_time.to_seconds()):
         record = range_at_rate(cue.record_range, rate)
@@ -106,7 +109,8 @@ def _score_track(cues: list[PlacedCue], rate: float, name: str) -> otio.schema.T
 
 def _cue_clip(cue: PlacedCue, duration: RationalTime, rate: float) -> otio.schema.Clip:
     path = Path(cue.wav_path).expanduser().absolute()
-    available = TimeRange(RationalTime(0, rate), _wav_length(path, rate))
+    length, channels = _wav_length_and_channels(path, rate)
+    available = TimeRange(RationalTime(0, rate), length)
     if duration > available.duration:
         raise MediaError(
             f"cue audio {str(path)!r} lasts {available.duration.value:g} frames but is placed "
@@ -118,11 +122,16 @@ def _cue_clip(cue: PlacedCue, duration: RationalTime, rate: float) -> otio.schem
         source_range=TimeRange(RationalTime(0, rate), duration),
     )
     clip.metadata[METADATA_KEY] = dict(cue.metadata)
+    # Resolve's export maps each of the file's channels onto the track this way.
+    clip.metadata[RESOLVE_KEY] = {
+        "Channels": [{"Source Channel ID": i, "Source Track ID": 0} for i in range(channels)]
+    }
     return clip
 
 
-def _wav_length(path: Path, rate: float) -> RationalTime:
-    """The WAV's length in whole timeline frames (rounded up: the last partial frame is media)."""
+def _wav_length_and_channels(path: Path, rate: float) -> tuple[RationalTime, int]:
+    """The WAV's length in whole timeline frames (rounded up: the last partial frame is media)
+    and its channel count."""
     import soundfile
 
     try:
@@ -130,4 +139,5 @@ def _wav_length(path: Path, rate: float) -> RationalTime:
     except Exception as err:  # soundfile raises RuntimeError/LibsndfileError/OSError
         raise MediaError(f"cue audio {str(path)!r} cannot be read: {err}") from err
     frames = Fraction(info.frames, info.samplerate) * rate_fraction(rate)
-    return at_rate(RationalTime(-(-frames.numerator // frames.denominator), rate), rate)
+    length = RationalTime(-(-frames.numerator // frames.denominator), exact_rate(rate))
+    return length, info.channels

@@ -103,6 +103,7 @@ def test_score_track_is_resolve_shaped_and_input_untouched(tmp_path, wav):
     assert ref["target_url"] == str(wav)  # bare absolute path, as Resolve writes and reads
     assert ref["available_range"]["duration"]["value"] == 50  # 2 s at 25 fps
     assert score["children"][1]["metadata"]["gvmgen"] == {"seed": 1}
+    assert len(score["children"][1]["metadata"]["Resolve_OTIO"]["Channels"]) == 2  # stereo
     assert data["metadata"]["gvmgen"] == {"job_id": "j1", "seed": 1}
 
     back = read_edit(path)
