@@ -1,5 +1,7 @@
 """The cue plan: markers win, cues split at the strongest scene change, never over the window."""
 
+import itertools
+
 import pytest
 
 from gvmgen.cues import CutMark, plan_cues
@@ -9,7 +11,7 @@ RATE = 25.0
 
 def _cover_exactly(cues, total):
     assert cues[0].start == 0 and cues[-1].end == total
-    assert all(a.end == b.start for a, b in zip(cues, cues[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(cues))
 
 
 def test_range_without_window_is_one_cue():
