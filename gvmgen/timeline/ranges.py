@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from fractions import Fraction
 
 import opentimelineio as otio
@@ -164,9 +165,22 @@ def _timecode_frame(point: str, text: str, rate: float) -> int:
 
 
 def timeline_rate(timeline: otio.schema.Timeline, fallback: float = 24.0) -> float:
-    """The timeline's rate: its start timecode's, else its first clip's, else `fallback`."""
-    if timeline.global_start_time is not None:
-        return exact_rate(timeline.global_start_time.rate)
-    for clip in timeline.find_clips():
-        return exact_rate(clip.range_in_parent().duration.rate)
-    return exact_rate(fallback)
+    """The timeline's frame rate.
+
+    Its start timecode's rate where it has one; else the rate most of its video clips are laid
+    out at (a clip's range takes its source's rate, so one 15 fps clip must not decide); else
+    `fallback`. Rates under `_MIN_FRAME_RATE` are seconds-based bookkeeping, not frame rates.
+    """
+    start = timeline.global_start_time
+    if start is not None and start.rate >= _MIN_FRAME_RATE:
+        return exact_rate(start.rate)
+    rates = Counter(
+        exact_rate(clip.range_in_parent().duration.rate)
+        for track in timeline.video_tracks()
+        for clip in track.find_clips(shallow_search=True)
+    )
+    rates = Counter({rate: n for rate, n in rates.items() if rate >= _MIN_FRAME_RATE})
+    return rates.most_common(1)[0][0] if rates else exact_rate(fallback)
+
+
+_MIN_FRAME_RATE = 8.0

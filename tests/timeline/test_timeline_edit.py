@@ -45,6 +45,17 @@ def test_top_most_clip_wins_and_lower_clip_resumes_with_its_source(media):
     assert edit.duration == RT(100, R)
 
 
+def test_cut_hidden_under_a_covering_clip_is_not_an_edit_point(media):
+    tl = timeline(
+        R,
+        track(clip("X", 50, R, media=media("x")), clip("Y", 50, R, media=media("y"))),
+        track(clip("Cover", 100, R, 200, media("cover"))),
+    )
+    edit = read_edit(tl)
+    assert source_frames(edit.segments) == [("Cover", 200, 100)]
+    assert edit.edit_points == []
+
+
 @pytest.mark.parametrize("disable", ["track", "clip"])
 def test_disabled_track_or_clip_is_not_seen(media, disable):
     upper = clip("B", 30, R, media=media("b.mov"), enabled=disable != "clip")
@@ -243,3 +254,18 @@ def test_empty_range_is_refused(media):
 def test_timeline_without_clips_is_refused():
     with pytest.raises(TimelineError, match="empty"):
         read_edit(timeline(R, track()))
+
+
+def test_rate_without_a_start_timecode_is_the_one_most_clips_run_at(media):
+    tl = timeline(
+        R,
+        track(
+            clip("A", 10, R, media=media("a")),
+            clip("slow", 16, R, media=media("s"), source_rate=15.0),
+            clip("B", 10, R, media=media("b")),
+        ),
+    )
+    tl.global_start_time = None
+    edit = read_edit(tl)
+    assert edit.rate == R and edit.global_start == RT(0, R)
+    assert frames(edit.edit_points) == [10, 26]
