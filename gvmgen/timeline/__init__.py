@@ -17,6 +17,7 @@ from gvmgen.timeline.ranges import (
     rate_fraction,
     timecode,
     timeline_rate,
+    uses_drop_frame,
 )
 from gvmgen.timeline.score_track import (
     SCORE_TRACK_NAME,
@@ -45,5 +46,6 @@ __all__ = [
     "timecode",
     "timeline_rate",
     "timeline_with_score",
+    "uses_drop_frame",
     "write_timeline",
 ]

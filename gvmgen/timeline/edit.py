@@ -23,6 +23,7 @@ from gvmgen.timeline.ranges import (
     rate_fraction,
     timecode,
     timeline_rate,
+    uses_drop_frame,
 )
 
 RationalTime = otio.opentime.RationalTime
@@ -62,6 +63,8 @@ class Edit:
     :ivar timeline: the full input timeline (for writing the result back).
     :ivar transitions: dissolves/wipes whose midpoint is one of `edit_points`, relative to the
         range start (clipped to it) — the gradual changes a cut detector should not report.
+    :ivar drop_frame: whether the timeline counts in drop-frame timecode (29.97/59.94 only;
+        inferred from the start timecode, which OTIO keeps as a frame count).
     """
 
     name: str
@@ -74,10 +77,16 @@ class Edit:
     source_path: Path | None
     timeline: otio.schema.Timeline
     transitions: list[TimeRange] = field(default_factory=list)
+    drop_frame: bool = False
 
     @property
     def duration(self) -> RationalTime:
         return self.range.duration
+
+    def timecode(self, time: RationalTime) -> str:
+        """The NLE's timecode for `time` (relative to the range start), e.g. "01:00:12:03"."""
+        absolute = self.global_start + self.range.start_time + time
+        return timecode(absolute, self.rate, self.drop_frame)
 
 
 def read_edit(
@@ -101,7 +110,8 @@ def read_edit(
     timeline, source_path = _timeline_and_path(path_or_timeline, rate)
     tl_rate = timeline_rate(timeline, rate or 24.0)
     global_start = at_rate(timeline.global_start_time or RationalTime(0, tl_rate), tl_rate)
-    selected = _selected_range(timeline, range, tl_rate, global_start)
+    drop_frame = uses_drop_frame(global_start, tl_rate)
+    selected = _selected_range(timeline, range, tl_rate, global_start, drop_frame)
     base_dir = source_path.parent if source_path else None
     pieces = visible_pieces(list(timeline.video_tracks()))
     segments = _segments_in_range(pieces, selected, tl_rate, base_dir)
@@ -118,6 +128,7 @@ def read_edit(
         source_path=source_path,
         timeline=timeline,
         transitions=_transitions_at(timeline, points, selected),
+        drop_frame=drop_frame,
     )
 
 
@@ -135,6 +146,7 @@ def _selected_range(
     range_: TimeRange | str | None,
     rate: float,
     global_start: RationalTime,
+    drop_frame: bool,
 ) -> TimeRange:
     """The range to score in track time, whole frames at `rate`, checked against the timeline."""
     extent = TimeRange(RationalTime(0, rate), at_rate(timeline.duration(), rate))
@@ -150,16 +162,22 @@ def _selected_range(
             raise InputError(f"range {range_} is empty; OUT must be after IN")
     if selected.start_time.value < 0 or selected.end_time_exclusive() > extent.end_time_exclusive():
         raise TimelineError(
-            f"range {_describe(selected, rate, global_start)} is outside timeline "
-            f"{timeline.name!r}, which runs {_describe(extent, rate, global_start)}"
+            f"range {_describe(selected, rate, global_start, drop_frame)} is outside timeline "
+            f"{timeline.name!r}, which runs {_describe(extent, rate, global_start, drop_frame)}"
         )
     return selected
 
 
-def _describe(time_range: TimeRange, rate: float, global_start: RationalTime) -> str:
+def _describe(
+    time_range: TimeRange, rate: float, global_start: RationalTime, drop_frame: bool
+) -> str:
     """`01:00:10:00–01:00:20:00 (10–20 s)`: how the editor reads it, and where it starts."""
+    start, end = (
+        time_range.start_time + global_start,
+        time_range.end_time_exclusive() + global_start,
+    )
+    tc = f"{timecode(start, rate, drop_frame)}–{timecode(end, rate, drop_frame)}"
     start, end = time_range.start_time, time_range.end_time_exclusive()
-    tc = f"{timecode(start + global_start, rate)}–{timecode(end + global_start, rate)}"
     return f"{tc} ({float(seconds(start)):g}–{float(seconds(end)):g} s)"
 
 

@@ -7,6 +7,7 @@ and 01:00:00:00 at 23.976 is exactly frame 86400.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -30,6 +31,7 @@ RANGE_FORMS = (
 )
 
 
+@functools.lru_cache(maxsize=64)
 def exact_rate(rate: float) -> float:
     """`rate` snapped to the exact NTSC value when it is one written short (23.976 → 24000/1001).
 
@@ -46,6 +48,7 @@ def exact_rate(rate: float) -> float:
     return rate
 
 
+@functools.lru_cache(maxsize=64)
 def rate_fraction(rate: float) -> Fraction:
     """The rate as an exact fraction (24000/1001 for 23.976…): arithmetic that does not drift."""
     rate = exact_rate(rate)
@@ -88,6 +91,32 @@ def timecode(time: RationalTime, rate: float, drop_frame: bool | None = None) ->
     if drop_frame is None:
         drop_frame = is_drop_frame_rate(rate)
     return otio.opentime.to_timecode(frame, rate, drop_frame)
+
+
+def uses_drop_frame(global_start: RationalTime | None, rate: float) -> bool:
+    """Whether a timeline at `rate` starting at `global_start` counts in drop-frame timecode.
+
+    OTIO stores no drop-frame flag, but editors start timelines on a round timecode: 107892
+    frames at 29.97 is 01:00:00;00 in drop-frame and 00:59:56:12 in non-drop. The reading with
+    more trailing zero fields wins; a tie (e.g. a start at 0) goes to drop-frame, the NTSC default.
+    """
+    if not is_drop_frame_rate(rate):
+        return False
+    if global_start is None:
+        return True
+    drop = _zero_fields(timecode(global_start, rate, drop_frame=True))
+    return drop >= _zero_fields(timecode(global_start, rate, drop_frame=False))
+
+
+def _zero_fields(text: str) -> int:
+    """How many of the timecode's fields, counted from the frames field up, are zero."""
+    fields = re.split(r"[:;]", text.lstrip("-"))
+    count = 0
+    for field in reversed(fields):
+        if int(field):
+            break
+        count += 1
+    return count
 
 
 def parse_range(text: str, rate: float, global_start: RationalTime | None = None) -> TimeRange:

@@ -64,6 +64,8 @@ def test_read_write_read_keeps_every_range_to_the_frame(tmp_path, wav, rate, dro
     text = _range_text(rate, drop_frame, 20, 400)
     edit = read_edit(_cut(tmp_path, rate, drop_frame), text)
     assert edit.range == TR(RT(20, rate), RT(380, rate))
+    assert edit.drop_frame == drop_frame
+    assert f"{edit.timecode(RT(0, rate))}-{edit.timecode(edit.duration)}" == text
     assert record_frames(edit.segments) == [
         ("A", 0, 17), ("B", 17, 23), ("D", 40, 1), ("B", 41, 70), ("E", 111, 77), ("C", 188, 192),
     ]  # fmt: skip
