@@ -109,6 +109,9 @@ def test_score_track_is_resolve_shaped_and_input_untouched(tmp_path, wav):
     back = read_edit(path)
     assert [(m.name, m.time.value) for m in back.markers] == [("hit", 50)]
     assert [t.name for t in back.timeline.audio_tracks()] == ["GVMGen Score"]
+    take_2 = timeline_with_score(result, cues[:1], track_name="GVMGen Score (take 2)")
+    assert [t.name for t in take_2.audio_tracks()] == ["GVMGen Score", "GVMGen Score (take 2)"]
+    assert len(result.audio_tracks()) == 1
 
 
 def test_overlapping_cues_are_refused(tmp_path, wav):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import opentimelineio as otio
 import pytest
 from timeline_builders import (
     RATES,
@@ -75,7 +76,8 @@ def test_read_write_read_keeps_every_range_to_the_frame(tmp_path, wav, rate, dro
         PlacedCue(wav, TR(edit.range.start_time + RT(5, rate), RT(33, rate)), "cue 1"),
         PlacedCue(wav, TR(edit.range.start_time + RT(38, rate), RT(57, rate)), "cue 2"),
     ]
-    scored = timeline_with_score(edit.timeline, cues, metadata={"job_id": "j"})
+    hit = otio.schema.Marker("hit", TR(edit.range.start_time + RT(38, rate), RT(1, rate)))
+    scored = timeline_with_score(edit.timeline, cues, markers=[hit], metadata={"job_id": "j"})
     path = write_timeline(scored, tmp_path / f"scored{suffix}")
     again = read_edit(path, text)
 
@@ -85,6 +87,7 @@ def test_read_write_read_keeps_every_range_to_the_frame(tmp_path, wav, rate, dro
     assert source_frames(again.segments) == source_frames(edit.segments)
     assert [s.media_path for s in again.segments] == [s.media_path for s in edit.segments]
     assert again.edit_points == edit.edit_points
+    assert [(m.name, m.time) for m in again.markers] == [("hit", RT(38, rate))]
     (score,) = again.timeline.audio_tracks()
     placed = [c.range_in_parent() for c in score.find_clips()]
     assert [(int(r.start_time.value), int(r.duration.value)) for r in placed] == [
