@@ -14,6 +14,10 @@ ANALYSIS_RATE = 22_050  # Hz; librosa's native rate, plenty for onsets
 HOP = 256  # samples at ANALYSIS_RATE: 11.6 ms onset frames
 BEATS_PER_BAR = 4  # 4/4: what generated film music nearly always is
 LOW_BAND_HZ = 250.0  # kick and bass: where bar starts are loudest
+# How strictly the tracker holds one tempo. librosa's default (100) is for steady music; a warped
+# cue changes tempo by up to ±6 % between cuts, and at 100 the tracker may slide onto the
+# off-beats of a stretched passage rather than bend with it.
+TIGHTNESS = 20.0
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,11 @@ def track_beats(audio: np.ndarray, sample_rate: int) -> BeatGrid:
         return BeatGrid.empty()
     envelope = librosa.onset.onset_strength(y=mono, sr=ANALYSIS_RATE, hop_length=HOP)
     _, frames = librosa.beat.beat_track(
-        onset_envelope=envelope, sr=ANALYSIS_RATE, hop_length=HOP, units="frames"
+        onset_envelope=envelope,
+        sr=ANALYSIS_RATE,
+        hop_length=HOP,
+        tightness=TIGHTNESS,
+        units="frames",
     )
     if len(frames) < 2:
         return BeatGrid.empty()
