@@ -1,0 +1,158 @@
+"""Composition: picture and cuts → a `Score` (grid, sections, chords and four parts)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gvmgen.engines.arranger.form import MIN_ANCHOR_GAP, Grid, plan_grid, plan_sections
+from gvmgen.engines.arranger.harmony import PROGRESSIONS, Chord, voice_chords
+from gvmgen.engines.arranger.mood import SCENE_CHANGE_THRESHOLD, mood_of, scene_change_strength
+from gvmgen.engines.arranger.parts import (
+    BarContext,
+    NoteSink,
+    make_motif,
+    write_bass,
+    write_chords,
+    write_drums,
+    write_lead,
+)
+from gvmgen.engines.arranger.score import Score, Section
+from gvmgen.engines.base import CueConditioning
+
+_INTRO_BARS = 2  # bars without melody at the top of a cue of 8 bars or more
+
+
+def compose(cue: CueConditioning, seed: int, min_anchor_gap: float = MIN_ANCHOR_GAP) -> Score:
+    """The score for `cue`: deterministic for a given cue and seed."""
+    rng = np.random.default_rng(seed % 2**63)
+    mood = mood_of(cue)
+    grid = plan_grid(cue.duration, cue.cuts, mood.tempo_range, min_anchor_gap)
+    cut_anchors = grid.anchors[(grid.anchors > 0) & (grid.anchors < cue.duration)]
+    strength = np.array([scene_change_strength(cue, t) for t in cut_anchors])
+    scene_changes = (
+        cut_anchors[strength >= SCENE_CHANGE_THRESHOLD] if len(strength) else cut_anchors
+    )
+    sections = _sections(cue, grid, scene_changes, rng)
+    chords = _chords(grid, sections, mood.tonic)
+    contexts = _bar_contexts(grid, sections, chords, cut_anchors)
+    notes = _write_parts(contexts, mood.tonic, mood.register, rng).to_notes(grid, cue.duration)
+    return _score(cue.duration, grid, mood.tonic, cut_anchors, sections, notes)
+
+
+def _sections(
+    cue: CueConditioning, grid: Grid, scene_changes: np.ndarray, rng: np.random.Generator
+) -> list[Section]:
+    """Sections from the form plan, each with the mood of its own stretch of picture."""
+    starts = plan_sections(grid, cue.duration, scene_changes)
+    bars_in_cue = int(np.searchsorted(grid.beats[grid.bar_starts[:-1]], cue.duration - 1e-6))
+    bars_in_cue = max(1, bars_in_cue)
+    sections = []
+    for i, (first_bar, at_change) in enumerate(starts):
+        end_bar = starts[i + 1][0] if i + 1 < len(starts) else bars_in_cue
+        start = grid.bar_start_time(first_bar)
+        end = min(cue.duration, grid.bar_start_time(end_bar))
+        mood = mood_of(cue, start, end)
+        pool = PROGRESSIONS[mood.mode]
+        progression = pool[int(rng.integers(len(pool)))]
+        texture = "keys" if mood.density >= 2 or (mood.density == 1 and i % 2) else "pad"
+        label = chr(ord("A") + i) if i < 26 else f"S{i}"
+        sections.append(
+            Section(
+                label,
+                start,
+                end,
+                first_bar,
+                end_bar,
+                mood.mode,
+                mood.density,
+                progression,
+                texture,
+                at_change,
+            )
+        )
+    return sections
+
+
+def _chords(grid: Grid, sections: list[Section], tonic: int) -> list[Chord]:
+    """One chord per bar (plus one past the end): progressions cycle, the cue ends on the tonic."""
+    modes, degrees, sevenths = [], [], []
+    for section in sections:
+        for bar in range(section.first_bar, section.end_bar):
+            progression = section.progression
+            modes.append(section.mode)
+            degrees.append(progression[(bar - section.first_bar) % len(progression)])
+            sevenths.append(section.texture == "pad")
+    if len(degrees) >= 4:
+        degrees[-1] = 0  # end at home
+    modes.append(modes[-1])
+    degrees.append(0)
+    sevenths.append(False)
+    return voice_chords(tonic, modes, degrees, sevenths)
+
+
+def _bar_contexts(
+    grid: Grid, sections: list[Section], chords: list[Chord], cut_anchors: np.ndarray
+) -> list[BarContext]:
+    contexts = []
+    for section in sections:
+        for bar in range(section.first_bar, section.end_bar):
+            time = grid.bar_start_time(bar)
+            contexts.append(
+                BarContext(
+                    bar=bar,
+                    beat=int(grid.bar_starts[bar]),
+                    length=grid.bar_length(bar),
+                    section=section,
+                    bar_in_section=bar - section.first_bar,
+                    chord=chords[bar],
+                    next_chord=chords[bar + 1],
+                    opens_section=bar == section.first_bar and bar > 0,
+                    closes_section=bar == section.end_bar - 1 and section is not sections[-1],
+                    at_cut=bool(np.any(np.abs(cut_anchors - time) < 1e-6)),
+                )
+            )
+    return contexts
+
+
+def _write_parts(
+    contexts: list[BarContext], tonic: int, register: int, rng: np.random.Generator
+) -> NoteSink:
+    """All four parts, bar by bar; each section gets its own motif and drum variant."""
+    sink = NoteSink()
+    motifs, variants = {}, {}
+    lead_index = 4
+    intro = _INTRO_BARS if len(contexts) >= 8 else 0
+    for ctx in contexts:
+        label = ctx.section.label
+        if label not in motifs:
+            motifs[label] = make_motif(ctx.section.density, rng)
+            variants[label] = int(rng.integers(2))
+        write_drums(sink, ctx, variants[label], rng)
+        write_bass(sink, ctx)
+        write_chords(sink, ctx)
+        if ctx.bar >= intro:
+            lead_index = write_lead(sink, ctx, motifs[label], lead_index, tonic, register)
+    return sink
+
+
+def _score(
+    duration: float,
+    grid: Grid,
+    tonic: int,
+    cut_anchors: np.ndarray,
+    sections: list[Section],
+    notes: list,
+) -> Score:
+    bar_times = grid.beats[grid.bar_starts[:-1]]
+    in_cue = bar_times < duration
+    return Score(
+        duration=duration,
+        tempo=grid.tempo,
+        tonic=tonic,
+        beat_times=grid.beats[grid.beats < duration].copy(),
+        downbeat_times=bar_times[in_cue].copy(),
+        beats_per_bar=np.diff(grid.bar_starts)[in_cue].astype(np.int64),
+        anchors=cut_anchors.copy(),
+        sections=tuple(sections),
+        notes=tuple(notes),
+    )

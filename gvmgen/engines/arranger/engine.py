@@ -1,0 +1,93 @@
+"""`ArrangerEngine`: the built-in procedural music engine (no weights, CPU, faster than real time).
+
+`generate` = `compose` (picture and cuts → `Score`) + `render` (`Score` → audio). The score's beat
+grid is exact (anchor cuts sit on downbeats to the sample), so callers that want it use
+`generate_with_score`, or read `last_score` after `generate`.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from gvmgen.engines.arranger.compose import compose
+from gvmgen.engines.arranger.form import MIN_ANCHOR_GAP
+from gvmgen.engines.arranger.render import render_score
+from gvmgen.engines.arranger.score import Score
+from gvmgen.engines.base import CueConditioning, ProgressFn, check_cancel
+from gvmgen.errors import InputError
+
+_LOWEST_RATE = 16000  # below this the hats and cymbals would fold over
+
+
+class ArrangerEngine:
+    """Procedural score for a cue: downbeats on the cuts, mood from the picture.
+
+    Args:
+        sample_rate: Hz of the audio returned (default 48 kHz, the delivery rate).
+        min_anchor_gap: a cut at least this many seconds after the previous anchored one lands
+            exactly on a downbeat; closer cuts are left to the aligner.
+    """
+
+    name = "arranger"
+    window_seconds = float("inf")  # any length in one go
+    needs_gpu = False
+    takes_prompt_audio = False
+
+    def __init__(self, sample_rate: int = 48000, min_anchor_gap: float = MIN_ANCHOR_GAP):
+        if int(sample_rate) != sample_rate or sample_rate < _LOWEST_RATE:
+            raise InputError(
+                f"sample_rate must be an integer ≥ {_LOWEST_RATE} Hz, got {sample_rate}"
+            )
+        if not min_anchor_gap > 0:
+            raise InputError(f"min_anchor_gap must be positive seconds, got {min_anchor_gap}")
+        self.sample_rate = int(sample_rate)
+        self.min_anchor_gap = float(min_anchor_gap)
+        self.last_score: Score | None = None  # the score behind the latest `generate`
+
+    def compose(self, cue: CueConditioning, seed: int) -> Score:
+        """The notes, beat grid and sections for `cue`; deterministic per (cue, seed)."""
+        return compose(cue, int(seed), self.min_anchor_gap)
+
+    def render(
+        self,
+        score: Score,
+        duration: float | None = None,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> np.ndarray:
+        """Audio of `score`: float32 `[2, round(duration * sample_rate)]` in [-1, 1]."""
+        return render_score(score, self.sample_rate, duration, progress, cancel)
+
+    def generate_with_score(
+        self,
+        cue: CueConditioning,
+        seed: int,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> tuple[np.ndarray, Score]:
+        """Music for `cue` and the score it was rendered from (thread-safe: no shared state)."""
+        check_cancel(cancel)
+        if progress is not None:
+            progress(0.0, "composing")
+        score = self.compose(cue, seed)
+        check_cancel(cancel)
+        audio = self.render(score, cue.duration, progress, cancel)
+        if progress is not None:
+            progress(1.0, "done")
+        return audio, score
+
+    def generate(
+        self,
+        cue: CueConditioning,
+        seed: int,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> np.ndarray:
+        """Music for `cue`: float32 `[2, round(cue.duration * sample_rate)]` in [-1, 1].
+
+        Deterministic for a given cue and seed; the score is kept in `last_score`.
+        """
+        audio, self.last_score = self.generate_with_score(cue, seed, progress, cancel)
+        return audio

@@ -1,0 +1,203 @@
+"""Instruments: each note rendered as a numpy array (band-limited wavetables, FM, noise).
+
+Tonal parts return `[2, n]` (pad: detuned left/right) or `[n]` (mono, panned in the mix);
+drums are mono one-shots, identical for every hit of a kind, so they are rendered once and
+scaled. Notes ring past their held length by their release; callers add them into stems.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from gvmgen.engines.arranger.score import GM_CRASH, GM_OPEN_HAT, GM_SNARE, GM_TOMS
+
+_TABLE_SIZE = 4096
+_MAX_HARMONICS = 24
+_DRUM_NOISE_SEED = 1234  # drum noise is the same every run: hits must be deterministic
+
+
+def midi_hz(pitch: float) -> float:
+    return 440.0 * 2.0 ** ((pitch - 69) / 12.0)
+
+
+@lru_cache(maxsize=64)
+def _wavetable(shape: str, harmonics: int) -> np.ndarray:
+    """One cycle, float32 `[_TABLE_SIZE]`, with only the harmonics that stay under Nyquist."""
+    x = np.arange(_TABLE_SIZE) / _TABLE_SIZE
+    k = np.arange(1, harmonics + 1)[:, None]
+    if shape == "saw":
+        amps = 1.0 / k
+    elif shape == "square":
+        amps = (k % 2) / k
+    elif shape == "sine":
+        amps = (k == 1) * 1.0
+    else:  # triangle
+        amps = (k % 2) * (-1.0) ** ((k - 1) // 2) / k**2
+    wave = (amps * np.sin(2 * np.pi * k * x)).sum(axis=0)
+    return (wave / np.abs(wave).max()).astype(np.float32)
+
+
+_PHASE_BITS = 32
+_INDEX_SHIFT = np.uint32(_PHASE_BITS - int(np.log2(_TABLE_SIZE)))
+
+
+def phase_ramp(freq: float, n: int, sr: int, offset: float = 0.0) -> np.ndarray:
+    """Oscillator phase as 32-bit fixed point, uint32 `[n]`: wraps around exactly once a cycle."""
+    increment = np.uint32(round(freq / sr * 2**_PHASE_BITS) % 2**_PHASE_BITS)
+    return _ramp(n) * increment + np.uint32(int(offset * 2**_PHASE_BITS) % 2**_PHASE_BITS)
+
+
+def _ramp(n: int) -> np.ndarray:
+    """0, 1, …, n-1 as uint32 (a cached view; read-only)."""
+    global _RAMP
+    if len(_RAMP) < n:
+        _RAMP = np.arange(max(n, 2 * len(_RAMP)), dtype=np.uint32)
+        _RAMP.flags.writeable = False
+    return _RAMP[:n]
+
+
+_RAMP = np.arange(0, dtype=np.uint32)
+
+
+def oscillator(shape: str, phase: np.ndarray, freq: float, sr: int, limit: int = 99) -> np.ndarray:
+    """Wavetable lookup at fixed-point `phase` (uint32 `[n]`) → float32 `[n]`."""
+    harmonics = max(1, min(limit, _MAX_HARMONICS, int(0.45 * sr / freq)))
+    return np.take(_wavetable(shape, harmonics), phase >> _INDEX_SHIFT)
+
+
+def envelope(n_held: int, sr: int, attack: float, decay: float, sustain: float, release: float):
+    """ADSR amplitude, float32 `[n_held + release samples]`; release starts at `n_held`."""
+    a, d, r = (max(1, int(x * sr)) for x in (attack, decay, release))
+    held = max(n_held, 1)
+    env = np.full(held + r, sustain, np.float32)
+    rise = min(a, held)
+    env[:rise] = np.arange(rise, dtype=np.float32) / a
+    fall = min(a + d, held) - a
+    if fall > 0:
+        env[a : a + fall] = 1.0 - (1.0 - sustain) * np.arange(fall, dtype=np.float32) / d
+    env[held:] = env[held - 1] * np.linspace(1.0, 0.0, r, dtype=np.float32)
+    return env
+
+
+def pad(pitch: int, n_held: int, sr: int) -> np.ndarray:
+    """Two saws detuned ±7 cents, one per side, over a centred soft triangle. `[2, n]`."""
+    env = envelope(n_held, sr, 0.35, 0.6, 0.75, 0.7)
+    n, f = len(env), midi_hz(pitch)
+    centre = 0.6 * oscillator("triangle", phase_ramp(f, n, sr), f, sr)
+    f_left, f_right = f * 2 ** (-7 / 1200), f * 2 ** (7 / 1200)
+    left = oscillator("saw", phase_ramp(f_left, n, sr, 0.13), f, sr, limit=8) + centre
+    right = oscillator("saw", phase_ramp(f_right, n, sr, 0.61), f, sr, limit=8) + centre
+    return np.stack([left, right]) * env
+
+
+def keys(pitch: int, n_held: int, sr: int) -> np.ndarray:
+    """Electric piano: a 1:1 FM tine whose brightness decays, plus a bell partial. `[n]`."""
+    env = envelope(n_held, sr, 0.003, 0.05, 1.0, 0.3)
+    n, f = len(env), midi_hz(pitch)
+    t = np.arange(n, dtype=np.float32) / np.float32(sr)
+    carrier = np.float32(2 * np.pi * f) * t
+    index = np.float32(1.6) * np.exp(t * np.float32(-1 / 0.25))
+    tone = np.sin(carrier + index * np.sin(carrier))
+    ring = min(n, int(0.4 * sr))  # the bell partial is gone after 0.4 s: skip the rest
+    tone[:ring] += 0.25 * np.sin(4.0 * carrier[:ring]) * np.exp(t[:ring] * np.float32(-1 / 0.08))
+    decay = np.exp(t * np.float32(-1 / (1.6 if pitch < 60 else 1.1)))
+    return tone * decay * env
+
+
+def bass(pitch: int, n_held: int, sr: int) -> np.ndarray:
+    """Round electric bass: sine fundamental, a few saw harmonics that fade. `[n]`."""
+    env = envelope(n_held, sr, 0.004, 0.25, 0.7, 0.06)
+    n, f = len(env), midi_hz(pitch)
+    phase = phase_ramp(f, n, sr)
+    body = oscillator("sine", phase, f, sr)
+    fade = np.exp(np.arange(n, dtype=np.float32) * np.float32(-1.0 / (0.3 * sr)))
+    edge = oscillator("saw", phase, f, sr, limit=6) * fade
+    return (body + 0.45 * edge) * env
+
+
+def lead(pitch: int, n_held: int, sr: int) -> np.ndarray:
+    """Lead: square/triangle blend with a vibrato that fades in after the attack. `[n]`."""
+    env = envelope(n_held, sr, 0.012, 0.15, 0.7, 0.18)
+    t = np.arange(len(env), dtype=np.float64) / sr
+    f = midi_hz(pitch)
+    depth = 0.006 * np.clip((t - 0.25) / 0.3, 0.0, 1.0)
+    cycles = np.cumsum(f * (1.0 + depth * np.sin(2 * np.pi * 5.3 * t))) / sr
+    phase = (np.mod(cycles, 1.0) * 2**_PHASE_BITS).astype(np.uint32)
+    tone = 0.5 * oscillator("square", phase, f, sr, limit=8)
+    tone += oscillator("triangle", phase, f, sr)
+    return tone * env
+
+
+TONAL = {"pad": pad, "keys": keys, "bass": bass, "lead": lead}
+
+
+@lru_cache(maxsize=16)
+def drum_hit(part: str, pitch: int, sr: int) -> np.ndarray:
+    """One drum hit at full velocity, float32 `[n]` (cached: every hit of a kind is alike)."""
+    noise = np.random.default_rng(_DRUM_NOISE_SEED + pitch).standard_normal(3 * sr)
+    noise = noise.astype(np.float32)
+    if part == "kick":
+        return _kick(sr, noise)
+    if part == "snare":
+        return _snare(sr, noise, rim=pitch != GM_SNARE)
+    if part == "hat":
+        return _hat(sr, noise, open_=pitch == GM_OPEN_HAT)
+    if part == "crash" or pitch == GM_CRASH:
+        return _crash(sr, noise)
+    return _tom(sr, noise, GM_TOMS.index(pitch) if pitch in GM_TOMS else 1)
+
+
+def _time(seconds: float, sr: int) -> np.ndarray:
+    return np.arange(int(seconds * sr), dtype=np.float32) / sr
+
+
+def _highpass(x: np.ndarray, times: int = 1) -> np.ndarray:
+    """Cheap high-pass: repeated first differences (+6 dB/octave each)."""
+    for _ in range(times):
+        x = np.diff(x, prepend=x[:1])
+    return x
+
+
+def _kick(sr: int, noise: np.ndarray) -> np.ndarray:
+    """Pitch-swept sine (150 → 48 Hz) with a short click on top: the beat's anchor."""
+    t = _time(0.45, sr)
+    freq = 48.0 + 105.0 * np.exp(-t / 0.03)
+    body = np.sin(2 * np.pi * np.cumsum(freq) / sr) * np.exp(-t / 0.22)
+    click = _highpass(noise[: len(t)], 2) * np.exp(-t / 0.0025) * 0.35
+    return np.tanh(1.6 * (body + click)) / np.tanh(1.6)
+
+
+def _snare(sr: int, noise: np.ndarray, rim: bool) -> np.ndarray:
+    """Two drum-head modes plus a band of noise for the wires."""
+    t = _time(0.35, sr)
+    tone = (np.sin(2 * np.pi * 185 * t) + 0.5 * np.sin(2 * np.pi * 330 * t)) * np.exp(-t / 0.05)
+    wires = _highpass(noise[: len(t)], 1) * np.exp(-t / (0.06 if rim else 0.13))
+    hit = 0.55 * tone + 0.5 * wires
+    return hit / np.abs(hit).max()
+
+
+def _hat(sr: int, noise: np.ndarray, open_: bool) -> np.ndarray:
+    t = _time(0.5 if open_ else 0.12, sr)
+    hiss = _highpass(noise[: len(t)], 3) * np.exp(-t / (0.2 if open_ else 0.022))
+    return hiss / np.abs(hiss).max()
+
+
+def _crash(sr: int, noise: np.ndarray) -> np.ndarray:
+    """High-passed noise with a few inharmonic metallic partials, ringing ~2 s."""
+    t = _time(2.5, sr)
+    metal = sum(np.sign(np.sin(2 * np.pi * f * t)) for f in (347.0, 461.0, 587.0, 733.0, 1187.0))
+    wash = _highpass(noise[: len(t)], 2) + 0.04 * _highpass(metal, 1)
+    attack = np.clip(t / 0.002, 0.0, 1.0)
+    hit = wash * attack * np.exp(-t / 0.8)
+    return (hit / np.abs(hit).max()).astype(np.float32)
+
+
+def _tom(sr: int, noise: np.ndarray, which: int) -> np.ndarray:
+    t = _time(0.4, sr)
+    base = (90.0, 125.0, 170.0)[which]
+    freq = base * (1.0 + 0.5 * np.exp(-t / 0.04))
+    body = np.sin(2 * np.pi * np.cumsum(freq) / sr) * np.exp(-t / 0.2)
+    hit = body + 0.15 * _highpass(noise[: len(t)], 1) * np.exp(-t / 0.02)
+    return hit / np.abs(hit).max()
