@@ -97,9 +97,9 @@ def _score_track(cues: list[PlacedCue], rate: float, name: str) -> otio.schema.T
     for cue in sorted(cues, key=lambda c: c.record_range.start_time.to_seconds()):
         record = range_at_rate(cue.record_range, rate)
         if record.start_time < cursor:
-            raise InputError(
-                f"cue {cue.name or cue.wav_path.name!r} at {record} overlaps the one before"
-            )
+            where = "overlaps the one before" if len(track) else "starts before the timeline"
+            frames = f"frames {record.start_time.value:g}–{record.end_time_exclusive().value:g}"
+            raise InputError(f"cue {cue.name or Path(cue.wav_path).name!r} at {frames} {where}")
         if record.start_time > cursor:
             track.append(otio.schema.Gap(duration=record.start_time - cursor))
         track.append(_cue_clip(cue, record.duration, rate))

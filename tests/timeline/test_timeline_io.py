@@ -119,8 +119,11 @@ def test_overlapping_cues_are_refused(tmp_path, wav):
         PlacedCue(wav, TR(RT(0, R), RT(30, R)), "a"),
         PlacedCue(wav, TR(RT(20, R), RT(30, R)), "b"),
     ]
-    with pytest.raises(InputError, match=r"'b'.*overlaps"):
+    with pytest.raises(InputError, match=r"'b' at frames 20–50 overlaps"):
         timeline_with_score(_cut(tmp_path), cues)
+    before_start = PlacedCue(wav, TR(RT(-5, R), RT(30, R)), "early")
+    with pytest.raises(InputError, match="'early' at frames -5–25 starts before the timeline"):
+        timeline_with_score(_cut(tmp_path), [before_start])
 
 
 def test_cue_audio_missing_or_too_short(tmp_path, wav):
