@@ -269,3 +269,15 @@ def test_rate_without_a_start_timecode_is_the_one_most_clips_run_at(media):
     edit = read_edit(tl)
     assert edit.rate == R and edit.global_start == RT(0, R)
     assert frames(edit.edit_points) == [10, 26]
+
+
+def test_ntsc_rate_written_short_reads_frame_exact(media):
+    short = 23.976  # how some exporters write 24000/1001
+    tl = otio.schema.Timeline(global_start_time=RT(86400, short))
+    tl.tracks.append(
+        track(clip("A", 1001, short, media=media("a")), clip("B", 999, short, media=media("b")))
+    )
+    edit = read_edit(tl, "01:00:41:17-01:01:00:00")
+    assert edit.rate == 24000 / 1001 and edit.global_start == RT(86400, 24000 / 1001)
+    assert edit.range.start_time.value == 1001 and frames(edit.edit_points) == []
+    assert record_frames(edit.segments) == [("B", 0, 439)]
