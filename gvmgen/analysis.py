@@ -85,7 +85,9 @@ def analyze_edit(edit, input_path: Path, kind: str = "timeline") -> Analysis:
     from gvmgen.media.cuts import Cut, merge_cuts
 
     rate = float(edit.rate)
-    edits = [Cut(p.to_seconds(), _frame(p, rate), "edit", 1.0) for p in edit.edit_points]
+    edits = [
+        Cut(p.to_seconds(), _frame(p, rate), _edit_kind(edit, p), 1.0) for p in edit.edit_points
+    ]
     shots, motion_times, motion = [], [], []
     for segment in edit.segments:
         found = _segment_shots(segment, rate)
@@ -104,6 +106,12 @@ def analyze_edit(edit, input_path: Path, kind: str = "timeline") -> Analysis:
         motion=np.concatenate(motion).astype(np.float32) if motion else np.zeros(0, np.float32),
         edit=edit,
     )
+
+
+def _edit_kind(edit, point) -> str:
+    """ "gradual" for an edit point in the middle of a dissolve or wipe, else "edit"."""
+    on_transition = any(t.contains(point) for t in getattr(edit, "transitions", ()))
+    return "gradual" if on_transition else "edit"
 
 
 def _segment_shots(segment, rate: float):
@@ -130,11 +138,7 @@ def _segment_shots(segment, rate: float):
 
 def media_seconds(segment) -> float:
     """Where the segment starts in its media file, in seconds from the file's first frame."""
-    start = segment.source_range.start_time
-    media_start = getattr(segment, "media_start", None)
-    if media_start is not None:
-        start = start - media_start
-    return max(0.0, start.to_seconds())
+    return segment.file_offset
 
 
 def _frame(time, rate: float) -> int:
@@ -150,11 +154,7 @@ def timecode_at(edit, frame: int) -> str:
     """Timecode of `frame` (counted from the range start), global start time included."""
     import opentimelineio as otio
 
-    from gvmgen.timeline import timecode
-
-    rate = float(edit.rate)
-    time = edit.global_start + edit.range.start_time + otio.opentime.RationalTime(frame, rate)
-    return timecode(time, rate)
+    return edit.timecode(otio.opentime.RationalTime(frame, float(edit.rate)))
 
 
 def _range_text(edit) -> str:

@@ -81,7 +81,8 @@ def _two_clip_timeline(media, target):
                 ),
             )
         )
-    timeline = otio.schema.Timeline(tracks=otio.schema.Stack(children=[track]))
+    timeline = otio.schema.Timeline()
+    timeline.tracks.append(track)
     otio.adapters.write_to_file(timeline, str(target))
 
 

@@ -139,10 +139,8 @@ def _timeline_with_cue_markers(media, target):
                 ),
             )
         )
-    timeline = otio.schema.Timeline(
-        tracks=otio.schema.Stack(children=[track]),
-        global_start_time=otio.opentime.RationalTime(90000, rate),
-    )
+    timeline = otio.schema.Timeline(global_start_time=otio.opentime.RationalTime(90000, rate))
+    timeline.tracks.append(track)
     for frame, name in ((100, "Cue Intro"), (250, "CUE end"), (180, "not a cue")):
         timeline.tracks.markers.append(
             otio.schema.Marker(
@@ -192,9 +190,9 @@ def _timeline_with_missing_media(target):
         ),
     )
     track = otio.schema.Track(children=[clip])
-    otio.adapters.write_to_file(
-        otio.schema.Timeline(tracks=otio.schema.Stack(children=[track])), str(target)
-    )
+    timeline = otio.schema.Timeline()
+    timeline.tracks.append(track)
+    otio.adapters.write_to_file(timeline, str(target))
     return target
 
 

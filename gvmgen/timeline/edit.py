@@ -41,6 +41,8 @@ class Segment:
         generators) or its media is missing and the edit was read with `allow_missing_media`.
     :ivar source_range: in media time (the clip's own rate and start timecode).
     :ivar record_range: in timeline time relative to the selected range's start.
+    :ivar media_start: media time of the file's first frame (the reference's available range
+        start, e.g. a camera file's 01:00:00:00); None when the timeline does not say.
     """
 
     clip_name: str
@@ -48,6 +50,15 @@ class Segment:
     source_range: TimeRange
     record_range: TimeRange
     track_name: str
+    media_start: RationalTime | None = None
+
+    @property
+    def file_offset(self) -> float:
+        """Seconds into the media file where this segment's first frame is."""
+        start = self.source_range.start_time
+        if self.media_start is not None:
+            start = start - self.media_start
+        return max(0.0, start.to_seconds())
 
 
 @dataclass(frozen=True)
@@ -211,7 +222,9 @@ def _segment(piece: Piece, origin: Fraction, rate: float, base_dir: Path | None)
     )
     url = media_url(piece.clip)
     path = path_from_url(url, base_dir) if url else None
-    return Segment(piece.clip.name, path, source, record, piece.track_name)
+    available = getattr(piece.clip.media_reference, "available_range", None)
+    media_start = available.start_time if available is not None else None
+    return Segment(piece.clip.name, path, source, record, piece.track_name, media_start)
 
 
 def _frames_range(start: Fraction, end: Fraction, rate: float) -> TimeRange:
