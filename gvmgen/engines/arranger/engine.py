@@ -78,6 +78,22 @@ class ArrangerEngine:
             progress(1.0, "done")
         return audio, score
 
+    def generate_with_beats(
+        self,
+        cue: CueConditioning,
+        seed: int,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ):
+        """Music for `cue` and its composed beat grid as the aligner's `BeatGrid` (exact beats and
+        downbeats, so the aligner need not track them). The score is kept in `last_score`."""
+        from gvmgen.align.beats import BeatGrid
+
+        audio, score = self.generate_with_score(cue, seed, progress, cancel)
+        self.last_score = score
+        downbeats = np.isin(score.beat_times, score.downbeat_times)
+        return audio, BeatGrid.from_times(score.beat_times, downbeats)
+
     def generate(
         self,
         cue: CueConditioning,

@@ -24,11 +24,11 @@ _FADE_SECONDS = 0.005  # fade in/out at the cue edges: no click where the audio 
 _CHANNELS: dict[str, tuple[float, float, float]] = {
     "pad": (0.16, 0.0, 0.35),
     "keys": (0.13, -0.25, 0.25),
-    "bass": (0.5, 0.0, 0.0),
-    "lead": (0.22, 0.15, 0.35),
-    "kick": (0.85, 0.0, 0.0),
+    "bass": (0.42, 0.0, 0.0),
+    "lead": (0.24, 0.15, 0.35),
+    "kick": (0.75, 0.0, 0.0),
     "snare": (0.42, 0.05, 0.18),
-    "hat": (0.13, 0.35, 0.05),
+    "hat": (0.1, 0.35, 0.05),
     "crash": (0.2, -0.3, 0.1),
     "tom": (0.4, -0.15, 0.12),
 }

@@ -87,8 +87,8 @@ def pad(pitch: int, n_held: int, sr: int) -> np.ndarray:
     n, f = len(env), midi_hz(pitch)
     centre = 0.6 * oscillator("triangle", phase_ramp(f, n, sr), f, sr)
     f_left, f_right = f * 2 ** (-7 / 1200), f * 2 ** (7 / 1200)
-    left = oscillator("saw", phase_ramp(f_left, n, sr, 0.13), f, sr, limit=8) + centre
-    right = oscillator("saw", phase_ramp(f_right, n, sr, 0.61), f, sr, limit=8) + centre
+    left = oscillator("saw", phase_ramp(f_left, n, sr, 0.13), f, sr, limit=12) + centre
+    right = oscillator("saw", phase_ramp(f_right, n, sr, 0.61), f, sr, limit=12) + centre
     return np.stack([left, right]) * env
 
 
@@ -98,7 +98,7 @@ def keys(pitch: int, n_held: int, sr: int) -> np.ndarray:
     n, f = len(env), midi_hz(pitch)
     t = np.arange(n, dtype=np.float32) / np.float32(sr)
     carrier = np.float32(2 * np.pi * f) * t
-    index = np.float32(1.6) * np.exp(t * np.float32(-1 / 0.25))
+    index = np.float32(2.2) * np.exp(t * np.float32(-1 / 0.25))
     tone = np.sin(carrier + index * np.sin(carrier))
     ring = min(n, int(0.4 * sr))  # the bell partial is gone after 0.4 s: skip the rest
     tone[:ring] += 0.25 * np.sin(4.0 * carrier[:ring]) * np.exp(t[:ring] * np.float32(-1 / 0.08))
@@ -125,7 +125,7 @@ def lead(pitch: int, n_held: int, sr: int) -> np.ndarray:
     depth = 0.006 * np.clip((t - 0.25) / 0.3, 0.0, 1.0)
     cycles = np.cumsum(f * (1.0 + depth * np.sin(2 * np.pi * 5.3 * t))) / sr
     phase = (np.mod(cycles, 1.0) * 2**_PHASE_BITS).astype(np.uint32)
-    tone = 0.5 * oscillator("square", phase, f, sr, limit=8)
+    tone = 0.5 * oscillator("square", phase, f, sr, limit=14)
     tone += oscillator("triangle", phase, f, sr)
     return tone * env
 
@@ -160,12 +160,17 @@ def _highpass(x: np.ndarray, times: int = 1) -> np.ndarray:
     return x
 
 
+def _soften(x: np.ndarray, width: int) -> np.ndarray:
+    """Cheap low-pass: a `width`-sample moving average (first null at sr / width)."""
+    return np.convolve(x, np.full(width, 1.0 / width, np.float32), mode="same").astype(np.float32)
+
+
 def _kick(sr: int, noise: np.ndarray) -> np.ndarray:
     """Pitch-swept sine (150 → 48 Hz) with a short click on top: the beat's anchor."""
     t = _time(0.45, sr)
     freq = 48.0 + 105.0 * np.exp(-t / 0.03)
     body = np.sin(2 * np.pi * np.cumsum(freq) / sr) * np.exp(-t / 0.22)
-    click = _highpass(noise[: len(t)], 2) * np.exp(-t / 0.0025) * 0.35
+    click = _soften(_highpass(noise[: len(t)], 2), 4) * np.exp(-t / 0.003) * 0.5
     return np.tanh(1.6 * (body + click)) / np.tanh(1.6)
 
 
@@ -173,14 +178,14 @@ def _snare(sr: int, noise: np.ndarray, rim: bool) -> np.ndarray:
     """Two drum-head modes plus a band of noise for the wires."""
     t = _time(0.35, sr)
     tone = (np.sin(2 * np.pi * 185 * t) + 0.5 * np.sin(2 * np.pi * 330 * t)) * np.exp(-t / 0.05)
-    wires = _highpass(noise[: len(t)], 1) * np.exp(-t / (0.06 if rim else 0.13))
-    hit = 0.55 * tone + 0.5 * wires
+    wires = _soften(_highpass(noise[: len(t)], 1), 4) * np.exp(-t / (0.06 if rim else 0.13))
+    hit = 0.5 * tone + 0.8 * wires
     return hit / np.abs(hit).max()
 
 
 def _hat(sr: int, noise: np.ndarray, open_: bool) -> np.ndarray:
     t = _time(0.5 if open_ else 0.12, sr)
-    hiss = _highpass(noise[: len(t)], 3) * np.exp(-t / (0.2 if open_ else 0.022))
+    hiss = _soften(_highpass(noise[: len(t)], 2), 2) * np.exp(-t / (0.2 if open_ else 0.022))
     return hiss / np.abs(hiss).max()
 
 
@@ -188,7 +193,7 @@ def _crash(sr: int, noise: np.ndarray) -> np.ndarray:
     """High-passed noise with a few inharmonic metallic partials, ringing ~2 s."""
     t = _time(2.5, sr)
     metal = sum(np.sign(np.sin(2 * np.pi * f * t)) for f in (347.0, 461.0, 587.0, 733.0, 1187.0))
-    wash = _highpass(noise[: len(t)], 2) + 0.04 * _highpass(metal, 1)
+    wash = _soften(_highpass(noise[: len(t)], 2), 2) + 0.04 * _highpass(metal, 1)
     attack = np.clip(t / 0.002, 0.0, 1.0)
     hit = wash * attack * np.exp(-t / 0.8)
     return (hit / np.abs(hit).max()).astype(np.float32)
