@@ -34,6 +34,7 @@ THUMB_WIDTH = 96  # pixels across the luma thumbnail; cuts are whole-picture cha
 DUPLICATE_LEVEL = 0.3  # mean |Δ| (0–255) under which a frame is a repeat (pulldown, freeze)
 MIN_CUT_GAP = 3  # frames: rapid cutting is kept, not merged into one scene
 LOOK_BACK = 6  # frames after a candidate cut in which the old picture may come back (flash)
+FLASH_FRAMES = 3  # a flash (or an object passing the lens) lasts up to this many frames
 FLAT_SPREAD = 0.5  # luma standard deviation (0–255) under which a picture has no structure
 GRADUAL_WINDOWS = (6, 12, 24, 48)  # frames spanned when looking for dissolves and fades
 
@@ -84,8 +85,10 @@ class FrameDifferences:
     `change[i]` compares frame i with frame i-1 (0 for the first), on the 0–255 scale as the
     mean of the Y, U and V mean absolute differences; `motion[i]` is the luma part alone.
     `returns[i]` is the smallest change between frame i-1 and any of the `LOOK_BACK` frames
-    after frame i (large when the picture really changed, small after a flash); it is only
-    computed where `change[i]` might be a cut, and is +inf elsewhere. For each window W in
+    after frame i (large when the picture really changed, small after a flash), and `back[i]`
+    the smallest change between frame i and the `FLASH_FRAMES` frames before frame i-1 (small
+    when frame i ends a flash); both are only computed where `change[i]` might be a cut, and
+    are +inf elsewhere. For each window W in
     `GRADUAL_WINDOWS`, `span[W][i]` compares frame i with frame i-W and `mix_error[W][i]`
     compares frame i-W/2 with the average of the two.
     """
@@ -97,6 +100,7 @@ class FrameDifferences:
     colours: np.ndarray
     structure: np.ndarray
     returns: np.ndarray
+    back: np.ndarray
     span: dict[int, np.ndarray] = field(default_factory=dict)
     mix_error: dict[int, np.ndarray] = field(default_factory=dict)
 
@@ -211,6 +215,7 @@ def _measure(thumbs: Iterator[tuple[float, np.ndarray]]) -> Iterator[dict]:
         _update_watches(watches, thumb, row)
         if history and _might_be_cut(row["change"], recent):
             watches.append(_Watch(index, history[-1]))
+            row["back"] = _closest_earlier(thumb, history)
         recent.append(row["change"])
         history.append(thumb)
         _measure_windows(history, row)
@@ -250,6 +255,13 @@ def _might_be_cut(change: float, recent: collections.deque) -> bool:
     return change >= MIN_CHANGE and change >= 1.5 * baseline
 
 
+def _closest_earlier(thumb: np.ndarray, history: collections.deque) -> float:
+    """Smallest change between this frame and the frames 2…`FLASH_FRAMES + 1` before it: small
+    when this frame ends a flash and the picture from before the flash is back."""
+    earlier = [history[-k] for k in range(2, FLASH_FRAMES + 2) if k <= len(history)]
+    return min((float(_mean_abs(thumb, e).mean()) for e in earlier), default=np.inf)
+
+
 def _update_watches(watches: list[_Watch], thumb: np.ndarray, row: dict) -> None:
     """Compare the picture before each pending candidate with this frame."""
     for watch in list(watches):
@@ -276,6 +288,7 @@ def _collect(rate: Fraction, rows: list[dict], start: float) -> FrameDifferences
     frames = [row for row in rows if "time" in row]
     n = len(frames)
     returns = np.full(n, np.inf, np.float32)
+    back = np.array([row.get("back", np.inf) for row in frames], np.float32)
     for row in rows:
         for index, closest in row.get("returned", []):
             returns[index] = closest
@@ -290,6 +303,7 @@ def _collect(rate: Fraction, rows: list[dict], start: float) -> FrameDifferences
         colours=column("colours"),
         structure=column("structure"),
         returns=returns,
+        back=back,
         span={w: column(("span", w)) for w in GRADUAL_WINDOWS},
         mix_error={w: column(("mix", w)) for w in GRADUAL_WINDOWS},
     )
@@ -326,9 +340,9 @@ def hard_cuts(diff: FrameDifferences) -> list[int]:
     )
     structure = diff.structure
     restructured = structure >= STRUCTURE_RATIO * (_local_median(structure, moving) + 0.02)
-    came_back = diff.returns < np.minimum(
-        FLASH_FRACTION * change, 3.0 * _local_median(change, moving) + 3.0
-    )
+    # a flash: the picture before it comes back after it (or this frame brings it back)
+    near = np.minimum(FLASH_FRACTION * change, 2.0 * _local_median(change, moving) + 2.0)
+    came_back = (diff.returns < near) | (diff.back < near)
     stands_far_out = change >= STRONG_RATIO * (_local_median(change, moving) + 1.0)
     new_picture = recoloured & ((stands_out & restructured) | stands_far_out)
     candidates = np.flatnonzero(new_picture & ~came_back & (change >= MIN_CHANGE))

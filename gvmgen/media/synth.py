@@ -41,6 +41,9 @@ def make_test_clip(
     dissolves: Sequence[tuple[int, int]] = (),
     rotation: int = 0,
     start_time: float = 0.0,
+    flashes: Sequence[int] = (),
+    hold_every: int = 0,
+    brightness: float = 1.0,
 ) -> Path:
     """Encode a synthetic clip and return its path.
 
@@ -48,21 +51,27 @@ def make_test_clip(
         rate: frame rate, e.g. `Fraction(24000, 1001)`.
         duration: seconds; the clip has `round(duration * rate)` frames.
         cut_frames: frame indices where a new shot starts with a hard cut (`kind="shots"`).
-        size: `(width, height)` of the stored picture (odd sizes need `codec="mpeg4"` or an
-            even-sized libx264 picture; libx264 with yuv420p wants even sizes).
+        size: `(width, height)` of the stored picture; an odd size is stored as yuv444p with
+            libx264 (4:2:0 needs even sizes) and as yuv420p with mpeg4.
         kind: "shots" (distinct scenes with gentle motion inside each), "pan" (one slow
             continuous pan over a textured image, no cut) or "counter" (frame index as blocks).
         audio: optional `[channels, samples]` float32 in [-1, 1], muxed as AAC.
         dissolves: `(start_frame, length)` pairs: the next shot fades in over `length` frames
             starting at `start_frame`, and is fully on screen at `start_frame + length`.
         rotation: display rotation metadata in degrees counter-clockwise (0, 90, 180, 270).
-        start_time: presentation time of the first frame in seconds (a container offset).
+        start_time: presentation time of the first frame in seconds (a container offset),
+            rounded to a whole frame.
+        flashes: frames washed out towards white (a photographer's flash) inside a shot.
+        hold_every: if N > 0, every N-th frame repeats the one before, like the duplicated
+            frames of 24 → 30 fps pulldown.
+        brightness: scales every picture (0.2 gives a dark, low-contrast clip).
     """
     if kind not in KINDS:
         raise InputError(f"unknown test clip kind {kind!r}; expected one of {KINDS}")
     rate = Fraction(rate).limit_denominator(100_000)
     n_frames = int(round(duration * rate))
     frames = _frame_source(kind, n_frames, size, cut_frames, dissolves)
+    frames = _with_effects(frames, set(flashes), hold_every, brightness)
     with atomic_path(path) as tmp:
         _encode(tmp, frames, rate, size, codec, audio, audio_rate, rotation, start_time)
     return Path(path)
@@ -76,6 +85,19 @@ def _frame_source(kind, n_frames, size, cut_frames, dissolves) -> Iterator[np.nd
     if kind == "counter":
         return (counter_frame(j, width, height) for j in range(n_frames))
     return (shots_frame(j, width, height, cut_frames, dissolves) for j in range(n_frames))
+
+
+def _with_effects(frames, flashes: set[int], hold_every: int, brightness: float):
+    previous = None
+    for index, picture in enumerate(frames):
+        if hold_every > 0 and index % hold_every == hold_every - 1 and previous is not None:
+            picture = previous
+        previous = picture
+        if index in flashes:
+            picture = (picture * 0.25 + 190).astype(np.uint8)
+        if brightness != 1.0:
+            picture = np.clip(picture * brightness, 0, 255).astype(np.uint8)
+        yield picture
 
 
 # --- pictures -----------------------------------------------------------------------------
@@ -188,7 +210,8 @@ def _encode(path, frames, rate, size, codec, audio, audio_rate, rotation, start_
 def _add_video_stream(container, codec: str, rate: Fraction, size, rotation: int):
     video = container.add_stream(codec, rate=rate)
     video.width, video.height = size
-    video.pix_fmt = "yuv420p"
+    odd = size[0] % 2 or size[1] % 2
+    video.pix_fmt = "yuv444p" if odd and codec == "libx264" else "yuv420p"
     video.time_base = 1 / rate
     if codec == "libx264":
         video.options = {"preset": "veryfast", "crf": "16"}
