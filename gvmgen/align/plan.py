@@ -33,6 +33,9 @@ SLACK_STEPS = 5  # anchor offsets tried per cut, from -slack to +slack
 MAX_SKIP = 6  # cuts that may be missed between two hits
 WINDOW_BEATS = 8  # candidate beats lie within this many beats of the cut
 MAX_SPLICE_BEATS = BEATS_PER_BAR  # longest single jump, beats
+SLIP_COST = 1.2  # starting the cue later in the music (an editor's "slip"), like a splice
+SLIP_SECOND_COST = 0.05  # per second of the music's opening left out
+SLIP = 1 << 20  # step code: the first hit is reached by slipping the music's in-point
 EPS = 1e-6
 
 
@@ -52,6 +55,7 @@ class _Problem:
     half_step: bool  # one grid step is half a beat
     candidates: list[np.ndarray] = field(default_factory=list)  # beat indices per cut
     offsets: np.ndarray = field(default_factory=lambda: np.zeros(1))
+    avoid: frozenset = frozenset()  # (cut index, beat time) pairs ruled out
 
 
 def plan_alignment(
@@ -63,6 +67,7 @@ def plan_alignment(
     allow_splices: bool = True,
     source_duration: float | None = None,
     anchor_slack: float = 0.02,
+    avoid: frozenset[tuple[int, float]] = frozenset(),
 ) -> AlignmentPlan:
     """Plan how to warp music with `beats` so that beats land on `cuts` (seconds, `[M]`).
 
@@ -73,6 +78,7 @@ def plan_alignment(
         allow_splices: False warps by stretch alone.
         source_duration: length of the music, seconds (default: `duration`).
         anchor_slack: a beat may land up to this many seconds from its cut.
+        avoid: (cut index, beat time) pairs not to use — anchors a re-measure found missed.
     """
     cuts = _checked_cuts(cuts, duration, max_stretch)
     source_duration = duration if source_duration is None else float(source_duration)
@@ -82,6 +88,7 @@ def plan_alignment(
         beats, cuts, duration, source_duration, max_stretch, allow_half_beats, allow_splices
     )
     problem.offsets = np.linspace(-anchor_slack, anchor_slack, SLACK_STEPS)
+    problem.avoid = avoid
     chain = _solve(problem)
     return _plan_from_chain(problem, chain)
 
@@ -167,6 +174,9 @@ def _anchor_value(problem: _Problem, j: int) -> np.ndarray:
     value = value + STRENGTH_BONUS * beats.strength[beat]
     slack = np.abs(target - problem.cuts[j]) / max(np.abs(problem.offsets).max(), EPS)
     drift = np.abs(source - target) / problem.beats.period
+    banned = [t for cut, t in problem.avoid if cut == j]
+    if banned:
+        value = np.where(np.isin(np.round(source, 6), np.round(banned, 6)), -np.inf, value)
     return value - SLACK_COST * slack - DRIFT_COST * drift
 
 
@@ -175,8 +185,9 @@ def _best_into(problem: _Problem, j: int, values: list[np.ndarray]):
     _, target, source = _states(problem, j)
     reward = _anchor_value(problem, j)
     cost, step = _segment_cost(problem, np.zeros(1), np.zeros(1), source, target)
-    best = reward - cost[0]
-    came = [(-1, 0, int(s)) for s in step[0]]
+    cost, step = _with_slip(cost[0], step[0], source, target)
+    best = reward - cost
+    came = [(-1, 0, int(s)) for s in step]
     for prev in range(max(0, j - MAX_SKIP), j):
         if len(values[prev]) == 0:
             continue
@@ -189,6 +200,14 @@ def _best_into(problem: _Problem, j: int, values: list[np.ndarray]):
             best[state] = score[state]
             came[state] = (prev, int(arg[state]), int(step[arg[state], state]))
     return best, came
+
+
+def _with_slip(cost, step, source, target):
+    """From the cue's start, also allow starting the music at `source − target` (unstretched)."""
+    in_point = source - target
+    slip = np.where(in_point >= 0, SLIP_COST + SLIP_SECOND_COST * in_point, np.inf)
+    better = slip < cost
+    return np.where(better, slip, cost), np.where(better, SLIP, step)
 
 
 def _segment_cost(problem: _Problem, src_a, tgt_a, src_b, tgt_b):
@@ -282,6 +301,8 @@ def _backtrack(problem: _Problem, values, back) -> list[_Link]:
 def _plan_from_chain(problem: _Problem, chain: list[_Link]) -> AlignmentPlan:
     anchors, pieces, splices = [], [], []
     src_a, tgt_a = 0.0, 0.0
+    if chain and chain[0].step == SLIP:
+        src_a = float(problem.beats.times[chain[0].beat]) - chain[0].target
     for link in chain:
         src_b = float(problem.beats.times[link.beat])
         new_pieces, new_splices = _segment_pieces(problem, src_a, tgt_a, src_b, link)
@@ -311,7 +332,7 @@ def _plan_from_chain(problem: _Problem, chain: list[_Link]) -> AlignmentPlan:
 def _segment_pieces(problem: _Problem, src_a, tgt_a, src_b, link: _Link):
     """Pieces for one anchor-to-anchor segment: one piece, or two around the splice."""
     step, tgt_b = link.step, link.target
-    if step == 0:
+    if step in (0, SLIP):
         return [Piece(src_a, src_b, tgt_a, tgt_b)], []
     start, end, _ = _jump_points(problem, np.array([src_a]), np.array([src_b]), step)
     p, q = float(problem.grid[start[0]]), float(problem.grid[end[0]])

@@ -91,6 +91,7 @@ class AlignmentPlan:
         """JSON-ready summary (seconds; stretch as fractions)."""
         return {
             "duration": self.duration,
+            "in_point": self.pieces[0].source_start if self.pieces else 0.0,
             "max_stretch": self.max_stretch,
             "mean_stretch": self.mean_stretch,
             "anchors": [vars(a) for a in self.anchors],

@@ -30,6 +30,9 @@ def render_alignment(audio: np.ndarray, sample_rate: int, plan: AlignmentPlan) -
         fade_in = None if i == 0 else _join_kind(pieces[i - 1], piece)
         fade_out = None if i == len(pieces) - 1 else _join_kind(piece, pieces[i + 1])
         _add_piece(out, audio, sample_rate, piece, fade_in, fade_out)
+    if pieces and pieces[0].source_start > 0:  # music slipped: enter it without a click
+        ramp = min(int(round(JOIN_FADE * sample_rate)), total)
+        out[:, :ramp] *= fade_curve(ramp, "anchor")
     return fade_tail(out, sample_rate)
 
 
