@@ -75,7 +75,7 @@ def plan_alignment(
         duration: length of the output cue, seconds.
         max_stretch: largest local tempo change allowed, as a fraction (0.06 = ±6 %).
         allow_half_beats: splices may move the beat phase by half a beat (else whole beats).
-        allow_splices: False warps by stretch alone.
+        allow_splices: False warps by stretch alone (no splices; the music starts at its start).
         source_duration: length of the music, seconds (default: `duration`).
         anchor_slack: a beat may land up to this many seconds from its cut.
         avoid: (cut index, beat time) pairs not to use — anchors a re-measure found missed.
@@ -185,7 +185,9 @@ def _best_into(problem: _Problem, j: int, values: list[np.ndarray]):
     _, target, source = _states(problem, j)
     reward = _anchor_value(problem, j)
     cost, step = _segment_cost(problem, np.zeros(1), np.zeros(1), source, target)
-    cost, step = _with_slip(cost[0], step[0], source, target)
+    cost, step = cost[0], step[0]
+    if len(problem.steps) > 1:  # splices allowed: so is slipping the music's start
+        cost, step = _with_slip(cost, step, source, target)
     best = reward - cost
     came = [(-1, 0, int(s)) for s in step]
     for prev in range(max(0, j - MAX_SKIP), j):
