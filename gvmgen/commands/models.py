@@ -1,11 +1,127 @@
-"""`gvmgen models` (placeholder until its issue lands; the owner replaces this module)."""
+"""`gvmgen models list | verify DIR [--json] | import CHECKPOINT --out DIR`.
 
-from gvmgen.errors import GVMGenError
+`list` shows the GVMGen, MusicGen, EnCodec and CLIP snapshots found in the models directory
+($GVMGEN_MODELS_DIR, default ~/.cache/gvmgen/models) and the offline Hugging Face cache.
+`verify` checks a GVMGen directory's tensors against its config. `import` converts the official
+`state_dict.bin` into our format. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
 
 
 def add_parser(subparsers, help_text: str) -> None:
-    subparsers.add_parser("models", help=help_text, description=help_text)
+    parser = subparsers.add_parser("models", help=help_text, description=help_text)
+    parser.add_argument(
+        "--models-dir",
+        help="models directory (default: $GVMGEN_MODELS_DIR or ~/.cache/gvmgen/models)",
+    )
+    actions = parser.add_subparsers(dest="models_action", metavar="ACTION")
+    listing = actions.add_parser("list", help="show installed weights and whether gvmgen can run")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    check = actions.add_parser("verify", help="check a GVMGen weights directory")
+    check.add_argument("dir", help="directory with config.json and model.safetensors")
+    check.add_argument("--json", action="store_true", help="print JSON")
+    convert = actions.add_parser("import", help="convert the official GVMGen state_dict.bin")
+    convert.add_argument("checkpoint", help="the official state_dict.bin")
+    convert.add_argument("--out", required=True, help="directory to write (e.g. MODELS_DIR/gvmgen)")
+    convert.add_argument(
+        "--codec",
+        help="EnCodec 32 kHz or MusicGen snapshot to include "
+        "(default: the first one found offline)",
+    )
+    convert.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="allow full pickle loading (only for files you trust)",
+    )
+    convert.add_argument("--json", action="store_true", help="print JSON")
+    for action in (listing, check, convert):  # also accepted after the action
+        action.add_argument("--models-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def run(args) -> int:
-    raise GVMGenError("'gvmgen models' is not built yet")
+    from gvmgen.errors import InputError
+
+    action = getattr(args, "models_action", None)
+    if action == "list":
+        return _list(args)
+    if action == "verify":
+        return _verify(args)
+    if action == "import":
+        return _import(args)
+    raise InputError(
+        "choose an action: gvmgen models list | verify DIR | import CHECKPOINT --out DIR"
+    )
+
+
+def _list(args) -> int:
+    from gvmgen.model import snapshots
+
+    found = snapshots.find_snapshots(args.models_dir)
+    ready, why = snapshots.weights_status(args.models_dir)
+    root = str(snapshots.models_dir(args.models_dir))
+    if args.json:
+        payload = {
+            "models_dir": root,
+            "ready": ready,
+            "status": why,
+            "snapshots": [s.to_dict() for s in found],
+        }
+        print(json.dumps(payload, indent=2))
+        return 0
+    print(f"models directory: {root}")
+    for snapshot in found:
+        print(f"  {snapshot.kind:9s} {snapshot.name:40s} {snapshot.path} ({snapshot.source})")
+    if not found:
+        print("  (no snapshots found)")
+    print(("ready: " if ready else "not ready: ") + why)
+    return 0
+
+
+def _verify(args) -> int:
+    from gvmgen.model.weights import verify
+
+    report = verify(args.dir, args.models_dir)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        _print_report(report)
+    return 0 if report.ok else 1
+
+
+def _print_report(report) -> None:
+    print(f"{report.path}: {'ok' if report.ok else 'NOT ok'}")
+    if report.error:
+        print(f"  error: {report.error}")
+    for title, items in (("missing", report.missing), ("unexpected", report.unexpected)):
+        for item in items[:20]:
+            print(f"  {title}: {item}")
+        if len(items) > 20:
+            print(f"  ... and {len(items) - 20} more {title}")
+    for item in report.mismatched[:20]:
+        print(f"  mismatched: {item['key']} expected {item['expected']} found {item['found']}")
+    for note in report.notes:
+        print(f"  note: {note}")
+
+
+def _import(args) -> int:
+    from gvmgen.model.importer import import_official
+
+    print(f"importing {args.checkpoint} ...", file=sys.stderr)
+    report = import_official(
+        args.checkpoint,
+        args.out,
+        codec_dir=args.codec,
+        models_dir=args.models_dir,
+        trust_pickle=args.trust_checkpoint,
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(f"wrote {report.out}: {report.consumed} tensors imported; EnCodec: {report.codec}")
+        _print_report(report.verify)
+    return 0 if report.verify.ok else 1

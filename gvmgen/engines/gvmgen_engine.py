@@ -1,0 +1,116 @@
+"""The `gvmgen` engine: the neural GVMGen model behind the pipeline's `MusicEngine` protocol.
+
+`weights_available()` is cheap (config files only, no torch) so the pipeline's `auto` choice can
+call it freely; `GVMGenEngine.from_installed()` loads the weights once and keeps the model warm;
+`build_debug_engine()` gives a tiny random-weight engine for CPU tests of the whole pipeline.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from gvmgen.engines.base import CueConditioning, ProgressFn, check_cancel
+from gvmgen.errors import InputError, WeightsError
+from gvmgen.model import snapshots
+
+if TYPE_CHECKING:
+    from gvmgen.model.generation import MusicGenerator
+
+
+def weights_available(models_dir: str | Path | None = None) -> tuple[bool, str]:
+    """(True, where) when GVMGen weights and EnCodec are installed; else (False, what to do)."""
+    return snapshots.weights_status(models_dir)
+
+
+class GVMGenEngine:
+    """Music for a cue from its frames (1 fps) with GVMGen; continues from `prompt_audio`."""
+
+    name = "gvmgen"
+    sample_rate = 32000
+    window_seconds = 30.0
+    needs_gpu = True
+    takes_prompt_audio = True
+
+    def __init__(self, generator: MusicGenerator):
+        self.generator = generator
+        self.sample_rate = generator.model.config.sample_rate
+        self.image_size = generator.model.config.vision.image_size
+        self.window_seconds = generator.config.window_seconds
+
+    @classmethod
+    def from_installed(
+        cls, models_dir: str | Path | None = None, device: str = "auto"
+    ) -> GVMGenEngine:
+        """Load the installed weights; WeightsError with the install line when there are none."""
+        ok, why = weights_available(models_dir)
+        if not ok:
+            raise WeightsError(why)
+        from gvmgen.model.generation import MusicGenerator
+        from gvmgen.model.weights import load_gvmgen
+
+        model_dir = snapshots.find_kind("gvmgen", models_dir)
+        model, generation = load_gvmgen(model_dir.path, device=device, models_dir=models_dir)
+        return cls(MusicGenerator(model, generation))
+
+    def generate(
+        self,
+        cue: CueConditioning,
+        seed: int,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> np.ndarray:
+        """float32 `[1, round(cue.duration · 32000)]` in [-1, 1] for the cue's frames."""
+        return self.generate_takes(cue, [seed], progress, cancel)[0]
+
+    def generate_takes(
+        self,
+        cue: CueConditioning,
+        seeds: list[int],
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[np.ndarray]:
+        """Several takes (one per seed) of the same cue in one batched pass."""
+        import torch
+
+        from gvmgen.media.video import clip_preprocess
+
+        if not seeds:
+            raise InputError("seeds must name at least one take")
+        check_cancel(cancel)
+        pixels = torch.from_numpy(_preprocess(clip_preprocess, cue.frames, self.image_size))
+        times = torch.from_numpy(np.asarray(cue.frame_times, dtype=np.float32))
+        prompt = self._prompt(cue.prompt_audio)
+        audio = self.generator.generate(
+            pixels, times, cue.duration, list(seeds), prompt, progress, cancel
+        )
+        return [take.cpu().numpy().astype(np.float32) for take in audio]
+
+    def _prompt(self, prompt_audio: np.ndarray | None):
+        """The previous cue's tail `[C, N]` at 32 kHz → mono tensor `[N]`, or None."""
+        import torch
+
+        if prompt_audio is None or prompt_audio.size == 0:
+            return None
+        mono = np.asarray(prompt_audio, dtype=np.float32).reshape(-1, prompt_audio.shape[-1])
+        return torch.from_numpy(mono.mean(axis=0))
+
+
+def _preprocess(clip_preprocess, frames: np.ndarray, size: int) -> np.ndarray:
+    if len(frames) == 0:
+        return np.zeros((0, 3, size, size), np.float32)
+    return clip_preprocess(frames, size=size)
+
+
+def build_debug_engine(seed: int = 0) -> GVMGenEngine:
+    """A tiny random-weight GVMGen engine (CPU, seconds per cue) for pipeline tests.
+
+    Its music is noise-like: the weights are random. Window 30 s as the real engine.
+    """
+    from gvmgen.model.generation import MusicGenerator
+    from gvmgen.model.model import build_debug_model
+
+    return GVMGenEngine(MusicGenerator(build_debug_model(seed)))

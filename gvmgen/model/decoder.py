@@ -1,0 +1,158 @@
+"""Our decode path over a transformers `MusicgenForCausalLM`: static KV cache, fused projections.
+
+transformers' `generate` grows a dynamic cache, rebuilds masks and runs a logits-processor chain
+every step. For decoding we keep the same weights but run a lean step:
+
+- q/k/v of each self-attention are one fused matmul (`[3d, d]`), and the four LM heads are one
+  batched matmul. The fused tensors *share storage* with the transformers parameters (those
+  become views), so there is no second copy of the weights.
+- the self-attention cache is preallocated once (`[B, H, S_max, Dh]` per layer) and written in
+  place; cross-attention keys/values of the frame tokens are projected once per window.
+- the sinusoidal positions are a table lookup.
+
+`CachedDecoder.logits(tokens, start)` runs any number of new positions (prefill or one step);
+its result equals transformers' full forward on the same sequence (tests check both).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers import MusicgenForCausalLM
+
+
+@dataclass
+class _LayerWeights:
+    norm_self: nn.LayerNorm
+    qkv: torch.Tensor  # [3d, d]
+    out_self: torch.Tensor  # [d, d]
+    norm_cross: nn.LayerNorm
+    q_cross: torch.Tensor
+    k_cross: torch.Tensor
+    v_cross: torch.Tensor
+    out_cross: torch.Tensor
+    norm_ffn: nn.LayerNorm
+    fc1: torch.Tensor
+    fc2: torch.Tensor
+
+
+def _fuse_rows(linears: list[nn.Linear]) -> torch.Tensor:
+    """Concatenate Linear weights along rows and make each Linear a view into the result."""
+    fused = torch.cat([linear.weight.data for linear in linears], dim=0)
+    offset = 0
+    for linear in linears:
+        rows = linear.weight.shape[0]
+        linear.weight.data = fused[offset : offset + rows]
+        offset += rows
+    return fused
+
+
+def _layer_weights(layer) -> _LayerWeights:
+    attn, cross = layer.self_attn, layer.encoder_attn
+    return _LayerWeights(
+        norm_self=layer.self_attn_layer_norm,
+        qkv=_fuse_rows([attn.q_proj, attn.k_proj, attn.v_proj]),
+        out_self=attn.out_proj.weight,
+        norm_cross=layer.encoder_attn_layer_norm,
+        q_cross=cross.q_proj.weight,
+        k_cross=cross.k_proj.weight,
+        v_cross=cross.v_proj.weight,
+        out_cross=cross.out_proj.weight,
+        norm_ffn=layer.final_layer_norm,
+        fc1=layer.fc1.weight,
+        fc2=layer.fc2.weight,
+    )
+
+
+def _fuse_heads(lm: MusicgenForCausalLM) -> torch.Tensor:
+    """The K LM heads as one `[K, card, d]` tensor shared with the heads' parameters."""
+    heads = list(lm.lm_heads)
+    stacked = _fuse_rows(heads)
+    return stacked.view(len(heads), heads[0].weight.shape[0], -1)
+
+
+class CachedDecoder:
+    """Fast incremental decoding for `batch` rows with a preallocated cache of `max_length`."""
+
+    def __init__(self, lm: MusicgenForCausalLM, batch: int, max_length: int):
+        config = lm.config
+        param = lm.lm_heads[0].weight
+        self.device, self.dtype = param.device, param.dtype
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.hidden_size // self.num_heads
+        self.batch, self.max_length = batch, max_length
+        decoder = lm.model.decoder
+        self.embeddings = [table.weight for table in decoder.embed_tokens]
+        self.positions = decoder.embed_positions.get_embedding(max_length, config.hidden_size).to(
+            self.device, self.dtype
+        )
+        self.layers = [_layer_weights(layer) for layer in decoder.layers]
+        self.final_norm = decoder.layer_norm
+        self.heads = _fuse_heads(lm)
+        shape = (len(self.layers), batch, self.num_heads, max_length, self.head_dim)
+        self.keys = torch.zeros(shape, device=self.device, dtype=self.dtype)
+        self.values = torch.zeros(shape, device=self.device, dtype=self.dtype)
+        self.cross_keys: list[torch.Tensor] = []
+        self.cross_values: list[torch.Tensor] = []
+
+    def set_condition(self, condition: torch.Tensor) -> None:
+        """Project the frame tokens `[batch, T, d]` to each layer's cross-attention K/V once."""
+        condition = condition.to(self.device, self.dtype)
+        self.cross_keys = [self._heads(condition @ w.k_cross.T) for w in self.layers]
+        self.cross_values = [self._heads(condition @ w.v_cross.T) for w in self.layers]
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        """`[B, S, d]` → `[B, H, S, Dh]`."""
+        return x.view(x.shape[0], x.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
+
+    def _merge(self, x: torch.Tensor) -> torch.Tensor:
+        """`[B, H, S, Dh]` → `[B, S, d]`."""
+        return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], -1)
+
+    def embed(self, tokens: torch.Tensor, start: int) -> torch.Tensor:
+        """tokens `[B, K, S]` at positions start.. → input embeddings `[B, S, d]`."""
+        hidden = F.embedding(tokens[:, 0], self.embeddings[0])
+        for k in range(1, tokens.shape[1]):
+            hidden = hidden + F.embedding(tokens[:, k], self.embeddings[k])
+        return hidden + self.positions[start : start + tokens.shape[-1]]
+
+    def logits(self, tokens: torch.Tensor, start: int) -> torch.Tensor:
+        """Feed tokens `[B, K, S]` at positions `start..start+S-1` → logits `[B, K, S, card]`.
+
+        Positions before `start` must already be in the cache (fed by earlier calls).
+        """
+        if start + tokens.shape[-1] > self.max_length:
+            raise ValueError(f"position {start + tokens.shape[-1]} beyond cache {self.max_length}")
+        hidden = self.embed(tokens, start)
+        for index, weights in enumerate(self.layers):
+            hidden = self._layer(index, weights, hidden, start)
+        hidden = self.final_norm(hidden)
+        return torch.matmul(hidden[:, None], self.heads.transpose(1, 2))
+
+    def _layer(self, index: int, w: _LayerWeights, hidden: torch.Tensor, start: int):
+        hidden = hidden + self._self_attention(index, w, w.norm_self(hidden), start)
+        hidden = hidden + self._cross_attention(index, w, w.norm_cross(hidden))
+        ffn = F.linear(F.gelu(F.linear(w.norm_ffn(hidden), w.fc1)), w.fc2)
+        return hidden + ffn
+
+    def _self_attention(self, index: int, w: _LayerWeights, x: torch.Tensor, start: int):
+        q, k, v = F.linear(x, w.qkv).chunk(3, dim=-1)
+        end = start + x.shape[1]
+        self.keys[index, :, :, start:end] = self._heads(k)
+        self.values[index, :, :, start:end] = self._heads(v)
+        keys, values = self.keys[index, :, :, :end], self.values[index, :, :, :end]
+        mask = None
+        if x.shape[1] > 1:  # several new positions: each sees the cache and its own past
+            mask = torch.ones(x.shape[1], end, dtype=torch.bool, device=x.device).tril(start)
+        attended = F.scaled_dot_product_attention(self._heads(q), keys, values, attn_mask=mask)
+        return F.linear(self._merge(attended), w.out_self)
+
+    def _cross_attention(self, index: int, w: _LayerWeights, x: torch.Tensor):
+        q = self._heads(F.linear(x, w.q_cross))
+        attended = F.scaled_dot_product_attention(
+            q, self.cross_keys[index], self.cross_values[index]
+        )
+        return F.linear(self._merge(attended), w.out_cross)

@@ -1,0 +1,209 @@
+"""Sampling music from a `GVMGenModel`: CFG, takes, windows, progress, cancellation, autocast.
+
+One call makes several takes (one seed each) in one batched pass: the LM batch holds each
+take's conditional row and its null row (`[2·takes]`). Frames are encoded once per cue; each
+window of a long cue cross-attends only to its own frames and continues from the last
+`prompt_seconds` of tokens, and the whole token stream is decoded by EnCodec at once, so the
+windows leave no seams.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+from collections.abc import Callable
+
+import torch
+
+from gvmgen.engines.base import check_cancel
+from gvmgen.model.conditioning import Window, cfg_batch, frames_in_window, plan_windows
+from gvmgen.model.config import GenerationConfig
+from gvmgen.model.decoder import CachedDecoder
+from gvmgen.model.model import GVMGenModel
+from gvmgen.model.sampling import guided_logits, make_generators, sample
+
+ProgressFn = Callable[[float, str], None]
+CLIP_BATCH = 16  # frames per CLIP pass: bounds activation memory on long cues
+
+
+class MusicGenerator:
+    """Generates codec codes and audio from frames with a `GVMGenModel`."""
+
+    def __init__(self, model: GVMGenModel, config: GenerationConfig | None = None):
+        self.model = model.eval()
+        self.config = config or GenerationConfig()
+        self.config.validate()
+        self.frame_rate = model.config.frame_rate
+        self.pattern = model.pattern
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.lm.lm_heads[0].weight.device
+
+    def autocast(self):
+        """bf16 (or fp16 where bf16 is missing) autocast on CUDA; plain fp32 elsewhere."""
+        if self.device.type != "cuda":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+
+    @torch.inference_mode()
+    def encode_frames(self, pixels: torch.Tensor) -> torch.Tensor:
+        """pixels `[N, 3, S, S]` (CLIP-normalised) → frame tokens `[N, d_LM]`, once per cue."""
+        chunks = []
+        with self.autocast():
+            for chunk in pixels.split(CLIP_BATCH):
+                chunks.append(self.model.visual(chunk.to(self.device)).float())
+        if not chunks:
+            return torch.zeros(0, self.model.config.lm.hidden_size, device=self.device)
+        return torch.cat(chunks)
+
+    @torch.inference_mode()
+    def generate_codes(
+        self,
+        frame_tokens: torch.Tensor,
+        frame_times: torch.Tensor,
+        num_frames: int,
+        seeds: list[int],
+        prompt_codes: torch.Tensor | None = None,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> torch.Tensor:
+        """Codes `[takes, K, num_frames]` for frame tokens `[N, d]` at `frame_times` `[N]` s.
+
+        `prompt_codes` `[K, P]` (optional) are codes of audio just before time 0 to continue.
+        """
+        prompt = 0 if prompt_codes is None else min(prompt_codes.shape[-1], self._prompt_frames)
+        windows = plan_windows(num_frames, self._window_frames, self._prompt_frames, prompt)
+        stream = self._initial_stream(len(seeds), num_frames, prompt_codes, prompt)
+        generators = make_generators(seeds, self.device)
+        counter = _StepCounter(windows, self.pattern.num_codebooks, progress)
+        for window in windows:
+            condition = self._window_condition(frame_tokens, frame_times, window, len(seeds))
+            known = stream[..., window.start + prompt : window.new_from + prompt]
+            codes = self._generate_window(
+                condition, known, window.length, generators, counter, cancel
+            )
+            stream[..., window.start + prompt : window.end + prompt] = codes
+        return stream[..., prompt:]
+
+    @property
+    def _window_frames(self) -> int:
+        return int(self.config.window_seconds * self.frame_rate)
+
+    @property
+    def _prompt_frames(self) -> int:
+        return int(self.config.prompt_seconds * self.frame_rate)
+
+    def _initial_stream(self, takes: int, num_frames: int, prompt_codes, prompt: int):
+        k = self.pattern.num_codebooks
+        stream = torch.zeros(takes, k, prompt + num_frames, dtype=torch.long, device=self.device)
+        if prompt:
+            stream[..., :prompt] = prompt_codes[..., -prompt:].to(self.device)
+        return stream
+
+    def _window_condition(self, frame_tokens, frame_times, window: Window, takes: int):
+        """Condition `[2·takes, T_w, d]` from the frames inside `window` only."""
+        start_s, end_s = window.start / self.frame_rate, window.end / self.frame_rate
+        if not len(frame_tokens):  # no picture: generate from the null condition alone
+            null = torch.zeros(1, self.model.config.lm.hidden_size, device=self.device)
+            return cfg_batch(null, takes)
+        chosen = frames_in_window(frame_times.to(self.device), start_s, end_s)
+        tokens = self.model.visual.add_time(
+            frame_tokens[chosen].to(self.device), frame_times.to(self.device)[chosen] - start_s
+        )
+        return cfg_batch(tokens, takes)
+
+    def _generate_window(self, condition, known, length, generators, counter, cancel):
+        """Fill one window of `length` frames after the `known` codes `[takes, K, P]`."""
+        takes, prompt = known.shape[0], known.shape[-1]
+        sequence = self.pattern.interleave(known, length)  # [takes, K, length + K]
+        decoder = CachedDecoder(self.model.lm, 2 * takes, sequence.shape[-1])
+        with self.autocast():
+            decoder.set_condition(condition)
+            logits = decoder.logits(_both(sequence[..., : prompt + 1]), 0)[:, :, -1]
+            for position in range(prompt + 1, sequence.shape[-1]):
+                check_cancel(cancel)
+                tokens = sample(
+                    guided_logits(logits.float(), self.config.cfg_coef), self.config, generators
+                )
+                self._place(sequence, tokens, position, prompt, length)
+                counter.step()
+                if position + 1 < sequence.shape[-1]:
+                    step = _both(sequence[..., position : position + 1])
+                    logits = decoder.logits(step, position)[:, :, -1]
+        return self.pattern.deinterleave(sequence)
+
+    def _place(self, sequence, tokens, position: int, prompt: int, length: int) -> None:
+        """Write sampled tokens `[takes, K]` where position holds a frame still to generate."""
+        frames = self.pattern.frame_at(position).to(sequence.device)
+        free = (frames >= prompt) & (frames < length)
+        sequence[:, :, position] = torch.where(free, tokens, sequence[:, :, position])
+
+    @torch.inference_mode()
+    def decode(self, codes: torch.Tensor, num_samples: int | None = None) -> torch.Tensor:
+        """codes `[takes, K, T]` → float32 audio `[takes, 1, num_samples or T·hop]`."""
+        audio = self.model.decode_audio(codes.to(self.device)).float()
+        if num_samples is not None:
+            audio = torch.nn.functional.pad(audio, (0, max(0, num_samples - audio.shape[-1])))
+            audio = audio[..., :num_samples]
+        return audio.clamp(-1.0, 1.0)
+
+    @torch.inference_mode()
+    def encode_prompt(self, audio: torch.Tensor) -> torch.Tensor:
+        """Mono audio `[N]` at the codec rate → prompt codes `[K, ceil(N / hop)]`."""
+        return self.model.encode_audio(audio.to(self.device).float()[None, None])[0]
+
+    def generate(
+        self,
+        pixels: torch.Tensor,
+        frame_times: torch.Tensor,
+        duration: float,
+        seeds: list[int],
+        prompt_audio: torch.Tensor | None = None,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> torch.Tensor:
+        """Frames `[N, 3, S, S]` at `frame_times` `[N]` s → audio `[takes, 1, duration·rate]`."""
+        rate = self.model.config.sample_rate
+        num_frames = math.ceil(duration * self.frame_rate)
+        tokens = self.encode_frames(pixels)
+        check_cancel(cancel)
+        prompt = None if prompt_audio is None else self.encode_prompt(prompt_audio)
+        codes = self.generate_codes(
+            tokens, frame_times, num_frames, seeds, prompt, progress, cancel
+        )
+        if prompt is None:
+            return self.decode(codes, round(duration * rate))
+        return self._decode_after_prompt(codes, prompt, round(duration * rate))
+
+    def _decode_after_prompt(self, codes, prompt, num_samples: int) -> torch.Tensor:
+        """Decode with the prompt's codes in front (EnCodec context), then cut them off."""
+        keep = prompt[..., -self._prompt_frames :] if self._prompt_frames else prompt[..., :0]
+        joined = torch.cat([keep[None].expand(codes.shape[0], -1, -1).to(codes.device), codes], -1)
+        hop = self.model.config.sample_rate // self.frame_rate
+        audio = self.decode(joined)[..., keep.shape[-1] * hop :]
+        audio = torch.nn.functional.pad(audio, (0, max(0, num_samples - audio.shape[-1])))
+        return audio[..., :num_samples]
+
+
+def _both(tokens: torch.Tensor) -> torch.Tensor:
+    """Take rows `[takes, ...]` → CFG rows `[2·takes, ...]` (the null row shares the tokens)."""
+    return torch.cat([tokens, tokens], dim=0)
+
+
+class _StepCounter:
+    """Reports progress once per decoding step over all windows."""
+
+    def __init__(self, windows: list[Window], num_codebooks: int, progress: ProgressFn | None):
+        # a window samples positions prompt+1 .. length+K-1 of its delayed sequence
+        self.total = sum(w.length + num_codebooks - 1 - w.prompt_frames for w in windows)
+        self.done = 0
+        self.progress = progress
+
+    def step(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            fraction = min(1.0, self.done / self.total)
+            self.progress(fraction, f"decoding step {self.done}/{self.total}")
