@@ -24,6 +24,7 @@ from gvmgen.errors import InputError, MediaError
 
 CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
 CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
+TIE = 1e-9  # seconds: a frame exactly half-way between two instants goes to the earlier one
 SEEK_MARGIN = 0.5  # seconds before `start` to seek to, so the keyframe found is before it
 
 
@@ -211,17 +212,25 @@ def _pick_frames(container, stream, start, duration, fps) -> Iterator[tuple[floa
     end = np.inf if duration is None else start + duration
     k, held = 0, None
     for time, frame in decode_from(container, stream, start - half):
-        # a frame later than t_k + half a frame means the one held is the nearest to t_k
-        while held is not None and time > start + k / fps + half:
+        while held is not None and _settles(start + k / fps, held[0], time, half):
             if start + k / fps >= end:
                 return
             yield held
             k += 1
         held = (time, frame)
-    # the last frame stays on screen for one frame duration
-    while held is not None and start + k / fps < min(end, held[0] + 2 * half):
+    # after the last frame: instants within half a frame of it still get it
+    while held is not None and start + k / fps < min(end, held[0] + half + TIE):
         yield held
         k += 1
+
+
+def _settles(instant: float, held: float, arriving: float, half: float) -> bool:
+    """Whether the frame held (at `held` s) is the one for `instant`, now that the next frame
+    arrives at `arriving` s: the arriving one is more than half a frame late, or (exactly half
+    a frame late) no nearer than the held one — a tie goes to the frame on screen."""
+    if arriving > instant + half + TIE:
+        return True
+    return arriving >= instant + half - TIE and instant - held <= arriving - instant + TIE
 
 
 def decode_from(container, stream, start: float) -> Iterator[tuple[float, object]]:
