@@ -18,6 +18,7 @@ LOW_BAND_HZ = 250.0  # kick and bass: where bar starts are loudest
 # cue changes tempo by up to ±6 % between cuts, and at 100 the tracker may slide onto the
 # off-beats of a stretched passage rather than bend with it.
 TIGHTNESS = 20.0
+WEAK_BEAT = 0.05  # a beat this much weaker than the median at either end is silence, not music
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,10 @@ def track_beats(audio: np.ndarray, sample_rate: int) -> BeatGrid:
         sr=ANALYSIS_RATE,
         hop_length=HOP,
         tightness=TIGHTNESS,
+        trim=False,  # librosa's trim drops the last beats of music that ends quietly
         units="frames",
     )
+    frames = _trimmed(envelope, np.asarray(frames))
     if len(frames) < 2:
         return BeatGrid.empty()
     times = _refined_times(envelope, np.asarray(frames))
@@ -95,6 +98,15 @@ def _analysis_signal(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
     mono = np.asarray(audio, dtype=np.float32).mean(axis=0, keepdims=True)
     return resample(mono, sample_rate, ANALYSIS_RATE)[0]
+
+
+def _trimmed(envelope: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Drop leading and trailing beats that sit on (near) silence: < 5 % of the typical beat."""
+    if len(frames) == 0:
+        return frames
+    level = np.array([envelope[max(f - 1, 0) : f + 2].max() for f in frames])
+    real = np.flatnonzero(level >= WEAK_BEAT * np.median(level))
+    return frames[real[0] : real[-1] + 1] if len(real) else frames[:0]
 
 
 def _refined_times(envelope: np.ndarray, frames: np.ndarray) -> np.ndarray:
