@@ -51,12 +51,12 @@ class MusicGenerator:
     @torch.inference_mode()
     def encode_frames(self, pixels: torch.Tensor) -> torch.Tensor:
         """pixels `[N, 3, S, S]` (CLIP-normalised) → frame tokens `[N, d_LM]`, once per cue."""
-        chunks = []
-        with self.autocast():
-            for chunk in pixels.split(CLIP_BATCH):
-                chunks.append(self.model.visual(chunk.to(self.device)).float())
-        if not chunks:
+        if not len(pixels):
             return torch.zeros(0, self.model.config.lm.hidden_size, device=self.device)
+        with self.autocast():
+            chunks = [
+                self.model.visual(c.to(self.device)).float() for c in pixels.split(CLIP_BATCH)
+            ]
         return torch.cat(chunks)
 
     @torch.inference_mode()

@@ -1,0 +1,96 @@
+"""The `gvmgen` engine and `gvmgen models`: what a user sees with and without weights."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+
+import numpy as np
+import pytest
+
+from gvmgen.cli import main
+from gvmgen.engines.base import CueConditioning, MusicEngine
+from gvmgen.engines.gvmgen_engine import GVMGenEngine, build_debug_engine, weights_available
+from gvmgen.errors import Cancelled, WeightsError
+
+
+def _cue(duration=0.3, frames=2, prompt_audio=None):
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (frames, 24, 40, 3), dtype=np.uint8)
+    times = np.arange(frames) * 0.1
+    return CueConditioning(duration, pixels, times, prompt_audio=prompt_audio)
+
+
+def _install(imported, models_dir):
+    shutil.copytree(imported[1], models_dir / "gvmgen")
+
+
+def test_without_weights_one_actionable_line(isolated_dirs, capsys):
+    ok, why = weights_available()
+    assert not ok
+    assert str(isolated_dirs) in why and "gvmgen models import" in why and "\n" not in why
+    with pytest.raises(WeightsError, match="gvmgen models import"):
+        GVMGenEngine.from_installed()
+    assert main(["models", "list"]) == 0
+    assert "not ready: no GVMGen weights" in capsys.readouterr().out
+
+
+def test_verify_json_reports_ok_for_an_imported_directory(imported, capsys):
+    assert main(["models", "verify", str(imported[1]), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True
+    assert report["missing"] == report["unexpected"] == report["mismatched"] == []
+
+
+def test_verify_json_on_a_directory_without_weights(tmp_path, capsys):
+    assert main(["models", "verify", str(tmp_path), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and "config.json" in report["error"]
+
+
+def test_import_command_writes_a_verified_directory(official, tmp_path, capsys):
+    out = tmp_path / "gvmgen"
+    code = main(["models", "import", str(official[1]), "--out", str(out), "--codec",
+                 str(official[2]), "--json"])  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["verify"]["ok"] and report["unconsumed"] == []
+
+
+def test_import_of_a_missing_checkpoint_is_one_line(tmp_path, capsys):
+    assert main(["models", "import", str(tmp_path / "nope.bin"), "--out", str(tmp_path)]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_installed_engine_generates_a_cue(imported, isolated_dirs, capsys):
+    _install(imported, isolated_dirs)
+    ok, why = weights_available()
+    assert ok, why
+    assert main(["models", "list", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert listing["ready"] and [s["kind"] for s in listing["snapshots"]] == ["gvmgen"]
+    engine = GVMGenEngine.from_installed(device="cpu")
+    assert isinstance(engine, MusicEngine)
+    audio = engine.generate(_cue(), seed=3)
+    assert audio.shape == (1, 9600) and audio.dtype == np.float32
+    assert np.array_equal(audio, engine.generate(_cue(), seed=3))
+
+
+def test_debug_engine_honours_the_protocol():
+    engine = build_debug_engine(seed=1)
+    assert (engine.name, engine.sample_rate, engine.window_seconds) == ("gvmgen", 32000, 30.0)
+    assert engine.needs_gpu and engine.takes_prompt_audio
+    calls = []
+    audio = engine.generate(_cue(0.25), seed=0, progress=lambda f, m: calls.append(f))
+    assert audio.shape == (1, 8000) and np.abs(audio).max() <= 1.0
+    assert calls and calls[-1] == 1.0
+    tail = np.zeros((2, 3200), np.float32)  # a stereo tail of the previous cue
+    assert engine.generate(_cue(0.2, prompt_audio=tail), seed=0).shape == (1, 6400)
+    assert engine.generate(_cue(0.1, frames=0), seed=0).shape == (1, 3200)
+
+
+def test_debug_engine_cancels():
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        build_debug_engine().generate(_cue(), seed=0, cancel=cancel)
