@@ -174,6 +174,8 @@ def _anchor_value(problem: _Problem, j: int) -> np.ndarray:
     value = value + STRENGTH_BONUS * beats.strength[beat]
     slack = np.abs(target - problem.cuts[j]) / max(np.abs(problem.offsets).max(), EPS)
     drift = np.abs(source - target) / problem.beats.period
+    inside = (target >= 0) & (target <= problem.duration)
+    value = np.where(inside, value, -np.inf)
     banned = [t for cut, t in problem.avoid if cut == j]
     if banned:
         value = np.where(np.isin(np.round(source, 6), np.round(banned, 6)), -np.inf, value)
@@ -218,51 +220,60 @@ def _segment_cost(problem: _Problem, src_a, tgt_a, src_b, tgt_b):
     Infeasible pairs cost +inf. A step s ≠ 0 is one splice of |s| grid steps mid-segment.
     """
     src_a, tgt_a = src_a[:, None], tgt_a[:, None]
-    length, span = src_b[None, :] - src_a, tgt_b[None, :] - tgt_a
+    src_b, tgt_b = src_b[None, :], tgt_b[None, :]
+    length, span = src_b - src_a, tgt_b - tgt_a
     best = np.full(np.broadcast(length, span).shape, np.inf)
     best_step = np.zeros(best.shape, dtype=int)
+    where = _SpliceRoom(problem, src_a, src_b)
+    usable = (span > 0) & (length > 0)
     for step in problem.steps:
-        moved, ok = _jump_length(problem, src_a, src_b[None, :], int(step))
+        start, end, ok = where.jump(int(step))
+        moved = problem.grid[end] - problem.grid[start]
         content = length - np.sign(step) * moved
-        ratio = content / np.where(span > 0, span, np.nan)
-        change = np.abs(ratio - 1.0)
-        ok &= (span > 0) & (length > 0) & (content > 0) & (change <= problem.max_stretch + EPS)
-        cost = STRETCH_COST * change / 0.06 + _splice_cost(problem, src_a, src_b, int(step))
+        change = np.abs(content / np.where(usable, span, 1.0) - 1.0)
+        ok = ok & usable & (content > 0) & (change <= problem.max_stretch + EPS)
+        cost = STRETCH_COST * change / 0.06 + _splice_cost(problem, start, int(step))
         cost = np.where(ok, cost, np.inf)
         better = cost < best
         best, best_step = np.where(better, cost, best), np.where(better, step, best_step)
     return best, best_step
 
 
+class _SpliceRoom:
+    """Where a splice can go between anchors at source times a and b (grid indices)."""
+
+    def __init__(self, problem: _Problem, src_a, src_b):
+        grid = problem.grid
+        self.size = len(grid)
+        # a jump forward leaves after the first anchor's beat has played; a repeat may go
+        # back to that beat itself; both end before the second anchor's beat
+        self.first_forward = np.searchsorted(grid, src_a + EPS, side="right")
+        self.first_back = np.searchsorted(grid, src_a - EPS, side="left")
+        self.last = np.searchsorted(grid, src_b - EPS, side="left") - 1
+        self.centre = np.searchsorted(grid, (src_a + src_b) / 2)
+
+    def jump(self, step: int):
+        """Grid indices (from, to) of a splice of |step| steps centred between a and b, and
+        whether it fits. Step 0 is no splice."""
+        size = abs(step)
+        if step == 0 or size >= self.size:
+            zero = np.zeros(np.broadcast(self.last, self.centre).shape, dtype=int)
+            return zero, zero, np.full(zero.shape, step == 0)
+        first = self.first_forward if step > 0 else self.first_back
+        start = np.clip(self.centre - size // 2, first, np.maximum(self.last - size, first))
+        ok = (start + size <= self.last) & (start >= 0)
+        start = np.clip(start, 0, self.size - 1 - size)
+        return start, start + size, ok
+
+
 def _jump_points(problem: _Problem, src_a, src_b, step: int):
-    """Grid indices (from, to) of a splice of |step| grid steps centred between a and b."""
-    grid, size = problem.grid, abs(step)
-    if step > 0:  # a jump forward leaves after the first anchor's beat has played
-        first = np.searchsorted(grid, src_a + EPS, side="right")
-    else:  # a repeat may go back to the first anchor's beat itself
-        first = np.searchsorted(grid, src_a - EPS, side="left")
-    last = np.searchsorted(grid, src_b - EPS, side="left") - 1
-    centre = np.searchsorted(grid, (src_a + src_b) / 2) - size // 2
-    start = np.clip(centre, first, np.maximum(last - size, first))
-    ok = (start >= first) & (start + size <= last) & (start >= 0)
-    start = np.clip(start, 0, len(grid) - 1 - size)
-    return start, start + size, ok
+    """Grid indices (from, to) of one splice between anchors a and b (see `_SpliceRoom`)."""
+    return _SpliceRoom(problem, src_a, src_b).jump(step)
 
 
-def _jump_length(problem: _Problem, src_a, src_b, step: int):
-    """Seconds removed (step > 0) or repeated (step < 0) by that splice, and feasibility."""
-    if step == 0:
-        return np.zeros(1), np.ones(np.broadcast(src_a, src_b).shape, dtype=bool)
-    if abs(step) >= len(problem.grid):
-        return np.zeros(1), np.zeros(np.broadcast(src_a, src_b).shape, dtype=bool)
-    start, end, ok = _jump_points(problem, src_a, src_b, step)
-    return problem.grid[end] - problem.grid[start], ok
-
-
-def _splice_cost(problem: _Problem, src_a, src_b, step: int):
+def _splice_cost(problem: _Problem, start, step: int):
     if step == 0:
         return 0.0
-    start, _, _ = _jump_points(problem, src_a, src_b, step)
     cost = SPLICE_COST + SPLICE_SIZE_COST * abs(step) * (1 if problem.half_step else 2)
     if problem.half_step and abs(step) % 2:
         cost += HALF_BEAT_COST
