@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _official_layout import as_fp16_weights, build_official, save_official_checkpoint
+from model_official_layout import as_fp16_weights, build_official, save_official_checkpoint
 from transformers import EncodecConfig, EncodecModel
 
 from gvmgen.model.importer import import_official

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from _official_layout import TINY, V
+from model_official_layout import TINY, V
 
 from gvmgen.errors import WeightsError
 from gvmgen.model.importer import import_official
