@@ -299,3 +299,14 @@ def test_five_minute_cue(engine):
     assert np.all(anchored < 1e-6)
     assert len(score.anchors) >= 0.8 * np.sum(np.diff(np.concatenate([[0.0], cuts])) >= 1.5)
     assert len(score.sections) >= 5
+
+
+def test_beats_for_the_aligner_are_the_composed_grid_at_the_trackers_lag(engine):
+    pytest.importorskip("librosa")
+    cue = make_cue(12.0, [2.5, 5.2, 9.1])
+    audio, beats = engine.generate_with_beats(cue, seed=3)
+    score = engine.last_score
+    assert np.array_equal(audio, engine.render(score))
+    lag = beats.times - score.beat_times
+    assert np.allclose(lag, lag[0]) and 0.0 <= lag[0] <= 0.05  # one shift, a tracker's lag
+    assert np.array_equal(beats.times[beats.downbeats] - lag[0], score.downbeat_times)

@@ -85,14 +85,20 @@ class ArrangerEngine:
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
     ):
-        """Music for `cue` and its composed beat grid as the aligner's `BeatGrid` (exact beats and
-        downbeats, so the aligner need not track them). The score is kept in `last_score`."""
-        from gvmgen.align.beats import BeatGrid
+        """Music for `cue` and its composed beat grid as the aligner's `BeatGrid`.
+
+        Every composed beat and downbeat is there (none missed, none doubled), but shifted by the
+        lag the aligner's tracker has on this audio: the tracker reads onsets ~10–30 ms late, and
+        the alignment is re-measured with it, so a plan made on the exact grid would land every
+        cut that lag away from a measured beat. The exact grid stays in `last_score`.
+        """
+        from gvmgen.align.beats import BeatGrid, track_beats
 
         audio, score = self.generate_with_score(cue, seed, progress, cancel)
         self.last_score = score
+        lag = tracker_lag(score.beat_times, track_beats(audio, self.sample_rate).times)
         downbeats = np.isin(score.beat_times, score.downbeat_times)
-        return audio, BeatGrid.from_times(score.beat_times, downbeats)
+        return audio, BeatGrid.from_times(score.beat_times + lag, downbeats)
 
     def generate(
         self,
@@ -107,3 +113,24 @@ class ArrangerEngine:
         """
         audio, self.last_score = self.generate_with_score(cue, seed, progress, cancel)
         return audio
+
+
+_LAG_WINDOW = 0.06  # seconds: a tracked beat this close to a composed one is the same beat
+_MAX_LAG = 0.05
+
+
+def tracker_lag(composed: np.ndarray, tracked: np.ndarray) -> float:
+    """Median offset (s) of tracked beats from the composed beats they match; 0 if too few match.
+
+    Args:
+        composed: the score's beat times `[B]`, seconds.
+        tracked: a beat tracker's beat times on the rendered audio `[T]`, seconds.
+    """
+    if len(composed) == 0 or len(tracked) == 0:
+        return 0.0
+    nearest = np.abs(tracked[:, None] - composed[None, :]).argmin(axis=1)
+    offsets = tracked - composed[nearest]
+    matched = offsets[np.abs(offsets) < _LAG_WINDOW]
+    if len(matched) < 4:
+        return 0.0
+    return float(np.clip(np.median(matched), -_MAX_LAG, _MAX_LAG))
