@@ -18,8 +18,8 @@ works on those per-frame numbers only:
 
 from __future__ import annotations
 
-import collections
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -80,17 +80,18 @@ class ShotAnalysis:
 
 @dataclass
 class FrameDifferences:
-    """Per-frame numbers from one low-resolution decode pass (all arrays `[N]`, float32).
+    """Per-frame numbers from one low-resolution decode pass (arrays `[N]`, float32).
 
-    `change[i]` compares frame i with frame i-1 (0 for the first), on the 0–255 scale as the
-    mean of the Y, U and V mean absolute differences; `motion[i]` is the luma part alone.
-    `returns[i]` is the smallest change between frame i-1 and any of the `LOOK_BACK` frames
-    after frame i (large when the picture really changed, small after a flash), and `back[i]`
-    the smallest change between frame i and the `FLASH_FRAMES` frames before frame i-1 (small
-    when frame i ends a flash); both are only computed where `change[i]` might be a cut, and
-    are +inf elsewhere. For each window W in
-    `GRADUAL_WINDOWS`, `span[W][i]` compares frame i with frame i-W and `mix_error[W][i]`
-    compares frame i-W/2 with the average of the two.
+    - `change[i]`: frame i vs frame i-1 (0 for the first), 0–255 scale, the mean of the Y, U
+      and V mean absolute differences; `motion[i]` is its luma part alone.
+    - `colours[i]`: colour-histogram distance (0–1) of frame i to frame i-1.
+    - `structure[i]`: 1 − correlation of the luma of frames i and i-1.
+    - `returns[i]`: the smallest difference between frame i-1 and the `LOOK_BACK` frames after
+      frame i (large when the picture really changed, small after a flash); `back[i]`: the
+      smallest difference between frame i and frames i-2 … i-1-`FLASH_FRAMES` (small when
+      frame i ends a flash). +inf where those frames do not exist.
+    - for each window W in `GRADUAL_WINDOWS`: `span[W][i]` compares frame i with frame i-W,
+      `mix_error[W][i]` frame i-W/2 with the average of the two (NaN for i < W).
     """
 
     rate: Fraction
@@ -118,10 +119,10 @@ def frame_differences(
         _decode_fast(stream)
         rate = stream_rate(stream)
         end = np.inf if duration is None else start + duration
-        rows = list(_measure(_thumbnails(container, stream, start, end)))
-    if not rows:
+        blocks = _measure(_thumbnails(container, stream, start, end))
+    if not blocks:
         raise MediaError(f"no frames in {str(path)!r} between {start:.3f} s and {end:.3f} s")
-    return _collect(rate, rows, start)
+    return _collect(rate, blocks)
 
 
 def _check_range(start: float, duration: float | None) -> None:
@@ -183,137 +184,140 @@ class _ThumbnailSampler:
         return pixels[step_y // 2 :: step_y, step_x // 2 : plane.width : step_x]
 
 
-@dataclass
-class _Watch:
-    """A candidate cut at frame `index`, waiting for `LOOK_BACK` frames to see if it returns."""
-
-    index: int
-    before: np.ndarray
-    closest: float = np.inf
-    left: int = LOOK_BACK
+BLOCK = 64  # frames measured together: numpy works on whole blocks, not frame by frame
+CONTEXT = max(max(GRADUAL_WINDOWS), LOOK_BACK + 1)  # earlier frames a block looks back on
 
 
-def _measure(thumbs: Iterator[tuple[float, np.ndarray]]) -> Iterator[dict]:
-    """One row of measurements per frame; see `FrameDifferences`."""
-    history: collections.deque = collections.deque(maxlen=max(GRADUAL_WINDOWS) + 1)
-    watches: list[_Watch] = []
-    recent: collections.deque = collections.deque(maxlen=2 * LOOK_BACK)
-    last_histogram = None
-    for index, (time, pixels) in enumerate(thumbs):
-        row = {"time": time, "index": index}
-        histogram = colour_histogram(pixels)
-        thumb = pixels.astype(np.float32)
-        if history:
-            channel_change = _mean_abs(thumb, history[-1])
-            row["change"], row["motion"] = float(channel_change.mean()), float(channel_change[0])
-            row["u"], row["v"] = float(channel_change[1]), float(channel_change[2])
-            row["colours"] = 0.5 * float(np.abs(histogram - last_histogram).sum())
-            row["structure"] = structure_change(thumb[0], history[-1][0])
-        else:
-            row["change"] = row["motion"] = row["colours"] = row["structure"] = 0.0
-        last_histogram = histogram
-        _update_watches(watches, thumb, row)
-        if history and _might_be_cut(row["change"], recent):
-            watches.append(_Watch(index, history[-1]))
-            row["back"] = _closest_earlier(thumb, history)
-        recent.append(row["change"])
-        history.append(thumb)
-        _measure_windows(history, row)
-        yield row
-    for watch in watches:
-        yield {"index": watch.index, "returns": watch.closest}
+def _measure(thumbs: Iterator[tuple[float, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+    """Per-block measurements (see `FrameDifferences`) over all thumbnails, in order."""
+    blocks, history, last_histogram = [], None, None
+    for chunk in _chunks(thumbs, BLOCK):
+        times = np.array([time for time, _ in chunk], np.float64)
+        pixels = np.stack([thumb for _, thumb in chunk])  # [B, 3, h, w] uint8
+        histograms = colour_histograms(pixels)
+        frames = pixels.astype(np.float32)
+        full = frames if history is None else np.concatenate([history, frames])
+        block = _measure_block(full, len(frames))
+        before = histograms[:1] if last_histogram is None else last_histogram[None]
+        previous = np.concatenate([before, histograms[:-1]])  # the first frame: itself, so 0
+        block["colours"] = 0.5 * np.abs(histograms - previous).sum(axis=1)
+        block["time"] = times
+        blocks.append(block)
+        history, last_histogram = full[-CONTEXT:], histograms[-1]
+    return blocks
 
 
-def colour_histogram(pixels: np.ndarray) -> np.ndarray:
-    """Joint Y/U/V histogram `[8 * 4 * 4]` of a uint8 `[3, h, w]` thumbnail, summing to 1:
-    motion barely moves it, a change of scene does."""
-    bins = ((pixels[0] >> 5) << 4) | ((pixels[1] >> 6) << 2) | (pixels[2] >> 6)
-    counts = np.bincount(bins.ravel(), minlength=128)
-    return counts / counts.sum()
+def _chunks(items: Iterator, size: int) -> Iterator[list]:
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
-def structure_change(luma: np.ndarray, before: np.ndarray) -> float:
-    """1 − correlation of two luma thumbnails, in [0, 2]: blind to a change of brightness or
-    contrast (a light flickering), not to a new picture. A flat picture (a white flash frame)
-    has no structure, so anything next to it counts as fully changed."""
-    a, b = luma - luma.mean(), before - before.mean()
-    spread_a, spread_b = float(np.sqrt((a * a).mean())), float(np.sqrt((b * b).mean()))
-    flat_a, flat_b = spread_a < FLAT_SPREAD, spread_b < FLAT_SPREAD
-    if flat_a or flat_b:
-        return 0.0 if flat_a and flat_b else 1.0
-    return 1.0 - float((a * b).mean()) / (spread_a * spread_b)
-
-
-def _mean_abs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Mean absolute difference per channel of two `[C, h, w]` thumbnails → `[C]`."""
-    return np.abs(a - b).mean(axis=(1, 2))
-
-
-def _might_be_cut(change: float, recent: collections.deque) -> bool:
-    """A cheap test that lets through everything the final cut decision could accept."""
-    baseline = float(np.median(recent)) if recent else 0.0
-    return change >= MIN_CHANGE and change >= 1.5 * baseline
-
-
-def _closest_earlier(thumb: np.ndarray, history: collections.deque) -> float:
-    """Smallest change between this frame and the frames 2…`FLASH_FRAMES + 1` before it: small
-    when this frame ends a flash and the picture from before the flash is back."""
-    earlier = [history[-k] for k in range(2, FLASH_FRAMES + 2) if k <= len(history)]
-    return min((float(_mean_abs(thumb, e).mean()) for e in earlier), default=np.inf)
-
-
-def _update_watches(watches: list[_Watch], thumb: np.ndarray, row: dict) -> None:
-    """Compare the picture before each pending candidate with this frame."""
-    for watch in list(watches):
-        watch.closest = min(watch.closest, float(_mean_abs(thumb, watch.before).mean()))
-        watch.left -= 1
-        if watch.left == 0:
-            row.setdefault("returned", []).append((watch.index, watch.closest))
-            watches.remove(watch)
-
-
-def _measure_windows(history: collections.deque, row: dict) -> None:
-    """Span and mix error for every gradual window the history is long enough for."""
-    now = history[-1][:, ::2, ::2]  # half the thumbnail: these are slow, whole-picture changes
+def _measure_block(full: np.ndarray, count: int) -> dict[str, np.ndarray]:
+    """Measurements for the last `count` frames of `full [K + count, 3, h, w]`, whose first K
+    frames are earlier context. A frame without the earlier frame a measurement needs gets
+    0 (change), +inf (distance to earlier frames) or NaN (gradual windows)."""
+    first = len(full) - count
+    coarse = full[:, :, ::4, ::4]  # slow, whole-picture comparisons need few pixels
+    block = {
+        "change": np.zeros(count, np.float32),
+        "motion": np.zeros(count, np.float32),
+        "structure": np.zeros(count, np.float32),
+    }
+    lo = max(first, 1)  # frames that have a previous frame
+    if lo < len(full):
+        per_channel = np.abs(full[lo:] - full[lo - 1 : -1]).mean(axis=(2, 3))  # [n, 3]
+        block["change"][lo - first :] = per_channel.mean(axis=1)
+        block["motion"][lo - first :] = per_channel[:, 0]
+        block["structure"][lo - first :] = structure_changes(full[lo:, 0], full[lo - 1 : -1, 0])
+    for k in range(2, LOOK_BACK + 2):
+        block[("back", k)] = _distance_back(coarse, first, k)
     for window in GRADUAL_WINDOWS:
-        if len(history) <= window:
-            break
-        then = history[-1 - window][:, ::2, ::2]
-        middle = history[-1 - window // 2][:, ::2, ::2]
-        row[("span", window)] = float(_mean_abs(now, then).mean())
-        row[("mix", window)] = float(_mean_abs(middle, (now + then) / 2).mean())
+        block[("span", window)], block[("mix", window)] = _window_measures(coarse, first, window)
+    return block
 
 
-def _collect(rate: Fraction, rows: list[dict], start: float) -> FrameDifferences:
-    frames = [row for row in rows if "time" in row]
-    n = len(frames)
-    returns = np.full(n, np.inf, np.float32)
-    back = np.array([row.get("back", np.inf) for row in frames], np.float32)
-    for row in rows:
-        for index, closest in row.get("returned", []):
-            returns[index] = closest
-        if "returns" in row:
-            returns[row["index"]] = row["returns"]
-    column = _column_getter(frames)
+def _distance_back(coarse: np.ndarray, first: int, k: int) -> np.ndarray:
+    """Mean |frame i − frame i−k| for the block's frames (+inf where i−k is not there)."""
+    out = np.full(len(coarse) - first, np.inf, np.float32)
+    lo = max(first, k)
+    if lo < len(coarse):
+        out[lo - first :] = np.abs(coarse[lo:] - coarse[lo - k : len(coarse) - k]).mean(
+            axis=(1, 2, 3)
+        )
+    return out
+
+
+def _window_measures(coarse: np.ndarray, first: int, window: int):
+    """Span (frame i vs frame i−W) and mix error (frame i−W/2 vs the mean of the two)."""
+    span = np.full(len(coarse) - first, np.nan, np.float32)
+    mix = np.full(len(coarse) - first, np.nan, np.float32)
+    lo = max(first, window)
+    if lo < len(coarse):
+        now, then = coarse[lo:], coarse[lo - window : len(coarse) - window]
+        middle = coarse[lo - window // 2 : len(coarse) - window // 2]
+        span[lo - first :] = np.abs(now - then).mean(axis=(1, 2, 3))
+        mix[lo - first :] = np.abs(middle - (now + then) / 2).mean(axis=(1, 2, 3))
+    return span, mix
+
+
+def colour_histograms(pixels: np.ndarray) -> np.ndarray:
+    """Joint Y/U/V histograms `[B, 8 * 4 * 4]` of uint8 thumbnails `[B, 3, h, w]`, each summing
+    to 1: motion barely moves them, a change of scene does."""
+    bins = ((pixels[:, 0] >> 5) << 4) | ((pixels[:, 1] >> 6) << 2) | (pixels[:, 2] >> 6)
+    offsets = (np.arange(len(pixels)) * 128)[:, None]
+    flat = bins.reshape(len(pixels), -1).astype(np.int64) + offsets
+    counts = np.bincount(flat.ravel(), minlength=128 * len(pixels)).reshape(len(pixels), 128)
+    return counts / counts.sum(axis=1, keepdims=True)
+
+
+def structure_changes(luma: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """1 − correlation of luma thumbnails `[n, h, w]` with those before, in [0, 2]: blind to
+    a change of brightness or contrast (a light flickering), not to a new picture. A flat
+    picture (a white flash frame) has no structure, so anything next to one counts as fully
+    changed (and two flat pictures as unchanged)."""
+    a = luma - luma.mean(axis=(1, 2), keepdims=True)
+    b = before - before.mean(axis=(1, 2), keepdims=True)
+    spread_a, spread_b = np.sqrt((a * a).mean(axis=(1, 2))), np.sqrt((b * b).mean(axis=(1, 2)))
+    flat_a, flat_b = spread_a < FLAT_SPREAD, spread_b < FLAT_SPREAD
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = 1.0 - (a * b).mean(axis=(1, 2)) / (spread_a * spread_b)
+    out = np.where(flat_a | flat_b, 1.0, out)
+    return np.where(flat_a & flat_b, 0.0, out).astype(np.float32)
+
+
+def _collect(rate: Fraction, blocks: list[dict]) -> FrameDifferences:
+    def column(key) -> np.ndarray:
+        return np.concatenate([block[key] for block in blocks])
+
+    back = np.stack([column(("back", k)) for k in range(2, LOOK_BACK + 2)], axis=1)  # [N, K]
     return FrameDifferences(
         rate=rate,
-        times=np.array([row["time"] for row in frames], np.float64),
+        times=column("time"),
         change=column("change"),
         motion=column("motion"),
-        colours=column("colours"),
+        colours=column("colours").astype(np.float32),
         structure=column("structure"),
-        returns=returns,
-        back=back,
+        returns=_returns(back),
+        back=back[:, :FLASH_FRAMES].min(axis=1),
         span={w: column(("span", w)) for w in GRADUAL_WINDOWS},
         mix_error={w: column(("mix", w)) for w in GRADUAL_WINDOWS},
     )
 
 
-def _column_getter(frames: list[dict]):
-    def column(key) -> np.ndarray:
-        return np.array([row.get(key, np.nan) for row in frames], np.float32)
-
-    return column
+def _returns(back: np.ndarray) -> np.ndarray:
+    """For each frame i, the smallest distance between frame i−1 and frames i+1 … i+LOOK_BACK:
+    `back[j, k-2]` is |frame j − frame j−k|, so frame i+m vs i−1 is `back[i+m, m-1]`."""
+    n = len(back)
+    out = np.full(n, np.inf, np.float32)
+    for m in range(1, LOOK_BACK + 1):
+        out[: n - m] = np.minimum(out[: n - m], back[m:, m - 1])
+    return out
 
 
 # --- hard cuts ----------------------------------------------------------------------------
@@ -446,24 +450,27 @@ def _gradual_windows(diff: FrameDifferences, window: int, cut_count: np.ndarray)
 
 
 def _surroundings(span: np.ndarray, window: int, cut_count: np.ndarray) -> np.ndarray:
-    """For each window end i, the larger span of the windows just before and just after,
-    leaving out a side that holds a hard cut (the smaller of the two if both do)."""
+    """For each window end i, the larger span of the windows just before and just after it,
+    leaving out a side that holds a hard cut; if no side is clean, the smaller side; +inf
+    where neither side exists (too near both ends to tell a transition from motion)."""
     n = len(span)
     before, after = np.full(n, np.nan, np.float32), np.full(n, np.nan, np.float32)
     before[window:] = span[:-window]
     after[:-window] = span[window:]
-    cuts_until = np.concatenate([[0], cut_count])  # cuts in frames [0, k) = cuts_until[k]
+    cuts_until = np.concatenate([[0], cut_count])  # cuts among frames [0, k): cuts_until[k]
     index = np.arange(n)
 
-    def cuts_in(lo, hi):  # hard cuts among frames (lo, hi], clipped to the clip
+    def has_cut(lo, hi):  # a hard cut among frames (lo, hi], clipped to the clip
         lo, hi = np.clip(lo + 1, 0, n), np.clip(hi + 1, 0, n)
-        return cuts_until[hi] - cuts_until[lo]
+        return cuts_until[hi] > cuts_until[lo]
 
-    before_clean = cuts_in(index - 2 * window, index - window) == 0
-    after_clean = cuts_in(index, index + window) == 0
-    before, after = np.nan_to_num(before), np.nan_to_num(after)
-    clean = np.fmax(np.where(before_clean, before, np.nan), np.where(after_clean, after, np.nan))
-    return np.where(np.isnan(clean), np.minimum(before, after), clean)
+    clean_before = np.where(has_cut(index - 2 * window, index - window), np.nan, before)
+    clean_after = np.where(has_cut(index, index + window), np.nan, after)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN sides are expected
+        clean = np.fmax(clean_before, clean_after)
+        out = np.where(np.isnan(clean), np.fmin(before, after), clean)
+    return np.nan_to_num(out, nan=np.inf)
 
 
 def _tightest(group: list[Transition]) -> Transition:
