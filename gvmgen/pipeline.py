@@ -310,6 +310,7 @@ def _cue_report(run: _Run, cue: Cue, rendered: _RenderedCue, take: int, wav: str
         max_stretch=metrics.max_stretch,
         mean_stretch=metrics.mean_stretch,
         splices=metrics.splices,
+        clicks=metrics.clicks,
         loudness_lufs=round(loudness, 2),
         unhit_cuts=[round(float(u.time), 3) for u in plan.unhit],
         cuts=[CutHit.model_validate(c) for c in metrics.per_cut],

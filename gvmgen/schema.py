@@ -49,7 +49,9 @@ class ScoreRequest(_Model):
 class CutHit(_Model):
     time: float  # seconds from the cue start
     hit: bool  # a beat within ±50 ms in the delivered audio
+    hit_1frame: bool = False  # a beat within one frame
     offset_ms: float | None  # nearest beat minus cut; None when no beat was found
+    reason: str | None = None  # why the plan could not reach this cut
 
 
 class CueReport(_Model):
@@ -70,6 +72,7 @@ class CueReport(_Model):
     max_stretch: float
     mean_stretch: float
     splices: int
+    clicks: int = 0  # clicks found in the delivered audio (should be 0)
     loudness_lufs: float
     unhit_cuts: list[float] = []  # the plan could not reach these within the bounds
     cuts: list[CutHit] = []

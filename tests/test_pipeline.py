@@ -80,7 +80,7 @@ def test_regenerate_makes_a_new_take_and_keeps_the_old(cut_clip, tmp_path):
     assert old.shape == new.shape and not np.allclose(old, new)
     timeline = otio.adapters.read_from_file(again.timeline)
     (track,) = [t for t in timeline.audio_tracks() if t.name == "GVMGen Score"]
-    assert next(track.find_clips()).media_reference.target_url == again.takes[1].wavs[0]
+    assert track.find_clips()[0].media_reference.target_url == again.takes[1].wavs[0]
 
 
 def test_regenerate_of_another_range_is_refused(cut_clip, tmp_path):

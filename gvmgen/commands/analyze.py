@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_table(report: dict, out=sys.stdout) -> None:
+def _print_table(report: dict, out=None) -> None:
+    out = out or sys.stdout
     cuts = report["cuts"]
     print(
         f"{report['input']}  range {report['range']}  {report['duration']:.3f} s "

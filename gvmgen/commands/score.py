@@ -122,7 +122,8 @@ class ProgressBar:
         self.bar.close()
 
 
-def print_summary(result, out=sys.stdout) -> None:
+def print_summary(result, out=None) -> None:
+    out = out or sys.stdout
     print(f"engine: {result.engine} ({result.engine_reason})", file=out)
     print(
         f"range {result.range_in}-{result.range_out}, take {result.take}, "
