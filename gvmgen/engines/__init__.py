@@ -47,13 +47,15 @@ def choose_engine(name: str, models_dir: str | None = None) -> EngineChoice:
 def _auto(models_dir: str | None) -> EngineChoice:
     from gvmgen.engines.gvmgen_engine import weights_available
 
-    ok, why = weights_available(models_dir)
-    if not ok:
-        return EngineChoice(_arranger(), f"arranger: no GVMGen weights ({why})")
+    ok, _ = weights_available(models_dir)
+    if not ok:  # the long how-to-install text belongs to `gvmgen models list`, not here
+        return EngineChoice(
+            _arranger(), "no GVMGen weights installed (`gvmgen models list` says what to add)"
+        )
     device = _gvmgen_device()
     if device is None:
         return EngineChoice(
-            _arranger(), f"arranger: GVMGen weights found but no GPU (set {ALLOW_CPU_ENV}=1)"
+            _arranger(), f"GVMGen weights found but no GPU (set {ALLOW_CPU_ENV}=1 to use the CPU)"
         )
     return EngineChoice(_gvmgen(models_dir, device), f"gvmgen on {device}: weights found")
 
