@@ -1,4 +1,4 @@
-"""Mix bus: per-part filters and chorus, panning, a reverb send, bus compression, headroom.
+"""Mix bus: gains, panning, a reverb send, bus compression, headroom.
 
 Stems are processed in chunks through stateful pedalboard chains (`reset=False`), so a long cue
 reports progress and can be cancelled while it mixes; the result equals a one-shot pass.
@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 
 import numpy as np
-from pedalboard import Chorus, Compressor, Reverb
+from pedalboard import Compressor, Reverb
 
 from gvmgen.engines.base import check_cancel
 
@@ -18,21 +18,19 @@ HEADROOM_PEAK = 0.89  # -1 dBFS: the loudness stage downstream has room to work
 _CHUNK_SECONDS = 10.0
 _FADE_SECONDS = 0.005  # fade in/out at the cue edges: no click where the audio starts or stops
 
-# part: (gain, pan -1 left .. 1 right, reverb send). Pad and keys share a chorus (the "harmony"
-# bus); everything else goes straight to the master. Tones are band-limited at the source, so no
-# per-part filters are needed.
+# part: (gain, pan -1 left .. 1 right, reverb send). Tones are band-limited at the source and
+# the pad is already detuned left/right, so parts need no filters or chorus of their own.
 _CHANNELS: dict[str, tuple[float, float, float]] = {
-    "pad": (0.16, 0.0, 0.35),
-    "keys": (0.13, -0.25, 0.25),
+    "pad": (0.16, 0.0, 0.4),
+    "keys": (0.13, -0.3, 0.3),
     "bass": (0.42, 0.0, 0.0),
-    "lead": (0.24, 0.15, 0.35),
+    "lead": (0.24, 0.2, 0.35),
     "kick": (0.75, 0.0, 0.0),
     "snare": (0.42, 0.05, 0.18),
     "hat": (0.1, 0.35, 0.05),
     "crash": (0.2, -0.3, 0.1),
     "tom": (0.4, -0.15, 0.12),
 }
-_HARMONY_BUS = ("pad", "keys")
 
 
 def mix(
@@ -44,7 +42,6 @@ def mix(
 ) -> np.ndarray:
     """Stems (`[n]` mono or `[2, n]` stereo, at least `n_samples` long) → float32 `[2, n_samples]`
     peaking at `HEADROOM_PEAK`."""
-    chorus = Chorus(rate_hz=0.5, depth=0.2, mix=0.35)
     reverb = Reverb(room_size=0.6, damping=0.5, wet_level=1.0, dry_level=0.0, width=1.0)
     glue = Compressor(threshold_db=-16.0, ratio=2.5, attack_ms=10.0, release_ms=150.0)
     out = np.zeros((2, n_samples), np.float32)
@@ -52,29 +49,29 @@ def mix(
     for start in range(0, n_samples, chunk):
         check_cancel(cancel)
         stop = min(n_samples, start + chunk)
-        dry, harmony, send = _sum_chunk(stems, start, stop)
-        harmony = chorus.process(harmony, sr, reset=False)
-        wet = reverb.process(send + 0.3 * harmony, sr, reset=False)
-        out[:, start:stop] = glue.process(dry + harmony + wet, sr, reset=False)
+        dry, send = _sum_chunk(stems, start, stop)
+        dry += reverb.process(send, sr, reset=False)
+        out[:, start:stop] = glue.process(dry, sr, reset=False)
         if progress is not None:
             progress(stop / n_samples)
     return _finish(out, sr)
 
 
-def _sum_chunk(stems, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Dry sum, harmony-bus sum and reverb send of `[start, stop)`, each `[2, stop - start]`."""
+def _sum_chunk(stems, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Dry stereo sum and reverb send of `[start, stop)`, each `[2, stop - start]`."""
     dry = np.zeros((2, stop - start), np.float32)
-    harmony, send = np.zeros_like(dry), np.zeros_like(dry)
+    send = np.zeros_like(dry)
     for part, stem in stems.items():
         gain, pan, send_level = _CHANNELS[part]
         audio = stem[..., start:stop]
-        if audio.ndim == 1:
-            angle = (pan + 1.0) * np.pi / 4  # constant-power pan
-            audio = audio[None, :] * np.array([[np.cos(angle)], [np.sin(angle)]], np.float32)
-        (harmony if part in _HARMONY_BUS else dry).__iadd__(gain * audio)
-        if send_level and part not in _HARMONY_BUS:
-            send += (gain * send_level) * audio
-    return dry, harmony, send
+        angle = (pan + 1.0) * np.pi / 4  # constant-power pan; stereo stems keep their image
+        sides = (np.cos(angle), np.sin(angle)) if audio.ndim == 1 else (np.sqrt(0.5),) * 2
+        for channel, side in enumerate(sides):
+            signal = audio if audio.ndim == 1 else audio[channel]
+            dry[channel] += np.float32(gain * side * np.sqrt(2.0)) * signal
+            if send_level:
+                send[channel] += np.float32(gain * side * np.sqrt(2.0) * send_level) * signal
+    return dry, send
 
 
 def _finish(out: np.ndarray, sr: int) -> np.ndarray:
@@ -85,7 +82,7 @@ def _finish(out: np.ndarray, sr: int) -> np.ndarray:
         ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
         out[:, :fade] *= ramp
         out[:, -fade:] *= ramp[::-1]
-    peak = float(np.abs(out).max())
+    peak = max(float(out.max()), -float(out.min()))
     if peak > 0:
-        out *= HEADROOM_PEAK / peak
-    return np.clip(out, -1.0, 1.0).astype(np.float32)
+        out *= np.float32(HEADROOM_PEAK / peak)
+    return np.clip(out, -1.0, 1.0, out=out)

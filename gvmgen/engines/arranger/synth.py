@@ -15,6 +15,7 @@ from gvmgen.engines.arranger.score import GM_CRASH, GM_OPEN_HAT, GM_SNARE, GM_TO
 
 _TABLE_SIZE = 4096
 _MAX_HARMONICS = 24
+_VIBRATO_DELAY = 0.25  # seconds before a held lead note starts to wobble
 _DRUM_NOISE_SEED = 1234  # drum noise is the same every run: hits must be deterministic
 
 
@@ -118,13 +119,18 @@ def bass(pitch: int, n_held: int, sr: int) -> np.ndarray:
 
 
 def lead(pitch: int, n_held: int, sr: int) -> np.ndarray:
-    """Lead: square/triangle blend with a vibrato that fades in after the attack. `[n]`."""
+    """Lead: square/triangle blend with a vibrato that fades in on held notes. `[n]`."""
     env = envelope(n_held, sr, 0.012, 0.15, 0.7, 0.18)
-    t = np.arange(len(env), dtype=np.float64) / sr
-    f = midi_hz(pitch)
-    depth = 0.006 * np.clip((t - 0.25) / 0.3, 0.0, 1.0)
-    cycles = np.cumsum(f * (1.0 + depth * np.sin(2 * np.pi * 5.3 * t))) / sr
-    phase = (np.mod(cycles, 1.0) * 2**_PHASE_BITS).astype(np.uint32)
+    n, f = len(env), midi_hz(pitch)
+    if n_held <= _VIBRATO_DELAY * sr:
+        phase = phase_ramp(f, n, sr)
+    else:  # fixed-point phase increments summed with uint32 wrap-around: exact cycles
+        t = np.arange(n, dtype=np.float32) / np.float32(sr)
+        depth = 0.006 * np.clip((t - _VIBRATO_DELAY) / 0.3, 0.0, 1.0)
+        wobble = 1.0 + depth * np.sin(np.float32(2 * np.pi * 5.3) * t)
+        phase = np.cumsum(
+            (wobble * np.float32(f / sr * 2**_PHASE_BITS)).astype(np.uint32), dtype=np.uint32
+        )
     tone = 0.5 * oscillator("square", phase, f, sr, limit=14)
     tone += oscillator("triangle", phase, f, sr)
     return tone * env
