@@ -14,12 +14,14 @@ from gvmgen.engines.arranger.parts import (
     write_bass,
     write_chords,
     write_drums,
+    write_ending,
     write_lead,
 )
 from gvmgen.engines.arranger.score import Score, Section
 from gvmgen.engines.base import CueConditioning
 
 _INTRO_BARS = 2  # bars without melody at the top of a cue of 8 bars or more
+_ENDING_AFTER_BARS = 4  # cues this long end on a held home chord rather than mid-groove
 
 
 def compose(cue: CueConditioning, seed: int, min_anchor_gap: float = MIN_ANCHOR_GAP) -> Score:
@@ -122,7 +124,11 @@ def _write_parts(
     motifs, variants = {}, {}
     lead_index = 4
     intro = _INTRO_BARS if len(contexts) >= 8 else 0
+    ending = contexts[-1] if len(contexts) >= _ENDING_AFTER_BARS else None
     for ctx in contexts:
+        if ctx is ending:
+            write_ending(sink, ctx, tonic, register)
+            break
         label = ctx.section.label
         if label not in motifs:
             motifs[label] = make_motif(ctx.section.density, rng)

@@ -287,3 +287,15 @@ def _nearest_chord_tone(index: int, chord_degrees: set[int]) -> int:
         if candidate % 7 in chord_degrees and 0 <= candidate <= _LEAD_SPAN:
             return candidate
     return index
+
+
+def write_ending(sink: NoteSink, ctx: BarContext, tonic: int, register: int) -> None:
+    """The last bar: one hit (kick and crash) and the home chord held to the end, melody on
+    the tonic, so the cue ends rather than stops."""
+    sink.add("kick", ctx.beat, 0.25, GM_KICK, 1.0)
+    sink.add("crash", ctx.beat, 4.0, GM_CRASH, 0.8)
+    sink.add("bass", ctx.beat, ctx.length, ctx.chord.bass, 0.9)
+    for pitch in ctx.chord.voicing:
+        sink.add("pad", ctx.beat, ctx.length, pitch, 0.6)
+    home = int(scale_pitch(tonic, ctx.section.mode, 7, base=LEAD_BASE + 12 * register))
+    sink.add("lead", ctx.beat, ctx.length, home, 0.75)
