@@ -161,22 +161,23 @@ class _ThumbnailSampler:
 
     def __init__(self, frame):
         self.step = max(2, 2 * round(frame.width / THUMB_WIDTH / 2))
-        self.direct = frame.format.name in self.PLANAR
+        self.coded = (frame.width, frame.height)
         self.size = (max(1, frame.width // self.step), max(1, frame.height // self.step))
 
     def __call__(self, frame) -> np.ndarray:
-        if not self.direct or frame.format.name not in self.PLANAR:
+        """uint8 `[3, h, w]`; the same shape for every frame, even if the stream resizes."""
+        if frame.format.name not in self.PLANAR or (frame.width, frame.height) != self.coded:
             small = frame.reformat(*self.size, format="yuv444p", interpolation="AREA")
             return np.stack([self._plane(p, 1, 1) for p in small.planes])
         luma = frame.planes[0]
+        width, height = self.size
         planes = []
         for plane in frame.planes[:3]:
             sub_y = max(1, round(luma.height / plane.height))
             sub_x = max(1, round(luma.width / plane.width))
-            planes.append(self._plane(plane, self.step // sub_y, self.step // sub_x))
-        h = min(p.shape[0] for p in planes)
-        w = min(p.shape[1] for p in planes)
-        return np.stack([p[:h, :w] for p in planes])
+            sampled = self._plane(plane, self.step // sub_y, self.step // sub_x)
+            planes.append(sampled[:height, :width])
+        return np.stack(planes)
 
     @staticmethod
     def _plane(plane, step_y: int, step_x: int) -> np.ndarray:
@@ -445,8 +446,18 @@ def _gradual_windows(diff: FrameDifferences, window: int, cut_count: np.ndarray)
             & (mix <= MIX_FRACTION * span)
             & (largest_step <= STEP_FRACTION * span)
             & (span >= GRADUAL_RATIO * _surroundings(span, window, cut_count))
+            & ~_touches_cut(n, window, cut_count)
         )
     return [Transition(int(i) - window, int(i), float(span[i])) for i in np.flatnonzero(ok)]
+
+
+def _touches_cut(n: int, window: int, cut_count: np.ndarray) -> np.ndarray:
+    """For each window end i: is a hard cut among frames i-W … i (a window that starts on a
+    cut measures the new shot's motion, not a transition)?"""
+    end = np.arange(n)
+    start = np.clip(end - window - 1, -1, n - 1)
+    before = np.where(start >= 0, cut_count[np.maximum(start, 0)], 0)
+    return cut_count[end] > before
 
 
 def _surroundings(span: np.ndarray, window: int, cut_count: np.ndarray) -> np.ndarray:

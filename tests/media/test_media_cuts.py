@@ -155,3 +155,22 @@ def test_merge_marks_edit_points_as_edits_and_handles_empty_lists():
     assert merge_cuts([], []) == []
     assert [c.kind for c in merge_cuts([cut(10, "shot")], [])] == ["edit"]
     assert [c.frame for c in merge_cuts([], [cut(3), cut(1)])] == [1, 3]
+
+
+def test_ten_bit_video_goes_through_the_converting_path(tmp_path):
+    """Pixel formats other than 8-bit planar YUV are converted to thumbnails by swscale."""
+    import av
+
+    from gvmgen.media.synth import shots_frame
+
+    path = tmp_path / "ten_bit.mkv"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 54, "yuv420p10le"
+        for index in range(80):
+            picture = shots_frame(index, 96, 54, cut_frames=(30, 55))
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    assert_cuts_match(shot_frames(detect_shots(path)), (30, 55))
