@@ -42,12 +42,13 @@ def align_to_cuts(
     allow_half_beats: bool = True,
     allow_splices: bool = True,
     replans: int = REPLANS,
+    weights=None,
 ) -> AlignmentResult:
     """Warp `audio` `[C, N]` so its beats land on `cuts` (seconds); output lasts `duration`
     (default: the input's length) to the sample.
 
     `beats` lets an engine that knows its own grid skip tracking for the plan; the metrics
-    always re-track the output.
+    always re-track the output. `weights` `[M]`: worth of each cut (see `plan_alignment`).
     """
     source_duration = audio.shape[1] / sample_rate
     duration = source_duration if duration is None else float(duration)
@@ -57,6 +58,7 @@ def align_to_cuts(
         allow_half_beats=allow_half_beats,
         allow_splices=allow_splices,
         source_duration=source_duration,
+        weights=weights,
     )
     avoid: frozenset = frozenset()
     best = None

@@ -18,6 +18,7 @@ LOW_BAND_HZ = 250.0  # kick and bass: where bar starts are loudest
 # cue changes tempo by up to ±6 % between cuts, and at 100 the tracker may slide onto the
 # off-beats of a stretched passage rather than bend with it.
 TIGHTNESS = 20.0
+CROWDED = 0.6  # beats closer than this fraction of the typical interval are one too many
 WEAK_BEAT = 0.05  # a beat this much weaker than the median at either end is silence, not music
 
 
@@ -78,7 +79,7 @@ def track_beats(audio: np.ndarray, sample_rate: int) -> BeatGrid:
         trim=False,  # librosa's trim drops the last beats of music that ends quietly
         units="frames",
     )
-    frames = _trimmed(envelope, np.asarray(frames))
+    frames = _without_crowded(envelope, _trimmed(envelope, np.asarray(frames)))
     if len(frames) < 2:
         return BeatGrid.empty()
     times = _refined_times(envelope, np.asarray(frames))
@@ -107,6 +108,20 @@ def _trimmed(envelope: np.ndarray, frames: np.ndarray) -> np.ndarray:
     level = np.array([envelope[max(f - 1, 0) : f + 2].max() for f in frames])
     real = np.flatnonzero(level >= WEAK_BEAT * np.median(level))
     return frames[real[0] : real[-1] + 1] if len(real) else frames[:0]
+
+
+def _without_crowded(envelope: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Drop the weaker of two beats closer than 0.6 of the typical interval (the untrimmed
+    tracker sometimes adds one at the very end, where the onset envelope is padded)."""
+    while len(frames) > 2:
+        gaps = np.diff(frames)
+        close = np.flatnonzero(gaps < CROWDED * np.median(gaps))
+        if not len(close):
+            break
+        i = int(close[0])
+        weaker = i if envelope[frames[i]] < envelope[frames[i + 1]] else i + 1
+        frames = np.delete(frames, weaker)
+    return frames
 
 
 def _refined_times(envelope: np.ndarray, frames: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ MAX_SPLICE_BEATS = BEATS_PER_BAR  # longest single jump, beats
 SLIP_COST = 1.2  # starting the cue later in the music (an editor's "slip"), like a splice
 SLIP_SECOND_COST = 0.05  # per second of the music's opening left out
 SLIP = 1 << 20  # step code: the first hit is reached by slipping the music's in-point
+MIN_ANCHOR_GAP = 0.75  # beats: two anchors closer than this in the music are not two beats
 EPS = 1e-6
 
 
@@ -56,6 +57,7 @@ class _Problem:
     candidates: list[np.ndarray] = field(default_factory=list)  # beat indices per cut
     offsets: np.ndarray = field(default_factory=lambda: np.zeros(1))
     avoid: frozenset = frozenset()  # (cut index, beat time) pairs ruled out
+    weights: np.ndarray = field(default_factory=lambda: np.ones(0))  # [M] worth of each hit
 
 
 def plan_alignment(
@@ -66,8 +68,9 @@ def plan_alignment(
     allow_half_beats: bool = True,
     allow_splices: bool = True,
     source_duration: float | None = None,
-    anchor_slack: float = 0.02,
+    anchor_slack: float = 0.03,
     avoid: frozenset[tuple[int, float]] = frozenset(),
+    weights=None,
 ) -> AlignmentPlan:
     """Plan how to warp music with `beats` so that beats land on `cuts` (seconds, `[M]`).
 
@@ -79,8 +82,10 @@ def plan_alignment(
         source_duration: length of the music, seconds (default: `duration`).
         anchor_slack: a beat may land up to this many seconds from its cut.
         avoid: (cut index, beat time) pairs not to use — anchors a re-measure found missed.
+        weights: `[M]` worth of hitting each cut (default 1), in the order given; e.g. 0.5 for
+            a dissolve's middle, so that a hard cut next to it wins when both cannot be hit.
     """
-    cuts = _checked_cuts(cuts, duration, max_stretch)
+    cuts, weights = _checked_cuts(cuts, duration, max_stretch, weights)
     source_duration = duration if source_duration is None else float(source_duration)
     if beats.period <= 0 or len(beats.times) < 2:
         return _plan_without_beats(cuts, duration, source_duration, max_stretch)
@@ -89,20 +94,27 @@ def plan_alignment(
     )
     problem.offsets = np.linspace(-anchor_slack, anchor_slack, SLACK_STEPS)
     problem.avoid = avoid
+    problem.weights = weights
     chain = _solve(problem)
     return _plan_from_chain(problem, chain)
 
 
-def _checked_cuts(cuts, duration: float, max_stretch: float) -> np.ndarray:
+def _checked_cuts(cuts, duration: float, max_stretch: float, weights=None):
+    """Cuts sorted `[M]` and their weights in the same order; InputError on bad values."""
     if not 0.0 < max_stretch <= 0.5:
         raise InputError(f"max stretch {max_stretch!r} is outside (0, 0.5]")
     if duration <= 0:
         raise InputError(f"cue duration {duration!r} s is not positive")
-    cuts = np.sort(np.asarray(cuts, dtype=np.float64).reshape(-1))
+    cuts = np.asarray(cuts, dtype=np.float64).reshape(-1)
+    weights = np.ones(len(cuts)) if weights is None else np.asarray(weights, float).reshape(-1)
+    if len(weights) != len(cuts) or np.any(~(weights > 0)):
+        raise InputError(f"cut weights {weights.tolist()} must be {len(cuts)} positive numbers")
+    order = np.argsort(cuts, kind="stable")
+    cuts, weights = cuts[order], weights[order]
     if np.any(~np.isfinite(cuts)) or np.any(cuts < 0) or np.any(cuts > duration):
         bad = [float(c) for c in cuts if not 0 <= c <= duration]
         raise InputError(f"cut times {bad} lie outside the cue (0 … {duration:.3f} s)")
-    return cuts
+    return cuts, weights
 
 
 def _problem(beats, cuts, duration, source_duration, max_stretch, half, splices) -> _Problem:
@@ -170,7 +182,7 @@ def _anchor_value(problem: _Problem, j: int) -> np.ndarray:
     """Reward of hitting cut j from each state: the hit, a downbeat, a strong beat, no slack."""
     beat, target, source = _states(problem, j)
     beats = problem.beats
-    value = HIT_REWARD + DOWNBEAT_BONUS * beats.downbeats[beat]
+    value = HIT_REWARD * problem.weights[j] + DOWNBEAT_BONUS * beats.downbeats[beat]
     value = value + STRENGTH_BONUS * beats.strength[beat]
     slack = np.abs(target - problem.cuts[j]) / max(np.abs(problem.offsets).max(), EPS)
     drift = np.abs(source - target) / problem.beats.period
@@ -225,7 +237,7 @@ def _segment_cost(problem: _Problem, src_a, tgt_a, src_b, tgt_b):
     best = np.full(np.broadcast(length, span).shape, np.inf)
     best_step = np.zeros(best.shape, dtype=int)
     where = _SpliceRoom(problem, src_a, src_b)
-    usable = (span > 0) & (length > 0)
+    usable = (span > 0) & (length > MIN_ANCHOR_GAP * problem.beats.period)
     for step in problem.steps:
         start, end, ok = where.jump(int(step))
         moved = problem.grid[end] - problem.grid[start]

@@ -16,6 +16,7 @@ from gvmgen.errors import InputError
 
 DEFAULT_MAX_STRETCH = 0.06
 DEFAULT_FPS = 24.0
+GRADUAL_WEIGHT = 0.5  # a dissolve or fade has no single instant to hit
 
 
 def add_parser(subparsers, help_text: str) -> None:
@@ -45,12 +46,14 @@ def run(args) -> int:
     from gvmgen.media.audio import load_audio, write_wav
 
     _check_flags(args)
-    cuts, fps = _cuts_and_rate(args)
+    cuts, weights, fps = _cuts_and_rate(args)
     audio, rate = load_audio(args.music)
     duration = audio.shape[1] / rate
     _check_cuts_fit(cuts, duration)
     print(f"aligning {len(cuts)} cuts over {duration:.2f} s of music…", file=sys.stderr)
-    result = align_to_cuts(audio, rate, cuts, max_stretch=args.max_stretch, fps=fps)
+    result = align_to_cuts(
+        audio, rate, cuts, max_stretch=args.max_stretch, fps=fps, weights=weights
+    )
     report = _report(args, result, rate, fps)
     write_wav(args.output, result.audio, rate)
     if args.report:
@@ -76,14 +79,19 @@ def _check_flags(args) -> None:
             raise InputError(f"{flag} {str(path)!r}: folder {str(Path(path).parent)!r} not found")
 
 
-def _cuts_and_rate(args) -> tuple[list[float], float]:
-    """Cut times (s) and the frame rate that defines '±1 frame'."""
+def _cuts_and_rate(args) -> tuple[list[float], list[float], float]:
+    """Cut times (s), what hitting each is worth, and the frame rate that defines '±1 frame'.
+
+    A dissolve's middle is worth half a hard cut: when both cannot be hit, the cut wins.
+    """
     if args.cuts is not None:
-        return parse_cut_list(args.cuts), args.fps or DEFAULT_FPS
+        cuts = parse_cut_list(args.cuts)
+        return cuts, [1.0] * len(cuts), args.fps or DEFAULT_FPS
     from gvmgen.analysis import analyze_input
 
     analysis = analyze_input(args.cuts_from, args.range_text)
-    return [float(c.time) for c in analysis.cuts], args.fps or float(analysis.rate)
+    weights = [GRADUAL_WEIGHT if c.kind == "gradual" else 1.0 for c in analysis.cuts]
+    return [float(c.time) for c in analysis.cuts], weights, args.fps or float(analysis.rate)
 
 
 def parse_cut_list(text: str) -> list[float]:

