@@ -18,6 +18,7 @@ from gvmgen.engines.arranger.score import (
     GM_CRASH,
     GM_KICK,
     GM_OPEN_HAT,
+    GM_SIDE_STICK,
     GM_SNARE,
     GM_TOMS,
     Note,
@@ -157,7 +158,8 @@ def write_drums(sink: NoteSink, ctx: BarContext, variant: int, rng: np.random.Ge
     fill_from = (
         steps - (4 * min(2 if density >= 2 else 1, ctx.length)) if ctx.closes_section else steps
     )
-    for part, key in (("kick", GM_KICK), ("snare", GM_SNARE), ("hat", GM_CLOSED_HAT)):
+    snare = GM_SIDE_STICK if density == 0 else GM_SNARE  # calm pictures get a softer backbeat
+    for part, key in (("kick", GM_KICK), ("snare", snare), ("hat", GM_CLOSED_HAT)):
         for step, mark in enumerate(pattern[part][:fill_from]):
             if mark == ".":
                 continue

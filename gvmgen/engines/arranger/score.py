@@ -13,7 +13,7 @@ import numpy as np
 # Parts, in the order the mix lays them out. Drums use General MIDI percussion keys as `pitch`.
 TONAL_PARTS = ("pad", "keys", "bass", "lead")
 DRUM_PARTS = ("kick", "snare", "hat", "crash", "tom")
-GM_KICK, GM_SNARE, GM_CLOSED_HAT, GM_OPEN_HAT, GM_CRASH = 36, 38, 42, 46, 49
+GM_KICK, GM_SIDE_STICK, GM_SNARE, GM_CLOSED_HAT, GM_OPEN_HAT, GM_CRASH = 36, 37, 38, 42, 46, 49
 GM_TOMS = (45, 47, 50)  # low, mid, high tom
 
 

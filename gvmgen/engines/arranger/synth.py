@@ -181,11 +181,14 @@ def _kick(sr: int, noise: np.ndarray) -> np.ndarray:
 
 
 def _snare(sr: int, noise: np.ndarray, rim: bool) -> np.ndarray:
-    """Two drum-head modes plus a band of noise for the wires."""
+    """Two drum-head modes plus a band of noise for the wires; a side stick is mostly wood."""
     t = _time(0.35, sr)
-    tone = (np.sin(2 * np.pi * 185 * t) + 0.5 * np.sin(2 * np.pi * 330 * t)) * np.exp(-t / 0.05)
-    wires = _soften(_highpass(noise[: len(t)], 1), 4) * np.exp(-t / (0.06 if rim else 0.13))
-    hit = 0.5 * tone + 0.8 * wires
+    head = (185.0, 330.0) if not rim else (420.0, 810.0)
+    tone = (np.sin(2 * np.pi * head[0] * t) + 0.5 * np.sin(2 * np.pi * head[1] * t)) * np.exp(
+        -t / (0.05 if not rim else 0.025)
+    )
+    wires = _soften(_highpass(noise[: len(t)], 1), 4) * np.exp(-t / (0.02 if rim else 0.13))
+    hit = 0.5 * tone + (0.35 if rim else 0.8) * wires
     return hit / np.abs(hit).max()
 
 
