@@ -51,12 +51,14 @@ def phase_ramp(freq: float, n: int, sr: int, offset: float = 0.0) -> np.ndarray:
 
 
 def _ramp(n: int) -> np.ndarray:
-    """0, 1, …, n-1 as uint32 (a cached view; read-only)."""
+    """0, 1, …, n-1 as uint32 (a view of a shared read-only array that grows on demand)."""
     global _RAMP
-    if len(_RAMP) < n:
-        _RAMP = np.arange(max(n, 2 * len(_RAMP)), dtype=np.uint32)
-        _RAMP.flags.writeable = False
-    return _RAMP[:n]
+    ramp = _RAMP  # one read: another thread may swap the global meanwhile
+    if len(ramp) < n:
+        ramp = np.arange(max(n, 2 * len(ramp)), dtype=np.uint32)
+        ramp.flags.writeable = False
+        _RAMP = ramp
+    return ramp[:n]
 
 
 _RAMP = np.arange(0, dtype=np.uint32)
