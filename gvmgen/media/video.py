@@ -187,14 +187,16 @@ def sample_frames(
     """
     _check_range(start, duration, fps)
     container, stream = open_video(path)
+    times, frames, convert = [], [], None
     with container:
-        picked = list(_pick_frames(container, stream, start, duration, fps))
-        if not picked:
-            raise MediaError(f"no frames in {str(path)!r} from {start:.3f} s on")
-        convert = _converter(stream, picked[0][1], short_side)
-        times = np.array([t for t, _ in picked], np.float64) - start
-        frames = np.stack([convert(frame) for _, frame in picked])
-    return SampledFrames(times=times, frames=frames)
+        # convert as we go: holding decoded frames would hold full-size pictures in memory
+        for time, frame in _pick_frames(container, stream, start, duration, fps):
+            convert = convert or _converter(stream, frame, short_side)
+            times.append(time - start)
+            frames.append(convert(frame))
+    if not frames:
+        raise MediaError(f"no frames in {str(path)!r} from {start:.3f} s on")
+    return SampledFrames(times=np.array(times, np.float64), frames=np.stack(frames))
 
 
 def _check_range(start: float, duration: float | None, fps: float) -> None:
