@@ -73,17 +73,20 @@ class Tally:
         return f"{hits / len(off):6.1%} ({hits}/{len(off)})"
 
 
-def detect_cuts(path: str, which: str) -> tuple[list[float], float]:
-    """Cut times (s) and frame rate of a clip, by the product's detector or PySceneDetect's."""
+def detect_cuts(path: str, which: str) -> tuple[list[float], list[float], float]:
+    """Cut times (s), their weights (a dissolve's middle 0.5, as `gvmgen align --cuts-from`)
+    and the frame rate of a clip, by the product's detector or PySceneDetect's."""
     if which == "product":
         from gvmgen.media.cuts import detect_shots
 
         shots = detect_shots(path)
-        return [c.time for c in shots.cuts], float(shots.rate)
+        weights = [0.5 if c.kind == "gradual" else 1.0 for c in shots.cuts]
+        return [c.time for c in shots.cuts], weights, float(shots.rate)
     from scenedetect import ContentDetector, detect, open_video
 
     scenes = detect(path, ContentDetector())
-    return [s[0].seconds for s in scenes[1:]], float(open_video(path).frame_rate)
+    cuts = [s[0].seconds for s in scenes[1:]]
+    return cuts, [1.0] * len(cuts), float(open_video(path).frame_rate)
 
 
 def spaced_mask(cuts: np.ndarray) -> np.ndarray:
@@ -93,8 +96,8 @@ def spaced_mask(cuts: np.ndarray) -> np.ndarray:
 
 def run_clip(path: str, which: str, tallies: dict[str, Tally]) -> str:
     audio, rate = load_audio(path)
-    cuts, fps = detect_cuts(path, which)
-    cuts = np.array(sorted(cuts))
+    cuts, weights, fps = detect_cuts(path, which)
+    cuts = np.array(cuts)
     spaced, frame = spaced_mask(cuts), 1.0 / fps
     music = audio.shape[1] / rate
     line = [f"{Path(path).name:<11} {len(cuts):>2} cuts @ {fps:6.3f} fps"]
@@ -106,7 +109,7 @@ def run_clip(path: str, which: str, tallies: dict[str, Tally]) -> str:
             tally.add(offsets, spaced, frame, clicks=detect_clicks(audio, rate))
         else:
             started = time.perf_counter()
-            result = align_to_cuts(audio, rate, cuts, fps=fps, **options)
+            result = align_to_cuts(audio, rate, cuts, fps=fps, weights=weights, **options)
             seconds = time.perf_counter() - started
             m = result.metrics
             offsets = [
@@ -153,7 +156,7 @@ def time_stages(paths: list[str]) -> None:
     music = 0.0
     for path in paths:
         audio, rate = load_audio(path)
-        cuts, _ = detect_cuts(path, "pyscenedetect")
+        cuts, _, _ = detect_cuts(path, "pyscenedetect")
         music += audio.shape[1] / rate
         clock = time.perf_counter()
         beats = track_beats(audio, rate)
