@@ -316,7 +316,7 @@ def _returns(back: np.ndarray) -> np.ndarray:
     `back[j, k-2]` is |frame j − frame j−k|, so frame i+m vs i−1 is `back[i+m, m-1]`."""
     n = len(back)
     out = np.full(n, np.inf, np.float32)
-    for m in range(1, LOOK_BACK + 1):
+    for m in range(1, min(LOOK_BACK, n - 1) + 1):  # a short range has fewer frames ahead
         out[: n - m] = np.minimum(out[: n - m], back[m:, m - 1])
     return out
 

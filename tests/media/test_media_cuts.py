@@ -58,6 +58,16 @@ def test_range_reports_times_from_the_range_start(cut_clip):
     assert analysis.cuts[0].time == pytest.approx(23 / float(rate), abs=0.5 / float(rate))
 
 
+@pytest.mark.parametrize("frames", [1, 2, 3, 5, 8])
+def test_a_clip_only_a_few_frames_long_still_analyses(cut_clip, frames):
+    """Timelines hold clips of a handful of frames; each is analysed on its own."""
+    path, rate = cut_clip
+    analysis = detect_shots(path, start=60 / float(rate), duration=frames / float(rate))
+
+    assert len(analysis.motion) == frames
+    assert shot_frames(analysis) == []
+
+
 def test_motion_comes_from_the_same_pass(cut_clip):
     path, rate = cut_clip
     analysis = detect_shots(path)
