@@ -4,9 +4,9 @@ The grid is a tempo map, constant between *anchors* (the cue start, every cut at
 `min_gap` seconds after the previous anchor, and the cue end). Each stretch between two anchors
 holds a whole number of beats, so every anchor lands exactly on a downbeat; a stretch whose beat
 count is not a multiple of four ends with one 2- or 3-beat bar. The beat counts are chosen
-jointly (Viterbi over the stretches) for one base tempo: stay near it, change by no more than a
-few % from stretch to stretch, prefer whole 4-beat bars. The base tempo is searched on a fine
-grid inside the mood's tempo range.
+jointly (Viterbi over the stretches) for one base tempo: stay near it (no more than ~10 % away),
+change by no more than a few % from stretch to stretch, prefer whole 4-beat bars. The base tempo
+is searched on a fine grid inside the mood's tempo range.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ _TEMPO_SEARCH_STEP = 0.25  # BPM
 _DEVIATION_WEIGHT = 1.0  # cost per unit |log(period / base period)|
 _STEP_WEIGHT = 0.5  # cost per unit |log| tempo change between stretches
 _STEP_PENALTY = 20.0  # cost per unit |log| change beyond MAX_TEMPO_STEP
+MAX_TEMPO_DEVIATION = 0.10  # farthest a stretch's tempo should stray from the base, as a ratio
+_DEVIATION_PENALTY = 20.0  # cost per unit |log| beyond MAX_TEMPO_DEVIATION
 _SHORT_BAR_COST = {0: 0.0, 2: 0.02, 3: 0.03, 1: 0.05}  # by beats % 4: prefer whole bars
 _SECTION_MIN_BARS = 2
 _SECTION_MAX_BARS = 16
@@ -130,7 +132,9 @@ def _candidate_counts(stretch: float, period: float) -> np.ndarray:
 
 def _unary_cost(counts: np.ndarray, periods: np.ndarray, period: float) -> np.ndarray:
     short_bar = np.array([_SHORT_BAR_COST[int(c) % 4] for c in counts])
-    return _DEVIATION_WEIGHT * np.abs(np.log(periods / period)) + short_bar
+    deviation = np.abs(np.log(periods / period))
+    beyond = np.maximum(0.0, deviation - MAX_TEMPO_DEVIATION)
+    return _DEVIATION_WEIGHT * deviation + _DEVIATION_PENALTY * beyond + short_bar
 
 
 def _grid_from_counts(

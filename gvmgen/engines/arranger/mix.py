@@ -1,21 +1,15 @@
 """Mix bus: gains, panning, a reverb send, bus compression, headroom.
 
-Stems are processed in chunks through stateful pedalboard chains (`reset=False`), so a long cue
-reports progress and can be cancelled while it mixes; the result equals a one-shot pass.
+The renderer feeds the bus a few seconds at a time; `finish` then removes DC, fades the edges
+and sets the peak once the whole cue is there.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import numpy as np
 from pedalboard import Compressor, Reverb
 
-from gvmgen.engines.base import check_cancel
-
 HEADROOM_PEAK = 0.89  # -1 dBFS: the loudness stage downstream has room to work
-_CHUNK_SECONDS = 10.0
 _FADE_SECONDS = 0.005  # fade in/out at the cue edges: no click where the audio starts or stops
 
 # part: (gain, pan -1 left .. 1 right, reverb send). Tones are band-limited at the source and
@@ -33,28 +27,21 @@ _CHANNELS: dict[str, tuple[float, float, float]] = {
 }
 
 
-def mix(
-    stems: dict[str, np.ndarray],
-    sr: int,
-    n_samples: int,
-    progress: Callable[[float], None] | None = None,
-    cancel: threading.Event | None = None,
-) -> np.ndarray:
-    """Stems (`[n]` mono or `[2, n]` stereo, at least `n_samples` long) → float32 `[2, n_samples]`
-    peaking at `HEADROOM_PEAK`."""
-    reverb = Reverb(room_size=0.6, damping=0.5, wet_level=1.0, dry_level=0.0, width=1.0)
-    glue = Compressor(threshold_db=-16.0, ratio=2.5, attack_ms=10.0, release_ms=150.0)
-    out = np.zeros((2, n_samples), np.float32)
-    chunk = int(_CHUNK_SECONDS * sr)
-    for start in range(0, n_samples, chunk):
-        check_cancel(cancel)
-        stop = min(n_samples, start + chunk)
-        dry, send = _sum_chunk(stems, start, stop)
-        dry += reverb.process(send, sr, reset=False)
-        out[:, start:stop] = glue.process(dry, sr, reset=False)
-        if progress is not None:
-            progress(stop / n_samples)
-    return _finish(out, sr)
+class MixBus:
+    """The master section, fed chunk by chunk: reverb send and glue compression keep their state
+    between chunks, so the result does not depend on the chunk size."""
+
+    def __init__(self, sr: int):
+        self.sr = sr
+        self._reverb = Reverb(room_size=0.6, damping=0.5, wet_level=1.0, dry_level=0.0, width=1.0)
+        self._glue = Compressor(threshold_db=-16.0, ratio=2.5, attack_ms=10.0, release_ms=150.0)
+
+    def process(self, stems: dict[str, np.ndarray], length: int) -> np.ndarray:
+        """The next `length` samples of the mix from stems (`[n]` mono or `[2, n]` stereo, at
+        least `length` long) → float32 `[2, length]`, before `finish`."""
+        dry, send = _sum_chunk(stems, 0, length)
+        dry += self._reverb.process(send, self.sr, reset=False)
+        return self._glue.process(dry, self.sr, reset=False)
 
 
 def _sum_chunk(stems, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
@@ -74,7 +61,7 @@ def _sum_chunk(stems, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
     return dry, send
 
 
-def _finish(out: np.ndarray, sr: int) -> np.ndarray:
+def finish(out: np.ndarray, sr: int) -> np.ndarray:
     """Remove DC, fade the edges by a few ms, scale to the headroom peak."""
     out -= out.mean(axis=1, keepdims=True)
     fade = min(out.shape[1] // 2, int(_FADE_SECONDS * sr))

@@ -1,5 +1,5 @@
-"""Rendering: a `Score` → stereo audio. Notes are synthesised one by one into per-part stems
-(bar by bar, so progress and cancellation work at bar granularity), then mixed."""
+"""Rendering: a `Score` → stereo audio. Notes are synthesised one by one (numpy arrays, cached
+when they recur) into per-part stems, a few seconds at a time, and mixed as they go."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from gvmgen.engines.arranger import mix, synth
 from gvmgen.engines.arranger.score import DRUM_PARTS, Score
 from gvmgen.engines.base import ProgressFn, check_cancel
 
-_TAIL_SECONDS = 3.0  # room in the stems for notes ringing past the cue end (cut off later)
-_RENDER_SHARE = 0.7  # fraction of the progress bar spent on notes; the rest is the mix
+_CHUNK_SECONDS = 4.0  # rendered and mixed at a time: bounded memory, progress, cancellation
+_RING_SECONDS = 1.0  # longest release or ring past a note's held length (crash: its 2.5 s hit)
 _VELOCITY_CURVE = 1.6  # velocity → gain exponent: soft notes get softer faster
 _LENGTH_QUANTUM = 256  # samples (5 ms at 48 kHz): held lengths this close share a rendering
 _CACHE_BYTES = 192 * 2**20
@@ -26,37 +26,42 @@ def render_score(
     cancel: threading.Event | None = None,
 ) -> np.ndarray:
     """Audio of `score`, float32 `[2, round(duration * sr)]` in [-1, 1] (duration defaults to the
-    score's)."""
+    score's).
+
+    Works through the cue in chunks of a few seconds: the notes starting in a chunk are
+    synthesised into per-part stems that reach past the chunk by the longest ring (the overhang
+    is carried into the next chunk), and the chunk goes through the mix bus.
+    """
     duration = score.duration if duration is None else duration
     n_samples = max(1, round(duration * sr))
-    stems = _render_stems(score, sr, n_samples, progress, cancel)
-    report = None
-    if progress is not None:
-
-        def report(done: float) -> None:
-            progress(_RENDER_SHARE + (1 - _RENDER_SHARE) * done, "mixing")
-
-    return mix.mix(stems, sr, n_samples, report, cancel)
-
-
-def _render_stems(score, sr, n_samples, progress, cancel) -> dict[str, np.ndarray]:
-    """Every note into its part's stem (mono `[n]`; the pad stereo `[2, n]`), bar by bar."""
-    length = n_samples + int(_TAIL_SECONDS * sr)
-    parts = {note.part for note in score.notes}
-    stems = {p: np.zeros((2, length) if p == "pad" else length, np.float32) for p in parts}
-    bar_ends = np.append(score.downbeat_times[1:], np.inf)
-    onsets = np.array([note.start for note in score.notes])
-    first = 0
-    cache = _NoteCache()
-    for bar, bar_end in enumerate(bar_ends):
+    onsets = np.array([round(note.start * sr) for note in score.notes], dtype=np.int64)
+    longest = max((note.duration for note in score.notes), default=0.0)
+    overhang = int((longest + _RING_SECONDS) * sr) + int(2.5 * sr)
+    chunk = int(_CHUNK_SECONDS * sr)
+    bus, cache = mix.MixBus(sr), _NoteCache()
+    parts = sorted({note.part for note in score.notes})
+    carried = {part: _silence(part, overhang) for part in parts}
+    out = np.empty((2, n_samples), np.float32)
+    for start in range(0, n_samples, chunk):
         check_cancel(cancel)
-        last = int(np.searchsorted(onsets, bar_end, side="left"))
-        for note in score.notes[first:last]:
-            _add_note(stems[note.part], note, sr, length, cache)
-        first = last
+        length = min(chunk, n_samples - start)
+        stems = {part: _silence(part, length + overhang) for part in parts}
+        for part in parts:
+            stems[part][..., :overhang] += carried[part]
+        first, last = np.searchsorted(onsets, [start, start + length])
+        for note, onset in zip(score.notes[first:last], onsets[first:last], strict=True):
+            _add_note(stems[note.part], note, int(onset - start), sr, cache)
+        out[:, start : start + length] = bus.process(stems, length)
+        carried = {part: stem[..., length : length + overhang] for part, stem in stems.items()}
         if progress is not None:
-            progress(_RENDER_SHARE * (bar + 1) / len(bar_ends), f"bar {bar + 1}/{len(bar_ends)}")
-    return stems
+            done = (start + length) / n_samples
+            progress(done, f"rendered {(start + length) / sr:.0f} of {n_samples / sr:.0f} s")
+    return mix.finish(out, sr)
+
+
+def _silence(part: str, length: int) -> np.ndarray:
+    """An empty stem: the pad is stereo `[2, length]`, every other part mono `[length]`."""
+    return np.zeros((2, length) if part == "pad" else length, np.float32)
 
 
 class _NoteCache:
@@ -82,11 +87,9 @@ class _NoteCache:
         return audio
 
 
-def _add_note(stem: np.ndarray, note, sr: int, length: int, cache: _NoteCache) -> None:
-    """Synthesise `note` and add it into `stem` at its onset, cut at the stem's end."""
-    start = round(note.start * sr)
-    if start >= length:
-        return
+def _add_note(stem: np.ndarray, note, start: int, sr: int, cache: _NoteCache) -> None:
+    """Synthesise `note` and add it into `stem` from sample `start`, cut at the stem's end."""
+    length = stem.shape[-1]
     gain = note.velocity**_VELOCITY_CURVE
     if note.part in DRUM_PARTS:
         audio = synth.drum_hit(note.part, note.pitch, sr)
