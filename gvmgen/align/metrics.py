@@ -87,9 +87,9 @@ def hit_rate(offsets: np.ndarray, tolerance: float) -> float:
 
 
 def _per_cut(cuts, offsets, frame: float, plan: AlignmentPlan | None) -> list[dict]:
-    reasons = {round(u.time, 6): u.reason for u in plan.unhit} if plan else {}
+    reasons = _reasons(cuts, plan)
     rows = []
-    for time, offset in zip(cuts, offsets, strict=True):
+    for index, (time, offset) in enumerate(zip(cuts, offsets, strict=True)):
         finite = bool(np.isfinite(offset))
         row = {
             "time": float(time),
@@ -97,10 +97,21 @@ def _per_cut(cuts, offsets, frame: float, plan: AlignmentPlan | None) -> list[di
             "hit_1frame": bool(abs(offset) <= frame + 1e-9),
             "offset_ms": round(float(offset) * 1000, 1) if finite else None,
         }
-        if round(float(time), 6) in reasons:
-            row["reason"] = reasons[round(float(time), 6)]
+        if index in reasons:
+            row["reason"] = reasons[index]
         rows.append(row)
     return rows
+
+
+def _reasons(cuts: np.ndarray, plan: AlignmentPlan | None) -> dict[int, str]:
+    """Why the plan left each cut unhit, by index into `cuts` (matched by time if the plan was
+    made for other cut times)."""
+    if plan is None:
+        return {}
+    if len(plan.cuts) == len(cuts) and np.allclose(plan.cuts, cuts):
+        return {u.index: u.reason for u in plan.unhit}
+    index = {round(float(t), 6): i for i, t in enumerate(cuts)}
+    return {index[round(u.time, 6)]: u.reason for u in plan.unhit if round(u.time, 6) in index}
 
 
 def detect_clicks(audio: np.ndarray, sample_rate: int) -> int:

@@ -348,7 +348,7 @@ def _plan_from_chain(problem: _Problem, chain: list[_Link]) -> AlignmentPlan:
         source_duration=problem.source_duration,
         stretch_bound=problem.max_stretch,
         anchors=tuple(anchors),
-        pieces=tuple(pieces),
+        pieces=tuple(p for p in pieces if p.target_end - p.target_start > EPS),
         splices=tuple(splices),
         unhit=tuple(unhit),
     )

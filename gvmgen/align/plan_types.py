@@ -30,7 +30,8 @@ class Piece:
     @property
     def tempo_factor(self) -> float:
         """Source seconds per output second: 1.05 plays 5 % faster."""
-        return (self.source_end - self.source_start) / (self.target_end - self.target_start)
+        span = self.target_end - self.target_start
+        return (self.source_end - self.source_start) / span if span > 0 else 1.0
 
     @property
     def stretch(self) -> float:

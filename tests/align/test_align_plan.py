@@ -95,3 +95,10 @@ def test_no_beats_reports_every_cut():
 def test_bad_input_is_an_input_error(cuts, stretch):
     with pytest.raises(InputError):
         plan_alignment(grid(), np.array(cuts), 20.0, max_stretch=stretch)
+
+
+def test_cuts_at_the_edges_and_repeated_cuts_make_a_valid_plan():
+    plan = plan_alignment(grid(), np.array([0.0, 5.0, 5.0, 20.0]), 20.0)
+    assert all(p.target_end > p.target_start for p in plan.pieces)
+    assert plan.pieces[-1].target_end == pytest.approx(20.0)
+    assert [u.time for u in plan.unhit].count(5.0) == 1  # one of the twins is hit
