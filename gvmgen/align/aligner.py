@@ -7,6 +7,7 @@ for that cut and the plan is made again; the best measured render wins.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,13 +44,17 @@ def align_to_cuts(
     allow_splices: bool = True,
     replans: int = REPLANS,
     weights=None,
+    progress: Callable[[float, str], None] | None = None,
 ) -> AlignmentResult:
     """Warp `audio` `[C, N]` so its beats land on `cuts` (seconds); output lasts `duration`
     (default: the input's length) to the sample.
 
     `beats` lets an engine that knows its own grid skip tracking for the plan; the metrics
     always re-track the output. `weights` `[M]`: worth of each cut (see `plan_alignment`).
+    `progress(fraction, message)` hears about each stage.
     """
+    report = progress or (lambda fraction, message: None)
+    report(0.0, "tracking beats")
     source_duration = audio.shape[1] / sample_rate
     duration = source_duration if duration is None else float(duration)
     before = track_beats(audio, sample_rate) if beats is None else beats
@@ -62,7 +67,8 @@ def align_to_cuts(
     )
     avoid: frozenset = frozenset()
     best = None
-    for _ in range(replans + 1):
+    for round_ in range(replans + 1):
+        report(0.1 + 0.9 * round_ / (replans + 1), "planning, rendering, re-measuring")
         plan = plan_alignment(before, cuts, duration, avoid=avoid, **options)
         result = _render_and_measure(audio, sample_rate, plan, before, fps)
         best = result if best is None or _score(result) > _score(best) else best
@@ -70,6 +76,7 @@ def align_to_cuts(
         if not missed:
             break
         avoid = avoid | missed
+    report(1.0, "done")
     return best
 
 

@@ -8,6 +8,7 @@ and leaves no output file behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -50,10 +51,16 @@ def run(args) -> int:
     audio, rate = load_audio(args.music)
     duration = audio.shape[1] / rate
     _check_cuts_fit(cuts, duration)
-    print(f"aligning {len(cuts)} cuts over {duration:.2f} s of music…", file=sys.stderr)
-    result = align_to_cuts(
-        audio, rate, cuts, max_stretch=args.max_stretch, fps=fps, weights=weights
-    )
+    with _progress_bar(f"aligning {len(cuts)} cuts") as progress:
+        result = align_to_cuts(
+            audio,
+            rate,
+            cuts,
+            max_stretch=args.max_stretch,
+            fps=fps,
+            weights=weights,
+            progress=progress,
+        )
     report = _report(args, result, rate, fps)
     write_wav(args.output, result.audio, rate)
     if args.report:
@@ -62,6 +69,20 @@ def run(args) -> int:
         write_text_atomic(args.report, json.dumps(report, indent=2) + "\n")
     print(_summary(result, args.output))
     return 0
+
+
+@contextlib.contextmanager
+def _progress_bar(title: str):
+    """A tqdm bar on stderr driven by `progress(fraction, message)` callbacks."""
+    from tqdm import tqdm
+
+    with tqdm(total=100, desc=title, file=sys.stderr, leave=False, unit="%") as bar:
+
+        def progress(fraction: float, message: str) -> None:
+            bar.set_postfix_str(message)
+            bar.update(max(int(round(fraction * 100)) - bar.n, 0))
+
+        yield progress
 
 
 def _check_flags(args) -> None:

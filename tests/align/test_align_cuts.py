@@ -90,3 +90,18 @@ def test_stretched_beats_land_where_the_map_says():
     lag = np.median(cut_offsets(source, beat_times(120, 6.0)[1:-1]))  # tracker's own lag
     offsets = cut_offsets(found, expected[1:-1]) - lag
     assert np.all(np.abs(offsets) < 0.015), np.round(offsets * 1000, 1)
+
+
+def test_a_known_beat_grid_skips_tracking_for_the_plan(music):
+    """An engine's composed grid (shifted by the tracker's lag) plans; hits are re-measured."""
+    from align_music import beat_times
+
+    from gvmgen.align import BeatGrid, align_to_cuts
+
+    duration, cuts = CASES[123]
+    composed = beat_times(123, duration)
+    lag = float(np.median(cut_offsets(track_beats(music[123], RATE).times, composed[1:-1])))
+    grid = BeatGrid.from_times(composed + lag)
+    result = align_to_cuts(music[123], RATE, np.array(cuts), beats=grid)
+    assert result.beats_before is grid
+    assert result.metrics.hit_rate_1frame == 1.0, [c["offset_ms"] for c in result.metrics.per_cut]
