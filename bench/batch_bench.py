@@ -106,6 +106,7 @@ def main() -> int:
             }
         )
         seconds = time.perf_counter() - began
+        track = check_track(result)
     hits = [c.hit_rate_1frame for c in result.cues]
     print(
         f"batch score of {MINUTES} min, {CUTS} edit points, {len(MARKERS)} cue markers: "
@@ -114,7 +115,7 @@ def main() -> int:
     print(f"cues: {len(result.cues)} {[c.name for c in result.cues]}")
     print(
         f"mean hit rate ±1 frame: {sum(hits) / len(hits):.1%}; loudness "
-        f"{result.loudness_lufs:.1f} LUFS; {check_track(result)}"
+        f"{result.loudness_lufs:.1f} LUFS; {track}"
     )
     print("stage seconds: " + json.dumps(result.seconds))
     return 0 if seconds < 60 else 1
