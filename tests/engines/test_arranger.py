@@ -14,6 +14,7 @@ import pytest
 
 from gvmgen.engines.arranger import ArrangerEngine, Score
 from gvmgen.engines.arranger.mood import MODES
+from gvmgen.engines.arranger.score import MELODY_PARTS
 from gvmgen.engines.base import CueConditioning, MusicEngine
 from gvmgen.errors import Cancelled, InputError
 
@@ -103,8 +104,8 @@ def test_same_seed_same_samples_other_seed_other_music(engine, irregular):
     assert np.array_equal(again, audio)
     other_audio, other = engine.generate_with_score(cue, seed=8)
     assert not np.allclose(other_audio, audio)
-    melody = [(n.start, n.pitch) for n in score.notes_of("lead")]
-    assert melody != [(n.start, n.pitch) for n in other.notes_of("lead")]
+    melody = [(n.start, n.pitch) for n in score.notes_of(*MELODY_PARTS)]
+    assert melody != [(n.start, n.pitch) for n in other.notes_of(*MELODY_PARTS)]
 
 
 def test_generate_keeps_the_score_it_rendered(engine):
@@ -179,16 +180,17 @@ def test_the_cue_ends_on_the_home_chord(irregular):
     _, _, score = irregular
     last = score.downbeat_times[-1]
     final = [n for n in score.notes if n.start >= last - 1e-6]
-    assert {n.part for n in final} == {"kick", "crash", "bass", "pad", "lead"}
-    assert all(n.pitch % 12 == score.tonic for n in final if n.part in ("bass", "lead"))
+    assert {n.part for n in final} == {"kick", "crash", "bass", "pad", score.sections[-1].melody}
+    assert all(n.pitch % 12 == score.tonic for n in final if n.part not in ("kick", "crash", "pad"))
 
 
 def test_it_is_music_chords_bass_melody_and_spectrum(irregular):
     _, audio, score = irregular
     parts = {n.part for n in score.notes}
-    assert {"kick", "snare", "hat", "bass", "lead"} <= parts
+    assert {"kick", "snare", "hat", "bass"} <= parts
+    assert parts & set(MELODY_PARTS)
     assert parts & {"pad", "keys"}
-    lead = score.notes_of("lead")
+    lead = score.notes_of(*MELODY_PARTS)
     assert len({n.pitch % 12 for n in lead}) >= 5  # a line, not a drone
     assert np.sum(np.diff([n.start for n in lead]) > 0.3) > 0  # with some longer notes/rests
     chord_sizes = _simultaneous(score, ("pad", "keys"))
@@ -212,7 +214,7 @@ def test_melody_stays_in_the_key_of_its_section(irregular):
     _, _, score = irregular
     for section in score.sections:
         scale = {(score.tonic + step) % 12 for step in MODES[section.mode]}
-        notes = [n for n in score.notes_of("lead") if section.start <= n.start < section.end]
+        notes = [n for n in score.notes_of(*MELODY_PARTS) if section.start <= n.start < section.end]
         assert all(n.pitch % 12 in scale for n in notes)
 
 
@@ -233,8 +235,8 @@ def test_dark_and_bright_pictures_get_different_modes(engine):
     assert dark.sections[0].mode != bright.sections[0].mode
     assert dark.sections[0].mode in ("phrygian", "aeolian")
     assert bright.sections[0].mode in ("ionian", "lydian")
-    dark_lead = np.mean([n.pitch for n in dark.notes_of("lead")])
-    assert np.mean([n.pitch for n in bright.notes_of("lead")]) > dark_lead  # higher register
+    dark_lead = np.mean([n.pitch for n in dark.notes_of(*MELODY_PARTS)])
+    assert np.mean([n.pitch for n in bright.notes_of(*MELODY_PARTS)]) > dark_lead  # higher register
 
 
 def test_more_motion_means_busier_music_and_a_faster_tempo(engine):
@@ -242,6 +244,8 @@ def test_more_motion_means_busier_music_and_a_faster_tempo(engine):
     busy = engine.compose(make_cue(20.0, [5.0, 10.0, 15.0], motion=0.9), seed=4)
     assert len(busy.notes) > 1.5 * len(calm.notes)
     assert busy.tempo > calm.tempo
+    assert (calm.sections[0].texture, calm.sections[0].melody) == ("pad", "pluck")
+    assert (busy.sections[0].texture, busy.sections[0].melody) == ("keys", "lead")
 
 
 def test_motion_falls_back_to_frame_differences(engine):

@@ -57,6 +57,7 @@ def _sections(
         pool = PROGRESSIONS[mood.mode]
         progression = pool[int(rng.integers(len(pool)))]
         texture = "keys" if mood.density >= 2 or (mood.density == 1 and i % 2) else "pad"
+        melody = "pluck" if mood.density == 0 or (mood.density == 1 and i % 2 == 0) else "lead"
         label = chr(ord("A") + i) if i < 26 else f"S{i}"
         sections.append(
             Section(
@@ -69,6 +70,7 @@ def _sections(
                 mood.density,
                 progression,
                 texture,
+                melody,
                 at_change,
             )
         )

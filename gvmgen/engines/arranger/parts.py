@@ -270,7 +270,8 @@ def write_lead(
             index = _nearest_chord_tone(index, chord_degrees)  # strong beats sit on the chord
         pitch = int(scale_pitch(tonic, ctx.section.mode, index, base=base))
         velocity = 0.85 if onset == 0 else 0.72
-        sink.add("lead", ctx.beat + onset, min(length, ctx.length - onset), pitch, velocity)
+        length = min(length, ctx.length - onset)
+        sink.add(ctx.section.melody, ctx.beat + onset, length, pitch, velocity)
     return index
 
 
@@ -300,4 +301,4 @@ def write_ending(sink: NoteSink, ctx: BarContext, tonic: int, register: int) -> 
     for pitch in ctx.chord.voicing:
         sink.add("pad", ctx.beat, ctx.length, pitch, 0.6)
     home = int(scale_pitch(tonic, ctx.section.mode, 7, base=LEAD_BASE + 12 * register))
-    sink.add("lead", ctx.beat, ctx.length, home, 0.75)
+    sink.add(ctx.section.melody, ctx.beat, ctx.length, home, 0.75)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 # Parts, in the order the mix lays them out. Drums use General MIDI percussion keys as `pitch`.
-TONAL_PARTS = ("pad", "keys", "bass", "lead")
+TONAL_PARTS = ("pad", "keys", "bass", "lead", "pluck")
+MELODY_PARTS = ("lead", "pluck")  # the instruments that may carry the melody
 DRUM_PARTS = ("kick", "snare", "hat", "crash", "tom")
 GM_KICK, GM_SIDE_STICK, GM_SNARE, GM_CLOSED_HAT, GM_OPEN_HAT, GM_CRASH = 36, 37, 38, 42, 46, 49
 GM_TOMS = (45, 47, 50)  # low, mid, high tom
@@ -50,6 +51,7 @@ class Section:
         density: rhythmic busyness 0 (sparse) .. 3 (busy), from the section's motion.
         progression: scale degrees (0-based) of the chord on each bar, cycled.
         texture: "pad" (sustained chords) or "keys" (rhythmic electric piano).
+        melody: the melody's instrument, "lead" (sustained synth) or "pluck" (harp-like).
         starts_at_scene_change: True when a scene change opens the section.
     """
 
@@ -62,6 +64,7 @@ class Section:
     density: int
     progression: tuple[int, ...]
     texture: str
+    melody: str
     starts_at_scene_change: bool
 
 
@@ -98,6 +101,6 @@ class Score:
         names = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
         return f"{names[self.tonic]} {self.sections[0].mode}"
 
-    def notes_of(self, part: str) -> list[Note]:
-        """The notes one part plays, in time order."""
-        return [n for n in self.notes if n.part == part]
+    def notes_of(self, *parts: str) -> list[Note]:
+        """The notes the given parts play, in time order."""
+        return [n for n in self.notes if n.part in parts]

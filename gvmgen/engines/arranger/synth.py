@@ -138,7 +138,20 @@ def lead(pitch: int, n_held: int, sr: int) -> np.ndarray:
     return tone * env
 
 
-TONAL = {"pad": pad, "keys": keys, "bass": bass, "lead": lead}
+def pluck(pitch: int, n_held: int, sr: int) -> np.ndarray:
+    """Harp-like pluck: six harmonics, the higher ones dying away faster. `[n]`."""
+    n = min(n_held + int(0.3 * sr), int(2.5 * sr))
+    t = np.arange(n, dtype=np.float32) / np.float32(sr)
+    cycle = np.float32(2 * np.pi * midi_hz(pitch)) * t
+    tone = np.zeros(n, np.float32)
+    for k in range(1, 7):
+        if k * midi_hz(pitch) < 0.45 * sr:
+            tone += np.sin(k * cycle) * np.exp(t * np.float32(-k / 0.9)) / k
+    damp = envelope(n_held, sr, 0.002, 0.01, 1.0, 0.3)[:n]
+    return tone * damp
+
+
+TONAL = {"pad": pad, "keys": keys, "bass": bass, "lead": lead, "pluck": pluck}
 
 
 @lru_cache(maxsize=16)
