@@ -8,14 +8,14 @@ for that cut and the plan is made again; the best measured render wins.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from gvmgen.align.beats import BeatGrid, track_beats
 from gvmgen.align.metrics import AlignmentMetrics, metrics_from_beats
 from gvmgen.align.plan import plan_alignment
-from gvmgen.align.plan_types import AlignmentPlan
+from gvmgen.align.plan_types import AlignmentPlan, UnhitCut
 from gvmgen.align.render import render_alignment
 
 REPLANS = 2  # extra plan → render → measure rounds when a planned hit is measured off
@@ -76,8 +76,21 @@ def align_to_cuts(
         if not missed:
             break
         avoid = avoid | missed
+    if best.metrics.hit_rate_50ms < 1.0:  # never hand back worse than the music as it was
+        as_is = _render_and_measure(audio, sample_rate, _as_is_plan(best.plan), before, fps)
+        best = as_is if _score(as_is) > _score(best) else best
     report(1.0, "done")
     return best
+
+
+def _as_is_plan(plan: AlignmentPlan) -> AlignmentPlan:
+    """The music unwarped (only fitted to the cue's length); every cut reported as left."""
+    reason = "music left unwarped: no plan measured better than the music as it was"
+    plain = plan_alignment(
+        BeatGrid.empty(), np.zeros(0), plan.duration, source_duration=plan.source_duration
+    )
+    unhit = tuple(UnhitCut(i, float(t), reason) for i, t in enumerate(plan.cuts))
+    return replace(plain, cuts=plan.cuts, unhit=unhit, stretch_bound=plan.stretch_bound)
 
 
 def _render_and_measure(audio, sample_rate, plan, before, fps) -> AlignmentResult:
