@@ -49,7 +49,6 @@ class _Problem:
     duration: float
     source_duration: float
     max_stretch: float
-    slack: float
     grid: np.ndarray  # splice points: beats (+ half-beats), extended to the whole source
     on_beat: np.ndarray  # bool per grid point
     steps: np.ndarray  # signed jump sizes in grid steps: + removes, - repeats
@@ -123,7 +122,7 @@ def _problem(beats, cuts, duration, source_duration, max_stretch, half, splices)
     sizes = np.arange(1, MAX_SPLICE_BEATS * per_beat + 1) if splices else np.zeros(0, int)
     steps = np.concatenate([[0], sizes, -sizes]).astype(int)
     problem = _Problem(
-        beats, cuts, duration, source_duration, max_stretch, 0.0, grid, on_beat, steps, half
+        beats, cuts, duration, source_duration, max_stretch, grid, on_beat, steps, half
     )
     window = WINDOW_BEATS * beats.period
     problem.candidates = [np.flatnonzero(np.abs(beats.times - c) <= window) for c in cuts]
