@@ -9,6 +9,8 @@ PEAK_MARGIN_DB = 0.05  # what 8× may still miss
 LIMITER_HOLD = 0.005  # s; the limiter's gain follows the peaks this smoothly
 PASSES = 4  # gain → limit → re-measure; converges within 0.1 LU on music
 MIN_BLOCK = 0.4  # s; BS.1770 needs one 400 ms block
+BLOCK = 10.0  # s of audio oversampled at a time
+CONTEXT = 64  # samples either side of a block: the interpolation filter's reach
 
 
 def normalize_loudness(
@@ -59,14 +61,31 @@ def true_peak_dbtp(audio: np.ndarray, sample_rate: int) -> float:
 
 
 def _oversampled_peaks(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """`[N]`: per original sample, max |x| over its 8 oversampled points, all channels."""
+    """`[N]`: per original sample, max |x| over its 8 oversampled points, all channels.
+
+    Done in blocks of BLOCK seconds (with filter context either side), so a long track never
+    holds its 8× float64 copy in memory at once.
+    """
+    n = audio.shape[1]
+    block = max(int(BLOCK * sample_rate), 1)
+    peaks = np.empty(n)
+    for first in range(0, n, block):
+        last = min(first + block, n)
+        lo, hi = max(first - CONTEXT, 0), min(last + CONTEXT, n)
+        up = _upsampled_abs(audio[:, lo:hi])
+        up = up[(first - lo) * OVERSAMPLE : (last - lo) * OVERSAMPLE]
+        peaks[first:last] = up.reshape(last - first, OVERSAMPLE).max(axis=1)
+    return peaks
+
+
+def _upsampled_abs(chunk: np.ndarray) -> np.ndarray:
+    """`[n * OVERSAMPLE]`: |x| of the band-limited 8× signal, max over channels."""
     from scipy.signal import resample_poly
 
-    up = resample_poly(np.asarray(audio, dtype=np.float64), OVERSAMPLE, 1, axis=1)
+    up = resample_poly(np.asarray(chunk, dtype=np.float64), OVERSAMPLE, 1, axis=1)
     up = np.abs(up).max(axis=0)
-    n = audio.shape[1]
-    up = np.pad(up, (0, max(n * OVERSAMPLE - len(up), 0)))[: n * OVERSAMPLE]
-    return up.reshape(n, OVERSAMPLE).max(axis=1)
+    want = chunk.shape[1] * OVERSAMPLE
+    return np.pad(up, (0, max(want - len(up), 0)))[:want]
 
 
 def _limit(audio: np.ndarray, sample_rate: int, ceiling: float) -> np.ndarray:
