@@ -68,10 +68,8 @@ def _layer_weights(layer) -> _LayerWeights:
 
 
 def _fuse_heads(lm: MusicgenForCausalLM) -> torch.Tensor:
-    """The K LM heads as one `[K, card, d]` tensor shared with the heads' parameters."""
-    heads = list(lm.lm_heads)
-    stacked = _fuse_rows(heads)
-    return stacked.view(len(heads), heads[0].weight.shape[0], -1)
+    """The K LM heads as one `[K·card, d]` matrix shared with the heads' parameters."""
+    return _fuse_rows(list(lm.lm_heads))
 
 
 class CachedDecoder:
@@ -92,6 +90,7 @@ class CachedDecoder:
         self.layers = [_layer_weights(layer) for layer in decoder.layers]
         self.final_norm = decoder.layer_norm
         self.heads = _fuse_heads(lm)
+        self.num_codebooks = len(lm.lm_heads)
         shape = (len(self.layers), batch, self.num_heads, max_length, self.head_dim)
         self.keys = torch.zeros(shape, device=self.device, dtype=self.dtype)
         self.values = torch.zeros(shape, device=self.device, dtype=self.dtype)
@@ -130,7 +129,11 @@ class CachedDecoder:
         for index, weights in enumerate(self.layers):
             hidden = self._layer(index, weights, hidden, start)
         hidden = self.final_norm(hidden)
-        return torch.matmul(hidden[:, None], self.heads.transpose(1, 2))
+        # one GEMM for all K heads: [B, S, K·card] → [B, K, S, card] (a broadcast batched
+        # matmul would first copy the heads once per row)
+        logits = F.linear(hidden, self.heads)
+        batch, length = hidden.shape[:2]
+        return logits.view(batch, length, self.num_codebooks, -1).transpose(1, 2)
 
     def _layer(self, index: int, w: _LayerWeights, hidden: torch.Tensor, start: int):
         hidden = hidden + self._self_attention(index, w, w.norm_self(hidden), start)

@@ -123,17 +123,34 @@ class MusicGenerator:
         with self.autocast():
             decoder.set_condition(condition)
             logits = decoder.logits(_both(sequence[..., : prompt + 1]), 0)[:, :, -1]
-            for position in range(prompt + 1, sequence.shape[-1]):
-                check_cancel(cancel)
-                tokens = sample(
-                    guided_logits(logits.float(), self.config.cfg_coef), self.config, generators
-                )
-                self._place(sequence, tokens, position, prompt, length)
-                counter.step()
-                if position + 1 < sequence.shape[-1]:
-                    step = _both(sequence[..., position : position + 1])
-                    logits = decoder.logits(step, position)[:, :, -1]
+            self.decode_steps(decoder, sequence, logits, prompt, generators, counter.step, cancel)
         return self.pattern.deinterleave(sequence)
+
+    def decode_steps(
+        self,
+        decoder: CachedDecoder,
+        sequence: torch.Tensor,
+        logits: torch.Tensor,
+        prompt: int,
+        generators: list[torch.Generator],
+        on_step: Callable[[], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        """Sample positions `prompt+1 ..` of `sequence` `[takes, K, S]` in place.
+
+        `logits` `[2·takes, K, card]` predict position `prompt + 1`; the decoder's cache holds
+        every position up to `prompt`. Each sampled position is fed back for the next one.
+        """
+        length = sequence.shape[-1] - self.pattern.num_codebooks
+        for position in range(prompt + 1, sequence.shape[-1]):
+            check_cancel(cancel)
+            guided = guided_logits(logits.float(), self.config.cfg_coef)
+            self._place(sequence, sample(guided, self.config, generators), position, prompt, length)
+            if on_step is not None:
+                on_step()
+            if position + 1 < sequence.shape[-1]:
+                step = _both(sequence[..., position : position + 1])
+                logits = decoder.logits(step, position)[:, :, -1]
 
     def _place(self, sequence, tokens, position: int, prompt: int, length: int) -> None:
         """Write sampled tokens `[takes, K]` where position holds a frame still to generate."""
