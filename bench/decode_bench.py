@@ -16,9 +16,10 @@ of 2 (conditional + null row), top-k 250, temperature 1, same weights and inputs
 Speed is measured at three depths of a 30 s cue (1,503 steps): positions 0, 750 and 1,500, as a
 growing cache costs transformers a `torch.cat` of every layer's K/V per step; the cue time
 integrates them (Simpson's rule). The cache before the measured steps holds random keys/values
-(a step costs the same whatever they hold). The variants alternate inside one process, `--rounds` times, and the
-median is reported, so load from other processes hits all of them alike. Peak RSS is measured
-in a separate process per variant (VmHWM, reset after the weights are built), at depth 1,500.
+(a step costs the same whatever they hold). The variants alternate inside one process,
+`--rounds` times, and the median is reported, so load from other processes hits all of them
+alike. Peak RSS is measured in a separate process per variant (VmHWM, reset after the weights
+are built), at depth 1,500.
 """
 
 from __future__ import annotations
