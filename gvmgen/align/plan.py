@@ -375,10 +375,10 @@ def _tail_pieces(problem: _Problem, src: float, tgt: float):
     while problem.duration - tgt > EPS:
         need = problem.duration - tgt
         room = problem.source_duration - src
-        if room >= need or bar <= 0:
+        leave = _last_grid_point(problem, src, problem.source_duration - 0.05)
+        if room >= need or leave - src < 0.5 * problem.beats.period:  # fits, or cannot loop
             pieces.append(Piece(src, src + need, tgt, problem.duration))
             break
-        leave = _last_grid_point(problem, src, problem.source_duration - 0.05)
         resume = max(leave - bar, 0.0)
         pieces.append(Piece(src, leave, tgt, tgt + leave - src))
         tgt += leave - src
