@@ -1,5 +1,6 @@
 """The issue's bar on synthetic music (97, 123 BPM) and a bare click track (109 BPM): every cut
-the output), the stretch bound held, the length exact, no clicks, pitch kept."""
+hit within ±1 frame at 24 fps (re-measured on the output), the stretch bound held, the length
+exact, no clicks, pitch kept."""
 
 from __future__ import annotations
 
