@@ -71,15 +71,9 @@ def track_beats(audio: np.ndarray, sample_rate: int) -> BeatGrid:
     if len(mono) < ANALYSIS_RATE or not np.any(mono):
         return BeatGrid.empty()
     envelope = librosa.onset.onset_strength(y=mono, sr=ANALYSIS_RATE, hop_length=HOP)
-    _, frames = librosa.beat.beat_track(
-        onset_envelope=envelope,
-        sr=ANALYSIS_RATE,
-        hop_length=HOP,
-        tightness=TIGHTNESS,
-        trim=False,  # librosa's trim drops the last beats of music that ends quietly
-        units="frames",
-    )
-    frames = _without_crowded(envelope, _trimmed(envelope, np.asarray(frames)))
+    bpm = float(librosa.feature.tempo(onset_envelope=envelope, sr=ANALYSIS_RATE, hop_length=HOP)[0])
+    frames = dp_beat_frames(envelope, ANALYSIS_RATE / HOP, bpm, TIGHTNESS)
+    frames = _without_crowded(envelope, _trimmed(envelope, frames))
     if len(frames) < 2:
         return BeatGrid.empty()
     times = _refined_times(envelope, np.asarray(frames))
@@ -91,6 +85,74 @@ def track_beats(audio: np.ndarray, sample_rate: int) -> BeatGrid:
     tempo = 60.0 / float(np.median(np.diff(times)))
     confidence = _confidence(envelope, times)
     return BeatGrid(times, downbeats, tempo, strength, confidence)
+
+
+def dp_beat_frames(envelope: np.ndarray, frame_rate: float, bpm: float, tightness: float):
+    """librosa 0.11's beat tracker (Ellis 2007 dynamic programme, `trim=False`) in numpy.
+
+    Same frames as `librosa.beat.beat_track` (checked on the real clips and the test music);
+    written out because importing `librosa.beat` costs every process ~2 s of numba compiling.
+    Returns beat frame indices `[B]`.
+    """
+    if not envelope.any():
+        return np.zeros(0, dtype=int)
+    period = float(np.round(frame_rate * 60.0 / bpm))
+    onsets = envelope / (envelope.std(ddof=1) + np.finfo(envelope.dtype).tiny)
+    localscore = _local_score(onsets, period)
+    backlink, cumscore = _beat_dp(localscore, period, tightness)
+    beats = np.zeros(len(envelope), dtype=bool)
+    n = _last_beat(cumscore)
+    while n >= 0:
+        beats[n] = True
+        n = backlink[n]
+    positive = np.flatnonzero(localscore > 0)
+    if len(positive):
+        beats[: positive[0]] = False
+        beats[positive[-1] + 1 :] = False
+    return np.flatnonzero(beats)
+
+
+def _local_score(onsets: np.ndarray, period: float) -> np.ndarray:
+    """Onsets smoothed by a Gaussian a beat wide (librosa's loop leaves out the first frame)."""
+    lags = np.arange(-period, period + 1)
+    window = np.exp(-0.5 * (lags * 32.0 / period) ** 2)
+    onsets = onsets.copy()
+    onsets[0] = 0.0
+    return np.convolve(onsets, window, mode="same")
+
+
+def _beat_dp(localscore: np.ndarray, period: float, tightness: float):
+    """Best previous beat for every frame, half to two beats back: (backlink, cumscore) `[T]`."""
+    n = len(localscore)
+    backlink, cumscore = np.full(n, -1, dtype=int), np.zeros(n)
+    threshold = 0.01 * localscore.max()
+    near, far = int(np.round(period / 2)), int(2 * period)
+    penalty = tightness * (np.log(np.arange(near, far + 1)) - np.log(period)) ** 2
+    first_beat = True
+    for i in range(n):
+        latest = i - near
+        best, where = 0.0, -1
+        if latest >= 0:
+            count = latest - max(i - far, 0) + 1
+            scores = cumscore[latest - np.arange(count)] - penalty[:count]
+            j = int(np.argmax(scores))  # ties go to the later beat, as in librosa
+            best, where = scores[j], latest - j
+        cumscore[i] = localscore[i] + best
+        if first_beat and localscore[i] < threshold:
+            continue  # no beat before the music starts
+        backlink[i], first_beat = where, False
+    return backlink, cumscore
+
+
+def _last_beat(cumscore: np.ndarray) -> int:
+    """The last local maximum of the cumulative score above half their median."""
+    peak = np.zeros(len(cumscore), dtype=bool)
+    peak[1:-1] = (cumscore[1:-1] > cumscore[:-2]) & (cumscore[1:-1] >= cumscore[2:])
+    peak[-1] = cumscore[-1] > cumscore[-2]
+    if not peak.any():
+        return len(cumscore) - 1
+    good = np.flatnonzero(peak & (cumscore >= 0.5 * np.median(cumscore[peak])))
+    return int(good[-1]) if len(good) else len(cumscore) - 1
 
 
 def _analysis_signal(audio: np.ndarray, sample_rate: int) -> np.ndarray:
