@@ -115,3 +115,18 @@ def test_bad_input_exits_2_with_one_line(capsys, tmp_path, cut_clip, make, range
 def _text(path, content="this is not a video\n"):
     path.write_text(content)
     return path
+
+
+def test_analyze_never_loads_torch(cut_clip):
+    """The light command stays light: an editor's quick cut check must not wait for torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from gvmgen.cli import main; "
+        f"rc = main(['analyze', {str(cut_clip[0])!r}, '--json']); "
+        "heavy = [m for m in ('torch', 'transformers') if m in sys.modules]; "
+        "print('HEAVY', heavy, rc)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY [] 0" in out.stdout
