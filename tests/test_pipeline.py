@@ -231,3 +231,30 @@ def test_29_97_timeline_places_cues_frame_exact(media_dir, tmp_path):
     result = score({"input": str(clip), "out_dir": str(tmp_path / "n"), "engine": "arranger"})
     frames = round(5.0 * 30000 / 1001)
     assert sf.info(result.cues[0].wav).frames == round(frames * 48000 * 1001 / 30000)
+
+
+def test_premiere_xml_in_gives_premiere_xml_out(cut_clip, tmp_path):
+    """An FCP7 XML from Premiere comes back as FCP7 XML with the music on an audio track."""
+    otio_path = _timeline_with_cue_markers(cut_clip[0], tmp_path / "cut.otio")
+    xml = tmp_path / "cut.xml"
+    otio.adapters.write_to_file(
+        otio.adapters.read_from_file(str(otio_path)), str(xml), adapter_name="fcp_xml"
+    )
+    result = score(
+        {
+            "input": str(xml),
+            "out_dir": str(tmp_path / "x"),
+            "engine": "arranger",
+            "range": "f0-f150",
+        }
+    )
+    (answer,) = result.extra_timelines
+    assert answer.endswith("score.xml")
+    back = otio.adapters.read_from_file(answer, adapter_name="fcp_xml")
+    clips = [c for t in back.audio_tracks() for c in t.find_clips()]
+    # the "Cue Intro" marker at frame 100 splits the range into two cues
+    assert [c.media_reference.target_url.rsplit("/", 1)[1] for c in clips] == [
+        "cue-01.wav",
+        "cue-02.wav",
+    ]
+    assert [c.range_in_parent().duration.to_frames() for c in clips] == [100, 50]
