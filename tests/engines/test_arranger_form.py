@@ -12,7 +12,7 @@ from gvmgen.engines.arranger.form import MAX_TEMPO_STEP, anchor_times, plan_grid
 TEMPO_RANGE = (84.0, 116.0)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     gaps=st.lists(st.floats(0.2, 9.0), min_size=0, max_size=25),
     tail=st.floats(0.1, 6.0),

@@ -87,18 +87,18 @@ class ArrangerEngine:
     ):
         """Music for `cue` and its composed beat grid as the aligner's `BeatGrid`.
 
-        Every composed beat and downbeat is there (none missed, none doubled), but shifted by the
-        lag the aligner's tracker has on this audio: the tracker reads onsets ~10–30 ms late, and
-        the alignment is re-measured with it, so a plan made on the exact grid would land every
-        cut that lag away from a measured beat. The exact grid stays in `last_score`.
+        Every composed beat and downbeat is there (none missed, none doubled), each shifted by the
+        lag the aligner's tracker has around it on this audio: the tracker reads onsets ~20–35 ms
+        late, and the alignment is re-measured with it, so a plan made on the exact grid would
+        land every cut that lag away from a measured beat. The exact grid stays in `last_score`.
         """
         from gvmgen.align.beats import BeatGrid, track_beats
 
         audio, score = self.generate_with_score(cue, seed, progress, cancel)
         self.last_score = score
-        lag = tracker_lag(score.beat_times, track_beats(audio, self.sample_rate).times)
+        lags = tracker_lag(score.beat_times, track_beats(audio, self.sample_rate).times)
         downbeats = np.isin(score.beat_times, score.downbeat_times)
-        return audio, BeatGrid.from_times(score.beat_times + lag, downbeats)
+        return audio, BeatGrid.from_times(score.beat_times + lags, downbeats)
 
     def generate(
         self,
@@ -117,20 +117,33 @@ class ArrangerEngine:
 
 _LAG_WINDOW = 0.06  # seconds: a tracked beat this close to a composed one is the same beat
 _MAX_LAG = 0.05
+_LAG_NEIGHBOURS = 8  # beats either side whose lags are pooled for one beat's lag
 
 
-def tracker_lag(composed: np.ndarray, tracked: np.ndarray) -> float:
-    """Median offset (s) of tracked beats from the composed beats they match; 0 if too few match.
+def tracker_lag(composed: np.ndarray, tracked: np.ndarray) -> np.ndarray:
+    """Per composed beat, the offset (s) at which a beat tracker hears it, float64 `[B]`.
+
+    Each beat gets the median offset of the matched tracked beats among its neighbours (the
+    lag changes a little with the instruments playing); beats with no matched neighbour get the
+    median over the cue, and a cue with too few matches gets 0.
 
     Args:
         composed: the score's beat times `[B]`, seconds.
         tracked: a beat tracker's beat times on the rendered audio `[T]`, seconds.
     """
-    if len(composed) == 0 or len(tracked) == 0:
-        return 0.0
-    nearest = np.abs(tracked[:, None] - composed[None, :]).argmin(axis=1)
-    offsets = tracked - composed[nearest]
-    matched = offsets[np.abs(offsets) < _LAG_WINDOW]
-    if len(matched) < 4:
-        return 0.0
-    return float(np.clip(np.median(matched), -_MAX_LAG, _MAX_LAG))
+    lags = np.full(len(composed), np.nan)
+    if len(composed) and len(tracked):
+        nearest = np.abs(composed[:, None] - tracked[None, :]).argmin(axis=1)
+        offsets = tracked[nearest] - composed
+        lags = np.where(np.abs(offsets) < _LAG_WINDOW, offsets, np.nan)
+    if np.sum(~np.isnan(lags)) < 4:
+        return np.zeros(len(composed))
+    overall = np.nanmedian(lags)
+    local = np.array([_window_median(lags, i, overall) for i in range(len(lags))])
+    return np.clip(local, -_MAX_LAG, _MAX_LAG)
+
+
+def _window_median(lags: np.ndarray, i: int, fallback: float) -> float:
+    window = lags[max(0, i - _LAG_NEIGHBOURS) : i + _LAG_NEIGHBOURS + 1]
+    window = window[~np.isnan(window)]
+    return float(np.median(window)) if len(window) else float(fallback)

@@ -148,15 +148,28 @@ def pluck(pitch: int, n_held: int, sr: int) -> np.ndarray:
         if k * midi_hz(pitch) < 0.45 * sr:
             tone += np.sin(k * cycle) * np.exp(t * np.float32(-k / 0.9)) / k
     damp = envelope(n_held, sr, 0.002, 0.01, 1.0, 0.3)[:n]
-    return tone * damp
+    return tapered(tone * damp, sr)
 
 
 TONAL = {"pad": pad, "keys": keys, "bass": bass, "lead": lead, "pluck": pluck}
 
 
+def tapered(x: np.ndarray, sr: int, seconds: float = 0.03) -> np.ndarray:
+    """`x` with its last `seconds` faded to zero (a half cosine): a sound cut off while still
+    ringing would otherwise end in a click."""
+    n = min(x.shape[-1], int(seconds * sr))
+    if n:
+        x[..., -n:] *= (0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, n))).astype(np.float32)
+    return x
+
+
 @lru_cache(maxsize=16)
 def drum_hit(part: str, pitch: int, sr: int) -> np.ndarray:
     """One drum hit at full velocity, float32 `[n]` (cached: every hit of a kind is alike)."""
+    return tapered(_drum(part, pitch, sr).astype(np.float32), sr)
+
+
+def _drum(part: str, pitch: int, sr: int) -> np.ndarray:
     noise = np.random.default_rng(_DRUM_NOISE_SEED + pitch).standard_normal(3 * sr)
     noise = noise.astype(np.float32)
     if part == "kick":
@@ -188,7 +201,7 @@ def _soften(x: np.ndarray, width: int) -> np.ndarray:
 
 def _kick(sr: int, noise: np.ndarray) -> np.ndarray:
     """Pitch-swept sine (150 → 48 Hz) with a short click on top: the beat's anchor."""
-    t = _time(0.45, sr)
+    t = _time(0.7, sr)
     freq = 48.0 + 105.0 * np.exp(-t / 0.03)
     body = np.sin(2 * np.pi * np.cumsum(freq) / sr) * np.exp(-t / 0.22)
     click = _soften(_highpass(noise[: len(t)], 2), 4) * np.exp(-t / 0.003) * 0.5
