@@ -30,23 +30,34 @@ CLIP_BATCH = 16  # frames per CLIP pass: bounds activation memory on long cues
 class MusicGenerator:
     """Generates codec codes and audio from frames with a `GVMGenModel`."""
 
-    def __init__(self, model: GVMGenModel, config: GenerationConfig | None = None):
+    def __init__(
+        self,
+        model: GVMGenModel,
+        config: GenerationConfig | None = None,
+        cuda_dtype: torch.dtype = torch.float16,
+    ):
+        """On CUDA the vision and LM weights are cast once to `cuda_dtype` (fp16, as the
+        official LM runs; bf16 also works) and run under autocast; EnCodec stays fp32.
+        On CPU everything is fp32."""
         self.model = model.eval()
         self.config = config or GenerationConfig()
         self.config.validate()
         self.frame_rate = model.config.frame_rate
         self.pattern = model.pattern
+        self.cuda_dtype = cuda_dtype
+        if self.device.type == "cuda":  # cast once: autocast would re-cast weights every step
+            self.model.visual.to(cuda_dtype)
+            self.model.lm.to(cuda_dtype)
 
     @property
     def device(self) -> torch.device:
         return self.model.lm.lm_heads[0].weight.device
 
     def autocast(self):
-        """bf16 (or fp16 where bf16 is missing) autocast on CUDA; plain fp32 elsewhere."""
+        """`cuda_dtype` autocast on CUDA (LayerNorm and softmax stay fp32); fp32 elsewhere."""
         if self.device.type != "cuda":
             return contextlib.nullcontext()
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
+        return torch.autocast("cuda", dtype=self.cuda_dtype)
 
     @torch.inference_mode()
     def encode_frames(self, pixels: torch.Tensor) -> torch.Tensor:

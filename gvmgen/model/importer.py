@@ -50,10 +50,13 @@ def codec_snapshot(codec_dir: str | Path | None, models_dir) -> snapshots.Snapsh
     return snapshots.Snapshot(kind, path.name, path, "argument")
 
 
-def codec_config(snapshot: snapshots.Snapshot | None) -> dict:
-    """EnCodec architecture kwargs from the snapshot's config.json (EnCodec 32 kHz if none)."""
+def codec_config(snapshot: snapshots.Snapshot | None, card: int = 2048) -> dict:
+    """EnCodec architecture kwargs from the snapshot's config.json.
+
+    Without a snapshot: EnCodec 32 kHz, with the LM's codebook size (2048 for real weights).
+    """
     if snapshot is None:
-        return dict(ENCODEC_32KHZ)
+        return dict(ENCODEC_32KHZ, codebook_size=card)
     raw = json.loads((snapshot.path / snapshots.CONFIG_FILE).read_text())
     if snapshot.kind == "musicgen":
         raw = raw.get("audio_encoder", {})
@@ -79,7 +82,8 @@ def import_official(
             f"{remapped.unconsumed[:3]}"
         )
     codec = codec_snapshot(codec_dir, models_dir)
-    config = official_config(official.state, official.xp, codec_config(codec))
+    card = official.state["emb.0.weight"].shape[0] - 1 if "emb.0.weight" in official.state else 2048
+    config = official_config(official.state, official.xp, codec_config(codec, card))
     model = GVMGenModel(config)
     state = dict(remapped.state)
     if codec is not None:

@@ -94,3 +94,27 @@ def test_debug_engine_cancels():
     cancel.set()
     with pytest.raises(Cancelled):
         build_debug_engine().generate(_cue(), seed=0, cancel=cancel)
+
+
+def _cache_snapshot(hf_hub, repo: str, source) -> None:
+    """Place a snapshot the way huggingface_hub lays out its cache."""
+    target = hf_hub / f"models--{repo.replace('/', '--')}" / "snapshots" / "0123abc"
+    shutil.copytree(source, target)
+
+
+def test_import_finds_encodec_in_the_offline_hf_cache(official, isolated_dirs, tmp_path, capsys):
+    _cache_snapshot(tmp_path / "hf-hub", "facebook/encodec_32khz", official[2])
+    assert main(["models", "import", str(official[1]), "--out", str(isolated_dirs / "gvmgen")]) == 0
+    assert "encodec snapshot" in capsys.readouterr().out
+    assert weights_available()[0]
+    assert main(["models", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "facebook/encodec_32khz" in listing and "hf cache" in listing and "ready:" in listing
+
+
+def test_import_without_any_encodec_says_where_to_put_it(official, isolated_dirs, capsys):
+    code = main(["models", "import", str(official[1]), "--out", str(isolated_dirs / "gvmgen")])
+    out = capsys.readouterr().out
+    assert code == 1 and "NOT ok" in out and "EnCodec" in out
+    ok, why = weights_available()
+    assert not ok and "facebook/encodec_32khz" in why

@@ -100,3 +100,20 @@ def test_prompt_audio_becomes_the_first_windows_prompt(tiny_model):
     _, known, _ = recorder.calls[0]
     assert known.shape == (1, 4, 5)
     assert torch.equal(known[0], expected[:, -5:])
+
+
+@torch.inference_mode()
+def test_time_embeddings_are_an_improved_option_off_in_faithful_mode():
+    from gvmgen.model.model import build_debug_model, debug_config
+
+    config = debug_config()
+    config.time_embeddings = True
+    with pytest.raises(ValueError, match="faithful=False"):
+        config.validate()
+    config.faithful = False
+    model = build_debug_model(config=config)
+    tokens = torch.zeros(2, config.lm.hidden_size)
+    timed = model.visual.add_time(tokens, torch.tensor([0.0, 1.0]))
+    assert not torch.equal(timed[0], timed[1])  # frame order is now visible to the LM
+    faithful = build_debug_model()
+    assert torch.equal(faithful.visual.add_time(tokens, torch.tensor([0.0, 1.0])), tokens)
