@@ -11,7 +11,7 @@ import torch
 from gvmgen.errors import WeightsError
 from gvmgen.model import snapshots
 from gvmgen.model.config import ENCODEC_32KHZ
-from gvmgen.model.model import GVMGenModel
+from gvmgen.model.model import GVMGenModel, build_empty_model
 from gvmgen.model.official import (
     load_official,
     official_config,
@@ -84,7 +84,7 @@ def import_official(
     codec = codec_snapshot(codec_dir, models_dir)
     card = official.state["emb.0.weight"].shape[0] - 1 if "emb.0.weight" in official.state else 2048
     config = official_config(official.state, official.xp, codec_config(codec, card))
-    model = GVMGenModel(config)
+    model = build_empty_model(config)
     state = dict(remapped.state)
     if codec is not None:
         state.update(codec_state(codec))

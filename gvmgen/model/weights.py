@@ -18,7 +18,7 @@ from gvmgen.atomic import atomic_path, write_text_atomic
 from gvmgen.errors import WeightsError
 from gvmgen.model import snapshots
 from gvmgen.model.config import GenerationConfig, GVMGenConfig
-from gvmgen.model.model import GVMGenModel
+from gvmgen.model.model import GVMGenModel, build_empty_model
 
 FORMAT_VERSION = 1
 CODEC_PREFIX = "codec."
@@ -176,7 +176,7 @@ def load_gvmgen(
     report = verify(directory, models_dir)
     if not report.ok:
         raise WeightsError(f"{directory} fails verification: {_summary(report)}")
-    model = GVMGenModel(config)
+    model = build_empty_model(config)
     state = load_file(str(directory / snapshots.WEIGHTS_FILE))
     if not meta.get("codec_included"):
         state.update(codec_state(snapshots.find_codec(models_dir)))
