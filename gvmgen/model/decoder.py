@@ -94,6 +94,7 @@ class CachedDecoder:
         shape = (len(self.layers), batch, self.num_heads, max_length, self.head_dim)
         self.keys = torch.zeros(shape, device=self.device, dtype=self.dtype)
         self.values = torch.zeros(shape, device=self.device, dtype=self.dtype)
+        self._slots = torch.arange(max_length, device=self.device)
         self.cross_keys: list[torch.Tensor] = []
         self.cross_values: list[torch.Tensor] = []
 
@@ -111,11 +112,13 @@ class CachedDecoder:
         """`[B, H, S, Dh]` → `[B, S, d]`."""
         return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], -1)
 
-    def embed(self, tokens: torch.Tensor, start: int) -> torch.Tensor:
+    def embed(self, tokens: torch.Tensor, start: int | torch.Tensor) -> torch.Tensor:
         """tokens `[B, K, S]` at positions start.. → input embeddings `[B, S, d]`."""
         hidden = F.embedding(tokens[:, 0], self.embeddings[0])
         for k in range(1, tokens.shape[1]):
             hidden = hidden + F.embedding(tokens[:, k], self.embeddings[k])
+        if isinstance(start, torch.Tensor):
+            return hidden + self.positions.index_select(0, start.view(1))
         return hidden + self.positions[start : start + tokens.shape[-1]]
 
     def logits(self, tokens: torch.Tensor, start: int) -> torch.Tensor:
@@ -125,6 +128,18 @@ class CachedDecoder:
         """
         if start + tokens.shape[-1] > self.max_length:
             raise ValueError(f"position {start + tokens.shape[-1]} beyond cache {self.max_length}")
+        return self._forward(tokens, start)
+
+    def static_step(self, tokens: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+        """One position with shapes that never change, for CUDA-graph capture.
+
+        tokens `[B, K, 1]`, position a 0-d long tensor on the device → logits `[B, K, 1, card]`.
+        The cache is written with `index_copy_` and attention reads all of it under a mask,
+        so every call launches the same kernels on the same buffers. Equals `logits`.
+        """
+        return self._forward(tokens, position)
+
+    def _forward(self, tokens: torch.Tensor, start: int | torch.Tensor) -> torch.Tensor:
         hidden = self.embed(tokens, start)
         for index, weights in enumerate(self.layers):
             hidden = self._layer(index, weights, hidden, start)
@@ -135,8 +150,9 @@ class CachedDecoder:
         batch, length = hidden.shape[:2]
         return logits.view(batch, length, self.num_codebooks, -1).transpose(1, 2)
 
-    def _layer(self, index: int, w: _LayerWeights, hidden: torch.Tensor, start: int):
-        hidden = hidden + self._self_attention(index, w, w.norm_self(hidden), start)
+    def _layer(self, index: int, w: _LayerWeights, hidden: torch.Tensor, start):
+        attend = self._static_attention if isinstance(start, torch.Tensor) else self._self_attention
+        hidden = hidden + attend(index, w, w.norm_self(hidden), start)
         hidden = hidden + self._cross_attention(index, w, w.norm_cross(hidden))
         ffn = F.linear(F.gelu(F.linear(w.norm_ffn(hidden), w.fc1)), w.fc2)
         return hidden + ffn
@@ -151,6 +167,16 @@ class CachedDecoder:
         if x.shape[1] > 1:  # several new positions: each sees the cache and its own past
             mask = torch.ones(x.shape[1], end, dtype=torch.bool, device=x.device).tril(start)
         attended = F.scaled_dot_product_attention(self._heads(q), keys, values, attn_mask=mask)
+        return F.linear(self._merge(attended), w.out_self)
+
+    def _static_attention(self, index: int, w: _LayerWeights, x: torch.Tensor, position):
+        q, k, v = F.linear(x, w.qkv).chunk(3, dim=-1)
+        self.keys[index].index_copy_(2, position.view(1), self._heads(k))
+        self.values[index].index_copy_(2, position.view(1), self._heads(v))
+        visible = (self._slots <= position)[None]  # [1, S_max]: the cache up to the position
+        attended = F.scaled_dot_product_attention(
+            self._heads(q), self.keys[index], self.values[index], attn_mask=visible
+        )
         return F.linear(self._merge(attended), w.out_self)
 
     def _cross_attention(self, index: int, w: _LayerWeights, x: torch.Tensor):
