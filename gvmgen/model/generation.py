@@ -25,6 +25,7 @@ from gvmgen.model.sampling import guided_logits, make_generators, sample
 
 ProgressFn = Callable[[float, str], None]
 CLIP_BATCH = 16  # frames per CLIP pass: bounds activation memory on long cues
+LM_SHARE = 0.95  # of the progress bar: the LM steps; EnCodec's single decode takes the rest
 
 
 class MusicGenerator:
@@ -193,18 +194,26 @@ class MusicGenerator:
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
     ) -> torch.Tensor:
-        """Frames `[N, 3, S, S]` at `frame_times` `[N]` s → audio `[takes, 1, duration·rate]`."""
-        rate = self.model.config.sample_rate
-        num_frames = math.ceil(duration * self.frame_rate)
+        """Frames `[N, 3, S, S]` at `frame_times` `[N]` s → audio `[takes, 1, duration·rate]`.
+
+        Progress: the LM steps fill [0, 0.95]; EnCodec's decode is the rest.
+        """
+        num_samples = round(duration * self.model.config.sample_rate)
         tokens = self.encode_frames(pixels)
         check_cancel(cancel)
         prompt = None if prompt_audio is None else self.encode_prompt(prompt_audio)
+        steps = None if progress is None else (lambda f, m: progress(LM_SHARE * f, m))
         codes = self.generate_codes(
-            tokens, frame_times, num_frames, seeds, prompt, progress, cancel
+            tokens, frame_times, math.ceil(duration * self.frame_rate), seeds, prompt, steps, cancel
         )
+        check_cancel(cancel)
+        _report(progress, LM_SHARE, "decoding audio")
         if prompt is None:
-            return self.decode(codes, round(duration * rate))
-        return self._decode_after_prompt(codes, prompt, round(duration * rate))
+            audio = self.decode(codes, num_samples)
+        else:
+            audio = self._decode_after_prompt(codes, prompt, num_samples)
+        _report(progress, 1.0, "done")
+        return audio
 
     def _decode_after_prompt(self, codes, prompt, num_samples: int) -> torch.Tensor:
         """Decode with the prompt's codes in front (EnCodec context), then cut them off."""
@@ -214,6 +223,11 @@ class MusicGenerator:
         audio = self.decode(joined)[..., keep.shape[-1] * hop :]
         audio = torch.nn.functional.pad(audio, (0, max(0, num_samples - audio.shape[-1])))
         return audio[..., :num_samples]
+
+
+def _report(progress: ProgressFn | None, fraction: float, message: str) -> None:
+    if progress is not None:
+        progress(fraction, message)
 
 
 def _both(tokens: torch.Tensor) -> torch.Tensor:
