@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gvmgen.engines.arranger import ArrangerEngine, Score
-from gvmgen.engines.arranger.engine import tracker_lag
+from gvmgen.engines.arranger.heard import heard_beat_times
 from gvmgen.engines.arranger.mood import MODES
 from gvmgen.engines.arranger.score import MELODY_PARTS
 from gvmgen.engines.base import CueConditioning, MusicEngine
@@ -327,13 +327,16 @@ def test_beats_for_the_aligner_are_the_composed_grid_at_the_trackers_lag(engine)
     assert np.allclose((beats.times - lag)[beats.downbeats], score.downbeat_times)
 
 
-def test_tracker_lag_pools_neighbours_and_ignores_strays():
-    composed = np.arange(0.0, 20.0, 0.5)
-    tracked = composed + np.where(composed < 10.0, 0.02, 0.03)
-    tracked = np.sort(np.concatenate([np.delete(tracked, [5, 6]), [3.27]]))  # misses, a stray
-    lags = tracker_lag(composed, tracked)
-    assert np.allclose(lags[:12], 0.02) and np.allclose(lags[-12:], 0.03)
-    assert np.all(tracker_lag(composed, np.array([1.0, 2.0])) == 0.0)  # too few to trust
+def test_heard_beats_are_where_the_aligners_tracker_puts_them(irregular):
+    """The grid handed to the aligner matches what its tracker measures, beat for beat."""
+    from gvmgen.align.beats import track_beats
+
+    _, audio, score = irregular
+    heard = heard_beat_times(audio, RATE, score.beat_times)
+    tracked = track_beats(audio, RATE).times
+    inner = tracked[(tracked > 1.0) & (tracked < score.downbeat_times[-1] - 0.1)]
+    error = np.abs(inner[:, None] - heard[None, :]).min(axis=1)
+    assert np.mean(error < 0.006) > 0.9, np.round(error * 1000)
 
 
 @pytest.mark.parametrize("motion", [0.05, 0.9])

@@ -13,6 +13,7 @@ import numpy as np
 
 from gvmgen.engines.arranger.compose import compose
 from gvmgen.engines.arranger.form import MIN_ANCHOR_GAP
+from gvmgen.engines.arranger.heard import heard_beat_times
 from gvmgen.engines.arranger.render import render_score
 from gvmgen.engines.arranger.score import Score
 from gvmgen.engines.base import CueConditioning, ProgressFn, check_cancel
@@ -87,18 +88,18 @@ class ArrangerEngine:
     ):
         """Music for `cue` and its composed beat grid as the aligner's `BeatGrid`.
 
-        Every composed beat and downbeat is there (none missed, none doubled), each shifted by the
-        lag the aligner's tracker has around it on this audio: the tracker reads onsets ~20–35 ms
-        late, and the alignment is re-measured with it, so a plan made on the exact grid would
-        land every cut that lag away from a measured beat. The exact grid stays in `last_score`.
+        Every composed beat and downbeat is there (none missed, none doubled), each at the time
+        the aligner's tracker will hear it (~20–35 ms after the attack; see `heard`): the
+        alignment is re-measured with that tracker, so a plan made on the exact grid would land
+        every cut that far from a measured beat. The exact grid stays in `last_score`.
         """
-        from gvmgen.align.beats import BeatGrid, track_beats
+        from gvmgen.align.beats import BeatGrid
 
         audio, score = self.generate_with_score(cue, seed, progress, cancel)
         self.last_score = score
-        lags = tracker_lag(score.beat_times, track_beats(audio, self.sample_rate).times)
+        heard = heard_beat_times(audio, self.sample_rate, score.beat_times)
         downbeats = np.isin(score.beat_times, score.downbeat_times)
-        return audio, BeatGrid.from_times(score.beat_times + lags, downbeats)
+        return audio, BeatGrid.from_times(heard, downbeats)
 
     def generate(
         self,
@@ -113,37 +114,3 @@ class ArrangerEngine:
         """
         audio, self.last_score = self.generate_with_score(cue, seed, progress, cancel)
         return audio
-
-
-_LAG_WINDOW = 0.06  # seconds: a tracked beat this close to a composed one is the same beat
-_MAX_LAG = 0.05
-_LAG_NEIGHBOURS = 8  # beats either side whose lags are pooled for one beat's lag
-
-
-def tracker_lag(composed: np.ndarray, tracked: np.ndarray) -> np.ndarray:
-    """Per composed beat, the offset (s) at which a beat tracker hears it, float64 `[B]`.
-
-    Each beat gets the median offset of the matched tracked beats among its neighbours (the
-    lag changes a little with the instruments playing); beats with no matched neighbour get the
-    median over the cue, and a cue with too few matches gets 0.
-
-    Args:
-        composed: the score's beat times `[B]`, seconds.
-        tracked: a beat tracker's beat times on the rendered audio `[T]`, seconds.
-    """
-    lags = np.full(len(composed), np.nan)
-    if len(composed) and len(tracked):
-        nearest = np.abs(composed[:, None] - tracked[None, :]).argmin(axis=1)
-        offsets = tracked[nearest] - composed
-        lags = np.where(np.abs(offsets) < _LAG_WINDOW, offsets, np.nan)
-    if np.sum(~np.isnan(lags)) < 4:
-        return np.zeros(len(composed))
-    overall = np.nanmedian(lags)
-    local = np.array([_window_median(lags, i, overall) for i in range(len(lags))])
-    return np.clip(local, -_MAX_LAG, _MAX_LAG)
-
-
-def _window_median(lags: np.ndarray, i: int, fallback: float) -> float:
-    window = lags[max(0, i - _LAG_NEIGHBOURS) : i + _LAG_NEIGHBOURS + 1]
-    window = window[~np.isnan(window)]
-    return float(np.median(window)) if len(window) else float(fallback)
