@@ -2,7 +2,9 @@
 
 `generate` = `compose` (picture and cuts → `Score`) + `render` (`Score` → audio). The score's beat
 grid is exact (anchor cuts sit on downbeats to the sample), so callers that want it use
-`generate_with_score`, or read `last_score` after `generate`.
+`generate_with_score` (thread-safe), or read `last_score` after `generate`. The pipeline calls
+`generate_with_beats`: the same grid as the aligner's `BeatGrid`, each beat at the time the
+aligner's tracker will measure it.
 """
 
 from __future__ import annotations
