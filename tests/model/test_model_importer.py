@@ -116,3 +116,27 @@ def test_verify_reports_missing_and_mismatched_tensors(imported, tmp_path):
     assert [m["key"] for m in report["mismatched"]] == ["visual.proj"]
     with pytest.raises(WeightsError, match="fails verification"):
         load_gvmgen(tmp_path, device="cpu")
+
+
+def test_full_size_official_layout_maps_onto_the_full_size_model():
+    """On the meta device: the real checkpoint's 707 keys fill GVMGen-small exactly."""
+    from model_official_layout import OfficialLMModel
+
+    from gvmgen.model.config import GVMGenConfig
+    from gvmgen.model.weights import CODEC_PREFIX, expected_shapes
+
+    sizes = {
+        "image": 336, "patch": 14, "vwidth": 1024, "vlayers": 24, "vheads": 16, "queries": 16,
+        "qlayers": 6, "qffn": 2048, "proj": 768, "dim": 1024, "heads": 16, "ffn": 4096,
+        "layers": 24, "n_q": 4, "card": 2048,
+    }  # fmt: skip
+    with torch.device("meta"):
+        state = OfficialLMModel(sizes).state_dict()
+    assert len(state) == 707  # the count the spec derives for "small"
+    config = official_config(state, {})
+    assert config == GVMGenConfig()  # ViT-L/14@336, Q-Former 6×16, MusicGen-small, EnCodec 32k
+    remapped = remap_official(state)
+    assert remapped.unconsumed == []
+    ours = {k: tuple(v.shape) for k, v in remapped.state.items()}
+    expected = {k: v for k, v in expected_shapes(config).items() if not k.startswith(CODEC_PREFIX)}
+    assert ours == expected
