@@ -35,7 +35,7 @@ def clip_vision_config(config: VisionConfig) -> CLIPVisionConfig:
 
 
 class QFormerSubLayerOutput(nn.Module):
-    """Dense → dropout → LayerNorm, with no residual (the official `self_output`/`cross_output`)."""
+    """Dense → LayerNorm → dropout, with no residual (the official `self_output`/`cross_output`)."""
 
     def __init__(self, width: int, eps: float, dropout: float):
         super().__init__()
@@ -44,9 +44,9 @@ class QFormerSubLayerOutput(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        # The official LayerNorm subclass computes in fp32 and casts back.
-        normed = self.LayerNorm(self.dropout(self.dense(hidden)).float())
-        return normed.to(hidden.dtype)
+        # Dropout(LN(Dense(x))); the official LayerNorm subclass computes in fp32 and casts back.
+        normed = self.LayerNorm(self.dense(hidden).float())
+        return self.dropout(normed.to(hidden.dtype))
 
 
 class QFormerDense(nn.Module):
@@ -56,7 +56,7 @@ class QFormerDense(nn.Module):
 
 
 class QFormerFFNOutput(nn.Module):
-    """Dense → dropout → LayerNorm, *then* + residual (the official `output_query`)."""
+    """Dense → LayerNorm, *then* + residual, → dropout (the official `output_query`)."""
 
     def __init__(self, ffn_dim: int, width: int, eps: float, dropout: float):
         super().__init__()
@@ -65,7 +65,8 @@ class QFormerFFNOutput(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, hidden: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(self.dropout(self.dense(hidden))) + residual
+        # Dropout(LN(Dense(f)) + a): the LayerNorm comes before the residual add (official)
+        return self.dropout(self.LayerNorm(self.dense(hidden)) + residual)
 
 
 class QFormerLayer(nn.Module):
