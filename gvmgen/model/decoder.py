@@ -40,7 +40,14 @@ class _LayerWeights:
 
 
 def _fuse_rows(linears: list[nn.Linear]) -> torch.Tensor:
-    """Concatenate Linear weights along rows and make each Linear a view into the result."""
+    """Concatenate Linear weights along rows and make each Linear a view into the result.
+
+    Weights already fused by an earlier decoder (adjacent views of one storage) are reused, so
+    each window of a long cue does not copy them again.
+    """
+    fused = _already_fused([linear.weight for linear in linears])
+    if fused is not None:
+        return fused
     fused = torch.cat([linear.weight.data for linear in linears], dim=0)
     offset = 0
     for linear in linears:
@@ -48,6 +55,19 @@ def _fuse_rows(linears: list[nn.Linear]) -> torch.Tensor:
         linear.weight.data = fused[offset : offset + rows]
         offset += rows
     return fused
+
+
+def _already_fused(weights: list[torch.Tensor]) -> torch.Tensor | None:
+    """The `[rows, cols]` tensor the weights are consecutive row blocks of, if they are."""
+    first = weights[0]
+    storage, address = first.untyped_storage().data_ptr(), first.data_ptr()
+    for weight in weights:
+        same = weight.untyped_storage().data_ptr() == storage and weight.data_ptr() == address
+        if not (same and weight.is_contiguous()):
+            return None
+        address += weight.numel() * weight.element_size()
+    rows = sum(weight.shape[0] for weight in weights)
+    return torch.as_strided(first.detach(), (rows, first.shape[1]), (first.shape[1], 1))
 
 
 def _layer_weights(layer) -> _LayerWeights:

@@ -54,6 +54,9 @@ def test_fused_weights_stay_shared_with_the_transformers_parameters(tiny_model):
     assert decoder.heads.untyped_storage().data_ptr() == (
         tiny_model.lm.lm_heads[0].weight.untyped_storage().data_ptr()
     )
+    again = CachedDecoder(tiny_model.lm, batch=1, max_length=4)  # next window: no new copy
+    assert again.layers[0].qkv.data_ptr() == decoder.layers[0].qkv.data_ptr()
+    assert torch.equal(again.heads, decoder.heads)
 
 
 @torch.inference_mode()
