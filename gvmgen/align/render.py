@@ -6,7 +6,7 @@ rather than in one pass with a time-varying factor: measured here (pedalboard 0.
 varying-ratio mode returned 0.11 s more audio than its ratio map asks for on an 8 s test, so its
 anchors cannot be trusted to the millisecond; a constant factor per piece lands beats within
 ±2 ms over 20 s (tests/align: test_stretched_beats_land_where_the_map_says).
-A piece that is not stretched is copied sample for sample.
+A piece that would move by at most COPY_DRIFT is copied sample for sample.
 """
 
 from __future__ import annotations
@@ -19,7 +19,11 @@ JOIN_FADE = 0.012  # s; long enough to hide a jump, short enough to keep the gro
 JOIN_LEAD = 0.004  # s; the crossfade ends this long before the join: the next attack is whole
 CONTEXT = 0.1  # s of music either side of a piece given to the stretcher
 TAIL_FADE = 0.1  # s; the cue's last moment fades rather than stops
-UNITY = 1e-6  # tempo factors this close to 1 are copied, not stretched
+# A piece whose stretch would move its music by at most this much over its whole length is
+# copied, not stretched: the next piece still starts at its own planned source time, so no
+# anchor moves, the join's crossfade hides a jump this small, and Rubber Band (most of the
+# render's cost) is skipped for the near-unity pieces an engine with a known grid produces.
+COPY_DRIFT = 0.005  # s
 
 
 def render_alignment(audio: np.ndarray, sample_rate: int, plan: AlignmentPlan) -> np.ndarray:
@@ -63,7 +67,7 @@ def _stretched(audio, sample_rate: int, piece: Piece, first: int, last: int) -> 
     def source_at(n):  # output sample index → source seconds
         return piece.source_start + (n / sample_rate - piece.target_start) * factor
 
-    if abs(factor - 1.0) < UNITY:
+    if abs(factor - 1.0) * (piece.target_end - piece.target_start) <= COPY_DRIFT:
         offset = int(round(source_at(first) * sample_rate))
         return _slice(audio, offset, offset + (last - first))
     context = int(round(CONTEXT * sample_rate))
