@@ -28,10 +28,12 @@ def normalize_loudness(
     if not np.isfinite(measured):
         return audio, measured
     ceiling = 10 ** ((true_peak_dbtp - PEAK_MARGIN_DB) / 20)
+    peaks = _oversampled_peaks(audio, sample_rate)  # oversampling is linear: scale, don't redo
     gain_db, out = 0.0, audio
     for _ in range(PASSES):
         gain_db += target_lufs - measured
-        out = _limit(audio * np.float32(10 ** (gain_db / 20)), sample_rate, ceiling)
+        gain = 10 ** (gain_db / 20)
+        out = _limit(audio * np.float32(gain), sample_rate, ceiling, peaks * gain)
         measured = integrated_lufs(out, sample_rate)
         if abs(measured - target_lufs) < 0.05:
             break
@@ -88,15 +90,19 @@ def _upsampled_abs(chunk: np.ndarray) -> np.ndarray:
     return np.pad(up, (0, max(want - len(up), 0)))[:want]
 
 
-def _limit(audio: np.ndarray, sample_rate: int, ceiling: float) -> np.ndarray:
+def _limit(
+    audio: np.ndarray, sample_rate: int, ceiling: float, peaks: np.ndarray | None = None
+) -> np.ndarray:
     """Look-ahead peak limiter: gain never lets the oversampled peak pass `ceiling`.
 
     Required gain per sample, a running minimum over the hold window (so the gain is down
     before the peak arrives), then a moving average of the same width (smooth, still ≤ needed).
+    `peaks` are `audio`'s oversampled peaks when the caller already has them.
     """
     from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-    peaks = _oversampled_peaks(audio, sample_rate)
+    if peaks is None:
+        peaks = _oversampled_peaks(audio, sample_rate)
     if peaks.max(initial=0.0) <= ceiling:
         return audio
     needed = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12))
