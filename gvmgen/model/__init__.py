@@ -9,4 +9,5 @@ Modules (import them directly; this package imports nothing heavy so the CLI sta
 - `sampling`, `pattern`, `conditioning`   CFG + top-k/top-p, delay pattern, windows / null condition
 - `generation`  `MusicGenerator`: takes, windows, progress, cancellation, autocast
 - `snapshots`, `weights`, `official`, `importer`   finding, saving, verifying, importing weights
+- `pretrained`  `model_from_snapshots`: MusicGen + CLIP snapshots → untrained GVMGen (training)
 """
