@@ -9,10 +9,12 @@ staging folder, so a failure leaves the output folder as it was.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -34,6 +36,8 @@ Progress = Callable[[float, str], None]
 TAIL_SECONDS = 1.5  # each cue rings on this long under the next one's first downbeat
 PROMPT_SECONDS = 10.0  # how much of the previous cue an engine that continues music hears
 CUE_MARKER_PREFIX = "cue"
+MAX_WORKERS = 4  # cues rendered at once when they are independent
+_TIMING_LOCK = threading.Lock()
 
 
 @dataclass
@@ -87,7 +91,8 @@ def _prepare(request: ScoreRequest, progress: Progress, cancel) -> _Run:
     """Everything that can fail because of the user's input, before a single file is written."""
     seconds: dict[str, float] = {}
     with _timed(seconds, "timeline"):
-        edit = load_edit(request.input, request.range, request.allow_missing_media)
+        range_text = _range_to_score(request)
+        edit = load_edit(request.input, range_text, request.allow_missing_media)
     takes = _plan_takes(request, edit)
     with _timed(seconds, "engine"):
         choice = choose_engine(request.engine)
@@ -99,6 +104,19 @@ def _prepare(request: ScoreRequest, progress: Progress, cancel) -> _Run:
     cues = _plan(edit, analysis, choice.engine, request.mode)
     job_id = request.job_id or uuid.uuid4().hex[:12]
     return _Run(request, job_id, edit, analysis, choice, cues, takes, progress, cancel, seconds)
+
+
+def _range_to_score(request: ScoreRequest) -> str | None:
+    """The request's range; regenerate without one takes the range scored in the folder."""
+    if request.mode != ScoreMode.REGENERATE.value:
+        return request.range
+    previous = outputs.read_previous(Path(request.out_dir))
+    if previous is None:
+        raise InputError(
+            f"nothing to regenerate in {request.out_dir!r}: score the range there first "
+            "(--mode range), then regenerate into the same --out folder"
+        )
+    return request.range or f"{previous.range_in}-{previous.range_out}"
 
 
 def _plan(edit, analysis: Analysis, engine, mode: str) -> list[Cue]:
@@ -117,55 +135,70 @@ def _plan(edit, analysis: Analysis, engine, mode: str) -> list[Cue]:
 
 
 def _plan_takes(request: ScoreRequest, edit) -> list[tuple[int, int]]:
-    """(take, seed) for each take this run makes; regenerate continues after the last take."""
-    out_dir = Path(request.out_dir)
-    previous = outputs.read_previous(out_dir)
-    if request.mode != ScoreMode.REGENERATE.value or previous is None:
-        first_take, used = 1, set()
-    else:
+    """(take, seed) for each take this run makes. Takes on disk are never overwritten: a run
+    into a folder that scored this range before adds takes after the last one."""
+    previous = outputs.read_previous(Path(request.out_dir))
+    first_take, used = 1, set()
+    if previous is not None:
         _check_same_range(previous, request, edit)
         first_take, used = previous.next_take, previous.seeds
-    seed = request.seed if request.seed is not None else _fresh_seed(used)
-    seeds = []
-    while len(seeds) < request.takes:
-        if seed not in used:
-            seeds.append(seed)
-            used.add(seed)
-        seed = (seed + 1) % 2**31
+    if request.seed is not None:  # asked for: reproduce exactly, even a seed used before
+        seeds = [(request.seed + i) % 2**31 for i in range(request.takes)]
+    else:
+        seeds = _fresh_seeds(used, request.takes)
     return [(first_take + i, s) for i, s in enumerate(seeds)]
 
 
-def _fresh_seed(used: set[int]) -> int:
-    """0 for a first score (reproducible); after that, the next seed not yet used."""
-    return max(used) + 1 if used else 0
+def _fresh_seeds(used: set[int], count: int) -> list[int]:
+    """Seeds not used before in this folder: 0, 1, … for a first score (reproducible)."""
+    seeds, seed = [], 0
+    while len(seeds) < count:
+        if seed not in used:
+            seeds.append(seed)
+        seed += 1
+    return seeds
 
 
 def _check_same_range(previous: outputs.PreviousScore, request: ScoreRequest, edit) -> None:
     from gvmgen.analysis import range_timecodes
 
     here = range_timecodes(edit)
-    if (previous.range_in, previous.range_out) != here:
+    same_input = previous.input == str(Path(request.input).resolve())
+    if not same_input or (previous.range_in, previous.range_out) != here:
         raise InputError(
-            f"{request.out_dir!r} holds takes of {previous.range_in}-{previous.range_out}, "
-            f"not {here[0]}-{here[1]}; regenerate a range into the folder that scored it, "
-            "or use a new --out folder"
+            f"{request.out_dir!r} holds takes of {Path(previous.input).name} "
+            f"{previous.range_in}-{previous.range_out}, not of {Path(request.input).name} "
+            f"{here[0]}-{here[1]}; score into a new --out folder (takes are never overwritten)"
         )
 
 
 def _render_take(run: _Run, take: int, seed: int) -> list[_RenderedCue]:
-    """Music for every cue of one take, aligned to its cuts, joined and levelled at 48 kHz."""
-    engine = run.choice.engine
-    rendered, previous = [], None
-    for cue in run.cues:
-        _check_cancel(run.cancel)
-        rendered.append(_render_cue(run, cue, seed + cue.index, previous, take))
-        previous = rendered[-1].alignment.audio
-    return _joined(run, rendered, engine.sample_rate)
+    """Music for every cue of one take, aligned to its cuts, levelled, joined at 48 kHz."""
+    if run.choice.engine.takes_prompt_audio:  # each cue continues the one before: in order
+        rendered, previous = [], None
+        for cue in run.cues:
+            rendered.append(_render_cue(run, cue, seed + cue.index, previous, take))
+            previous = rendered[-1].alignment.audio
+    else:  # independent cues: one per core (numpy, Rubber Band and scipy release the GIL)
+        rendered = parallel_map(
+            lambda cue: _render_cue(run, cue, seed + cue.index, None, take), run.cues
+        )
+    return _joined(run, rendered)
+
+
+def parallel_map(fn, items: list) -> list:
+    """`[fn(x) for x in items]` on a few threads; the first exception propagates."""
+    workers = min(MAX_WORKERS, os.cpu_count() or 1, len(items))
+    if workers <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items))
 
 
 def _render_cue(run: _Run, cue: Cue, seed: int, previous, take: int) -> _RenderedCue:
-    from gvmgen.align import align_to_cuts
+    from gvmgen.align import align_to_cuts, normalize_loudness
 
+    _check_cancel(run.cancel)
     engine = run.choice.engine
     start, duration = run.cue_seconds(cue)
     is_last = cue.index == len(run.cues) - 1
@@ -184,8 +217,11 @@ def _render_cue(run: _Run, cue: Cue, seed: int, previous, take: int) -> _Rendere
             fps=run.rate,
             beats=beats,
         )
+    with _timed(run.seconds, "level"):
+        delivered = resample(aligned.audio, engine.sample_rate, DELIVERY_RATE)
+        levelled, _ = normalize_loudness(delivered, DELIVERY_RATE, run.request.target_lufs)
     tempo = float(getattr(beats, "tempo", 0.0) or aligned.beats_after.tempo)
-    return _RenderedCue(aligned.audio, seed, tempo, aligned)
+    return _RenderedCue(levelled, seed, tempo, aligned)
 
 
 def _prompt(previous: np.ndarray | None, engine) -> np.ndarray | None:
@@ -209,25 +245,19 @@ def _generate(run: _Run, conditioning, seed: int, cue: Cue, take: int):
     return engine.generate(conditioning, seed, progress, run.cancel), None
 
 
-def _joined(run: _Run, cues: list[_RenderedCue], rate: int) -> list[_RenderedCue]:
-    """Each cue levelled, then laid on one track with its tail under the next cue's start.
+def _joined(run: _Run, cues: list[_RenderedCue]) -> list[_RenderedCue]:
+    """The levelled cues laid on one track, each tail under the next cue's start.
 
     The track is cut back into one piece per cue at frame-exact sample positions, so the clips
     sit end to end on the timeline (no gap, no overlap) and the crossfades are baked in.
     """
-    from gvmgen.align import join_cues, normalize_loudness
+    from gvmgen.align import join_cues
 
-    target = run.request.target_lufs
     with _timed(run.seconds, "mix"):
-        levelled = [
-            normalize_loudness(resample(c.audio, rate, DELIVERY_RATE), DELIVERY_RATE, target)[0]
-            for c in cues
-        ]
         bounds = [_sample_at(cue.start, run.rate) for cue in run.cues]
         total = _sample_at(run.cues[-1].end, run.rate)
-        track = join_cues(
-            levelled, [b / DELIVERY_RATE for b in bounds], DELIVERY_RATE, total / DELIVERY_RATE
-        )
+        starts = [b / DELIVERY_RATE for b in bounds]
+        track = join_cues([c.audio for c in cues], starts, DELIVERY_RATE, total / DELIVERY_RATE)
         ends = [*bounds[1:], total]
     return [
         _RenderedCue(track[:, a:b], c.seed, c.tempo, c.alignment)
@@ -256,12 +286,7 @@ def _write_takes(run: _Run, takes, stage: Path):
     from gvmgen.media.audio import write_wav
 
     previous = outputs.read_previous(Path(run.request.out_dir))
-    infos = (
-        []
-        if previous is None or run.request.mode != "regenerate"
-        else [TakeInfo.model_validate(t) for t in previous.takes]
-    )
-    reports: list[CueReport] = []
+    infos = [] if previous is None else [TakeInfo.model_validate(t) for t in previous.takes]
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     for (take, seed), cues in zip(run.takes, takes, strict=True):
         folder = Path("takes") / outputs.take_dir_name(take)
@@ -271,15 +296,16 @@ def _write_takes(run: _Run, takes, stage: Path):
             write_wav(stage / relative, rendered.audio, DELIVERY_RATE)
             wavs.append(str(Path(run.request.out_dir).resolve() / relative))
         infos.append(TakeInfo(take=take, seed=seed, wavs=wavs, created=now))
-        if take == run.takes[-1][0]:
-            reports = [
-                _cue_report(run, c, r, take, w)
-                for c, r, w in zip(run.cues, cues, wavs, strict=True)
-            ]
+    # the report describes the first take of this run: the one on the "GVMGen Score" track
+    main_take, main_wavs = run.takes[0][0], infos[len(infos) - len(run.takes)].wavs
+    reports = parallel_map(
+        lambda job: _cue_report(run, *job, main_take),
+        list(zip(run.cues, takes[0], main_wavs, strict=True)),
+    )
     return infos, reports
 
 
-def _cue_report(run: _Run, cue: Cue, rendered: _RenderedCue, take: int, wav: str) -> CueReport:
+def _cue_report(run: _Run, cue: Cue, rendered: _RenderedCue, wav: str, take: int) -> CueReport:
     """Metrics re-measured on the delivered audio, never taken from the plan."""
     from gvmgen.align import measure_alignment
     from gvmgen.analysis import timecode_at
@@ -332,11 +358,13 @@ def _check_cancel(cancel: threading.Event | None) -> None:
 
 @contextmanager
 def _timed(seconds: dict[str, float], stage: str):
+    """Add the block's wall time to `seconds[stage]` (summed over threads when in parallel)."""
     began = time.perf_counter()
     try:
         yield
     finally:
-        seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - began
+        with _TIMING_LOCK:
+            seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - began
 
 
 def result_json(result: ScoreResult) -> str:

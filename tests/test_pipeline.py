@@ -6,6 +6,7 @@ import itertools
 import json
 import threading
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import opentimelineio as otio
@@ -13,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from gvmgen.cli import main
-from gvmgen.errors import Cancelled
+from gvmgen.errors import Cancelled, InputError
 from gvmgen.pipeline import score
 
 
@@ -83,10 +84,34 @@ def test_regenerate_makes_a_new_take_and_keeps_the_old(cut_clip, tmp_path):
     assert track.find_clips()[0].media_reference.target_url == again.takes[1].wavs[0]
 
 
+def test_regenerate_reuses_the_folders_range_and_a_rerun_never_overwrites(cut_clip, tmp_path):
+    path, out = str(cut_clip[0]), str(tmp_path / "r")
+    first = score({"input": path, "out_dir": out, "engine": "arranger", "range": "1-5"})
+    again = score({"input": path, "out_dir": out, "engine": "arranger", "mode": "regenerate"})
+    rerun = score({"input": path, "out_dir": out, "engine": "arranger", "range": "1-5"})
+    assert (first.range_in, first.range_out) == (again.range_in, again.range_out)
+    assert [t.take for t in rerun.takes] == [1, 2, 3]
+    assert len({t.seed for t in rerun.takes}) == 3
+    assert all(Path(w).exists() for t in rerun.takes for w in t.wavs)
+
+
+def test_regenerate_needs_an_earlier_score(cut_clip, tmp_path):
+    with pytest.raises(InputError, match="nothing to regenerate"):
+        score(
+            {
+                "input": str(cut_clip[0]),
+                "out_dir": str(tmp_path / "new"),
+                "engine": "arranger",
+                "mode": "regenerate",
+            }
+        )
+    assert not (tmp_path / "new").exists()
+
+
 def test_regenerate_of_another_range_is_refused(cut_clip, tmp_path):
     out = tmp_path / "regen"
     score({"input": str(cut_clip[0]), "out_dir": str(out), "engine": "arranger", "range": "0-6"})
-    with pytest.raises(Exception, match="regenerate a range into the folder that scored it"):
+    with pytest.raises(InputError, match="takes are never overwritten"):
         score(
             {
                 "input": str(cut_clip[0]),

@@ -42,11 +42,29 @@ def make_demo_clip(path: Path) -> Path:
     )
 
 
+def _clear_previous_demo(out: Path) -> None:
+    """The demo owns its folder: a re-run replaces what the last demo wrote, and nothing else.
+
+    A folder whose report is not a demo's is left alone; scoring into it then fails clearly.
+    """
+    import shutil
+
+    from gvmgen.outputs import read_previous
+
+    previous = read_previous(out)
+    if previous is None or Path(previous.input) != (out / "demo-clip.mp4").resolve():
+        return
+    for name in ("demo-clip.mp4", "score.otio", "report.json", "report.png", "preview.mp4"):
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "takes", ignore_errors=True)
+
+
 def run(args: argparse.Namespace) -> int:
     from gvmgen.commands.score import ProgressBar, print_summary
     from gvmgen.pipeline import score
 
     out = Path(args.out)
+    _clear_previous_demo(out)
     clip = make_demo_clip(out / "demo-clip.mp4")
     print(f"sample clip: {clip} ({DEMO_SECONDS:g} s, {len(DEMO_CUT_FRAMES)} cuts)", file=sys.stderr)
     request = {

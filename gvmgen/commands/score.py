@@ -37,8 +37,9 @@ def add_score_options(parser: argparse.ArgumentParser) -> None:
         "--mode",
         choices=("range", "regenerate", "batch"),
         default="range",
-        help="range: one selection; regenerate: a new take of the range "
-        "scored in DIR before; batch: the whole timeline as cues",
+        help="range: one selection; regenerate: a new take of the range scored in DIR "
+        "before (--range optional); batch: the whole timeline as cues. Takes already in DIR "
+        "are never overwritten",
     )
     parser.add_argument(
         "--engine",
