@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 
 from gvmgen.engines.base import check_cancel
-from gvmgen.model.conditioning import Window, cfg_batch, frames_in_window, plan_windows
+from gvmgen.model.conditioning import Window, frames_in_window, plan_windows
 from gvmgen.model.config import GenerationConfig
 from gvmgen.model.decoder import CachedDecoder
 from gvmgen.model.model import GVMGenModel
@@ -92,7 +92,7 @@ class MusicGenerator:
         generators = make_generators(seeds, self.device)
         counter = _StepCounter(windows, self.pattern.num_codebooks, progress)
         for window in windows:
-            condition = self._window_condition(frame_tokens, frame_times, window, len(seeds))
+            condition = self._window_condition(frame_tokens, frame_times, window)
             known = stream[..., window.start + prompt : window.new_from + prompt]
             codes = self._generate_window(
                 condition, known, window.length, generators, counter, cancel
@@ -115,25 +115,26 @@ class MusicGenerator:
             stream[..., :prompt] = prompt_codes[..., -prompt:].to(self.device)
         return stream
 
-    def _window_condition(self, frame_tokens, frame_times, window: Window, takes: int):
-        """Condition `[2·takes, T_w, d]` from the frames inside `window` only."""
+    def _window_condition(self, frame_tokens, frame_times, window: Window) -> torch.Tensor:
+        """Frame tokens `[T_w, d]` of the frames inside `window` only (the conditional rows)."""
         start_s, end_s = window.start / self.frame_rate, window.end / self.frame_rate
         if not len(frame_tokens):  # no picture: generate from the null condition alone
-            null = torch.zeros(1, self.model.config.lm.hidden_size, device=self.device)
-            return cfg_batch(null, takes)
+            return torch.zeros(1, self.model.config.lm.hidden_size, device=self.device)
         chosen = frames_in_window(frame_times.to(self.device), start_s, end_s)
-        tokens = self.model.visual.add_time(
+        return self.model.visual.add_time(
             frame_tokens[chosen].to(self.device), frame_times.to(self.device)[chosen] - start_s
         )
-        return cfg_batch(tokens, takes)
 
     def _generate_window(self, condition, known, length, generators, counter, cancel):
-        """Fill one window of `length` frames after the `known` codes `[takes, K, P]`."""
+        """Fill one window of `length` frames after the `known` codes `[takes, K, P]`.
+
+        `condition` `[T, d]`: the window's frame tokens; the null rows are implied (zeros).
+        """
         takes, prompt = known.shape[0], known.shape[-1]
         sequence = self.pattern.interleave(known, length)  # [takes, K, length + K]
         decoder = CachedDecoder(self.model.lm, 2 * takes, sequence.shape[-1])
         with self.autocast():
-            decoder.set_condition(condition)
+            decoder.set_cfg_condition(condition)
             logits = decoder.logits(_both(sequence[..., : prompt + 1]), 0)[:, :, -1]
             self.decode_steps(decoder, sequence, logits, prompt, generators, counter.step, cancel)
         return self.pattern.deinterleave(sequence)

@@ -106,3 +106,24 @@ def test_static_step_for_graph_capture_equals_the_dynamic_step(tiny_model):
         expected = dynamic.logits(tokens, position)
         got = static.static_step(tokens, torch.tensor(position))
         torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
+
+
+@torch.inference_mode()
+def test_absorbed_cfg_cross_attention_equals_the_projected_one(tiny_model):
+    """Folding q/out projections into the frame K/V changes no logit; null rows stay null."""
+    tokens = _condition(tiny_model, batch=1, frames=3)[0]  # 4 heads × 3 frames < width 32
+    sequence = _random_sequence(tiny_model, batch=4, frames=5)
+    projected = CachedDecoder(tiny_model.lm, batch=4, max_length=sequence.shape[-1])
+    projected.set_condition(cfg_batch(tokens, 2))
+    absorbed = CachedDecoder(tiny_model.lm, batch=4, max_length=sequence.shape[-1])
+    absorbed.set_cfg_condition(tokens)
+    assert absorbed.absorbed and not projected.absorbed
+    for decoder in (projected, absorbed):
+        decoder.logits(sequence[..., :3], 0)
+    for position in range(3, sequence.shape[-1]):
+        step = sequence[..., position : position + 1]
+        expected = projected.logits(step, position)
+        torch.testing.assert_close(absorbed.logits(step, position), expected, atol=1e-5, rtol=1e-4)
+    many = CachedDecoder(tiny_model.lm, batch=2, max_length=4)
+    many.set_cfg_condition(torch.randn(9, 32))  # 4 heads × 9 frames ≥ width: no gain, no folding
+    assert not many.absorbed and many.cross_keys[0].shape == (2, 4, 9, 8)

@@ -67,10 +67,7 @@ def test_each_window_cross_attends_only_to_its_own_frames(long_cue):
     _, tokens, calls = long_cue
     expected_frames = [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9]]  # [0, .4), [.3, .7), [.6, 1)
     for (condition, _, _), frames in zip(calls, expected_frames, strict=True):
-        takes = condition.shape[0] // 2
-        for row in range(takes):
-            torch.testing.assert_close(condition[row], tokens[frames])
-        assert torch.equal(condition[takes:], torch.zeros_like(condition[takes:]))
+        torch.testing.assert_close(condition, tokens[frames])  # the null rows are zeros
 
 
 @torch.inference_mode()
