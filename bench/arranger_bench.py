@@ -136,9 +136,10 @@ def print_table(rows: list[dict], steps_per_s: float, musicgen_x: float, source:
     print()
     print(
         "| cue | cuts | notes | compose s | render s | total s (CPU s) | × real time (CPU) "
-        "| vs MusicGen-small CPU | well-spaced cuts on a downbeat | tempo drift median / max |"
+        "| vs MusicGen-small CPU | well-spaced cuts on a downbeat | tempo drift median / max "
+        "| + beats for the aligner s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['minutes']:g} min | {r['cuts']} | {r['notes']} | {r['compose_s']:.2f} | "
