@@ -121,7 +121,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     print(f"CPU cores: {os.cpu_count()}; torch threads default")
-    ArrangerEngine(sample_rate=48000).generate(synthetic_cue(0.1), seed=0)  # warm caches
+    ArrangerEngine(sample_rate=48000).generate_with_beats(synthetic_cue(0.1), seed=0)  # warm-up
     rows = [bench_arranger(m) for m in args.minutes]
     if args.measure_musicgen:
         steps_per_s, source = bench_musicgen_small(), "measured now"
