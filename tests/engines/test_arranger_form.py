@@ -61,3 +61,12 @@ def test_sections_open_at_scene_changes_and_long_stretches_develop():
     assert (8, True) in starts  # 16 s at 120 BPM = bar 8, a scene change
     assert all(b - a <= 16 for a, b in zip(bars, [*bars[1:], 32], strict=True))
     assert len(bars) >= 3  # the 48 s after the change is not one long section
+
+
+def test_a_close_cut_goes_on_a_beat_when_a_small_bend_reaches_it():
+    grid = plan_grid(12.0, np.array([4.0, 5.05, 8.0]), (120.0, 120.0))
+    assert np.min(np.abs(grid.beats - 5.05)) < 1e-9  # 1.05 s after 4.0: on beat 2, 5 % bend
+    assert np.min(np.abs(grid.beats[grid.bar_starts[:-1]] - 8.0)) < 1e-9  # anchors unchanged
+    far = plan_grid(12.0, np.array([4.0, 5.25, 8.0]), (120.0, 120.0))
+    assert np.min(np.abs(far.beats - 5.25)) > 0.2  # half a beat off: bending 25 % is too much
+    assert np.allclose(np.diff(far.beats[:24]), 0.5)

@@ -6,16 +6,19 @@ holds a whole number of beats, so every anchor lands exactly on a downbeat; a st
 count is not a multiple of four ends with one 2- or 3-beat bar. The beat counts are chosen
 jointly (Viterbi over the stretches) for one base tempo: stay near it (no more than ~10 % away),
 change by no more than a few % from stretch to stretch, prefer whole 4-beat bars. The base tempo
-is searched on a fine grid inside the mood's tempo range.
+is searched on a fine grid inside the mood's tempo range. A cut too close to its neighbours to be
+an anchor still lands on a beat when the beats around it need to bend by ≤ 6 % to reach it.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
 MIN_ANCHOR_GAP = 1.5  # seconds: a cut this far after the previous anchor becomes one
+MAX_BEAT_BEND = 0.06  # a closer cut goes on a beat if the beats around it bend this little
 MAX_TEMPO_STEP = 0.05  # largest tempo change between neighbouring stretches, as a ratio
 _TEMPO_SEARCH_STEP = 0.25  # BPM
 _DEVIATION_WEIGHT = 1.0  # cost per unit |log(period / base period)|
@@ -85,7 +88,8 @@ def plan_grid(
         if best is None or cost < best[0]:
             best = (cost, float(bpm), counts)
     _, bpm, counts = best
-    return _grid_from_counts(anchors, counts, 60.0 / bpm, duration, bpm)
+    cuts = np.sort(np.asarray(cuts, dtype=np.float64))
+    return _grid_from_counts(anchors, counts, cuts, duration, bpm)
 
 
 def anchor_times(duration: float, cuts: np.ndarray, min_gap: float) -> np.ndarray:
@@ -138,14 +142,17 @@ def _unary_cost(counts: np.ndarray, periods: np.ndarray, period: float) -> np.nd
 
 
 def _grid_from_counts(
-    anchors: np.ndarray, counts: list[int], period: float, duration: float, bpm: float
+    anchors: np.ndarray, counts: list[int], cuts: np.ndarray, duration: float, bpm: float
 ) -> Grid:
-    """Lay out beats and bars: each stretch's beats evenly spaced, then run on past the end."""
+    """Lay out beats and bars: each stretch's beats (bent onto close cuts where they can be),
+    then run on at the last tempo past the end."""
     beats: list[np.ndarray] = []
     bar_lengths: list[int] = []
+    period = 60.0 / bpm
     for k, count in enumerate(counts):
-        period = (anchors[k + 1] - anchors[k]) / count
-        beats.append(anchors[k] + period * np.arange(count))
+        a, b = anchors[k], anchors[k + 1]
+        period = (b - a) / count
+        beats.append(_stretch_beats(a, b, count, cuts[(cuts > a) & (cuts < b)]))
         bar_lengths += _bar_lengths(count)
     tail_start = anchors[len(counts)]
     tail_bars = max(1, int(np.ceil((duration - tail_start) / (4 * period) + 1e-9)))
@@ -153,6 +160,29 @@ def _grid_from_counts(
     bar_lengths += [4] * tail_bars
     bar_starts = np.concatenate([[0], np.cumsum(bar_lengths)])
     return Grid(np.concatenate(beats), bar_starts.astype(np.int64), anchors, bpm)
+
+
+def _stretch_beats(start: float, end: float, count: int, inner_cuts: np.ndarray) -> np.ndarray:
+    """`count` beats from `start` to (not including) `end`, evenly spaced, except that a cut
+    inside (too close to its neighbours to be an anchor) is put on the nearest beat when the
+    beats before and after it need to bend by no more than `MAX_BEAT_BEND` to get there."""
+    period = (end - start) / count
+    points = [(start, 0)]  # (time, beat index) the beats must pass through
+    for cut in inner_cuts:
+        time, index = points[-1]
+        beat = round(index + (cut - time) / period)
+        if not index < beat < count:
+            continue
+        before = (cut - time) / (beat - index) / period
+        after = (end - cut) / (count - beat) / period
+        if max(abs(np.log(before)), abs(np.log(after))) <= MAX_BEAT_BEND:
+            points.append((float(cut), beat))
+    points.append((end, count))
+    pieces = [
+        t0 + (t1 - t0) / (i1 - i0) * np.arange(i1 - i0)
+        for (t0, i0), (t1, i1) in itertools.pairwise(points)
+    ]
+    return np.concatenate(pieces)
 
 
 def _bar_lengths(count: int) -> list[int]:
