@@ -283,3 +283,32 @@ def test_premiere_xml_in_gives_premiere_xml_out(cut_clip, tmp_path):
         "cue-02.wav",
     ]
     assert [c.range_in_parent().duration.to_frames() for c in clips] == [100, 50]
+
+
+def test_gvmgen_engine_plugs_into_the_pipeline(cut_clip, tmp_path, monkeypatch):
+    """The neural engine (tiny random weights) scores two cues; the second continues the first."""
+    import gvmgen.engines as engines
+    from gvmgen.engines.gvmgen_engine import build_debug_engine
+
+    engine = build_debug_engine(seed=0)
+    prompts = []
+    generate = engine.generate
+
+    def recording_generate(cue, seed, progress=None, cancel=None):
+        prompts.append(None if cue.prompt_audio is None else cue.prompt_audio.shape)
+        return generate(cue, seed, progress, cancel)
+
+    monkeypatch.setattr(engine, "generate", recording_generate)
+    monkeypatch.setattr(engines, "_gvmgen", lambda models_dir, device="auto": engine)
+    timeline = _timeline_with_cue_markers(cut_clip[0], tmp_path / "t.otio")
+    result = score(
+        {
+            "input": str(timeline),
+            "out_dir": str(tmp_path / "g"),
+            "engine": "gvmgen",
+            "range": "f60-f160",
+        }
+    )
+    assert result.engine == "gvmgen" and [c.engine for c in result.cues] == ["gvmgen"] * 2
+    assert prompts[0] is None and prompts[1] is not None  # cue 2 hears the end of cue 1
+    assert [sf.info(c.wav).frames for c in result.cues] == [40 * 1920, 60 * 1920]

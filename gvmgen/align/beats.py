@@ -118,7 +118,10 @@ def _local_score(onsets: np.ndarray, period: float) -> np.ndarray:
     window = np.exp(-0.5 * (lags * 32.0 / period) ** 2)
     onsets = onsets.copy()
     onsets[0] = 0.0
-    return np.convolve(onsets, window, mode="same")
+    # "same" would return len(window) frames when a slow tempo's window outgrows a short cue
+    full = np.convolve(onsets, window, mode="full")
+    start = (len(window) - 1) // 2
+    return full[start : start + len(onsets)]
 
 
 def _beat_dp(localscore: np.ndarray, period: float, tightness: float):

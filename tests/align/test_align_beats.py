@@ -56,3 +56,13 @@ def test_numpy_beat_programme_matches_librosa(music):
         )
         found = dp_beat_frames(env, ANALYSIS_RATE / HOP, float(np.atleast_1d(bpm)[0]), TIGHTNESS)
         assert np.array_equal(found, expected)
+
+
+def test_slow_tempo_on_a_short_cue_keeps_beats_inside_it():
+    """Seen on a 2.4 s cue: tempo read as 35 BPM, so the beat-wide smoothing window (295
+    frames) was longer than the onset envelope (207 frames) and the tracker indexed past it."""
+    from gvmgen.align.beats import ANALYSIS_RATE, HOP, TIGHTNESS, dp_beat_frames
+
+    envelope = np.random.default_rng(3).random(207).astype(np.float32)
+    frames = dp_beat_frames(envelope, ANALYSIS_RATE / HOP, 35.15625, TIGHTNESS)
+    assert len(frames) and frames.min() >= 0 and frames.max() < len(envelope)
