@@ -224,7 +224,8 @@ def _sample(envelope: np.ndarray, times: np.ndarray) -> np.ndarray:
 def _downbeats(weight: np.ndarray) -> np.ndarray:
     """The bar phase (4/4) whose beats carry the most low-band and full-band onset energy."""
     index = np.arange(len(weight))
-    scores = [weight[index % BEATS_PER_BAR == phase].mean() for phase in range(BEATS_PER_BAR)]
+    phases = range(min(BEATS_PER_BAR, len(weight)))  # a cue shorter than a bar has fewer
+    scores = [weight[index % BEATS_PER_BAR == phase].mean() for phase in phases]
     phase = int(np.argmax(scores))
     return index % BEATS_PER_BAR == phase
 
