@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -287,7 +287,7 @@ def _write_takes(run: _Run, takes, stage: Path):
 
     previous = outputs.read_previous(Path(run.request.out_dir))
     infos = [] if previous is None else [TakeInfo.model_validate(t) for t in previous.takes]
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     for (take, seed), cues in zip(run.takes, takes, strict=True):
         folder = Path("takes") / outputs.take_dir_name(take)
         wavs = []

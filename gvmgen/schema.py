@@ -7,7 +7,7 @@ seconds (floats) for readers, with SMPTE timecodes beside them for editors.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -18,7 +18,7 @@ SCHEMA_VERSION = 1
 ENGINE_CHOICES = ("auto", "arranger", "gvmgen")
 
 
-class ScoreMode(str, Enum):
+class ScoreMode(StrEnum):
     RANGE = "range"  # one selection → music for it
     REGENERATE = "regenerate"  # same range, new seed, a new numbered take; old takes kept
     BATCH = "batch"  # the whole timeline, split into cues
