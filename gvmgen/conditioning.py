@@ -16,6 +16,7 @@ from gvmgen.engines.base import CueConditioning
 
 FRAME_SIZE = 336  # CLIP ViT-L/14@336; GVMGen's frames, and plenty for the arranger's mood
 HIT_KINDS = ("edit", "shot")  # gradual transitions colour the music but are not hit points
+EDGE_FRAMES = 2  # a cut this close to a cue's edge belongs to the boundary
 
 
 def cue_conditioning(
@@ -42,9 +43,14 @@ def cue_conditioning(
 
 
 def cue_cut_times(analysis: Analysis, start: float, duration: float) -> np.ndarray:
-    """Times of the hard cuts strictly inside the cue, seconds from the cue start."""
+    """Times of the hard cuts inside the cue, seconds from the cue start.
+
+    A cut within EDGE_FRAMES of the cue's start or end is that cue boundary itself (the next
+    cue enters on its own downbeat there), so it is not a hit target inside the cue.
+    """
+    edge = EDGE_FRAMES / analysis.rate
     times = [c.time - start for c in analysis.cuts if c.kind in HIT_KINDS]
-    return np.array([t for t in times if 0.0 < t < duration], dtype=np.float64)
+    return np.array([t for t in times if edge < t < duration - edge], dtype=np.float64)
 
 
 def _frames_at(analysis: Analysis, times: np.ndarray) -> np.ndarray:
