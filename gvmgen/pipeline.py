@@ -53,6 +53,7 @@ class _Run:
     takes: list[tuple[int, int]]  # (take number, seed)
     progress: Progress
     cancel: threading.Event | None
+    previous: outputs.PreviousScore | None  # what an earlier run left in the output folder
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -90,10 +91,11 @@ def score(
 def _prepare(request: ScoreRequest, progress: Progress, cancel) -> _Run:
     """Everything that can fail because of the user's input, before a single file is written."""
     seconds: dict[str, float] = {}
+    previous = outputs.read_previous(Path(request.out_dir))
     with _timed(seconds, "timeline"):
-        range_text = _range_to_score(request)
+        range_text = _range_to_score(request, previous)
         edit = load_edit(request.input, range_text, request.allow_missing_media)
-    takes = _plan_takes(request, edit)
+    takes = _plan_takes(request, edit, previous)
     with _timed(seconds, "engine"):
         choice = choose_engine(request.engine)
     progress(0.02, f"engine: {choice.reason}")
@@ -103,14 +105,15 @@ def _prepare(request: ScoreRequest, progress: Progress, cancel) -> _Run:
     progress(0.10, f"{len(analysis.cuts)} cuts in {analysis.duration:.1f} s")
     cues = _plan(edit, analysis, choice.engine, request.mode)
     job_id = request.job_id or uuid.uuid4().hex[:12]
-    return _Run(request, job_id, edit, analysis, choice, cues, takes, progress, cancel, seconds)
+    return _Run(
+        request, job_id, edit, analysis, choice, cues, takes, progress, cancel, previous, seconds
+    )
 
 
-def _range_to_score(request: ScoreRequest) -> str | None:
+def _range_to_score(request: ScoreRequest, previous: outputs.PreviousScore | None) -> str | None:
     """The request's range; regenerate without one takes the range scored in the folder."""
     if request.mode != ScoreMode.REGENERATE.value:
         return request.range
-    previous = outputs.read_previous(Path(request.out_dir))
     if previous is None:
         raise InputError(
             f"nothing to regenerate in {request.out_dir!r}: score the range there first "
@@ -134,10 +137,11 @@ def _plan(edit, analysis: Analysis, engine, mode: str) -> list[Cue]:
     return plan_cues(total, rate, marks, markers, max_seconds=window)
 
 
-def _plan_takes(request: ScoreRequest, edit) -> list[tuple[int, int]]:
+def _plan_takes(
+    request: ScoreRequest, edit, previous: outputs.PreviousScore | None
+) -> list[tuple[int, int]]:
     """(take, seed) for each take this run makes. Takes on disk are never overwritten: a run
     into a folder that scored this range before adds takes after the last one."""
-    previous = outputs.read_previous(Path(request.out_dir))
     first_take, used = 1, set()
     if previous is not None:
         _check_same_range(previous, request, edit)
@@ -285,7 +289,7 @@ def _write_outputs(run: _Run, takes: list[list[_RenderedCue]], stage: Path) -> S
 def _write_takes(run: _Run, takes, stage: Path):
     from gvmgen.media.audio import write_wav
 
-    previous = outputs.read_previous(Path(run.request.out_dir))
+    previous = run.previous
     infos = [] if previous is None else [TakeInfo.model_validate(t) for t in previous.takes]
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for (take, seed), cues in zip(run.takes, takes, strict=True):
