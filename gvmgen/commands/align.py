@@ -8,9 +8,7 @@ and leaves no output file behind.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sys
 from pathlib import Path
 
 from gvmgen.errors import InputError
@@ -44,6 +42,7 @@ def add_parser(subparsers, help_text: str) -> None:
 
 def run(args) -> int:
     from gvmgen.align import align_to_cuts
+    from gvmgen.commands.progress import ProgressBar
     from gvmgen.media.audio import load_audio, write_wav
 
     _check_flags(args)
@@ -51,7 +50,7 @@ def run(args) -> int:
     audio, rate = load_audio(args.music)
     duration = audio.shape[1] / rate
     _check_cuts_fit(cuts, duration)
-    with _progress_bar(f"aligning {len(cuts)} cuts") as progress:
+    with ProgressBar(f"aligning {len(cuts)} cuts") as progress:
         result = align_to_cuts(
             audio,
             rate,
@@ -69,20 +68,6 @@ def run(args) -> int:
         write_text_atomic(args.report, json.dumps(report, indent=2) + "\n")
     print(_summary(result, args.output))
     return 0
-
-
-@contextlib.contextmanager
-def _progress_bar(title: str):
-    """A tqdm bar on stderr driven by `progress(fraction, message)` callbacks."""
-    from tqdm import tqdm
-
-    with tqdm(total=100, desc=title, file=sys.stderr, leave=False, unit="%") as bar:
-
-        def progress(fraction: float, message: str) -> None:
-            bar.set_postfix_str(message)
-            bar.update(max(int(round(fraction * 100)) - bar.n, 0))
-
-        yield progress
 
 
 def _check_flags(args) -> None:

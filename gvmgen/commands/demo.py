@@ -60,7 +60,8 @@ def _clear_previous_demo(out: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gvmgen.commands.score import ProgressBar, print_summary
+    from gvmgen.commands.progress import ProgressBar
+    from gvmgen.commands.score import print_summary
     from gvmgen.pipeline import score
 
     out = Path(args.out)

@@ -86,6 +86,7 @@ def request_from_args(args: argparse.Namespace, preview: bool = False) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gvmgen.commands.progress import ProgressBar
     from gvmgen.pipeline import score
 
     with ProgressBar() as progress:
@@ -95,32 +96,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_summary(result)
     return 0
-
-
-class ProgressBar:
-    """A tqdm bar on a terminal; plain lines on stderr otherwise (logs, CI)."""
-
-    def __enter__(self):
-        from tqdm import tqdm
-
-        self.bar = tqdm(
-            total=1000,
-            unit="‰",
-            disable=not sys.stderr.isatty(),
-            bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}",
-        )
-        self.last_message = ""
-        return self
-
-    def __call__(self, fraction: float, message: str) -> None:
-        self.bar.n = round(min(max(fraction, 0.0), 1.0) * 1000)
-        self.bar.set_postfix_str(message[:60], refresh=True)
-        if self.bar.disable and message.split(":")[0] != self.last_message:
-            self.last_message = message.split(":")[0]
-            print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
-
-    def __exit__(self, *exc) -> None:
-        self.bar.close()
 
 
 def print_summary(result, out=None) -> None:
