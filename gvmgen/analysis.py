@@ -125,7 +125,7 @@ def _segment_shots(segment, rate: float):
     offset = segment.record_range.start_time.to_seconds()
     found = detect_shots(
         segment.media_path,
-        start=media_seconds(segment),
+        start=segment.file_offset,
         duration=segment.record_range.duration.to_seconds(),
     )
     cuts = [
@@ -134,11 +134,6 @@ def _segment_shots(segment, rate: float):
         if c.time > 0  # a change at the segment's first frame is the edit point itself
     ]
     return cuts, found.motion_times + offset, found.motion
-
-
-def media_seconds(segment) -> float:
-    """Where the segment starts in its media file, in seconds from the file's first frame."""
-    return segment.file_offset
 
 
 def _frame(time, rate: float) -> int:

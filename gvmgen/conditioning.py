@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from gvmgen.analysis import Analysis, media_seconds
+from gvmgen.analysis import Analysis
 from gvmgen.engines.base import CueConditioning
 
 FRAME_SIZE = 336  # CLIP ViT-L/14@336; GVMGen's frames, and plenty for the arranger's mood
@@ -73,7 +73,7 @@ def _segment_frames(segment, offsets: np.ndarray) -> np.ndarray:
     step = float(offsets[1] - offsets[0]) if len(offsets) > 1 else 1.0
     sampled = sample_frames(
         segment.media_path,
-        start=media_seconds(segment) + float(offsets[0]),
+        start=segment.file_offset + float(offsets[0]),
         duration=float(offsets[-1] - offsets[0]) + step / 2,
         fps=1.0 / step,
         short_side=FRAME_SIZE,
