@@ -70,7 +70,7 @@ def track_beats(audio: np.ndarray, sample_rate: int) -> BeatGrid:
     mono = _analysis_signal(audio, sample_rate)
     if len(mono) < ANALYSIS_RATE or not np.any(mono):
         return BeatGrid.empty()
-    envelope = librosa.onset.onset_strength(y=mono, sr=ANALYSIS_RATE, hop_length=HOP)
+    envelope = _envelope_of(mono)
     bpm = float(librosa.feature.tempo(onset_envelope=envelope, sr=ANALYSIS_RATE, hop_length=HOP)[0])
     frames = dp_beat_frames(envelope, ANALYSIS_RATE / HOP, bpm, TIGHTNESS)
     frames = _without_crowded(envelope, _trimmed(envelope, frames))
@@ -85,6 +85,20 @@ def track_beats(audio: np.ndarray, sample_rate: int) -> BeatGrid:
     tempo = 60.0 / float(np.median(np.diff(times)))
     confidence = _confidence(envelope, times)
     return BeatGrid(times, downbeats, tempo, strength, confidence)
+
+
+def onset_envelope(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
+    """The onset envelope the tracker reads of `audio` `[C, N]`, and its frame period (s).
+
+    For code that must predict where this tracker will hear a beat (the arranger's grid).
+    """
+    return _envelope_of(_analysis_signal(audio, sample_rate)), HOP / ANALYSIS_RATE
+
+
+def _envelope_of(mono: np.ndarray) -> np.ndarray:
+    import librosa
+
+    return librosa.onset.onset_strength(y=mono, sr=ANALYSIS_RATE, hop_length=HOP)
 
 
 def dp_beat_frames(envelope: np.ndarray, frame_rate: float, bpm: float, tightness: float):

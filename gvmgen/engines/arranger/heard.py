@@ -23,23 +23,12 @@ def heard_beat_times(audio: np.ndarray, sample_rate: int, beats: np.ndarray) -> 
     """Times (s, float64 `[B]`) at which the aligner's tracker hears `beats` in `audio` `[C, N]`."""
     if len(beats) == 0:
         return np.asarray(beats, dtype=np.float64)
-    envelope, frame = _onset_envelope(audio, sample_rate)
+    from gvmgen.align.beats import onset_envelope
+
+    envelope, frame = onset_envelope(audio, sample_rate)
     peaks = _envelope_peaks(envelope, np.asarray(beats) / frame)
     lags = np.clip(peaks * frame - beats, -0.01, _MAX_LAG)
     return beats + _running_median(lags, _SMOOTH_BEATS)
-
-
-def _onset_envelope(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
-    """The tracker's onset envelope of `audio` and its frame period in seconds."""
-    import librosa
-
-    from gvmgen.align.beats import ANALYSIS_RATE, HOP
-    from gvmgen.media.audio import resample
-
-    mono = resample(np.asarray(audio, np.float32).mean(axis=0, keepdims=True), sample_rate,
-                    ANALYSIS_RATE)[0]  # fmt: skip
-    envelope = librosa.onset.onset_strength(y=mono, sr=ANALYSIS_RATE, hop_length=HOP)
-    return envelope, HOP / ANALYSIS_RATE
 
 
 def _envelope_peaks(envelope: np.ndarray, frames: np.ndarray) -> np.ndarray:
