@@ -311,7 +311,7 @@ def _write_takes(run: _Run, takes, stage: Path):
 
 def _cue_report(run: _Run, cue: Cue, rendered: _RenderedCue, wav: str, take: int) -> CueReport:
     """Metrics re-measured on the delivered audio, never taken from the plan."""
-    from gvmgen.align import measure_alignment
+    from gvmgen.align import integrated_lufs, measure_alignment
     from gvmgen.analysis import timecode_at
 
     start, duration = run.cue_seconds(cue)
@@ -320,7 +320,7 @@ def _cue_report(run: _Run, cue: Cue, rendered: _RenderedCue, wav: str, take: int
         metrics = measure_alignment(
             rendered.audio, DELIVERY_RATE, cuts, fps=run.rate, plan=rendered.alignment.plan
         )
-        loudness = _loudness(rendered.audio)
+        loudness = integrated_lufs(rendered.audio, DELIVERY_RATE)
     plan = rendered.alignment.plan
     return CueReport(
         index=cue.index,
@@ -345,14 +345,6 @@ def _cue_report(run: _Run, cue: Cue, rendered: _RenderedCue, wav: str, take: int
         unhit_cuts=[round(float(u.time), 3) for u in plan.unhit],
         cuts=[CutHit.model_validate(c) for c in metrics.per_cut],
     )
-
-
-def _loudness(audio: np.ndarray) -> float:
-    import pyloudnorm
-
-    if audio.shape[1] < DELIVERY_RATE * 0.4:  # the meter needs one 400 ms block
-        return float("nan")
-    return float(pyloudnorm.Meter(DELIVERY_RATE).integrated_loudness(audio.T))
 
 
 def _check_cancel(cancel: threading.Event | None) -> None:

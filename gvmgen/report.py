@@ -56,12 +56,10 @@ def build_result(run, take_infos: list[TakeInfo], cues: list[CueReport], takes) 
 
 
 def _track_loudness(cues) -> float:
-    import pyloudnorm
+    from gvmgen.align import integrated_lufs
 
     track = np.concatenate([c.audio for c in cues], axis=1)
-    if track.shape[1] < DELIVERY_RATE * 0.4:
-        return float("nan")
-    return round(float(pyloudnorm.Meter(DELIVERY_RATE).integrated_loudness(track.T)), 2)
+    return round(integrated_lufs(track, DELIVERY_RATE), 2)
 
 
 def write_all(run, result: ScoreResult, takes, stage: Path) -> None:
@@ -150,13 +148,13 @@ def _timeline_metadata(result: ScoreResult) -> dict:
         "engine_reason": result.engine_reason,
         "take": result.take,
         "seeds": [c.seed for c in result.cues],
-        "loudness_lufs": None if math.isnan(result.loudness_lufs) else result.loudness_lufs,
+        "loudness_lufs": result.loudness_lufs if math.isfinite(result.loudness_lufs) else None,
         "hit_rate_50ms": _mean([c.hit_rate_50ms for c in result.cues]),
     }
 
 
 def _mean(values: list[float]) -> float | None:
-    finite = [v for v in values if not math.isnan(v)]
+    finite = [v for v in values if math.isfinite(v)]
     return round(sum(finite) / len(finite), 4) if finite else None
 
 
