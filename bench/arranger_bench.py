@@ -90,12 +90,15 @@ def bench_musicgen_small(steps: int = 12) -> float:
     import torch
     from transformers import MusicgenDecoderConfig, MusicgenForCausalLM
 
+    from gvmgen.model.decoder import cache_keyword
+
     torch.manual_seed(0)
     config = MusicgenDecoderConfig(
         vocab_size=2048, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
         ffn_dim=4096, num_codebooks=4, max_position_embeddings=2048,
     )  # fmt: skip
     model = MusicgenForCausalLM(config).eval()
+    cache_name = cache_keyword(model)
     codebooks, batch = config.num_codebooks, 2
     tokens = torch.full((batch * codebooks, 1), config.pad_token_id, dtype=torch.long)
     queries = torch.randn(batch, 16, config.hidden_size)  # GVMGen's 16 music queries
@@ -107,7 +110,7 @@ def bench_musicgen_small(steps: int = 12) -> float:
             out = model(
                 input_ids=tokens,
                 encoder_hidden_states=queries,
-                past_key_values=out.past_key_values,
+                **{cache_name: getattr(out, cache_name)},
                 use_cache=True,
             )
         return steps / (time.perf_counter() - start)

@@ -73,6 +73,8 @@ class TransformersRunner:
         from transformers import DynamicCache, EncoderDecoderCache
         from transformers import GenerationConfig as HFGenerationConfig
 
+        from gvmgen.model.decoder import cache_keyword
+
         cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
         if depth:
             for layer in range(LAYERS):
@@ -89,7 +91,7 @@ class TransformersRunner:
             attention_mask=torch.ones_like(prompt),
             encoder_hidden_states=self.condition,
             generation_config=config,
-            past_key_values=cache,
+            **{cache_keyword(self.lm): cache},
         )
         return time.perf_counter() - start
 

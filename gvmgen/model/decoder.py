@@ -16,12 +16,44 @@ its result equals transformers' full forward on the same sequence (tests check b
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 from transformers import MusicgenForCausalLM
+
+
+def cache_keyword(lm: MusicgenForCausalLM) -> str:
+    """The name under which this transformers release's MusicGen `forward` takes its KV cache.
+
+    transformers 5.24 renamed `past_key_values` to `cache` in `MusicgenForCausalLM.forward`
+    (and its output); the generic `generate` accepts both, MusicGen's own `generate` only the
+    name `forward` has. Passing it under the signature's name works on 5.23 and 5.24 alike.
+    """
+    parameters = inspect.signature(lm.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
+def sinusoidal_positions(decoder: nn.Module, length: int) -> torch.Tensor:
+    """MusicGen's position table `[length, d]`, read from transformers' own embedding module.
+
+    This is the one place we reach into transformers' internals; a release that moves it must
+    fail here, loudly, rather than decode with wrong positions.
+    """
+    from gvmgen.errors import EngineError
+
+    get_embedding = getattr(decoder.embed_positions, "get_embedding", None)
+    if get_embedding is None:
+        import transformers
+
+        raise EngineError(
+            f"transformers {transformers.__version__} has no "
+            "MusicgenSinusoidalPositionalEmbedding.get_embedding; GVMGen's decoder was tested "
+            "with the versions in requirements/lock.txt: reinstall with `make setup`"
+        )
+    return get_embedding(length, decoder.config.hidden_size)
 
 
 @dataclass
@@ -104,9 +136,7 @@ class CachedDecoder:
         self.batch, self.max_length = batch, max_length
         decoder = lm.model.decoder
         self.embeddings = [table.weight for table in decoder.embed_tokens]
-        self.positions = decoder.embed_positions.get_embedding(max_length, config.hidden_size).to(
-            self.device, self.dtype
-        )
+        self.positions = sinusoidal_positions(decoder, max_length).to(self.device, self.dtype)
         self.layers = [_layer_weights(layer) for layer in decoder.layers]
         self.final_norm = decoder.layer_norm
         self.heads = _fuse_heads(lm)

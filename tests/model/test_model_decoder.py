@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from transformers import DynamicCache, EncoderDecoderCache
 from transformers import GenerationConfig as HFGenerationConfig
 
+from gvmgen.errors import EngineError
 from gvmgen.model.conditioning import cfg_batch
 from gvmgen.model.config import GenerationConfig
-from gvmgen.model.decoder import CachedDecoder
+from gvmgen.model.decoder import CachedDecoder, cache_keyword, sinusoidal_positions
 from gvmgen.model.generation import MusicGenerator
 
 
@@ -31,6 +33,22 @@ def test_prefill_equals_transformers_forward(tiny_model):
     decoder.set_condition(condition)
     ours = decoder.logits(sequence, 0)
     torch.testing.assert_close(ours, reference, atol=1e-5, rtol=1e-4)
+
+
+@torch.inference_mode()
+def test_position_table_is_the_one_transformers_forward_adds(tiny_model):
+    """Guards our one reach into transformers internals (`embed_positions.get_embedding`)."""
+    decoder = tiny_model.lm.model.decoder
+    tokens = torch.zeros(1, 4, 7, dtype=torch.long)
+    table = sinusoidal_positions(decoder, 7)
+    torch.testing.assert_close(decoder.embed_positions(tokens), table[:7])
+
+
+def test_a_release_without_the_position_table_fails_loudly(tiny_model, monkeypatch):
+    decoder = tiny_model.lm.model.decoder
+    monkeypatch.delattr(type(decoder.embed_positions), "get_embedding")
+    with pytest.raises(EngineError, match=r"get_embedding.*make setup"):
+        CachedDecoder(tiny_model.lm, batch=1, max_length=4)
 
 
 @torch.inference_mode()
@@ -87,7 +105,7 @@ def test_greedy_cfg_generation_equals_transformers_generate(tiny_model):
         attention_mask=torch.ones(4, 1, dtype=torch.long),
         encoder_hidden_states=cfg_batch(tokens, 1),
         generation_config=hf_config,
-        past_key_values=EncoderDecoderCache(DynamicCache(), DynamicCache()),
+        **{cache_keyword(tiny_model.lm): EncoderDecoderCache(DynamicCache(), DynamicCache())},
     )
     assert theirs.shape == ours.shape == (1, 4, frames)
     assert torch.equal(ours, theirs)
