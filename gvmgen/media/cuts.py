@@ -501,8 +501,6 @@ def detect_shots(
 ) -> ShotAnalysis:
     """Hard cuts, gradual transitions and the motion curve of a clip (or a range of it), from
     one low-resolution decode pass. A hard cut inside a gradual transition is not reported."""
-    from gvmgen.media.motion import motion_energy
-
     diff = frame_differences(path, start, duration)
     hard = hard_cuts(diff)
     transitions = gradual_transitions(diff, hard)
@@ -516,6 +514,11 @@ def detect_shots(
         motion_times=diff.times,
         motion=motion_energy(diff.motion),
     )
+
+
+def motion_energy(mean_abs_luma: np.ndarray) -> np.ndarray:
+    """Mean absolute luma differences (0–255) → float32 energy in [0, 1] (the motion curve)."""
+    return np.clip(np.asarray(mean_abs_luma, np.float32) / 255.0, 0.0, 1.0)
 
 
 def _cut(diff: FrameDifferences, index: int, kind: str, score: float) -> Cut:

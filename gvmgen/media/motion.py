@@ -3,7 +3,8 @@
 Measured as the mean absolute luma difference between consecutive frames at low resolution,
 divided by 255, so in [0, 1] (a steady shot sits near 0.00–0.02, busy action around 0.05–0.1,
 and a cut spikes far higher). It comes out of the same decode pass as shot detection
-(`detect_shots(...).motion`); `motion_curve` is the stand-alone entry point.
+(`detect_shots(...).motion`); `motion_curve` is the stand-alone entry point. The dependency runs
+one way, motion → cuts: the decode pass and `motion_energy` live in `gvmgen.media.cuts`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ from __future__ import annotations
 import os
 
 import numpy as np
+
+from gvmgen.errors import InputError
+from gvmgen.media.cuts import frame_differences, motion_energy
+
+__all__ = ["motion_curve", "motion_energy", "resample_curve"]
 
 
 def motion_curve(
@@ -24,8 +30,6 @@ def motion_curve(
     With `fps` None there is one value per frame of the input; otherwise values are averaged
     into bins of `1 / fps` seconds, `times` being the bins' starts.
     """
-    from gvmgen.media.cuts import frame_differences
-
     diff = frame_differences(path, start, duration)
     energy = motion_energy(diff.motion)
     if fps is None:
@@ -33,18 +37,11 @@ def motion_curve(
     return resample_curve(diff.times, energy, fps)
 
 
-def motion_energy(mean_abs_luma: np.ndarray) -> np.ndarray:
-    """Mean absolute luma differences (0–255) → float32 energy in [0, 1]."""
-    return np.clip(np.asarray(mean_abs_luma, np.float32) / 255.0, 0.0, 1.0)
-
-
 def resample_curve(
     times: np.ndarray, values: np.ndarray, fps: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Average a per-frame curve into bins of `1 / fps` seconds; an empty bin (fps above the
     frame rate) repeats the value before it."""
-    from gvmgen.errors import InputError
-
     if fps <= 0:
         raise InputError(f"curve rate fps={fps} must be positive")
     if len(times) == 0:

@@ -95,3 +95,23 @@ def test_write_is_atomic_and_unknown_kinds_are_refused(tmp_path):
         make_test_clip(target, kind="zoom")
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cuts_does_not_import_motion():
+    """motion → cuts, never back: the decode pass and `motion_energy` live in cuts."""
+    import ast
+    import inspect
+
+    import gvmgen.media.cuts as cuts
+
+    tree = ast.parse(inspect.getsource(cuts))
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    imported |= {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert "gvmgen.media.motion" not in imported
