@@ -1,7 +1,12 @@
-"""Timeline files in and out through OTIO's adapters, with errors an editor can act on."""
+"""Timeline files in and out through OTIO's adapters, with errors an editor can act on.
+
+`.otio` files in schemas newer than the pinned OTIO reads (Marker.3 from OTIO 0.19) are read
+through the documented downgrade in `gvmgen.timeline.schema_versions`.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -11,6 +16,7 @@ import opentimelineio as otio
 from gvmgen.atomic import atomic_path
 from gvmgen.errors import TimelineError
 from gvmgen.timeline.ranges import exact_rate
+from gvmgen.timeline.schema_versions import NewerSchemaError, downgraded
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +61,25 @@ def read_timeline(path: str | os.PathLike, rate: float | None = None) -> otio.sc
             log.warning("%s: EDLs carry no frame rate; reading at %g fps", path, EDL_DEFAULT_RATE)
         kwargs["rate"] = exact_rate(rate or EDL_DEFAULT_RATE)
     try:
-        result = otio.adapters.read_from_file(str(path), adapter_name=adapter, **kwargs)
+        result = _read(path, adapter, kwargs)
+    except NewerSchemaError as err:
+        raise TimelineError(f"cannot read {str(path)!r}: {err}") from err
     except Exception as err:  # adapters raise anything: JSON, XML, KeyError, their own errors
         raise TimelineError(f"cannot read {str(path)!r} as {adapter}: {_reason(err)}") from err
     timeline = _first_timeline(result, path)
-    return _edl_normalised(timeline) if adapter == "cmx_3600" else timeline
+    return _edl_normalised(timeline) if is_edl_shaped(timeline) else timeline
+
+
+def _read(path: Path, adapter: str, kwargs: dict) -> otio.core.SerializableObject:
+    """The adapter's reading; an `.otio` in newer schemas goes through the downgrade."""
+    try:
+        return otio.adapters.read_from_file(str(path), adapter_name=adapter, **kwargs)
+    except otio.exceptions.UnsupportedSchemaError:
+        if adapter != "otio_json":
+            raise
+    document = downgraded(json.loads(path.read_text(encoding="utf-8")))
+    log.info("%s: read with newer OTIO schemas downgraded to OTIO %s", path, otio.__version__)
+    return otio.adapters.read_from_string(json.dumps(document), adapter_name="otio_json")
 
 
 def _reason(err: Exception) -> str:
@@ -75,6 +95,19 @@ def _first_timeline(result: otio.core.SerializableObject, path: Path) -> otio.sc
             return timeline
     kind = type(result).__name__
     raise TimelineError(f"{str(path)!r} holds a {kind}, not a timeline")
+
+
+def is_edl_shaped(timeline: otio.schema.Timeline) -> bool:
+    """Whether a track is trimmed to before its children, as the cmx_3600 adapter writes EDLs.
+
+    The adapter puts the record timecode (01:00:00:00) into each track's `source_range` as a
+    negative start, and leaves `global_start_time` unset; such timelines are saved as `.otio`
+    too (OTIO's `screening_example.otio`), so the shape decides, not the file's suffix.
+    """
+    return any(
+        track.source_range is not None and track.source_range.start_time.value < 0
+        for track in timeline.tracks
+    )
 
 
 def _edl_normalised(timeline: otio.schema.Timeline) -> otio.schema.Timeline:

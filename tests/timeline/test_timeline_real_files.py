@@ -1,0 +1,123 @@
+"""Timelines as editors hand them over: newer OTIO schemas, EDL-shaped OTIO, EDL frame rates,
+through-edits, FCP7 XML media URLs, very short ranges (issue 13). Every file is made here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import opentimelineio as otio
+import pytest
+from timeline_builders import RT, TR, clip, frames, media_file, timeline, track
+
+from gvmgen.errors import MissingMediaError, TimelineError
+from gvmgen.timeline import read_edit, read_timeline
+
+# --- newer OTIO schemas (Marker.3 with Color.1, as OTIO 0.19 writes) ----------------------
+
+
+def _as_otio_019(timeline_: otio.schema.Timeline) -> str:
+    """`timeline_` as OTIO 0.19 writes it: Marker.3 with a Color.1 object, `enabled` on
+    transitions (the upgrade 0.19 applies when it reads a 0.18 file)."""
+    document = json.loads(otio.adapters.write_to_string(timeline_, "otio_json"))
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            if item.get("OTIO_SCHEMA") == "Marker.2":
+                known = getattr(otio.core.Color, item["color"])
+                item["OTIO_SCHEMA"] = "Marker.3"
+                item["color"] = {"OTIO_SCHEMA": "Color.1", "r": known.r, "g": known.g,
+                                 "b": known.b, "a": 1.0, "name": item["color"]}
+            if item.get("OTIO_SCHEMA") == "Transition.1":
+                item["enabled"] = True
+            stack.extend(item.values())
+    return json.dumps(document, indent=4)
+
+
+def _marked_cut(folder: Path, rate: float = 24.0) -> otio.schema.Timeline:
+    a, b = clip("A", 48, rate, 0, media_file(folder, "a.mov")), clip("B", 48, rate, 0,
+                                                                     media_file(folder, "b.mov"))
+    b.markers.append(otio.schema.Marker("fix", TR(RT(10, rate), RT(0, rate)), color="PINK"))
+    cut = timeline(rate, track(a, b, name="V1"))
+    cut.tracks.markers.append(otio.schema.Marker("cue A", TR(RT(20, rate), RT(0, rate)),
+                                                 color="RED"))
+    return cut
+
+
+def test_marker_3_file_is_read_with_colours_downgraded(tmp_path):
+    path = tmp_path / "newer.otio"
+    path.write_text(_as_otio_019(_marked_cut(tmp_path)))
+    assert '"Marker.3"' in path.read_text()
+    with pytest.raises(otio.exceptions.UnsupportedSchemaError):  # what OTIO 0.18 does alone
+        otio.adapters.read_from_file(str(path))
+
+    edit = read_edit(path)
+    assert [(m.name, m.time.value, m.color) for m in edit.markers] == [
+        ("cue A", 20, "RED"),
+        ("fix", 58, "PINK"),
+    ]
+    assert frames(edit.edit_points) == [48]
+
+
+def test_a_colour_without_a_marker_2_name_becomes_the_nearest(tmp_path):
+    text = _as_otio_019(_marked_cut(tmp_path)).replace('"name": "RED"', '"name": "Crimson"')
+    text = text.replace('"r": 1.0,\n', '"r": 0.9,\n', 1)
+    path = tmp_path / "crimson.otio"
+    path.write_text(text)
+    marker = read_edit(path).markers[0]
+    assert (marker.name, marker.color) == ("cue A", "RED")
+    read = read_timeline(path)
+    assert read.tracks.markers[0].metadata["gvmgen"]["color"].name == "Crimson"
+
+
+def test_a_schema_too_new_to_downgrade_says_how_to_export(tmp_path):
+    text = _as_otio_019(_marked_cut(tmp_path)).replace('"Clip.2"', '"Clip.3"', 1)
+    path = tmp_path / "future.otio"
+    path.write_text(text)
+    with pytest.raises(TimelineError) as caught:
+        read_timeline(path)
+    message = str(caught.value)
+    assert "Clip.3" in message and "up to version 2" in message
+    assert "target_schema_versions" in message and "\n" not in message
+
+
+# --- EDL-shaped OTIO (cmx_3600 output saved as .otio) --------------------------------------
+
+
+def _screening_like(rate: float = 24.0) -> otio.schema.Timeline:
+    """Shaped like OTIO's `screening_example.otio`: no global start, the record offset as a
+    negative track trim, 86400-based source ranges, missing media, no available ranges."""
+    result = otio.schema.Timeline(name="Example_Screening")
+    video = otio.schema.Track(name="V")
+    sources = [(86501, 31), (86557, 50), (86601, 28), (86641, 115)]
+    for i, (start, length) in enumerate(sources):
+        video.append(
+            otio.schema.Clip(
+                name=f"ZZ100_50{i + 1}",
+                media_reference=otio.schema.MissingReference(),
+                source_range=TR(RT(start, rate), RT(length, rate)),
+            )
+        )
+    total = sum(length for _, length in sources)
+    video.source_range = TR(RT(-86243, rate), RT(total, rate))
+    result.tracks.append(video)
+    return result
+
+
+def test_edl_shaped_otio_scores_at_the_record_timecode_with_its_cuts(tmp_path):
+    path = tmp_path / "screening.otio"
+    otio.adapters.write_to_file(_screening_like(), str(path))
+    edit = read_edit(path, allow_missing_media=True)
+    assert edit.timecode(RT(0, 24)) == "00:59:53:11"
+    assert edit.timecode(edit.duration) == "01:00:02:19"
+    assert frames(edit.edit_points) == [31, 81, 109]
+
+
+def test_edl_shaped_otio_says_its_media_is_missing(tmp_path):
+    path = tmp_path / "screening.otio"
+    otio.adapters.write_to_file(_screening_like(), str(path))
+    with pytest.raises(MissingMediaError, match=r"ZZ100_501.*3 more clip\(s\).*edit-points-only"):
+        read_edit(path)
