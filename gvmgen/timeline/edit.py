@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -43,6 +44,8 @@ class Segment:
     :ivar record_range: in timeline time relative to the selected range's start.
     :ivar media_start: media time of the file's first frame (the reference's available range
         start, e.g. a camera file's 01:00:00:00); None when the timeline does not say.
+    :ivar media_id: what names the media, to tell a through-edit from a cut: its URL, else the
+        EDL reel; None when the timeline does not say (titles, missing references).
     """
 
     clip_name: str
@@ -51,6 +54,17 @@ class Segment:
     record_range: TimeRange
     track_name: str
     media_start: RationalTime | None = None
+    media_id: str | None = None
+
+    def continues(self, before: Segment) -> bool:
+        """True when this segment is the same shot running on from `before` (a through-edit:
+        same media, source time continuous across the edit), so the picture does not change."""
+        return (
+            self.media_id is not None
+            and self.media_id == before.media_id
+            and self.record_range.start_time == before.record_range.end_time_exclusive()
+            and self.source_range.start_time == before.source_range.end_time_exclusive()
+        )
 
     @property
     def file_offset(self) -> float:
@@ -76,6 +90,8 @@ class Edit:
         range start (clipped to it) — the gradual changes a cut detector should not report.
     :ivar drop_frame: whether the timeline counts in drop-frame timecode (29.97/59.94 only;
         inferred from the start timecode, which OTIO keeps as a frame count).
+    :ivar through_edits: edits between two pieces of one shot (`Segment.continues`), relative to
+        the range start: the picture does not change there, so they are not in `edit_points`.
     """
 
     name: str
@@ -89,6 +105,7 @@ class Edit:
     timeline: otio.schema.Timeline
     transitions: list[TimeRange] = field(default_factory=list)
     drop_frame: bool = False
+    through_edits: list[RationalTime] = field(default_factory=list)
 
     @property
     def duration(self) -> RationalTime:
@@ -128,6 +145,8 @@ def read_edit(
     segments = _segments_in_range(pieces, selected, tl_rate, base_dir)
     segments = _with_media_checked(segments, allow_missing_media)
     points = _edit_points(segments, selected.duration)
+    through = _through_edits(segments)
+    points = [p for p in points if p not in through]
     return Edit(
         name=timeline.name,
         rate=tl_rate,
@@ -140,6 +159,7 @@ def read_edit(
         timeline=timeline,
         transitions=_transitions_at(timeline, points, selected),
         drop_frame=drop_frame,
+        through_edits=through,
     )
 
 
@@ -224,7 +244,14 @@ def _segment(piece: Piece, origin: Fraction, rate: float, base_dir: Path | None)
     path = path_from_url(url, base_dir) if url else None
     available = getattr(piece.clip.media_reference, "available_range", None)
     media_start = available.start_time if available is not None else None
-    return Segment(piece.clip.name, path, source, record, piece.track_name, media_start)
+    media_id = str(path) if path else _reel(piece.clip)
+    return Segment(piece.clip.name, path, source, record, piece.track_name, media_start, media_id)
+
+
+def _reel(clip: otio.schema.Clip) -> str | None:
+    """The EDL reel (source tape) a clip comes from, when an EDL said."""
+    reel = clip.metadata.get("cmx_3600", {}).get("reel")
+    return f"reel:{reel}" if reel else None
 
 
 def _frames_range(start: Fraction, end: Fraction, rate: float) -> TimeRange:
@@ -261,6 +288,15 @@ def _edit_points(segments: list[Segment], duration: RationalTime) -> list[Ration
         frames.add(segment.record_range.end_time_exclusive().value)
     rate = duration.rate
     return [RationalTime(f, rate) for f in sorted(frames) if 0 < f < duration.value]
+
+
+def _through_edits(segments: list[Segment]) -> list[RationalTime]:
+    """Record times (from the range start) where a segment continues the one before it."""
+    return [
+        after.record_range.start_time
+        for before, after in itertools.pairwise(segments)
+        if after.continues(before)
+    ]
 
 
 def _transitions_at(

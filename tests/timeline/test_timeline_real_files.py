@@ -121,3 +121,45 @@ def test_edl_shaped_otio_says_its_media_is_missing(tmp_path):
     otio.adapters.write_to_file(_screening_like(), str(path))
     with pytest.raises(MissingMediaError, match=r"ZZ100_501.*3 more clip\(s\).*edit-points-only"):
         read_edit(path)
+
+
+# --- through-edits ------------------------------------------------------------------------
+
+
+def test_a_through_edit_is_not_a_cut(tmp_path):
+    shot = media_file(tmp_path, "a.mov")
+    # A 0-40 | A 40-70 (same shot, source continuous) | B | A again from 200 (a real cut)
+    cut = timeline(
+        24.0,
+        track(
+            clip("A1", 40, 24.0, 0, shot),
+            clip("A2", 30, 24.0, 40, shot),
+            clip("B", 20, 24.0, 0, media_file(tmp_path, "b.mov")),
+            clip("A3", 20, 24.0, 200, shot),
+        ),
+    )
+    edit = read_edit(cut)
+    assert frames(edit.edit_points) == [70, 90]
+    assert frames(edit.through_edits) == [40]
+
+
+DISSOLVE_EDL = """TITLE:   dissolve test
+FCM: NON-DROP FRAME
+001  TST V     C        01:00:04:05 01:00:04:14 01:00:00:00 01:00:00:09
+* FROM CLIP NAME:  clip_A
+002  TST V     C        01:00:04:14 01:00:04:14 01:00:00:09 01:00:00:09
+002  TST V     D    010 01:00:08:08 01:00:08:18 01:00:00:09 01:00:00:19
+* BLEND, DISSOLVE
+* FROM CLIP NAME:  clip_A
+* TO CLIP NAME:  clip_B
+003  TST V     C        01:00:08:18 01:00:08:19 01:00:00:19 01:00:00:20
+* FROM CLIP NAME:  clip_B
+"""
+
+
+def test_an_edl_through_edit_after_a_dissolve_is_not_a_cut(tmp_path):
+    path = tmp_path / "dissolve_test.edl"
+    path.write_text(DISSOLVE_EDL)
+    edit = read_edit(path, allow_missing_media=True, rate=24)
+    assert frames(edit.edit_points) == [14]  # the dissolve's middle; frame 19 is clip_B again
+    assert frames(edit.through_edits) == [19]
