@@ -47,8 +47,17 @@ def is_timeline(path: str | Path) -> bool:
     return Path(path).suffix.lower() in TIMELINE_SUFFIXES
 
 
-def load_edit(path: str | Path, range_text: str | None = None, allow_missing_media=False):
-    """The `Edit` of a timeline file, or of a one-clip timeline made from a bare video."""
+def load_edit(
+    path: str | Path,
+    range_text: str | None = None,
+    allow_missing_media: bool = False,
+    rate: float | None = None,
+):
+    """The `Edit` of a timeline file, or of a one-clip timeline made from a bare video.
+
+    :param rate: an EDL's frame rate (`--rate`); without it the rate is told from the EDL's
+        timecodes or the media it names (probed), see `gvmgen.timeline.edl_rate`.
+    """
     from gvmgen import timeline
 
     path = Path(path)
@@ -57,8 +66,24 @@ def load_edit(path: str | Path, range_text: str | None = None, allow_missing_med
     if path.is_dir() and path.suffix.lower() != ".otiod":
         raise InputError(f"input is a folder, not a video or timeline: {str(path)!r}")
     if is_timeline(path):
-        return timeline.read_edit(path, range_text, allow_missing_media=allow_missing_media)
+        return timeline.read_edit(
+            path,
+            range_text,
+            allow_missing_media=allow_missing_media,
+            rate=rate,
+            media_rate=_media_rate,
+        )
     return timeline.read_edit(_clip_timeline(path), range_text)
+
+
+def _media_rate(path: Path) -> float | None:
+    """A media file's frame rate, or None when it cannot be read as video."""
+    from gvmgen.media.video import probe
+
+    try:
+        return float(probe(path).rate)
+    except MediaError:
+        return None
 
 
 def _clip_timeline(path: Path):
@@ -74,10 +99,16 @@ def _clip_timeline(path: Path):
 
 
 def analyze_input(
-    path: str | Path, range_text: str | None = None, allow_missing_media: bool = False
+    path: str | Path,
+    range_text: str | None = None,
+    allow_missing_media: bool = False,
+    rate: float | None = None,
 ) -> Analysis:
-    """Cuts (edit points ∪ shot changes) and motion of `path` over `range_text` (or all of it)."""
-    edit = load_edit(path, range_text, allow_missing_media)
+    """Cuts (edit points ∪ shot changes) and motion of `path` over `range_text` (or all of it).
+
+    :param rate: an EDL's frame rate (see `load_edit`); other inputs carry their own.
+    """
+    edit = load_edit(path, range_text, allow_missing_media, rate)
     return analyze_edit(edit, Path(path), "timeline" if is_timeline(path) else "video")
 
 

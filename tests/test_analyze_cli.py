@@ -130,3 +130,41 @@ def test_analyze_never_loads_torch(cut_clip):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "HEAVY [] 0" in out.stdout
+
+
+def _edl(path, frames_per_event, source=None, rate=25):
+    """An EDL cut at `rate` from 01:00:00:00 from whole seconds of media (frame fields 00)."""
+    lines, record = ["TITLE: T", "FCM: NON-DROP FRAME", ""], 3600 * rate
+    for number, count in enumerate(frames_per_event, start=1):
+        tc = lambda f: otio.opentime.to_timecode(otio.opentime.RationalTime(f, rate), rate)  # noqa: E731
+        src = rate * number
+        lines.append(
+            f"{number:03d}  AX       V     C        "
+            f"{tc(src)} {tc(src + count)} {tc(record)} {tc(record + count)}"
+        )
+        lines.append(f"* FROM CLIP NAME: shot{number}")
+        if source:
+            lines.append(f"* FROM FILE: {source}")
+        record += count
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_edl_rate_flag_and_the_media_rate(capsys, tmp_path, cut_clip):
+    ambiguous = _edl(tmp_path / "cut.edl", [50, 75])
+    code, out, err = _analyze(capsys, ambiguous, "--json", "--edit-points-only")
+    assert code == 2 and out == "" and "Traceback" not in err
+    (line,) = err.strip().splitlines()
+    assert "frame rate" in line and "--rate" in line
+
+    code, out, err = _analyze(capsys, ambiguous, "--json", "--edit-points-only", "--rate", "25")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["rate"] == 25.0 and report["range"] == "01:00:00:00-01:00:05:00"
+    assert [c["frame"] for c in report["cuts"]] == [50]
+
+    named = _edl(tmp_path / "named.edl", [50, 75], source=cut_clip[0])  # a 25 fps file
+    code, out, err = _analyze(capsys, named, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["rate"] == 25.0 and report["range"] == "01:00:00:00-01:00:05:00"

@@ -30,6 +30,13 @@ def add_parser(subparsers, help_text: str) -> None:
     )
     parser.add_argument("--json", action="store_true", help="JSON Lines, one object per input")
     parser.add_argument(
+        "--rate",
+        type=_positive_rate,
+        metavar="FPS",
+        help="frame rate of EDL inputs (EDLs carry none; default: told from the timecodes or "
+        "the media they name), e.g. 25 or 29.97",
+    )
+    parser.add_argument(
         "--edit-points-only",
         action="store_true",
         help="for timelines whose media is missing: use the edit points alone",
@@ -41,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     # Check every input before printing anything, so a bad one never leaves half a report.
     results = [
-        analyze_input(path, args.range, allow_missing_media=args.edit_points_only)
+        analyze_input(path, args.range, allow_missing_media=args.edit_points_only, rate=args.rate)
         for path in args.inputs
     ]
     for result in results:
@@ -50,6 +57,16 @@ def run(args: argparse.Namespace) -> int:
         else:
             _print_table(result.to_json())
     return 0
+
+
+def _positive_rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = 0.0
+    if not 1.0 <= rate <= 240.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a frame rate; expected 24, 25, 29.97 …")
+    return rate
 
 
 def _print_table(report: dict, out=None) -> None:

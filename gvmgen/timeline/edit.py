@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -122,6 +123,7 @@ def read_edit(
     range: TimeRange | str | None = None,  # shadows the builtin: the API says `range`
     allow_missing_media: bool = False,
     rate: float | None = None,
+    media_rate: Callable[[Path], float | None] | None = None,
 ) -> Edit:
     """The `Edit` for a range of a timeline file (or an already-read timeline).
 
@@ -130,12 +132,14 @@ def read_edit(
     :param allow_missing_media: keep going when media files are missing: their segments get
         `media_path=None` and the edit points stay.
     :param rate: frame rate of an EDL (they carry none); ignored by other formats.
+    :param media_rate: a media file's frame rate (e.g. from probing it), used to tell the rate
+        of an EDL whose timecodes leave it open (see `gvmgen.timeline.edl_rate`).
     :raises TimelineError: unreadable timeline, or a range outside it (the message gives the
         timeline's extent).
     :raises MissingMediaError: a visible clip's media is missing (names clip and path).
     :raises InputError: malformed range text.
     """
-    timeline, source_path = _timeline_and_path(path_or_timeline, rate)
+    timeline, source_path = _timeline_and_path(path_or_timeline, rate, media_rate)
     tl_rate = timeline_rate(timeline, rate or 24.0)
     global_start = at_rate(timeline.global_start_time or RationalTime(0, tl_rate), tl_rate)
     drop_frame = uses_drop_frame(global_start, tl_rate)
@@ -164,12 +168,14 @@ def read_edit(
 
 
 def _timeline_and_path(
-    path_or_timeline: str | os.PathLike | otio.schema.Timeline, rate: float | None
+    path_or_timeline: str | os.PathLike | otio.schema.Timeline,
+    rate: float | None,
+    media_rate: Callable[[Path], float | None] | None,
 ) -> tuple[otio.schema.Timeline, Path | None]:
     if isinstance(path_or_timeline, otio.schema.Timeline):
         return path_or_timeline, None
     path = Path(path_or_timeline).expanduser().absolute()
-    return read_timeline(path, rate=rate), path
+    return read_timeline(path, rate=rate, media_rate=media_rate), path
 
 
 def _selected_range(

@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import opentimelineio as otio
 
 from gvmgen.atomic import atomic_path
 from gvmgen.errors import TimelineError
-from gvmgen.timeline.ranges import exact_rate
+from gvmgen.timeline.edl_rate import EdlRateError, MediaRate, edl_rate, media_mentions
+from gvmgen.timeline.media_refs import path_from_url
 from gvmgen.timeline.schema_versions import NewerSchemaError, downgraded
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,6 @@ ADAPTERS = {
     ".aaf": "AAF",
     ".fcpxml": "fcpx_xml",
 }
-EDL_DEFAULT_RATE = 24.0
 
 
 def adapter_for(path: str | os.PathLike) -> str:
@@ -41,15 +42,21 @@ def adapter_for(path: str | os.PathLike) -> str:
     return ADAPTERS[suffix]
 
 
-def read_timeline(path: str | os.PathLike, rate: float | None = None) -> otio.schema.Timeline:
+def read_timeline(
+    path: str | os.PathLike,
+    rate: float | None = None,
+    media_rate: Callable[[Path], float | None] | None = None,
+) -> otio.schema.Timeline:
     """The timeline in `path`, read with the adapter its suffix names.
 
-    EDLs carry no frame rate: `rate` says what it is (default 24 fps, logged as a warning when
-    assumed). Their record timecodes (usually from 01:00:00:00) become the timeline's
-    `global_start_time`. Other formats carry their own rate and ignore `rate`.
+    EDLs carry no frame rate: `rate` says what it is; without it the rate is told from the
+    timecodes, or from the media the EDL names (`media_rate(path)` gives a media file's rate),
+    see `gvmgen.timeline.edl_rate`. Their record timecodes (usually from 01:00:00:00) become
+    the timeline's `global_start_time`. Other formats carry their own rate and ignore `rate`.
 
-    :raises TimelineError: missing file, unknown suffix, a file the adapter cannot parse, or a
-        file holding no timeline — the message names the path and what went wrong.
+    :raises TimelineError: missing file, unknown suffix, a file the adapter cannot parse, a
+        file holding no timeline, or an EDL whose rate cannot be told — the message names the
+        path and what went wrong.
     """
     path = Path(path)
     adapter = adapter_for(path)
@@ -57,9 +64,7 @@ def read_timeline(path: str | os.PathLike, rate: float | None = None) -> otio.sc
         raise TimelineError(f"timeline file not found: {str(path)!r}")
     kwargs = {}
     if adapter == "cmx_3600":
-        if rate is None:
-            log.warning("%s: EDLs carry no frame rate; reading at %g fps", path, EDL_DEFAULT_RATE)
-        kwargs["rate"] = exact_rate(rate or EDL_DEFAULT_RATE)
+        kwargs["rate"] = _edl_rate(path, rate, media_rate)
     try:
         result = _read(path, adapter, kwargs)
     except NewerSchemaError as err:
@@ -68,6 +73,41 @@ def read_timeline(path: str | os.PathLike, rate: float | None = None) -> otio.sc
         raise TimelineError(f"cannot read {str(path)!r} as {adapter}: {_reason(err)}") from err
     timeline = _first_timeline(result, path)
     return _edl_normalised(timeline) if is_edl_shaped(timeline) else timeline
+
+
+def _edl_rate(
+    path: Path, rate: float | None, media_rate: Callable[[Path], float | None] | None
+) -> float:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    found = _edl_media_rate(text, path, media_rate) if media_rate is not None else None
+    try:
+        return edl_rate(text, repr(str(path)), rate, found)
+    except EdlRateError as err:
+        if err.fits is not None:  # a broken EDL is reported as broken, not as a rate question
+            _check_parses(path, err.fits)
+        raise
+
+
+def _edl_media_rate(
+    text: str, path: Path, media_rate: Callable[[Path], float | None]
+) -> MediaRate:
+    """The rate of the first media file the EDL names that exists (asked only when needed)."""
+
+    def first_media_rate() -> float | None:
+        for url in media_mentions(text):
+            media = path_from_url(url, path.parent)
+            if media.is_file():
+                return media_rate(media)
+        return None
+
+    return first_media_rate
+
+
+def _check_parses(path: Path, rate: float) -> None:
+    try:
+        otio.adapters.read_from_file(str(path), adapter_name="cmx_3600", rate=rate)
+    except Exception as err:  # as in read_timeline: adapters raise anything
+        raise TimelineError(f"cannot read {str(path)!r} as cmx_3600: {_reason(err)}") from err
 
 
 def _read(path: Path, adapter: str, kwargs: dict) -> otio.core.SerializableObject:

@@ -163,3 +163,61 @@ def test_an_edl_through_edit_after_a_dissolve_is_not_a_cut(tmp_path):
     edit = read_edit(path, allow_missing_media=True, rate=24)
     assert frames(edit.edit_points) == [14]  # the dissolve's middle; frame 19 is clip_B again
     assert frames(edit.through_edits) == [19]
+
+
+# --- EDL frame rates ----------------------------------------------------------------------
+
+
+def _edl_at(rate: float, lengths: list[int], drop_frame: bool = False, source: str = "") -> str:
+    """A one-track EDL cut at `rate` from 01:00:00:00, one event per length (frames)."""
+    from gvmgen.timeline import timecode
+
+    start = int(otio.opentime.from_timecode("01:00:00;00" if drop_frame else "01:00:00:00",
+                                            rate).value)
+    tc = lambda f: timecode(RT(f, rate), rate, drop_frame)  # noqa: E731
+    fcm = "DROP FRAME" if drop_frame else "NON-DROP FRAME"
+    lines, record = ["TITLE: RATE", f"FCM: {fcm}", ""], start
+    for number, length in enumerate(lengths, start=1):
+        src = start + 1000 * number
+        lines.append(f"{number:03d}  R{number:03d}    V     C        "
+                     f"{tc(src)} {tc(src + length)} {tc(record)} {tc(record + length)}")
+        lines.append(f"* FROM CLIP NAME: shot{number}" + (f"\n* FROM FILE: {source}" if source
+                                                           else ""))
+        record += length
+    return "\n".join(lines) + "\n"
+
+
+LENGTHS = [37, 61, 24, 113, 49, 88, 71, 19, 130, 42, 57, 66, 99, 28, 81]
+
+
+@pytest.mark.parametrize(
+    ("rate", "drop_frame"),
+    [pytest.param(25.0, False, id="25"), pytest.param(30000 / 1001, True, id="29.97DF")],
+)
+def test_edl_rate_is_told_from_its_timecodes(tmp_path, rate, drop_frame):
+    path = tmp_path / "cut.edl"
+    path.write_text(_edl_at(rate, LENGTHS, drop_frame))
+    edit = read_edit(path, allow_missing_media=True)
+    assert edit.rate == rate and edit.drop_frame == drop_frame
+    assert edit.timecode(RT(0, rate)) == ("01:00:00;00" if drop_frame else "01:00:00:00")
+    assert len(edit.edit_points) == len(LENGTHS) - 1
+    assert edit.duration.value == sum(LENGTHS)
+
+
+def test_edl_rate_from_the_media_it_names_when_its_timecodes_leave_it_open(tmp_path):
+    shot = media_file(tmp_path, "shot.mov")
+    path = tmp_path / "cut.edl"
+    path.write_text(_edl_at(25.0, [50, 25, 75], source=str(shot)))  # frame fields stay 00
+    with pytest.raises(TimelineError, match=r"cannot tell.*24 or 25 fps.*--rate"):
+        read_edit(path)
+    asked = []
+    edit = read_edit(path, media_rate=lambda p: asked.append(p) or 25.0)
+    assert asked == [shot] and edit.rate == 25.0 and frames(edit.edit_points) == [50, 75]
+
+
+def test_a_given_rate_must_fit_the_timecodes(tmp_path):
+    path = tmp_path / "cut.edl"
+    path.write_text(_edl_at(25.0, LENGTHS))
+    with pytest.raises(TimelineError, match=r"frame field reaches 24, but at --rate 24\.000"):
+        read_edit(path, allow_missing_media=True, rate=24)
+    assert read_edit(path, allow_missing_media=True, rate=25).rate == 25.0
