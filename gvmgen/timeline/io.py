@@ -17,7 +17,7 @@ import opentimelineio as otio
 from gvmgen.atomic import atomic_path
 from gvmgen.errors import TimelineError
 from gvmgen.timeline.edl_rate import EdlRateError, MediaRate, edl_rate, media_mentions
-from gvmgen.timeline.media_refs import path_from_url
+from gvmgen.timeline.media_refs import file_url, path_from_url
 from gvmgen.timeline.schema_versions import NewerSchemaError, downgraded
 
 log = logging.getLogger(__name__)
@@ -178,16 +178,30 @@ def write_timeline(
     """Write `timeline` to `out_path` atomically, with the adapter its suffix names.
 
     `.otio` is written with OTIO 0.18's schema versions (Clip.2, Marker.2), which Resolve 18.5+
-    and every OTIO from 0.17 read.
+    and every OTIO from 0.17 read, with bare paths as Resolve wants them. FCP7 XML gets
+    `file://localhost/…` `pathurl`s instead, which Premiere and FCP7 link online (a bare path
+    imports offline).
 
     :returns: the path written.
     :raises TimelineError: unknown suffix, or the adapter cannot express this timeline.
     """
     out_path = Path(out_path)
     adapter = adapter or adapter_for(out_path)
+    if adapter == "fcp_xml":
+        timeline = with_file_urls(timeline)
     try:
         with atomic_path(out_path) as tmp:
             otio.adapters.write_to_file(timeline, str(tmp), adapter_name=adapter)
     except Exception as err:  # as for reading: adapters raise anything
         raise TimelineError(f"cannot write {str(out_path)!r} as {adapter}: {_reason(err)}") from err
     return out_path
+
+
+def with_file_urls(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
+    """A copy of `timeline` whose external media references are `file://` URLs."""
+    result = timeline.deepcopy()
+    for clip in result.find_clips():
+        ref = clip.media_reference
+        if isinstance(ref, otio.schema.ExternalReference) and ref.target_url:
+            ref.target_url = file_url(ref.target_url)
+    return result

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os.path
 import re
 from pathlib import Path, PureWindowsPath
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import opentimelineio as otio
 
@@ -53,6 +53,21 @@ def path_from_url(url: str, base_dir: Path | None = None) -> Path:
     if not path.is_absolute():
         path = (base_dir or Path.cwd()) / path
     return Path(_normalised(path))
+
+
+def file_url(path_or_url: str) -> str:
+    """A `file://localhost/…` URL for a bare path, as FCP7 and Premiere write `pathurl`s
+    (`file://localhost/D%3a/x/a.mov` for a Windows drive); URLs are returned as they are."""
+    text = path_or_url.strip()
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", text):
+        return text
+    if text.startswith("\\\\"):  # a UNC share → file://server/share/a.mov
+        return "file:" + quote(PureWindowsPath(text).as_posix(), safe="/")
+    if _WINDOWS_DRIVE.match(text):
+        posix = PureWindowsPath(text.lstrip("/")).as_posix()
+    else:
+        posix = os.path.abspath(text)
+    return "file://localhost/" + quote(posix.lstrip("/"), safe="/")
 
 
 def _path_text_of_file_url(url: str) -> str:

@@ -221,3 +221,31 @@ def test_a_given_rate_must_fit_the_timecodes(tmp_path):
     with pytest.raises(TimelineError, match=r"frame field reaches 24, but at --rate 24\.000"):
         read_edit(path, allow_missing_media=True, rate=24)
     assert read_edit(path, allow_missing_media=True, rate=25).rate == 25.0
+
+
+# --- FCP7 XML media references ------------------------------------------------------------
+
+
+def test_fcp7_xml_refers_to_media_by_file_url_that_reads_back_to_the_file(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    from timeline_builders import silent_wav
+
+    from gvmgen.timeline import PlacedCue, path_from_url, timeline_with_score, write_timeline
+
+    folder = tmp_path / "score out"  # a space: percent-encoded in the URL
+    folder.mkdir()
+    wav = silent_wav(folder / "cue 1.wav", seconds=2.0)
+    cut = timeline(25.0, track(clip("A", 100, 25.0, 0, media_file(tmp_path, "a b.mov"))))
+    scored = timeline_with_score(cut, [PlacedCue(wav, TR(RT(0, 25.0), RT(50, 25.0)), "cue 1")])
+    path = write_timeline(scored, tmp_path / "score.xml")
+
+    urls = [e.text for e in ET.parse(path).iter("pathurl")]
+    assert urls and all(u.startswith("file://localhost/") for u in urls)
+    assert "file://localhost" + str(wav).replace(" ", "%20") in urls
+
+    back = otio.adapters.read_from_file(str(path), adapter_name="fcp_xml")
+    audio = [c for t in back.audio_tracks() for c in t.find_clips()]
+    (cue,) = [c for c in audio if c.name == "cue 1"]
+    assert path_from_url(cue.media_reference.target_url) == wav and wav.is_file()
+    assert scored.audio_tracks()[0].find_clips()[0].media_reference.target_url == str(wav)
