@@ -22,6 +22,7 @@ COMMANDS = {
     "score": "score a video or a timeline range with music",
     "demo": "score a generated sample clip and show where the results are",
     "models": "list, verify and import GVMGen weights",
+    "resolve": "install or remove the DaVinci Resolve menu scripts",
 }
 
 EXIT_USER_ERROR = 2

@@ -1,0 +1,182 @@
+"""Install the GVMGen menu scripts into DaVinci Resolve's Scripts folder, and take them out again.
+
+Resolve scans `<Scripts>/Utility/` at startup and shows each sub-folder as a submenu of
+Workspace › Scripts, on every page. We write the four Lua menu scripts, their shared
+`gvmgen_core.lua`, a `gvmgen.json` that tells them where this environment's `gvmgen` is (Resolve's
+Lua has no PATH of ours), and a manifest of exactly what we wrote, so uninstall removes that and
+nothing else. A file there that we did not write is never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path, PureWindowsPath
+
+from gvmgen.atomic import write_text_atomic
+from gvmgen.errors import GVMGenError
+
+MENU_FOLDER = ("Utility", "GVMGen")
+MENU_SCRIPTS = (
+    "Score Marked Range.lua",
+    "Regenerate Selected Clip.lua",
+    "Score Whole Timeline.lua",
+    "GVMGen Status.lua",
+)
+CORE = "gvmgen_core.lua"
+CONFIG = "gvmgen.json"
+MANIFEST = ".gvmgen-install.json"
+CLIENT_TIMEOUT_SECONDS = 3600  # a whole-timeline batch on the neural engine can take this long
+
+
+class InstallError(GVMGenError):
+    """The Scripts folder cannot be written, or holds files GVMGen did not write."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an install writes: the menu folder and each file's text."""
+
+    folder: Path
+    files: dict[str, str]  # name inside `folder` -> contents
+
+
+def scripts_folder(platform: str, system: bool, env: dict[str, str], home: Path) -> Path:
+    """Resolve's Fusion Scripts folder for this OS: per user, or for everyone (`system`)."""
+    if platform.startswith("win"):
+        base = env.get("PROGRAMDATA", r"C:\ProgramData") if system else env.get("APPDATA")
+        if not base:
+            raise InstallError("APPDATA is not set; cannot find Resolve's per-user Scripts folder")
+        tail = "Fusion" if system else r"Support\Fusion"
+        return Path(PureWindowsPath(base, "Blackmagic Design", "DaVinci Resolve", tail, "Scripts"))
+    if platform == "darwin":
+        root = Path("/") if system else home
+        return root / "Library/Application Support/Blackmagic Design/DaVinci Resolve/Fusion/Scripts"
+    if system:
+        return Path("/opt/resolve/Fusion/Scripts")
+    return home / ".local/share/DaVinciResolve/Fusion/Scripts"
+
+
+def data_dir(platform: str, env: dict[str, str], home: Path) -> Path:
+    """The backend's data folder (the contract's rules), where scores for Resolve are kept."""
+    if env.get("GVMGEN_DATA_DIR"):
+        return Path(env["GVMGEN_DATA_DIR"])
+    if platform.startswith("win"):
+        return Path(env.get("LOCALAPPDATA") or home / "AppData/Local") / "gvmgen"
+    if platform == "darwin":
+        return home / "Library/Application Support/gvmgen"
+    return Path(env.get("XDG_DATA_HOME") or home / ".local/share") / "gvmgen"
+
+
+def gvmgen_command(platform: str) -> list[str]:
+    """How the scripts start this environment's `gvmgen`: its console script, else `python -m`."""
+    bin_dir = Path(sys.executable).parent
+    script = bin_dir / ("gvmgen.exe" if platform.startswith("win") else "gvmgen")
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-m", "gvmgen.cli"]
+
+
+def plan(
+    *,
+    platform: str | None = None,
+    system: bool = False,
+    env: dict[str, str] | None = None,
+    home: Path | None = None,
+    scripts_dir: Path | None = None,
+) -> Plan:
+    platform = platform or sys.platform
+    env = dict(os.environ) if env is None else env
+    home = home or Path.home()
+    root = scripts_dir or scripts_folder(platform, system, env, home)
+    config = {
+        "gvmgen": gvmgen_command(platform),
+        "scores_dir": str(data_dir(platform, env, home) / "resolve"),
+        "engine": "auto",
+        "timeout": CLIENT_TIMEOUT_SECONDS,
+    }
+    files = {name: _script_text(name) for name in (*MENU_SCRIPTS, CORE)}
+    files[CONFIG] = json.dumps(config, indent=2) + "\n"
+    return Plan(root.joinpath(*MENU_FOLDER), files)
+
+
+def _script_text(name: str) -> str:
+    return resources.files("gvmgen_plugin").joinpath("resolve", name).read_text(encoding="utf-8")
+
+
+def install(target: Plan, dry_run: bool = False, say=print) -> list[Path]:
+    """Write the plan; returns every path written (or that would be, with `dry_run`)."""
+    written = [target.folder / name for name in target.files] + [target.folder / MANIFEST]
+    ours = set(_manifest(target.folder).get("files", []))
+    strangers = [p for p in written[:-1] if p.exists() and p.name not in ours]
+    if strangers:
+        raise InstallError(
+            f"{strangers[0]} exists and was not written by GVMGen; move it away and run "
+            "`gvmgen resolve install` again"
+        )
+    for path in written:
+        say(("would write " if dry_run else "writing ") + str(path))
+    if dry_run:
+        return written
+    created = _make_folder(target.folder)
+    try:
+        for name, text in target.files.items():
+            write_text_atomic(target.folder / name, text)
+        manifest = {"files": sorted(target.files), "created_folders": created}
+        write_text_atomic(target.folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    except PermissionError as error:
+        raise _permission(error, target.folder) from None
+    return written
+
+
+def uninstall(folder: Path, dry_run: bool = False, say=print) -> list[Path]:
+    """Remove exactly what install wrote into `folder` (and the folders it created, if empty)."""
+    manifest = _manifest(folder)
+    if not manifest:
+        raise InstallError(f"GVMGen is not installed in {folder} (no {MANIFEST} there)")
+    removed = [folder / name for name in manifest["files"]] + [folder / MANIFEST]
+    for path in removed:
+        say(("would remove " if dry_run else "removing ") + str(path))
+    if dry_run:
+        return removed
+    try:
+        for path in removed:
+            path.unlink(missing_ok=True)
+        for created in sorted(manifest.get("created_folders", []), key=len, reverse=True):
+            if Path(created).is_dir() and not any(Path(created).iterdir()):
+                Path(created).rmdir()
+    except PermissionError as error:
+        raise _permission(error, folder) from None
+    return removed
+
+
+def _manifest(folder: Path) -> dict:
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) and isinstance(data.get("files"), list) else {}
+
+
+def _make_folder(folder: Path) -> list[str]:
+    """Create `folder` and its missing parents; returns the ones created (deepest last)."""
+    missing = []
+    for parent in [folder, *folder.parents]:
+        if parent.exists():
+            break
+        missing.append(parent)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except PermissionError as error:
+        raise _permission(error, folder) from None
+    return [str(p) for p in reversed(missing)]
+
+
+def _permission(error: PermissionError, folder: Path) -> InstallError:
+    return InstallError(
+        f"cannot write to {error.filename or folder}: permission denied; install for this "
+        "user (without --system), or run as an administrator"
+    )
