@@ -7,12 +7,14 @@ merged into one list of cuts in the scored range's time.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from gvmgen.errors import InputError, MediaError
+from gvmgen.progress import ProgressFn, check_cancel, report
 
 TIMELINE_SUFFIXES = {".otio", ".otiod", ".otioz", ".xml", ".edl", ".aaf", ".fcpxml"}
 
@@ -57,8 +59,10 @@ def load_edit(
 
     :param rate: an EDL's frame rate (`--rate`); without it the rate is told from the EDL's
         timecodes or the media it names (probed), see `gvmgen.timeline.edl_rate`.
+    :raises InputError: a range (or a whole input) under `MIN_RANGE_SECONDS`.
     """
     from gvmgen import timeline
+    from gvmgen.timeline.ranges import MIN_RANGE_SECONDS
 
     path = Path(path)
     if not path.exists():
@@ -72,8 +76,9 @@ def load_edit(
             allow_missing_media=allow_missing_media,
             rate=rate,
             media_rate=_media_rate,
+            min_seconds=MIN_RANGE_SECONDS,
         )
-    return timeline.read_edit(_clip_timeline(path), range_text)
+    return timeline.read_edit(_clip_timeline(path), range_text, min_seconds=MIN_RANGE_SECONDS)
 
 
 def _media_rate(path: Path) -> float | None:
@@ -112,7 +117,14 @@ def analyze_input(
     return analyze_edit(edit, Path(path), "timeline" if is_timeline(path) else "video")
 
 
-def analyze_edit(edit, input_path: Path, kind: str = "timeline") -> Analysis:
+def analyze_edit(
+    edit,
+    input_path: Path,
+    kind: str = "timeline",
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> Analysis:
+    """Cuts and motion of `edit`; `progress` hears of each segment, `cancel` stops between."""
     from gvmgen.media.cuts import Cut, merge_cuts
 
     rate = float(edit.rate)
@@ -120,7 +132,10 @@ def analyze_edit(edit, input_path: Path, kind: str = "timeline") -> Analysis:
         Cut(p.to_seconds(), _frame(p, rate), _edit_kind(edit, p), 1.0) for p in edit.edit_points
     ]
     shots, motion_times, motion = [], [], []
-    for segment in edit.segments:
+    segments = list(edit.segments)
+    for index, segment in enumerate(segments):
+        check_cancel(cancel)
+        report(progress, index / len(segments), f"cuts: segment {index + 1}/{len(segments)}")
         found = _segment_shots(segment, rate)
         if found is not None:
             shots.extend(found[0])

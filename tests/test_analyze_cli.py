@@ -168,3 +168,11 @@ def test_edl_rate_flag_and_the_media_rate(capsys, tmp_path, cut_clip):
     assert code == 0, err
     report = json.loads(out)
     assert report["rate"] == 25.0 and report["range"] == "01:00:00:00-01:00:05:00"
+
+
+@pytest.mark.parametrize("range_text", ["1-1.5", "f25-f26"], ids=["half-second", "one-frame"])
+def test_a_very_short_range_exits_2_naming_the_minimum(capsys, cut_clip, range_text):
+    code, out, err = _analyze(capsys, cut_clip[0], "--json", "--range", range_text)
+    assert code == 2 and out == "" and "Traceback" not in err
+    (line,) = err.strip().splitlines()
+    assert "at least 2 s" in line and "00:00:01:00" in line

@@ -18,6 +18,7 @@ from gvmgen.timeline.markers import TimelineMarker, markers_in_range
 from gvmgen.timeline.media_refs import media_url, path_from_url
 from gvmgen.timeline.ranges import (
     at_rate,
+    check_long_enough,
     exact_rate,
     nearest_frame,
     parse_range,
@@ -124,6 +125,7 @@ def read_edit(
     allow_missing_media: bool = False,
     rate: float | None = None,
     media_rate: Callable[[Path], float | None] | None = None,
+    min_seconds: float = 0.0,
 ) -> Edit:
     """The `Edit` for a range of a timeline file (or an already-read timeline).
 
@@ -134,16 +136,19 @@ def read_edit(
     :param rate: frame rate of an EDL (they carry none); ignored by other formats.
     :param media_rate: a media file's frame rate (e.g. from probing it), used to tell the rate
         of an EDL whose timecodes leave it open (see `gvmgen.timeline.edl_rate`).
+    :param min_seconds: the shortest range accepted (`MIN_RANGE_SECONDS` for scoring).
     :raises TimelineError: unreadable timeline, or a range outside it (the message gives the
         timeline's extent).
     :raises MissingMediaError: a visible clip's media is missing (names clip and path).
-    :raises InputError: malformed range text.
+    :raises InputError: malformed range text, or a range under `min_seconds`.
     """
     timeline, source_path = _timeline_and_path(path_or_timeline, rate, media_rate)
     tl_rate = timeline_rate(timeline, rate or 24.0)
     global_start = at_rate(timeline.global_start_time or RationalTime(0, tl_rate), tl_rate)
     drop_frame = uses_drop_frame(global_start, tl_rate)
     selected = _selected_range(timeline, range, tl_rate, global_start, drop_frame)
+    where = _describe(selected, tl_rate, global_start, drop_frame)
+    check_long_enough(int(selected.duration.value), tl_rate, min_seconds, where)
     base_dir = source_path.parent if source_path else None
     pieces = visible_pieces(list(timeline.video_tracks()))
     segments = _segments_in_range(pieces, selected, tl_rate, base_dir)

@@ -24,6 +24,7 @@ TimeRange = otio.opentime.TimeRange
 _NTSC_BASES = (24, 30, 48, 60, 120)
 _DROP_FRAME_BASES = (30, 60)
 
+MIN_RANGE_SECONDS = 2.0  # shorter than a few beats: no tempo to hear, no cut to land on
 RANGE_FORMS = (
     "seconds from the start ('12.5-20'), "
     "absolute SMPTE timecodes ('01:00:10:00-01:00:20:00', ';' for drop-frame) "
@@ -140,6 +141,21 @@ def parse_range(text: str, rate: float, global_start: RationalTime | None = None
     if end <= start:
         raise InputError(f"range {text!r} is empty or runs backwards (OUT must be after IN)")
     return TimeRange(RationalTime(start, rate), RationalTime(end - start, rate))
+
+
+def check_long_enough(frames: int, rate: float, minimum: float, where: str) -> None:
+    """Refuse a range of `frames` at `rate` shorter than `minimum` seconds.
+
+    :param where: how the editor reads the range, e.g. "01:00:10:00–01:00:10:12 (10–10.5 s)".
+    :raises InputError: naming the range, its length and the minimum in seconds and frames.
+    """
+    needed = math.ceil(minimum * rate_fraction(rate))
+    if frames < needed:
+        length = float(Fraction(frames) / rate_fraction(rate))
+        raise InputError(
+            f"range {where} is {length:g} s long; at least {minimum:g} s ({needed} frames at "
+            f"{exact_rate(rate):.3f} fps) is needed: mark a longer range"
+        )
 
 
 def _split_range(text: str) -> tuple[str, str]:

@@ -249,3 +249,20 @@ def test_fcp7_xml_refers_to_media_by_file_url_that_reads_back_to_the_file(tmp_pa
     (cue,) = [c for c in audio if c.name == "cue 1"]
     assert path_from_url(cue.media_reference.target_url) == wav and wav.is_file()
     assert scored.audio_tracks()[0].find_clips()[0].media_reference.target_url == str(wav)
+
+
+# --- very short ranges --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text", ["01:00:01:00-01:00:01:12", "f24-f25"], ids=["half-second", "one-frame"]
+)
+def test_a_range_under_the_minimum_is_refused_with_its_length(tmp_path, text):
+    from gvmgen.errors import InputError
+
+    cut = timeline(24.0, track(clip("A", 240, 24.0, 0, media_file(tmp_path, "a.mov"))))
+    assert read_edit(cut, text).duration.value in (12, 1)  # the timeline layer takes any length
+    with pytest.raises(InputError, match=r"at least 2 s \(48 frames at 24\.000 fps\)") as caught:
+        read_edit(cut, text, min_seconds=2.0)
+    assert "01:00:01:00" in str(caught.value)
+    assert read_edit(cut, "01:00:01:00-01:00:03:00", min_seconds=2.0).duration.value == 48
