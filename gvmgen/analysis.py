@@ -7,6 +7,7 @@ merged into one list of cuts in the scored range's time.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ import numpy as np
 
 from gvmgen.errors import InputError, MediaError
 from gvmgen.progress import ProgressFn, check_cancel, report
+
+log = logging.getLogger(__name__)
 
 TIMELINE_SUFFIXES = {".otio", ".otiod", ".otioz", ".xml", ".edl", ".aaf", ".fcpxml"}
 
@@ -136,7 +139,7 @@ def analyze_edit(
     for index, segment in enumerate(segments):
         check_cancel(cancel)
         report(progress, index / len(segments), f"cuts: segment {index + 1}/{len(segments)}")
-        found = _segment_shots(segment, rate)
+        found = _clip_shots(edit, segment, rate, kind)
         if found is not None:
             shots.extend(found[0])
             motion_times.append(found[1])
@@ -158,6 +161,24 @@ def _edit_kind(edit, point) -> str:
     """ "gradual" for an edit point in the middle of a dissolve or wipe, else "edit"."""
     on_transition = any(t.contains(point) for t in getattr(edit, "transitions", ()))
     return "gradual" if on_transition else "edit"
+
+
+def _clip_shots(edit, segment, rate: float, kind: str):
+    """`_segment_shots`, with a timeline clip whose media cannot be decoded (truncated,
+    damaged) reported as that clip's error — or, with `--edit-points-only`, left to its edit
+    points. A bare video's error stays as it is: there is nothing else to score."""
+    try:
+        return _segment_shots(segment, rate)
+    except MediaError as error:
+        if kind != "timeline":
+            raise
+        if getattr(edit, "allow_missing_media", False):
+            log.warning("clip %r: %s; using its edit points alone", segment.clip_name, error)
+            return None
+        raise MediaError(
+            f"clip {segment.clip_name!r}: {error}; or pass --edit-points-only to use the "
+            "edit points alone"
+        ) from error
 
 
 def _segment_shots(segment, rate: float):

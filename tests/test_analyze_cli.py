@@ -176,3 +176,42 @@ def test_a_very_short_range_exits_2_naming_the_minimum(capsys, cut_clip, range_t
     assert code == 2 and out == "" and "Traceback" not in err
     (line,) = err.strip().splitlines()
     assert "at least 2 s" in line and "00:00:01:00" in line
+
+
+@pytest.fixture(scope="module")
+def truncated(tmp_path_factory):
+    """A faststart MP4 (12 s at 25 fps) cut to half its bytes: it opens, its index says 12 s."""
+    from gvmgen.media.synth import make_test_clip
+
+    folder = tmp_path_factory.mktemp("truncated")
+    whole = make_test_clip(folder / "whole.mp4", duration=12.0, cut_frames=(53, 262),
+                           faststart=True)
+    data = whole.read_bytes()
+    short = folder / "short.mp4"
+    short.write_bytes(data[: len(data) // 2])
+    return short
+
+
+def test_a_truncated_video_exits_2_with_one_line(capfd, truncated):
+    code = main(["analyze", str(truncated), "--json"])
+    out, err = capfd.readouterr()
+    assert code == 2 and out == "" and "Traceback" not in err
+    (line,) = err.strip().splitlines()
+    assert "short.mp4" in line and "truncated" in line
+
+
+def test_a_truncated_timeline_clip_is_a_clip_error_edit_points_only_overrides(
+    capfd, tmp_path, truncated
+):
+    timeline = tmp_path / "two.otio"
+    _two_clip_timeline(truncated, timeline)  # the second clip reads media 6-9 s: past the end
+    code = main(["analyze", str(timeline), "--json"])
+    out, err = capfd.readouterr()
+    assert code == 2 and out == "" and "Traceback" not in err
+    (line,) = err.strip().splitlines()
+    assert "clip 150" in line and "truncated" in line and "--edit-points-only" in line
+
+    code = main(["analyze", str(timeline), "--json", "--edit-points-only"])
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    assert 75 in [c["frame"] for c in json.loads(out)["cuts"]]

@@ -27,7 +27,7 @@ from fractions import Fraction
 import numpy as np
 
 from gvmgen.errors import InputError, MediaError
-from gvmgen.media.video import decode_from, open_video, stream_rate
+from gvmgen.media.video import decode_from, open_video, stream_duration, stream_rate
 
 KINDS = ("edit", "shot", "gradual")
 THUMB_WIDTH = 96  # pixels across the luma thumbnail; cuts are whole-picture changes
@@ -37,6 +37,7 @@ LOOK_BACK = 6  # frames after a candidate cut in which the old picture may come 
 FLASH_FRAMES = 3  # a flash (or an object passing the lens) lasts up to this many frames
 FLAT_SPREAD = 0.5  # luma standard deviation (0–255) under which a picture has no structure
 GRADUAL_WINDOWS = (6, 12, 24, 48)  # frames spanned when looking for dissolves and fades
+EARLY_END_FRAMES = 3  # a decode ending this many frames before the container's duration is short
 
 
 @dataclass(frozen=True)
@@ -120,9 +121,30 @@ def frame_differences(
         rate = stream_rate(stream)
         end = np.inf if duration is None else start + duration
         blocks = _measure(_thumbnails(container, stream, start, end))
+        media_end = stream_duration(container, stream)
+    last = start + float(blocks[-1]["time"][-1]) if blocks else None
+    _check_decoded_to_the_end(path, last, start, end, media_end, rate)
     if not blocks:
         raise MediaError(f"no frames in {str(path)!r} between {start:.3f} s and {end:.3f} s")
     return _collect(rate, blocks)
+
+
+def _check_decoded_to_the_end(
+    path, last: float | None, start: float, end: float, media_end: float, rate: Fraction
+) -> None:
+    """Refuse a decode that stopped early: frames up to `last` s (None: none from `start` on)
+    when the range runs to `end` and the container says the video lasts `media_end` s (0: it
+    does not say). A file cut short after its index was written (a faststart MP4 copied
+    halfway) decodes without any error."""
+    if media_end <= 0 or (last is None and start >= media_end):
+        return
+    expected = min(end, media_end)
+    decoded = start if last is None else last + 1.0 / float(rate)
+    if expected - decoded > EARLY_END_FRAMES / float(rate):
+        raise MediaError(
+            f"{str(path)!r} is truncated or damaged: frames decode only up to {decoded:.2f} s "
+            f"of the {media_end:.2f} s its index promises; copy or export the file again"
+        )
 
 
 def _check_range(start: float, duration: float | None) -> None:

@@ -44,6 +44,7 @@ def make_test_clip(
     flashes: Sequence[int] = (),
     hold_every: int = 0,
     brightness: float = 1.0,
+    faststart: bool = False,
 ) -> Path:
     """Encode a synthetic clip and return its path.
 
@@ -65,6 +66,8 @@ def make_test_clip(
         hold_every: if N > 0, every N-th frame repeats the one before, like the duplicated
             frames of 24 → 30 fps pulldown.
         brightness: scales every picture (0.2 gives a dark, low-contrast clip).
+        faststart: put the MP4 index (moov) before the media data, as web and camera exports
+            do; a file cut short then still opens, with an index promising frames it lacks.
     """
     if kind not in KINDS:
         raise InputError(f"unknown test clip kind {kind!r}; expected one of {KINDS}")
@@ -73,7 +76,9 @@ def make_test_clip(
     frames = _frame_source(kind, n_frames, size, cut_frames, dissolves)
     frames = _with_effects(frames, set(flashes), hold_every, brightness)
     with atomic_path(path) as tmp:
-        _encode(tmp, frames, rate, size, codec, audio, audio_rate, rotation, start_time)
+        _encode(
+            tmp, frames, rate, size, codec, audio, audio_rate, rotation, start_time, faststart
+        )
     return Path(path)
 
 
@@ -191,10 +196,13 @@ def read_counter(picture: np.ndarray) -> int:
 # --- encoding -----------------------------------------------------------------------------
 
 
-def _encode(path, frames, rate, size, codec, audio, audio_rate, rotation, start_time) -> None:
+def _encode(
+    path, frames, rate, size, codec, audio, audio_rate, rotation, start_time, faststart=False
+) -> None:
     import av
 
-    with av.open(str(path), "w") as container:
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as container:
         video = _add_video_stream(container, codec, rate, size, rotation)
         sound = None if audio is None else _add_audio_stream(container, audio, audio_rate)
         offset = int(round(start_time * rate))

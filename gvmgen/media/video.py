@@ -127,7 +127,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             width=width,
             height=height,
             rate=stream_rate(stream),
-            duration=_duration(container, stream),
+            duration=stream_duration(container, stream),
             start_time=float(stream_origin(stream) * stream.time_base),
             frame_count=stream.frames or None,
             rotation=rotation,
@@ -135,7 +135,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         )
 
 
-def _duration(container, stream) -> float:
+def stream_duration(container, stream) -> float:
+    """Seconds the container says the video lasts (its index; 0 when it does not say)."""
     if stream.duration:
         return float(stream.duration * stream.time_base)
     if container.duration:

@@ -92,6 +92,8 @@ class Edit:
         range start (clipped to it) — the gradual changes a cut detector should not report.
     :ivar drop_frame: whether the timeline counts in drop-frame timecode (29.97/59.94 only;
         inferred from the start timecode, which OTIO keeps as a frame count).
+    :ivar allow_missing_media: read with `--edit-points-only`: clips whose media is missing or
+        unreadable contribute their edit points alone.
     :ivar through_edits: edits between two pieces of one shot (`Segment.continues`), relative to
         the range start: the picture does not change there, so they are not in `edit_points`.
     """
@@ -108,6 +110,7 @@ class Edit:
     transitions: list[TimeRange] = field(default_factory=list)
     drop_frame: bool = False
     through_edits: list[RationalTime] = field(default_factory=list)
+    allow_missing_media: bool = False
 
     @property
     def duration(self) -> RationalTime:
@@ -169,6 +172,7 @@ def read_edit(
         transitions=_transitions_at(timeline, points, selected),
         drop_frame=drop_frame,
         through_edits=through,
+        allow_missing_media=allow_missing_media,
     )
 
 

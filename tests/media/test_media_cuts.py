@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -184,3 +185,36 @@ def test_ten_bit_video_goes_through_the_converting_path(tmp_path):
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
     assert_cuts_match(shot_frames(detect_shots(path)), (30, 55))
+
+
+def _cut_short(clip: Path, fraction: float = 0.5) -> Path:
+    """A copy of `clip` holding only its first `fraction` of bytes (a copy that stopped)."""
+    data = clip.read_bytes()
+    short = clip.with_name("short_" + clip.name)
+    short.write_bytes(data[: int(len(data) * fraction)])
+    return short
+
+
+def test_a_truncated_faststart_mp4_is_refused_not_scored_short(tmp_path):
+    from gvmgen.media.cuts import frame_differences
+    from gvmgen.media.video import probe
+
+    whole = make_test_clip(tmp_path / "fs.mp4", duration=12.0, cut_frames=(53, 262),
+                           faststart=True)
+    short = _cut_short(whole)
+    assert probe(short).duration == pytest.approx(12.0)  # the index still promises 12 s
+    with pytest.raises(MediaError, match=r"truncated or damaged: frames decode only up to"):
+        detect_shots(short)
+    assert len(frame_differences(short, 1.0, 2.0).times) == 50  # what is there still reads
+    assert len(frame_differences(whole).times) == 300
+
+
+def test_a_decode_error_mid_file_is_a_media_error(tmp_path):
+    whole = make_test_clip(tmp_path / "fs.mp4", duration=12.0, faststart=True)
+    data = bytearray(whole.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 4000] = b"\xff" * 4000
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(bytes(data))
+    with pytest.raises(MediaError, match=r"broken\.mp4"):
+        detect_shots(broken)
