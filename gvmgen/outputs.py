@@ -1,4 +1,4 @@
-"""The output folder: takes kept on disk, and staging so a failed run leaves nothing behind.
+"""The output folder: takes kept on disk, per-job staging, checkpoints, locks and the commit.
 
 Layout of `--out DIR`:
 
@@ -6,35 +6,49 @@ Layout of `--out DIR`:
     DIR/report.json             the ScoreResult of the latest run (lists every take)
     DIR/report.png              the picture an editor reads at a glance
     DIR/takes/take-NN/cue-MM.wav  48 kHz 24-bit WAVs, one folder per take, never overwritten
-    DIR/preview.mp4             the video with the music muxed in (bare videos, on request)
+    DIR/preview.mp4             the video with the music muxed in (on request)
 
-Every file of a run is written under `DIR/.staging-<job>/` first and moved into place only when
-the whole run succeeded.
+A job works in `DIR/.staging-<job id>/`: `job.json` (what the job is and the takes it reserved),
+`cues/take-NN/cue-MM.pkl` (each finished cue, so a crashed job resumes where it stopped) and
+`out/` (the files of the run, laid out as in DIR). Only the commit moves them into DIR: WAVs
+first, `report.json` last, so a report never names a WAV that is not there. A job that fails or
+is cancelled removes its staging folder and the take folders it reserved; one killed outright
+leaves them for the next run with the same job id.
+
+Take numbers are reserved by an exclusive `mkdir` of `takes/take-NN`, under a lock on DIR,
+after looking at the report, at the take folders on disk and at other jobs' reservations.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import pickle
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from gvmgen.errors import InputError
+from gvmgen.atomic import atomic_path, write_text_atomic
+from gvmgen.errors import JobError, OutputError
 
 REPORT_NAME = "report.json"
+STAGING_PREFIX = ".staging-"
+JOB_FILE = "job.json"
+_USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.ENOTDIR, errno.EDQUOT}
 
 
 @dataclass(frozen=True)
 class PreviousScore:
-    """What an earlier run left in DIR: which input and range, and the takes on disk."""
+    """What an earlier run left in DIR: which input and range, the takes on disk, the report."""
 
     input: str
     range_in: str
     range_out: str
     takes: list[dict]
+    report: dict = field(default_factory=dict)
 
     @property
     def next_take(self) -> int:
@@ -44,15 +58,30 @@ class PreviousScore:
     def seeds(self) -> set[int]:
         return {t["seed"] for t in self.takes}
 
+    def takes_of(self, job_id: str) -> list[dict]:
+        return [t for t in self.takes if t.get("job_id") == job_id]
+
 
 def read_previous(out_dir: Path) -> PreviousScore | None:
-    """The earlier score in `out_dir`, or None if there is none (or it is unreadable)."""
-    report = out_dir / REPORT_NAME
+    """The earlier score in `out_dir`; None when there is none.
+
+    A report that is there but cannot be read is an `OutputError`: scoring on would forget the
+    takes it lists and could write over them.
+    """
+    report = Path(out_dir) / REPORT_NAME
+    if not report.exists():
+        return None
     try:
         data = json.loads(report.read_text(encoding="utf-8"))
-        return PreviousScore(data["input"], data["range_in"], data["range_out"], data["takes"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+        takes = [dict(t, take=int(t["take"]), seed=int(t["seed"])) for t in data["takes"]]
+        return PreviousScore(data["input"], data["range_in"], data["range_out"], takes, data)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise OutputError(
+            f"{str(report)!r} is unreadable ({type(error).__name__}: {error}); move it away or "
+            "score into a new --out folder (takes in the folder are never overwritten)",
+            field="out_dir",
+            code="report_unreadable",
+        ) from None
 
 
 def take_dir_name(take: int) -> str:
@@ -63,26 +92,222 @@ def cue_wav_name(cue_index: int) -> str:
     return f"cue-{cue_index + 1:02d}.wav"
 
 
-@contextmanager
-def staging(out_dir: Path, job_id: str) -> Iterator[Path]:
-    """A private folder inside `out_dir` for this run; its files move in only on success."""
-    created = not out_dir.exists()
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"--out must be a folder, but {str(out_dir)!r} is a file")
-    stage = out_dir / f".staging-{job_id}"
-    stage.mkdir(parents=True, exist_ok=False)
+def check_out_dir(out_dir: Path) -> None:
+    """An OutputError when `out_dir` cannot be an output folder (a file, or under one)."""
+    for folder in (out_dir, *out_dir.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise OutputError(
+                    f"--out must be a folder, but {str(folder)!r} is a file", field="out_dir"
+                )
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise _not_writable(out_dir, f"no write permission in {str(folder)!r}")
+            return
+
+
+@contextlib.contextmanager
+def user_os_errors(out_dir: Path) -> Iterator[None]:
+    """Turn the OSErrors a user can fix (permissions, full disk, a file in the way) under
+    `out_dir` into one-line `OutputError`s."""
     try:
-        yield stage
-        _move_into_place(stage, out_dir)
+        yield
+    except OSError as error:
+        where = str(error.filename or "")
+        if error.errno in _USER_ERRNOS and where.startswith(str(out_dir)):
+            raise _not_writable(out_dir, error.strerror or str(error)) from error
+        raise
+
+
+def _not_writable(out_dir: Path, reason: str) -> OutputError:
+    return OutputError(
+        f"cannot write to --out {str(out_dir)!r}: {reason}; choose a folder you can write to",
+        field="out_dir",
+        hint="pass --out with a folder on a writable disk",
+    )
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, blocking: bool = True) -> Iterator[bool]:
+    """An exclusive advisory lock on `folder` itself (flock on the folder; no lock file left).
+
+    Yields False instead of waiting when `blocking` is False and another process holds it.
+    """
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        held = _lock(fd, blocking)
+        yield held
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
-        if created and out_dir.exists() and not any(out_dir.iterdir()):
-            out_dir.rmdir()
+        os.close(fd)  # closing the descriptor releases the lock
 
 
-def _move_into_place(stage: Path, out_dir: Path) -> None:
-    for path in sorted(stage.rglob("*")):
-        if path.is_file():
-            target = out_dir / path.relative_to(stage)
+def _lock(fd: int, blocking: bool) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # Windows: folders cannot be locked; jobs there must not share a folder
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    return True
+
+
+class Job:
+    """One job's staging folder in `out_dir`: reservations, checkpoints, staged outputs, commit.
+
+    Use `Job.open(out_dir, job_id)`; the job's lock is held until the block ends.
+    """
+
+    def __init__(self, out_dir: Path, job_id: str, created_out_dir: bool):
+        self.out_dir = out_dir
+        self.job_id = job_id
+        self.stage = out_dir / f"{STAGING_PREFIX}{job_id}"
+        self.created_out_dir = created_out_dir
+        self.reserved: list[tuple[int, int]] = []
+        self._created_takes_dir = False
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, out_dir: Path, job_id: str) -> Iterator[Job]:
+        """Create (or reopen, after a crash) the job's staging folder and hold its lock.
+
+        JobError when the same job id is running right now.
+        """
+        created = not out_dir.exists()
+        with user_os_errors(out_dir):
+            out_dir.mkdir(parents=True, exist_ok=True)
+            job = cls(out_dir, job_id, created)
+            job.stage.mkdir(exist_ok=True)
+            with folder_lock(job.stage, blocking=False) as held:
+                if not held:
+                    raise JobError(
+                        f"job {job_id!r} is already running in {str(out_dir)!r}; wait for it "
+                        "or give another --job-id",
+                        field="job_id",
+                        code="job_running",
+                    )
+                yield job
+
+    @property
+    def out(self) -> Path:
+        """Where the run's files are staged, laid out as in the output folder."""
+        return self.stage / "out"
+
+    def read_state(self) -> dict | None:
+        """What a crashed run of this job left: {"fingerprint", "takes"}, or None."""
+        try:
+            return json.loads((self.stage / JOB_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def resume_or_reserve(
+        self, fingerprint: str, count: int, choose_seeds: Callable[[set[int]], list[int]]
+    ) -> list[tuple[int, int]]:
+        """(take, seed) for this job: those a crashed run of it reserved, or new ones."""
+        state = self.read_state()
+        if state is not None and state.get("fingerprint") != fingerprint:
+            raise JobError(
+                f"job id {self.job_id!r} was used in {str(self.out_dir)!r} for another request; "
+                "give a new --job-id",
+                field="job_id",
+            )
+        if state is not None:
+            self.reserved = [(int(t), int(s)) for t, s in state["takes"]]
+            for take, _ in self.reserved:
+                (self.out_dir / "takes" / take_dir_name(take)).mkdir(parents=True, exist_ok=True)
+            return self.reserved
+        with folder_lock(self.out_dir):
+            self.reserved = self._reserve(count, choose_seeds)
+            state = {"fingerprint": fingerprint, "takes": self.reserved}
+            write_text_atomic(self.stage / JOB_FILE, json.dumps(state))
+        return self.reserved
+
+    def _reserve(self, count: int, choose_seeds) -> list[tuple[int, int]]:
+        """Take numbers past every one in use (report, disk, other jobs), by exclusive mkdir."""
+        previous = read_previous(self.out_dir)
+        others = self._other_reservations()
+        used_takes = {t for t, _ in others} | _take_dirs_on_disk(self.out_dir)
+        used_takes |= {t["take"] for t in previous.takes} if previous else set()
+        used_seeds = {s for _, s in others} | (previous.seeds if previous else set())
+        seeds = choose_seeds(used_seeds)
+        takes_dir = self.out_dir / "takes"
+        self._created_takes_dir = not takes_dir.exists()
+        takes_dir.mkdir(exist_ok=True)
+        reserved, take = [], max(used_takes, default=0) + 1
+        for seed in seeds:
+            while True:
+                try:
+                    (takes_dir / take_dir_name(take)).mkdir()
+                    break
+                except FileExistsError:
+                    take += 1
+            reserved.append((take, seed))
+            take += 1
+        return reserved
+
+    def _other_reservations(self) -> list[tuple[int, int]]:
+        found = []
+        for stage in self.out_dir.glob(f"{STAGING_PREFIX}*"):
+            if stage == self.stage:
+                continue
+            try:
+                state = json.loads((stage / JOB_FILE).read_text(encoding="utf-8"))
+                found += [(int(t), int(s)) for t, s in state["takes"]]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # a job still writing its state, or not ours: its mkdirs still count
+        return found
+
+    def checkpoint(self, take: int, cue_index: int) -> Path:
+        return self.stage / "cues" / take_dir_name(take) / f"cue-{cue_index + 1:02d}.pkl"
+
+    def save_cue(self, take: int, cue_index: int, rendered: object) -> None:
+        """Keep a finished cue; the file appears complete or not at all."""
+        with atomic_path(self.checkpoint(take, cue_index)) as tmp:
+            tmp.write_bytes(pickle.dumps(rendered, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def load_cue(self, take: int, cue_index: int) -> object | None:
+        """A cue this job finished before it was interrupted, or None.
+
+        Only files this job wrote into its own staging folder are read.
+        """
+        path = self.checkpoint(take, cue_index)
+        try:
+            return pickle.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            return None  # unreadable (another version of the code): render it again
+
+    def commit(self) -> None:
+        """Move the staged files into the folder: WAVs first, `report.json` last."""
+        files = sorted(p for p in self.out.rglob("*") if p.is_file())
+        report = [p for p in files if p.relative_to(self.out).as_posix() == REPORT_NAME]
+        wavs = [p for p in files if p.suffix == ".wav"]
+        rest = [p for p in files if p not in wavs and p not in report]
+        for path in [*wavs, *rest, *report]:
+            target = self.out_dir / path.relative_to(self.out)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
+        shutil.rmtree(self.stage, ignore_errors=True)
+        self.reserved = []
+
+    def discard(self) -> None:
+        """Leave the folder as it was before this job: staging and empty reserved takes gone."""
+        shutil.rmtree(self.stage, ignore_errors=True)
+        for take, _ in self.reserved:
+            with contextlib.suppress(OSError):  # not empty: someone else's files; keep them
+                (self.out_dir / "takes" / take_dir_name(take)).rmdir()
+        if self._created_takes_dir:
+            with contextlib.suppress(OSError):
+                (self.out_dir / "takes").rmdir()
+        if self.created_out_dir:
+            with contextlib.suppress(OSError):
+                self.out_dir.rmdir()
+
+
+def _take_dirs_on_disk(out_dir: Path) -> set[int]:
+    found = set()
+    for path in (out_dir / "takes").glob("take-*"):
+        with contextlib.suppress(ValueError):
+            found.add(int(path.name.removeprefix("take-")))
+    return found

@@ -1,13 +1,21 @@
-"""`score(request, progress)`: the one place where the stages meet.
+"""`Scorer.score(request)`: the one place where the stages meet.
 
     timeline.read → cuts → cue plan → frames → engine → align → joins and loudness → WAVs + OTIO
 
-Every user mistake is found before anything is written; everything a run writes goes through a
-staging folder, so a failure leaves the output folder as it was.
+A `Scorer` keeps its engines warm between jobs (GVMGen's weights load once per process). Every
+user mistake is found before anything is written. A job works in its own staging folder in the
+output folder (`gvmgen.outputs.Job`): each finished cue is kept there, so a job killed midway
+and run again with the same `job_id` renders only the cues it had not finished, and the same
+`job_id` after the job completed returns its result without making a new take. A failed or
+cancelled job leaves the output folder as it was.
+
+Progress arrives as typed `ProgressEvent`s on the calling thread (the work runs on worker
+threads), over the whole job and never going backwards.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -16,7 +24,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,23 +34,78 @@ from gvmgen import outputs
 from gvmgen.analysis import Analysis, analyze_edit, is_timeline, load_edit
 from gvmgen.conditioning import cue_conditioning, cue_cut_times
 from gvmgen.cues import BATCH_CUE_SECONDS, Cue, CutMark, plan_cues
-from gvmgen.engines import EngineChoice, choose_engine
-from gvmgen.errors import Cancelled, InputError
+from gvmgen.engines import EngineChoice, EngineRegistry, TakesInOnePass
+from gvmgen.errors import InputError
 from gvmgen.media.audio import DELIVERY_RATE, resample
-from gvmgen.schema import CueReport, CutHit, ScoreMode, ScoreRequest, ScoreResult, TakeInfo
+from gvmgen.progress import Parts, ProgressFn, Pump, Update, check_cancel
+from gvmgen.schema import (
+    CueMetrics,
+    CueReport,
+    ProgressEvent,
+    ScoreMode,
+    ScoreRequest,
+    ScoreResult,
+    TakeInfo,
+    parse_request,
+)
 
-Progress = Callable[[float, str], None]
+OnEvent = Callable[[ProgressEvent], None]
 
 TAIL_SECONDS = 1.5  # each cue rings on this long under the next one's first downbeat
 PROMPT_SECONDS = 10.0  # how much of the previous cue an engine that continues music hears
 CUE_MARKER_PREFIX = "cue"
 MAX_WORKERS = 4  # cues rendered at once when they are independent
+# The whole job's progress: reading and cuts, then the cues, then measuring and writing.
+PREPARED, RENDERED, WRITTEN = 0.10, 0.85, 0.97
+# Of one cue's share: (generate, align, level); GVMGen's time is all in the model.
+CUE_SHARES = {True: (0.90, 0.08, 0.02), False: (0.35, 0.50, 0.15)}
 _TIMING_LOCK = threading.Lock()
+
+
+class Scorer:
+    """Scores requests with engines kept warm between calls (one instance per worker)."""
+
+    def __init__(self, engines: EngineRegistry | None = None):
+        self.engines = engines if engines is not None else EngineRegistry()
+
+    def score(
+        self,
+        request: ScoreRequest | dict,
+        *,
+        on_event: OnEvent | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ScoreResult:
+        """Score `request.input` into `request.out_dir`.
+
+        `on_event` hears every step, on this thread. Setting `cancel` stops the job within a
+        step (about a second) with `Cancelled`, leaving the output folder as it was.
+        """
+        request = request if isinstance(request, ScoreRequest) else parse_request(request)
+        job_id = request.job_id or uuid.uuid4().hex[:12]
+        check_cancel(cancel)
+
+        def deliver(update: Update, eta: float | None) -> None:
+            if on_event is not None:
+                on_event(ProgressEvent(job_id=job_id, eta_seconds=eta, **vars(update)))
+
+        pump = Pump(deliver)
+        return pump.run(lambda: _score_job(request, job_id, self.engines, pump), cancel)
+
+
+def score(
+    request: ScoreRequest | dict,
+    *,
+    engines: EngineRegistry | None = None,
+    on_event: OnEvent | None = None,
+    cancel: threading.Event | None = None,
+) -> ScoreResult:
+    """One job with its own engines (a service keeps a `Scorer` instead)."""
+    return Scorer(engines).score(request, on_event=on_event, cancel=cancel)
 
 
 @dataclass
 class _Run:
-    """The state of one scoring run, shared by the step helpers below."""
+    """The state of one scoring job, shared by the step helpers below."""
 
     request: ScoreRequest
     job_id: str
@@ -50,18 +113,30 @@ class _Run:
     analysis: Analysis
     choice: EngineChoice
     cues: list[Cue]
-    takes: list[tuple[int, int]]  # (take number, seed)
-    progress: Progress
-    cancel: threading.Event | None
-    previous: outputs.PreviousScore | None  # what an earlier run left in the output folder
+    pump: Pump
+    takes: list[tuple[int, int]] = field(default_factory=list)  # (take number, seed)
+    job: outputs.Job | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
         return float(self.edit.rate)
 
+    @property
+    def stop(self) -> threading.Event:
+        return self.pump.stop
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.request.out_dir).resolve()
+
     def cue_seconds(self, cue: Cue) -> tuple[float, float]:
         return cue.start / self.rate, cue.frames / self.rate
+
+    def post(self, stage: str, fraction: float, message: str, cue=None, take=None) -> None:
+        """Report a step (any thread) and stop here if the job was cancelled."""
+        self.pump.post(Update(stage, fraction, message, cue, take))
+        check_cancel(self.stop)
 
 
 @dataclass(frozen=True)
@@ -72,42 +147,82 @@ class _RenderedCue:
     alignment: object  # gvmgen.align.AlignmentResult (engine rate)
 
 
-def score(
-    request: ScoreRequest | dict,
-    progress: Progress | None = None,
-    cancel: threading.Event | None = None,
-) -> ScoreResult:
-    """Score `request.input` and write the outputs to `request.out_dir`."""
-    from gvmgen.schema import parse_request
+def _score_job(request: ScoreRequest, job_id: str, engines: EngineRegistry, pump: Pump):
+    out_dir = Path(request.out_dir).resolve()
+    outputs.check_out_dir(out_dir)
+    previous = outputs.read_previous(out_dir)
+    done = _finished(previous, job_id)
+    if done is not None:
+        return done
+    run = _prepare(request, job_id, engines, previous, pump)
+    with outputs.user_os_errors(out_dir), outputs.Job.open(out_dir, job_id) as job:
+        try:
+            done = _finished(outputs.read_previous(out_dir), job_id)  # finished meanwhile?
+            if done is not None:
+                job.discard()
+                return done
+            run.job = job
+            run.takes = job.resume_or_reserve(
+                _fingerprint(run), request.takes, lambda used: _choose_seeds(request, used)
+            )
+            takes = _render_takes(run)
+            return _write_outputs(run, takes, job)
+        except BaseException:
+            job.discard()
+            raise
 
-    request = request if isinstance(request, ScoreRequest) else parse_request(request)
-    run = _prepare(request, progress or (lambda f, m: None), cancel)
-    with outputs.staging(Path(request.out_dir).resolve(), run.job_id) as stage:
-        takes = [_render_take(run, take, seed) for take, seed in run.takes]
-        result = _write_outputs(run, takes, stage)
-    return result
+
+def _finished(previous: outputs.PreviousScore | None, job_id: str) -> ScoreResult | None:
+    """The result of job `job_id` when it already completed in this folder, else None."""
+    ours = [] if previous is None else previous.takes_of(job_id)
+    if not ours:
+        return None
+    latest = ScoreResult.model_validate(previous.report)
+    if latest.job_id == job_id:
+        return latest
+    first = TakeInfo.model_validate(min(ours, key=lambda t: t["take"]))
+    later = f"takes after take {first.take} were made since; score.otio shows take {latest.take}"
+    return latest.model_copy(
+        update={
+            "job_id": job_id,
+            "take": first.take,
+            "cues": first.cues,
+            "engine": first.cues[0].engine if first.cues else latest.engine,
+            "loudness_lufs": _take_loudness_of(first, latest),
+            "warnings": [*latest.warnings, later],
+        }
+    )
 
 
-def _prepare(request: ScoreRequest, progress: Progress, cancel) -> _Run:
+def _take_loudness_of(info: TakeInfo, latest: ScoreResult) -> float:
+    return info.loudness_lufs if info.loudness_lufs is not None else latest.loudness_lufs
+
+
+def _prepare(request, job_id: str, engines: EngineRegistry, previous, pump: Pump) -> _Run:
     """Everything that can fail because of the user's input, before a single file is written."""
     seconds: dict[str, float] = {}
-    previous = outputs.read_previous(Path(request.out_dir))
     with _timed(seconds, "timeline"):
         range_text = _range_to_score(request, previous)
         edit = load_edit(request.input, range_text, request.allow_missing_media)
-    takes = _plan_takes(request, edit, previous)
+    if previous is not None:
+        _check_same_range(previous, request, edit)
     with _timed(seconds, "engine"):
-        choice = choose_engine(request.engine)
-    progress(0.02, f"engine: {choice.reason}")
+        choice = engines.choose(request.engine)
+    pump.post(Update("timeline", 0.02, f"engine: {choice.reason}"))
     with _timed(seconds, "cuts"):
         kind = "timeline" if is_timeline(request.input) else "video"
-        analysis = analyze_edit(edit, Path(request.input), kind)
-    progress(0.10, f"{len(analysis.cuts)} cuts in {analysis.duration:.1f} s")
+        analysis = analyze_edit(
+            edit,
+            Path(request.input),
+            kind,
+            progress=lambda f, m: pump.post(Update("cuts", 0.02 + 0.07 * f, m)),
+            cancel=pump.stop,
+        )
+    pump.post(Update("cuts", 0.09, f"{len(analysis.cuts)} cuts in {analysis.duration:.1f} s"))
     cues = _plan(edit, analysis, choice.engine, request.mode)
-    job_id = request.job_id or uuid.uuid4().hex[:12]
-    return _Run(
-        request, job_id, edit, analysis, choice, cues, takes, progress, cancel, previous, seconds
-    )
+    run = _Run(request, job_id, edit, analysis, choice, cues, pump, seconds=seconds)
+    run.post("plan", PREPARED, f"plan: {len(cues)} cue(s)")
+    return run
 
 
 def _range_to_score(request: ScoreRequest, previous: outputs.PreviousScore | None) -> str | None:
@@ -117,7 +232,8 @@ def _range_to_score(request: ScoreRequest, previous: outputs.PreviousScore | Non
     if previous is None:
         raise InputError(
             f"nothing to regenerate in {request.out_dir!r}: score the range there first "
-            "(--mode range), then regenerate into the same --out folder"
+            "(--mode range), then regenerate into the same --out folder",
+            field="mode",
         )
     return request.range or f"{previous.range_in}-{previous.range_out}"
 
@@ -137,30 +253,37 @@ def _plan(edit, analysis: Analysis, engine, mode: str) -> list[Cue]:
     return plan_cues(total, rate, marks, markers, max_seconds=window)
 
 
-def _plan_takes(
-    request: ScoreRequest, edit, previous: outputs.PreviousScore | None
-) -> list[tuple[int, int]]:
-    """(take, seed) for each take this run makes. Takes on disk are never overwritten: a run
-    into a folder that scored this range before adds takes after the last one."""
-    first_take, used = 1, set()
-    if previous is not None:
-        _check_same_range(previous, request, edit)
-        first_take, used = previous.next_take, previous.seeds
-    if request.seed is not None:  # asked for: reproduce exactly, even a seed used before
-        seeds = [(request.seed + i) % 2**31 for i in range(request.takes)]
-    else:
-        seeds = _fresh_seeds(used, request.takes)
-    return [(first_take + i, s) for i, s in enumerate(seeds)]
-
-
-def _fresh_seeds(used: set[int], count: int) -> list[int]:
-    """Seeds not used before in this folder: 0, 1, … for a first score (reproducible)."""
+def _choose_seeds(request: ScoreRequest, used: set[int]) -> list[int]:
+    """One seed per take. Asked for: reproduce exactly, even a seed used before; otherwise
+    seeds not used in this folder: 0, 1, … for a first score (reproducible)."""
+    if request.seed is not None:
+        return [(request.seed + i) % 2**31 for i in range(request.takes)]
     seeds, seed = [], 0
-    while len(seeds) < count:
+    while len(seeds) < request.takes:
         if seed not in used:
             seeds.append(seed)
         seed += 1
     return seeds
+
+
+def _fingerprint(run: _Run) -> str:
+    """What makes a job's audio: a rerun under the same job id must ask for the same."""
+    from gvmgen.analysis import range_timecodes
+
+    r = run.request
+    what = {
+        "input": str(Path(r.input).resolve()),
+        "range": range_timecodes(run.edit),
+        "mode": r.mode,
+        "engine": run.choice.engine.name,
+        "takes": r.takes,
+        "seed": r.seed,
+        "max_stretch": r.max_stretch,
+        "target_lufs": r.target_lufs,
+        "allow_missing_media": r.allow_missing_media,
+        "cues": [(c.start, c.frames) for c in run.cues],
+    }
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:20]
 
 
 def _check_same_range(previous: outputs.PreviousScore, request: ScoreRequest, edit) -> None:
@@ -172,22 +295,125 @@ def _check_same_range(previous: outputs.PreviousScore, request: ScoreRequest, ed
         raise InputError(
             f"{request.out_dir!r} holds takes of {Path(previous.input).name} "
             f"{previous.range_in}-{previous.range_out}, not of {Path(request.input).name} "
-            f"{here[0]}-{here[1]}; score into a new --out folder (takes are never overwritten)"
+            f"{here[0]}-{here[1]}; score into a new --out folder (takes are never overwritten)",
+            field="out_dir",
         )
 
 
-def _render_take(run: _Run, take: int, seed: int) -> list[_RenderedCue]:
-    """Music for every cue of one take, aligned to its cuts, levelled, joined at 48 kHz."""
+class _CueSteps:
+    """Progress of one cue of one take: its share of the job, split generate/align/level."""
+
+    def __init__(self, run: _Run, parts: Parts, take: int, cue: Cue):
+        self.run, self.parts, self.take, self.cue = run, parts, take, cue
+        self.shares = CUE_SHARES[bool(run.choice.engine.needs_gpu)]
+
+    def at(self, stage: str, fraction: float, message: str) -> None:
+        whole = self.parts.advance((self.take, self.cue.index), fraction)
+        text = f"take {self.take} {self.cue.name}: {message}"
+        self.run.post(stage, whole, text, self.cue.index, self.take)
+
+    def within(self, stage: str) -> ProgressFn:
+        """A `progress(fraction, message)` for one stage of this cue."""
+        generate, align, _ = self.shares
+        start, width = {
+            "generate": (0.0, generate),
+            "align": (generate, align),
+            "level": (generate + align, 1.0 - generate - align),
+        }[stage]
+        return lambda fraction, message: self.at(stage, start + width * fraction, message)
+
+
+def _render_takes(run: _Run) -> list[list[_RenderedCue]]:
+    """Music for every cue of every take, aligned, levelled and joined at 48 kHz."""
+    weights = {(take, cue.index): float(cue.frames) for take, _ in run.takes for cue in run.cues}
+    parts = Parts(weights, PREPARED, RENDERED)
+    steps = {key: _CueSteps(run, parts, key[0], run.cues[key[1]]) for key in weights}
     if run.choice.engine.takes_prompt_audio:  # each cue continues the one before: in order
-        rendered, previous = [], None
-        for cue in run.cues:
-            rendered.append(_render_cue(run, cue, seed + cue.index, previous, take))
-            previous = rendered[-1].alignment.audio
+        rendered = _render_in_order(run, steps)
     else:  # independent cues: one per core (numpy, Rubber Band and scipy release the GIL)
-        rendered = parallel_map(
-            lambda cue: _render_cue(run, cue, seed + cue.index, None, take), run.cues
+        rendered = _render_independent(run, steps)
+    return [_joined(run, cues) for cues in rendered]
+
+
+def _render_independent(run: _Run, steps: dict) -> list[list[_RenderedCue]]:
+    jobs = [(take, seed, cue) for take, seed in run.takes for cue in run.cues]
+    done = parallel_map(
+        lambda job: _checkpointed(run, steps[job[0], job[2].index], job[1], job[2]), jobs
+    )
+    n = len(run.cues)
+    return [done[i * n : (i + 1) * n] for i in range(len(run.takes))]
+
+
+def _checkpointed(run: _Run, steps: _CueSteps, seed: int, cue: Cue) -> _RenderedCue:
+    """The cue from this job's checkpoint, or rendered now and checkpointed."""
+    kept = run.job.load_cue(steps.take, cue.index)
+    if kept is not None:
+        steps.at("level", 1.0, "kept from the interrupted run")
+        return kept
+    conditioning = _conditioning(run, cue, None)
+    with _timed(run.seconds, "engine"):
+        audio, beats = run.choice.engine.generate_with_beats(
+            conditioning, seed + cue.index, steps.within("generate"), run.stop
         )
-    return _joined(run, rendered)
+    rendered = _aligned_and_levelled(run, steps, cue, seed + cue.index, audio, beats)
+    run.job.save_cue(steps.take, cue.index, rendered)
+    return rendered
+
+
+def _render_in_order(run: _Run, steps: dict) -> list[list[_RenderedCue]]:
+    """Cue after cue, each take continuing its own previous cue; takes of one cue in one pass
+    when the engine can (`TakesInOnePass`)."""
+    per_take: dict[int, list[_RenderedCue]] = {take: [] for take, _ in run.takes}
+    for cue in run.cues:
+        pending = []
+        for take, seed in run.takes:
+            kept = run.job.load_cue(take, cue.index)
+            if kept is None:
+                pending.append((take, seed))
+            else:
+                steps[take, cue.index].at("level", 1.0, "kept from the interrupted run")
+                per_take[take].append(kept)
+        fresh = _render_cue_takes(run, steps, cue, pending, per_take)
+        for take, _ in pending:
+            run.job.save_cue(take, cue.index, fresh[take])
+            per_take[take].append(fresh[take])
+    return [per_take[take] for take, _ in run.takes]
+
+
+def _render_cue_takes(run: _Run, steps: dict, cue: Cue, pending, per_take) -> dict:
+    """{take: rendered cue} for the takes of `cue` not kept from an interrupted run."""
+    if not pending:
+        return {}
+    engine = run.choice.engine
+    prompts = [_prompt((per_take[take] or [None])[-1], engine) for take, _ in pending]
+    conditioning = _conditioning(run, cue, None)
+    seeds = [seed + cue.index for _, seed in pending]
+    mine = [steps[take, cue.index] for take, _ in pending]
+    with _timed(run.seconds, "engine"):
+        if len(pending) > 1 and isinstance(engine, TakesInOnePass):
+            report = [s.within("generate") for s in mine]
+            audios = engine.generate_takes(
+                conditioning, seeds, lambda f, m: [r(f, m) for r in report], run.stop, prompts
+            )
+            made = [(a, None) for a in audios]
+        else:
+            made = [
+                engine.generate_with_beats(
+                    replace(conditioning, prompt_audio=p), s, st.within("generate"), run.stop
+                )
+                for p, s, st in zip(prompts, seeds, mine, strict=True)
+            ]
+    return {
+        take: _aligned_and_levelled(run, st, cue, s, audio, beats)
+        for (take, _), st, s, (audio, beats) in zip(pending, mine, seeds, made, strict=True)
+    }
+
+
+def _conditioning(run: _Run, cue: Cue, prompt):
+    start, duration = run.cue_seconds(cue)
+    tail = 0.0 if cue.index == len(run.cues) - 1 else TAIL_SECONDS
+    with _timed(run.seconds, "frames"):
+        return cue_conditioning(run.analysis, start, duration + tail, prompt_audio=prompt)
 
 
 def parallel_map(fn, items: list) -> list:
@@ -199,19 +425,14 @@ def parallel_map(fn, items: list) -> list:
         return list(pool.map(fn, items))
 
 
-def _render_cue(run: _Run, cue: Cue, seed: int, previous, take: int) -> _RenderedCue:
+def _aligned_and_levelled(run: _Run, steps: _CueSteps, cue: Cue, seed: int, audio, beats):
+    """The engine's music aligned to the cue's cuts, at 48 kHz, at the target loudness."""
     from gvmgen.align import align_to_cuts, normalize_loudness
 
-    _check_cancel(run.cancel)
     engine = run.choice.engine
     start, duration = run.cue_seconds(cue)
-    is_last = cue.index == len(run.cues) - 1
-    tail = 0.0 if is_last else TAIL_SECONDS
-    prompt = _prompt(previous, engine) if engine.takes_prompt_audio else None
-    with _timed(run.seconds, "frames"):
-        conditioning = cue_conditioning(run.analysis, start, duration + tail, prompt_audio=prompt)
-    with _timed(run.seconds, "engine"):
-        audio, beats = _generate(run, conditioning, seed, cue, take)
+    align = steps.within("align")
+    align(0.0, "aligning to the cuts")
     with _timed(run.seconds, "align"):
         aligned = align_to_cuts(
             audio,
@@ -220,33 +441,24 @@ def _render_cue(run: _Run, cue: Cue, seed: int, previous, take: int) -> _Rendere
             max_stretch=run.request.max_stretch,
             fps=run.rate,
             beats=beats,
+            progress=lambda f, m: align(f, f"aligning: {m}"),
         )
+    level = steps.within("level")
+    level(0.0, "levelling: resampling")
     with _timed(run.seconds, "level"):
         delivered = resample(aligned.audio, engine.sample_rate, DELIVERY_RATE)
+        level(0.3, "levelling: loudness")
         levelled, _ = normalize_loudness(delivered, DELIVERY_RATE, run.request.target_lufs)
+    level(1.0, "levelled")
     tempo = float(getattr(beats, "tempo", 0.0) or aligned.beats_after.tempo)
     return _RenderedCue(levelled, seed, tempo, aligned)
 
 
-def _prompt(previous: np.ndarray | None, engine) -> np.ndarray | None:
+def _prompt(previous: _RenderedCue | None, engine) -> np.ndarray | None:
     if previous is None:
         return None
-    return previous[:, -round(PROMPT_SECONDS * engine.sample_rate) :]
-
-
-def _generate(run: _Run, conditioning, seed: int, cue: Cue, take: int):
-    """Audio from the engine, and its beat grid when the engine knows it (None otherwise)."""
-    share = 0.75 / (len(run.cues) * len(run.takes))
-    done = 0.12 + share * ((take - run.takes[0][0]) * len(run.cues) + cue.index)
-
-    def progress(fraction: float, message: str) -> None:
-        run.progress(done + share * fraction, f"take {take} {cue.name}: {message}")
-
-    engine = run.choice.engine
-    with_beats = getattr(engine, "generate_with_beats", None)
-    if with_beats is not None:
-        return with_beats(conditioning, seed, progress, run.cancel)
-    return engine.generate(conditioning, seed, progress, run.cancel), None
+    audio = previous.alignment.audio
+    return audio[:, -round(PROMPT_SECONDS * engine.sample_rate) :]
 
 
 def _joined(run: _Run, cues: list[_RenderedCue]) -> list[_RenderedCue]:
@@ -274,39 +486,81 @@ def _sample_at(frame: int, rate: float) -> int:
     return round(frame * DELIVERY_RATE / rate)
 
 
-def _write_outputs(run: _Run, takes: list[list[_RenderedCue]], stage: Path) -> ScoreResult:
+def _write_outputs(run: _Run, takes: list[list[_RenderedCue]], job: outputs.Job) -> ScoreResult:
+    """Measure and stage every take, then commit under the folder's lock: the report lists the
+    takes on disk now (another job may have committed since this one started)."""
     from gvmgen import report
 
-    run.progress(0.88, "measuring and writing")
+    run.post("write", RENDERED, "measuring and writing")
     with _timed(run.seconds, "write"):
-        take_infos, cue_reports = _write_takes(run, takes, stage)
-        result = report.build_result(run, take_infos, cue_reports, takes)
-        report.write_all(run, result, takes, stage)
-    run.progress(1.0, "done")
+        ours = _write_takes(run, takes, job)
+        check_cancel(run.stop)
+        with outputs.folder_lock(run.out_dir):
+            previous = outputs.read_previous(run.out_dir)
+            infos = _merged_takes(previous, ours)
+            result = report.build_result(run, infos, ours[0].cues, takes)
+            if run.request.preview and result.preview is None:
+                result.warnings.append("preview: only a video input gets preview.mp4")
+            run.post("write", WRITTEN, "writing the timeline and report")
+            report.write_all(run, result, takes, job.out)
+            job.commit()
+    run.pump.post(Update("done", 1.0, "done"))
     return result
 
 
-def _write_takes(run: _Run, takes, stage: Path):
+def _merged_takes(previous: outputs.PreviousScore | None, ours: list[TakeInfo]) -> list[TakeInfo]:
+    mine = {t.take for t in ours}
+    kept = [] if previous is None else [TakeInfo.model_validate(t) for t in previous.takes]
+    return sorted([t for t in kept if t.take not in mine] + ours, key=lambda t: t.take)
+
+
+def _write_takes(run: _Run, takes, job: outputs.Job) -> list[TakeInfo]:
+    """Every take's WAVs into the stage, and every take's cues measured on them."""
     from gvmgen.media.audio import write_wav
 
-    previous = run.previous
-    infos = [] if previous is None else [TakeInfo.model_validate(t) for t in previous.takes]
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    for (take, seed), cues in zip(run.takes, takes, strict=True):
+    wavs = {}
+    for (take, _), cues in zip(run.takes, takes, strict=True):
         folder = Path("takes") / outputs.take_dir_name(take)
-        wavs = []
         for cue, rendered in zip(run.cues, cues, strict=True):
             relative = folder / outputs.cue_wav_name(cue.index)
-            write_wav(stage / relative, rendered.audio, DELIVERY_RATE)
-            wavs.append(str(Path(run.request.out_dir).resolve() / relative))
-        infos.append(TakeInfo(take=take, seed=seed, wavs=wavs, created=now))
-    # the report describes the first take of this run: the one on the "GVMGen Score" track
-    main_take, main_wavs = run.takes[0][0], infos[len(infos) - len(run.takes)].wavs
-    reports = parallel_map(
-        lambda job: _cue_report(run, *job, main_take),
-        list(zip(run.cues, takes[0], main_wavs, strict=True)),
-    )
-    return infos, reports
+            write_wav(job.out / relative, rendered.audio, DELIVERY_RATE)
+            wavs[take, cue.index] = str(run.out_dir / relative)
+    jobs = [
+        (take, cue, rendered)
+        for (take, _), cues in zip(run.takes, takes, strict=True)
+        for cue, rendered in zip(run.cues, cues, strict=True)
+    ]
+    parts = Parts({(t, c.index): float(c.frames) for t, c, _ in jobs}, RENDERED, WRITTEN)
+
+    def measured(job) -> CueReport:
+        take, cue, rendered = job
+        cue_report = _cue_report(run, cue, rendered, wavs[take, cue.index], take)
+        whole = parts.advance((take, cue.index), 1.0)
+        run.post("write", whole, f"take {take} {cue.name}: measured", cue.index, take)
+        return cue_report
+
+    reports = parallel_map(measured, jobs)
+    n = len(run.cues)
+    return [
+        TakeInfo(
+            take=take,
+            seed=seed,
+            wavs=[wavs[take, c.index] for c in run.cues],
+            created=now,
+            job_id=run.job_id,
+            cues=reports[i * n : (i + 1) * n],
+            loudness_lufs=_track_loudness(cues),
+        )
+        for i, ((take, seed), cues) in enumerate(zip(run.takes, takes, strict=True))
+    ]
+
+
+def _track_loudness(cues: list[_RenderedCue]) -> float:
+    from gvmgen.align import integrated_lufs
+
+    track = np.concatenate([c.audio for c in cues], axis=1)
+    return round(integrated_lufs(track, DELIVERY_RATE), 2)
 
 
 def _cue_report(run: _Run, cue: Cue, rendered: _RenderedCue, wav: str, take: int) -> CueReport:
@@ -316,13 +570,13 @@ def _cue_report(run: _Run, cue: Cue, rendered: _RenderedCue, wav: str, take: int
 
     start, duration = run.cue_seconds(cue)
     cuts = cue_cut_times(run.analysis, start, duration)
-    with _timed(run.seconds, "measure"):
-        metrics = measure_alignment(
-            rendered.audio, DELIVERY_RATE, cuts, fps=run.rate, plan=rendered.alignment.plan
-        )
-        loudness = integrated_lufs(rendered.audio, DELIVERY_RATE)
     plan = rendered.alignment.plan
+    with _timed(run.seconds, "measure"):
+        metrics = measure_alignment(rendered.audio, DELIVERY_RATE, cuts, fps=run.rate, plan=plan)
+        loudness = integrated_lufs(rendered.audio, DELIVERY_RATE)
+    unhit = [round(float(u.time), 3) for u in plan.unhit]
     return CueReport(
+        **CueMetrics.measured(metrics, round(loudness, 2), unhit),
         index=cue.index,
         name=cue.name,
         start=start,
@@ -334,22 +588,7 @@ def _cue_report(run: _Run, cue: Cue, rendered: _RenderedCue, wav: str, take: int
         take=take,
         wav=wav,
         tempo=round(rendered.tempo, 2),
-        hit_rate_1frame=metrics.hit_rate_1frame,
-        hit_rate_50ms=metrics.hit_rate_50ms,
-        hit_rate_100ms=metrics.hit_rate_100ms,
-        max_stretch=metrics.max_stretch,
-        mean_stretch=metrics.mean_stretch,
-        splices=metrics.splices,
-        clicks=metrics.clicks,
-        loudness_lufs=round(loudness, 2),
-        unhit_cuts=[round(float(u.time), 3) for u in plan.unhit],
-        cuts=[CutHit.model_validate(c) for c in metrics.per_cut],
     )
-
-
-def _check_cancel(cancel: threading.Event | None) -> None:
-    if cancel is not None and cancel.is_set():
-        raise Cancelled("scoring cancelled")
 
 
 @contextmanager

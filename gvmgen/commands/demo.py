@@ -75,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "preview": True,
     }
-    with ProgressBar() as progress:
-        result = score(request, progress)
+    with ProgressBar() as bar:
+        result = score(request, on_event=bar.event)
     print_summary(result)
     print(
         f"\nListen: {result.preview}\nOpen {result.timeline} in DaVinci Resolve "

@@ -1,4 +1,5 @@
-"""The CLI's progress display, driven by the library's `progress(fraction, message)` callbacks."""
+"""The CLI's progress display, driven by `progress(fraction, message)` callbacks or by the
+pipeline's `ProgressEvent`s (`bar.event`)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ class ProgressBar:
         if self.bar.disable and stage != self.last_stage:
             self.last_stage = stage
             print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
+
+    def event(self, event) -> None:
+        """Show a `gvmgen.schema.ProgressEvent` (its fraction of the whole job, its message)."""
+        self(event.fraction, event.message)
 
     def __exit__(self, *exc) -> None:
         self.bar.close()

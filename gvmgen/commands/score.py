@@ -23,6 +23,17 @@ def add_parser(subparsers, help_text: str) -> None:
     )
     add_score_options(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--preview",
+        action="store_true",
+        help="also write DIR/preview.mp4: the picture with the new music (video input)",
+    )
+    parser.add_argument(
+        "--job-id",
+        metavar="ID",
+        help="name this job: run it again with the same ID after a crash to resume it "
+        "(finished cues are kept), or after it finished to get its result without a new take",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -70,7 +81,7 @@ def add_score_options(parser: argparse.ArgumentParser) -> None:
 
 
 def request_from_args(args: argparse.Namespace, preview: bool = False) -> dict:
-    return {
+    request = {
         "input": args.input,
         "range": args.range,
         "mode": args.mode,
@@ -81,16 +92,19 @@ def request_from_args(args: argparse.Namespace, preview: bool = False) -> dict:
         "max_stretch": args.max_stretch,
         "target_lufs": args.target_lufs,
         "allow_missing_media": args.edit_points_only,
-        "preview": preview,
+        "preview": preview or getattr(args, "preview", False),
     }
+    if getattr(args, "job_id", None):
+        request["job_id"] = args.job_id
+    return request
 
 
 def run(args: argparse.Namespace) -> int:
     from gvmgen.commands.progress import ProgressBar
     from gvmgen.pipeline import score
 
-    with ProgressBar() as progress:
-        result = score(request_from_args(args), progress)
+    with ProgressBar() as bar:
+        result = score(request_from_args(args), on_event=bar.event)
     if args.json:
         print(result.model_dump_json(indent=2))
     else:
@@ -124,5 +138,7 @@ def print_summary(result, out=None) -> None:
     print(f"report:   {result.report_json}\npicture:  {result.report_picture}", file=out)
     if result.preview:
         print(f"preview:  {result.preview}", file=out)
+    for warning in result.warnings:
+        print(f"warning:  {warning}", file=out)
     if len(result.takes) > 1:
         print("takes:    " + ", ".join(f"{t.take} (seed {t.seed})" for t in result.takes), file=out)

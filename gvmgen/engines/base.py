@@ -8,16 +8,17 @@ the engine's own sample rate; resampling, alignment to cuts and loudness happen 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from gvmgen.errors import Cancelled
+from gvmgen.progress import ProgressFn, check_cancel
 
-# progress(fraction_done in [0, 1], message)
-ProgressFn = Callable[[float, str], None]
+if TYPE_CHECKING:
+    from gvmgen.align import BeatGrid
+
+__all__ = ["CueConditioning", "MusicEngine", "ProgressFn", "TakesInOnePass", "check_cancel"]
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,31 @@ class MusicEngine(Protocol):
         """
         ...
 
+    def generate_with_beats(
+        self,
+        cue: CueConditioning,
+        seed: int,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> tuple[np.ndarray, BeatGrid | None]:
+        """`generate`, plus the music's beat grid when the engine knows it (None otherwise:
+        the aligner then tracks the beats itself). The pipeline calls this one."""
+        ...
 
-def check_cancel(cancel: threading.Event | None) -> None:
-    """Raise `Cancelled` when the job was cancelled; engines call it between steps."""
-    if cancel is not None and cancel.is_set():
-        raise Cancelled("cancelled")
+
+@runtime_checkable
+class TakesInOnePass(Protocol):
+    """An engine that makes several takes of one cue in one batched pass (GVMGen: CFG rows of
+    every take in one LM batch), cheaper per take than one `generate` each."""
+
+    def generate_takes(
+        self,
+        cue: CueConditioning,
+        seeds: list[int],
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+        prompts: list[np.ndarray | None] | None = None,
+    ) -> list[np.ndarray]:
+        """One audio `[channels, samples]` per seed; `prompts` (one per take) replace
+        `cue.prompt_audio` when each take continues its own previous cue."""
+        ...

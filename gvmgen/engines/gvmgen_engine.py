@@ -66,14 +66,29 @@ class GVMGenEngine:
         """float32 `[1, round(cue.duration · 32000)]` in [-1, 1] for the cue's frames."""
         return self.generate_takes(cue, [seed], progress, cancel)[0]
 
+    def generate_with_beats(
+        self,
+        cue: CueConditioning,
+        seed: int,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> tuple[np.ndarray, None]:
+        """`generate`; the model knows no beat grid, so the aligner tracks one (None)."""
+        return self.generate(cue, seed, progress, cancel), None
+
     def generate_takes(
         self,
         cue: CueConditioning,
         seeds: list[int],
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
+        prompts: list[np.ndarray | None] | None = None,
     ) -> list[np.ndarray]:
-        """Several takes (one per seed) of the same cue in one batched pass."""
+        """Several takes (one per seed) of the same cue in one batched pass.
+
+        `prompts`, one per take, let each take continue its own previous cue; they replace
+        `cue.prompt_audio` and must be all None or all of one length.
+        """
         import torch
 
         from gvmgen.media.video import clip_preprocess
@@ -83,7 +98,7 @@ class GVMGenEngine:
         check_cancel(cancel)
         pixels = torch.from_numpy(_preprocess(clip_preprocess, cue.frames, self.image_size))
         times = torch.from_numpy(np.asarray(cue.frame_times, dtype=np.float32))
-        prompt = self._prompt(cue.prompt_audio)
+        prompt = self._prompts(prompts, len(seeds)) if prompts else self._prompt(cue.prompt_audio)
         audio = self.generator.generate(
             pixels, times, cue.duration, list(seeds), prompt, progress, cancel
         )
@@ -97,6 +112,20 @@ class GVMGenEngine:
             return None
         mono = np.asarray(prompt_audio, dtype=np.float32).reshape(-1, prompt_audio.shape[-1])
         return torch.from_numpy(mono.mean(axis=0))
+
+
+    def _prompts(self, prompts: list[np.ndarray | None], takes: int):
+        """One prompt per take → mono tensor `[takes, N]`, or None when no take has one."""
+        import torch
+
+        if len(prompts) != takes:
+            raise InputError(f"{len(prompts)} prompts for {takes} takes; give one per take")
+        mono = [self._prompt(p) for p in prompts]
+        if all(m is None for m in mono):
+            return None
+        if any(m is None for m in mono) or len({len(m) for m in mono}) != 1:
+            raise InputError("prompts must be all None or all of one length")
+        return torch.stack(mono)
 
 
 def _preprocess(clip_preprocess, frames: np.ndarray, size: int) -> np.ndarray:

@@ -16,14 +16,13 @@ from collections.abc import Callable
 
 import torch
 
-from gvmgen.engines.base import check_cancel
 from gvmgen.model.conditioning import Window, frames_in_window, plan_windows
 from gvmgen.model.config import GenerationConfig
 from gvmgen.model.decoder import CachedDecoder
 from gvmgen.model.model import GVMGenModel
 from gvmgen.model.sampling import guided_logits, make_generators, sample
+from gvmgen.progress import ProgressFn, check_cancel, report
 
-ProgressFn = Callable[[float, str], None]
 CLIP_BATCH = 16  # frames per CLIP pass: bounds activation memory on long cues
 LM_SHARE = 0.95  # of the progress bar: the LM steps; EnCodec's single decode takes the rest
 
@@ -84,7 +83,7 @@ class MusicGenerator:
     ) -> torch.Tensor:
         """Codes `[takes, K, num_frames]` for frame tokens `[N, d]` at `frame_times` `[N]` s.
 
-        `prompt_codes` `[K, P]` (optional) are codes of audio just before time 0 to continue.
+        `prompt_codes` `[K, P]` or `[takes, K, P]` (optional): codes of audio just before time 0.
         """
         prompt = 0 if prompt_codes is None else min(prompt_codes.shape[-1], self._prompt_frames)
         windows = plan_windows(num_frames, self._window_frames, self._prompt_frames, prompt)
@@ -182,7 +181,10 @@ class MusicGenerator:
 
     @torch.inference_mode()
     def encode_prompt(self, audio: torch.Tensor) -> torch.Tensor:
-        """Mono audio `[N]` at the codec rate → prompt codes `[K, ceil(N / hop)]`."""
+        """Mono audio `[N]` at the codec rate → prompt codes `[K, ceil(N / hop)]`; one prompt
+        per take `[takes, N]` → `[takes, K, ceil(N / hop)]`."""
+        if audio.dim() == 2:
+            return self.model.encode_audio(audio.to(self.device).float()[:, None])
         return self.model.encode_audio(audio.to(self.device).float()[None, None])[0]
 
     def generate(
@@ -208,27 +210,23 @@ class MusicGenerator:
             tokens, frame_times, math.ceil(duration * self.frame_rate), seeds, prompt, steps, cancel
         )
         check_cancel(cancel)
-        _report(progress, LM_SHARE, "decoding audio")
+        report(progress, LM_SHARE, "decoding audio")
         if prompt is None:
             audio = self.decode(codes, num_samples)
         else:
             audio = self._decode_after_prompt(codes, prompt, num_samples)
-        _report(progress, 1.0, "done")
+        report(progress, 1.0, "done")
         return audio
 
     def _decode_after_prompt(self, codes, prompt, num_samples: int) -> torch.Tensor:
         """Decode with the prompt's codes in front (EnCodec context), then cut them off."""
         keep = prompt[..., -self._prompt_frames :] if self._prompt_frames else prompt[..., :0]
-        joined = torch.cat([keep[None].expand(codes.shape[0], -1, -1).to(codes.device), codes], -1)
+        keep = keep if keep.dim() == 3 else keep[None].expand(codes.shape[0], -1, -1)
+        joined = torch.cat([keep.to(codes.device), codes], -1)
         hop = self.model.config.sample_rate // self.frame_rate
         audio = self.decode(joined)[..., keep.shape[-1] * hop :]
         audio = torch.nn.functional.pad(audio, (0, max(0, num_samples - audio.shape[-1])))
         return audio[..., :num_samples]
-
-
-def _report(progress: ProgressFn | None, fraction: float, message: str) -> None:
-    if progress is not None:
-        progress(fraction, message)
 
 
 def _both(tokens: torch.Tensor) -> torch.Tensor:
