@@ -15,7 +15,7 @@ from gvmgen import outputs
 from gvmgen.analysis import range_timecodes
 from gvmgen.atomic import write_text_atomic
 from gvmgen.media.audio import DELIVERY_RATE
-from gvmgen.schema import CueReport, ScoreResult, TakeInfo
+from gvmgen.schema import CueReport, CutEntry, ScoreResult, TakeInfo
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ def build_result(run, take_infos: list[TakeInfo], cues: list[CueReport], takes) 
         take=run.takes[0][0],
         takes=take_infos,
         cues=cues,
+        cuts=cut_entries(run, cues),
         loudness_lufs=_track_loudness(takes[0]),
         timeline=str(out_dir / SCORE_OTIO),
         extra_timelines=extra,
@@ -53,6 +54,40 @@ def build_result(run, take_infos: list[TakeInfo], cues: list[CueReport], takes) 
         preview=str(out_dir / PREVIEW) if wants_preview else None,
         seconds={k: round(v, 3) for k, v in run.seconds.items()},
     )
+
+
+def cut_entries(run, cues: list[CueReport]) -> list[CutEntry]:
+    """Every cut of the range (the progress line's and report.png's count), each with its
+    record timecode, kind, cue, whether its cue aimed at it, and — if so — whether it was hit."""
+    from gvmgen.analysis import timecode_at
+    from gvmgen.conditioning import cue_cut_times
+
+    entries = []
+    for cut in run.analysis.cuts:
+        cue = cue_of(run.cues, cut.frame)
+        start, duration = run.cue_seconds(cue)
+        offset = cut.time - start
+        target = any(abs(offset - t) < 1e-6 for t in cue_cut_times(run.analysis, start, duration))
+        hits = [h.hit for h in cues[cue.index].cuts if abs(h.time - offset) < 1e-3]
+        entries.append(
+            CutEntry(
+                time=round(cut.time, 6),
+                record=timecode_at(run.edit, cut.frame),
+                kind=cut.kind,
+                cue=cue.index,
+                target=target,
+                hit=(hits[0] if hits else None) if target else None,
+            )
+        )
+    return entries
+
+
+def cue_of(cues, frame: int):
+    """The cue holding `frame` (a cue boundary belongs to the cue it starts)."""
+    for cue in cues:
+        if cue.start <= frame < cue.end:
+            return cue
+    return cues[-1] if frame >= cues[-1].end else cues[0]
 
 
 def _track_loudness(cues) -> float:
