@@ -16,6 +16,8 @@ from gvmgen.errors import InputError
 
 SCHEMA_VERSION = 1
 ENGINE_CHOICES = ("auto", "arranger", "gvmgen")
+JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # safe as a folder name everywhere
+STAGES = ("timeline", "cuts", "plan", "generate", "align", "level", "write", "done")
 
 
 class ScoreMode(StrEnum):
@@ -43,7 +45,23 @@ class ScoreRequest(_Model):
     target_lufs: float = Field(-16.0, ge=-40.0, le=-6.0)
     allow_missing_media: bool = False
     preview: bool = False  # also write an MP4 with the music muxed in (bare videos only)
-    job_id: str | None = None
+    job_id: str | None = Field(
+        None,
+        pattern=JOB_ID_PATTERN,
+        description="checkpoint and resume key: letters, digits, '.', '_' or '-', up to 64",
+    )
+
+
+class ProgressEvent(_Model):
+    """One step of a running job. `fraction` is of the whole job and never goes down."""
+
+    job_id: str
+    stage: Literal["timeline", "cuts", "plan", "generate", "align", "level", "write", "done"]
+    cue: int | None = None  # cue index (0-based) the step belongs to, if any
+    take: int | None = None
+    fraction: float = Field(ge=0.0, le=1.0)
+    eta_seconds: float | None = None
+    message: str
 
 
 class CutHit(_Model):
@@ -54,18 +72,10 @@ class CutHit(_Model):
     reason: str | None = None  # why the plan could not reach this cut
 
 
-class CueReport(_Model):
-    index: int
-    name: str
-    start: float  # seconds from the scored range's start
-    duration: float
-    record_in: str  # timecode on the timeline (global start included)
-    record_out: str
-    engine: str
-    seed: int
-    take: int
-    wav: str
-    tempo: float
+class CueMetrics(_Model):
+    """How well one cue's delivered audio sits on its cuts: `gvmgen.align.AlignmentMetrics` as
+    the report carries it (re-measured on the WAV, never taken from the plan)."""
+
     hit_rate_1frame: float
     hit_rate_50ms: float
     hit_rate_100ms: float
@@ -77,12 +87,39 @@ class CueReport(_Model):
     unhit_cuts: list[float] = []  # the plan could not reach these within the bounds
     cuts: list[CutHit] = []
 
+    @classmethod
+    def measured(cls, metrics, loudness_lufs: float, unhit_cuts: list[float]) -> dict:
+        """The fields of `metrics` (an AlignmentMetrics) this model holds, by name."""
+        fields = metrics.to_dict()
+        fields = {k: v for k, v in fields.items() if k in cls.model_fields and k != "cuts"}
+        cuts = [CutHit.model_validate(c) for c in metrics.per_cut]
+        return dict(fields, loudness_lufs=loudness_lufs, unhit_cuts=unhit_cuts, cuts=cuts)
+
+
+class CueReport(CueMetrics):
+    """One cue of one take: where it sits, what made it, and its measured quality."""
+
+    index: int
+    name: str
+    start: float  # seconds from the scored range's start
+    duration: float
+    record_in: str  # timecode on the timeline (global start included)
+    record_out: str
+    engine: str
+    seed: int
+    take: int
+    wav: str
+    tempo: float
+
 
 class TakeInfo(_Model):
     take: int
     seed: int
     wavs: list[str]
     created: str  # ISO 8601
+    job_id: str | None = None  # the job that made it (None in reports from before 0.2)
+    cues: list[CueReport] = []  # every cue of this take, measured
+    loudness_lufs: float | None = None  # integrated loudness of the take's whole track
 
 
 class CutEntry(_Model):
@@ -119,6 +156,7 @@ class ScoreResult(_Model):
     report_picture: str
     preview: str | None = None
     seconds: dict[str, float] = {}  # wall time per stage
+    warnings: list[str] = []  # what was left out, e.g. an extra timeline format not written
 
 
 def parse_request(data: dict) -> ScoreRequest:
