@@ -34,6 +34,7 @@ class Analysis:
     motion_times: np.ndarray  # float64 [F]
     motion: np.ndarray  # float32 [F] in [0, 1]
     edit: object  # gvmgen.timeline.Edit over the range
+    brightness: np.ndarray | None = None  # float32 [F] mean luma (0–255) at `motion_times`
 
     def to_json(self) -> dict:
         return {
@@ -134,7 +135,7 @@ def analyze_edit(
     edits = [
         Cut(p.to_seconds(), _frame(p, rate), _edit_kind(edit, p), 1.0) for p in edit.edit_points
     ]
-    shots, motion_times, motion = [], [], []
+    shots, motion_times, motion, brightness = [], [], [], []
     segments = list(edit.segments)
     for index, segment in enumerate(segments):
         check_cancel(cancel)
@@ -144,6 +145,7 @@ def analyze_edit(
             shots.extend(found[0])
             motion_times.append(found[1])
             motion.append(found[2])
+            brightness.append(found[3])
     cuts = merge_cuts(edits, sorted(shots, key=lambda c: c.time), tolerance_frames=1)
     return Analysis(
         input=input_path,
@@ -153,6 +155,7 @@ def analyze_edit(
         cuts=cuts,
         motion_times=np.concatenate(motion_times) if motion_times else np.zeros(0),
         motion=np.concatenate(motion).astype(np.float32) if motion else np.zeros(0, np.float32),
+        brightness=np.concatenate(brightness) if brightness else np.zeros(0, np.float32),
         edit=edit,
     )
 
@@ -200,7 +203,7 @@ def _segment_shots(segment, rate: float):
         for c in found.cuts
         if c.time > 0  # a change at the segment's first frame is the edit point itself
     ]
-    return cuts, found.motion_times + offset, found.motion
+    return cuts, found.motion_times + offset, found.motion, found.brightness
 
 
 def _frame(time, rate: float) -> int:

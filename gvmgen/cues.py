@@ -1,8 +1,10 @@
 """Cue plan: where one piece of music ends and the next begins.
 
 Pure functions over frame numbers at the timeline rate (exact, like OTIO's RationalTime at a
-fixed rate). Markers named `cue…` are the editor's word and always win; otherwise cues split at
-the strongest scene change that keeps every cue between `min_frames` and `max_frames`.
+fixed rate). Markers named `cue…` are the editor's word and always win; a stretch with no
+picture (a gap in the timeline, or long black) is a silent cue of its own, so music ends where
+the picture goes away and starts again where it comes back; otherwise cues split at the
+strongest scene change that keeps every cue between `min_frames` and `max_frames`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 
 MIN_CUE_SECONDS = 8.0  # shorter cues sound like stings, not music
 BATCH_CUE_SECONDS = 60.0  # batch mode's longest cue when the engine has no window of its own
+MIN_HOLE_SECONDS = 2.0  # a gap or black stretch this long is a rest, not a pause in a cue
+BLACK_LUMA = 20.0  # mean luma (0–255) under which a frame is black (video black is 16)
 
 
 @dataclass(frozen=True)
@@ -25,10 +29,13 @@ class CutMark:
 
 @dataclass(frozen=True)
 class Cue:
+    """A piece of music (or, with `silent`, a rest over a gap or long black)."""
+
     index: int
     name: str
     start: int  # first frame, from the range start
     end: int  # one past the last frame
+    silent: bool = False
 
     @property
     def frames(self) -> int:
@@ -42,6 +49,7 @@ def plan_cues(
     marker_frames: Sequence[tuple[int, str]] = (),
     max_seconds: float = math.inf,
     min_seconds: float = MIN_CUE_SECONDS,
+    holes: Sequence[tuple[int, int]] = (),
 ) -> list[Cue]:
     """Split `[0, total_frames)` into cues.
 
@@ -50,19 +58,92 @@ def plan_cues(
         max_seconds: the longest cue (the engine window, or the batch length); inf = no split
             except at markers.
         min_seconds: the shortest cue a scene-change split may make (markers ignore it).
+        holes: `[start, end)` frames with no picture (see `picture_holes`); each becomes a
+            silent cue, and its edges cue boundaries, however long or short the cues around.
     """
     if total_frames <= 0:
         raise ValueError(f"nothing to score: {total_frames} frames")
-    spans = _marker_spans(total_frames, marker_frames)
+    spans = _around_holes(_marker_spans(total_frames, marker_frames), holes)
     max_frames = max(1, math.floor(max_seconds * rate)) if math.isfinite(max_seconds) else None
     min_frames = round(min_seconds * rate)
-    bounds: list[tuple[int, int, str | None]] = []
-    for start, end, name in spans:
-        pieces = _split_span(start, end, cuts, max_frames, min_frames)
+    bounds: list[tuple[int, int, str | None, bool]] = []
+    for start, end, name, silent in spans:
+        pieces = [(start, end)] if silent else _split_span(start, end, cuts, max_frames, min_frames)
         for i, (a, b) in enumerate(pieces):
             part = name if len(pieces) == 1 or name is None else f"{name} ({i + 1})"
-            bounds.append((a, b, part))
-    return [Cue(i, name or f"cue {i + 1}", a, b) for i, (a, b, name) in enumerate(bounds)]
+            bounds.append((a, b, part, silent))
+    return [
+        Cue(i, name or f"cue {i + 1}", a, b, silent)
+        for i, (a, b, name, silent) in enumerate(bounds)
+    ]
+
+
+def _around_holes(
+    spans: list[tuple[int, int, str | None]], holes: Sequence[tuple[int, int]]
+) -> list[tuple[int, int, str | None, bool]]:
+    """`spans` cut at the holes' edges: `(start, end, name, silent)`, the holes silent. A
+    marker's name stays with the first piece of music of its span."""
+    out = []
+    for start, end, name in spans:
+        cursor = start
+        for a, b in sorted(holes):
+            a, b = max(a, start), min(b, end)
+            if b <= a:
+                continue
+            if a > cursor:
+                out.append((cursor, a, name, False))
+                name = None
+            out.append((a, b, None, True))
+            cursor = b
+        if cursor < end:
+            out.append((cursor, end, name, False))
+    return out
+
+
+def picture_holes(
+    segment_frames: Sequence[tuple[int, int]],
+    total_frames: int,
+    rate: float,
+    black: Sequence[tuple[int, int]] = (),
+    min_seconds: float = MIN_HOLE_SECONDS,
+) -> list[tuple[int, int]]:
+    """Stretches of at least `min_seconds` with no picture: gaps between the visible segments
+    (`[start, end)` record frames) and `black` runs, merged, in order."""
+    covered = sorted(segment_frames)
+    gaps, cursor = [], 0
+    for a, b in covered:
+        if a > cursor:
+            gaps.append((cursor, a))
+        cursor = max(cursor, b)
+    if cursor < total_frames:
+        gaps.append((cursor, total_frames))
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(gaps + list(black)):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    shortest = math.ceil(min_seconds * rate)
+    return [(a, b) for a, b in merged if b - a >= shortest]
+
+
+def black_runs(brightness: Sequence[float], first_frames: Sequence[int]) -> list[tuple[int, int]]:
+    """`[start, end)` frames where the picture is black (mean luma under `BLACK_LUMA`), from
+    per-frame brightness and the frame number of each value."""
+    runs, start, last = [], None, None
+    for value, frame in zip(brightness, first_frames, strict=True):
+        if value < BLACK_LUMA and (start is None or frame == last + 1):
+            start = frame if start is None else start
+        elif value < BLACK_LUMA:
+            runs.append((start, last + 1))
+            start = frame
+        elif start is not None:
+            runs.append((start, last + 1))
+            start = None
+        last = frame
+    if start is not None:
+        runs.append((start, last + 1))
+    return runs
 
 
 def _marker_spans(
@@ -125,3 +206,20 @@ def _walk_back(points: list[int], back: list[int]) -> list[tuple[int, int]]:
         pieces.append((points[back[j]], points[j]))
         j = back[j]
     return pieces[::-1]
+
+
+def analysis_holes(analysis) -> list[tuple[int, int]]:
+    """`picture_holes` of a `gvmgen.analysis.Analysis`: the edit's gaps and the black its
+    media shows, as `[start, end)` frames from the range start at the timeline rate."""
+    rate = float(analysis.rate)
+    total = round(analysis.duration * rate)
+    segments = [
+        (int(s.record_range.start_time.value), int(s.record_range.end_time_exclusive().value))
+        for s in analysis.edit.segments
+    ]
+    brightness = getattr(analysis, "brightness", None)
+    black = []
+    if brightness is not None and len(brightness):
+        frames = [round(t * rate) for t in analysis.motion_times]
+        black = black_runs(brightness, frames)
+    return picture_holes(segments, total, rate, black)

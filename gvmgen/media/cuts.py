@@ -70,6 +70,7 @@ class ShotAnalysis:
         motion_times: float64 `[N]` seconds from the range start, one per analysed frame.
         motion: float32 `[N]` in [0, 1]: mean absolute luma difference to the previous frame
             (divided by 255); it spikes at cuts.
+        brightness: float32 `[N]` mean luma of each frame (0–255): black is under ~20.
     """
 
     rate: Fraction
@@ -77,6 +78,7 @@ class ShotAnalysis:
     cuts: list[Cut]
     motion_times: np.ndarray
     motion: np.ndarray
+    brightness: np.ndarray | None = None
 
 
 @dataclass
@@ -84,7 +86,8 @@ class FrameDifferences:
     """Per-frame numbers from one low-resolution decode pass (arrays `[N]`, float32).
 
     - `change[i]`: frame i vs frame i-1 (0 for the first), 0–255 scale, the mean of the Y, U
-      and V mean absolute differences; `motion[i]` is its luma part alone.
+      and V mean absolute differences; `motion[i]` is its luma part alone; `brightness[i]`
+      is frame i's mean luma (0–255).
     - `colours[i]`: colour-histogram distance (0–1) of frame i to frame i-1.
     - `structure[i]`: 1 − correlation of the luma of frames i and i-1.
     - `returns[i]`: the smallest difference between frame i-1 and the `LOOK_BACK` frames after
@@ -99,6 +102,7 @@ class FrameDifferences:
     times: np.ndarray
     change: np.ndarray
     motion: np.ndarray
+    brightness: np.ndarray
     colours: np.ndarray
     structure: np.ndarray
     returns: np.ndarray
@@ -250,6 +254,7 @@ def _measure_block(full: np.ndarray, count: int) -> dict[str, np.ndarray]:
     block = {
         "change": np.zeros(count, np.float32),
         "motion": np.zeros(count, np.float32),
+        "brightness": full[first:, 0].mean(axis=(1, 2)).astype(np.float32),
         "structure": np.zeros(count, np.float32),
     }
     lo = max(first, 1)  # frames that have a previous frame
@@ -324,6 +329,7 @@ def _collect(rate: Fraction, blocks: list[dict]) -> FrameDifferences:
         times=column("time"),
         change=column("change"),
         motion=column("motion"),
+        brightness=column("brightness"),
         colours=column("colours").astype(np.float32),
         structure=column("structure"),
         returns=_returns(back),
@@ -535,6 +541,7 @@ def detect_shots(
         cuts=sorted(cuts, key=lambda c: c.time),
         motion_times=diff.times,
         motion=motion_energy(diff.motion),
+        brightness=diff.brightness,
     )
 
 
