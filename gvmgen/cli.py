@@ -22,6 +22,9 @@ COMMANDS = {
     "score": "score a video or a timeline range with music",
     "demo": "score a generated sample clip and show where the results are",
     "models": "list, verify and import GVMGen weights",
+    "serve": "run the local scoring backend (ZeroMQ) that the client and editor plugins use",
+    "client": "submit jobs to the local backend and follow them (JSON lines for scripts)",
+    "keys": "make CURVE keys so the backend may listen beyond loopback",
     "resolve": "install or remove the DaVinci Resolve menu scripts",
 }
 

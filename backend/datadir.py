@@ -1,0 +1,134 @@
+"""The data dir: where the server keeps its key, address, job store, log and outputs.
+
+    DATA/key          32 random bytes as hex, mode 0600: the HMAC key for every message
+    DATA/server.json  {"address", "pid", "version", "curve"} while a server runs
+    DATA/server.lock  held (flock) by the one server that owns this data dir
+    DATA/jobs.sqlite  the job store (WAL)
+    DATA/serve.log    the server's log
+    DATA/outputs/     where a request's relative out_dir lands
+    DATA/curve/       CURVE keys made by `gvmgen keys generate`
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from gvmgen.atomic import write_text_atomic
+from gvmgen.errors import GVMGenError
+
+DATA_DIR_ENV = "GVMGEN_DATA_DIR"
+KEY_NAME = "key"
+SERVER_INFO_NAME = "server.json"
+LOCK_NAME = "server.lock"
+STORE_NAME = "jobs.sqlite"
+LOG_NAME = "serve.log"
+OUTPUTS_NAME = "outputs"
+CURVE_NAME = "curve"
+
+
+class KeyFileError(GVMGenError):
+    """The key file is missing, unreadable or readable by others."""
+
+    code = "unauthorized"
+
+
+def default_data_dir() -> Path:
+    """`$GVMGEN_DATA_DIR`, else the platform's per-user data home, then `gvmgen`."""
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV]).expanduser()
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "gvmgen"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "gvmgen"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "gvmgen"
+
+
+def resolve_data_dir(value: str | os.PathLike | None) -> Path:
+    return (Path(value).expanduser() if value else default_data_dir()).resolve()
+
+
+def ensure_key(data_dir: Path) -> bytes:
+    """The HMAC key, made on first use with mode 0600 (created exclusively: no race, no leak)."""
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = data_dir / KEY_NAME
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return read_key(data_dir)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+    return read_key(data_dir)
+
+
+def read_key(data_dir: Path) -> bytes:
+    path = data_dir / KEY_NAME
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise KeyFileError(
+            f"cannot read the key file {str(path)!r} ({error.__class__.__name__}); "
+            "start the server once with `gvmgen serve` to create it"
+        ) from None
+    if os.name == "posix" and path.stat().st_mode & 0o077:
+        raise KeyFileError(f"key file {str(path)!r} is readable by others; run `chmod 600` on it")
+    if len(text) < 32:
+        raise KeyFileError(f"key file {str(path)!r} is too short; delete it and restart the server")
+    return text.encode("ascii")
+
+
+def write_server_info(data_dir: Path, info: dict) -> None:
+    write_text_atomic(data_dir / SERVER_INFO_NAME, json.dumps(info, indent=2) + "\n")
+
+
+def read_server_info(data_dir: Path) -> dict | None:
+    try:
+        info = json.loads((data_dir / SERVER_INFO_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) and isinstance(info.get("address"), str) else None
+
+
+def remove_server_info(data_dir: Path, pid: int) -> None:
+    """Remove server.json if it still names this process (a newer server may own it)."""
+    info = read_server_info(data_dir)
+    if info is not None and info.get("pid") == pid:
+        (data_dir / SERVER_INFO_NAME).unlink(missing_ok=True)
+
+
+class DataDirLock:
+    """An exclusive lock on the data dir, held for the server's lifetime (POSIX flock).
+
+    Holding it proves no other server is alive on this data dir, so jobs left "running" by a
+    killed server can be requeued at once instead of waiting for their leases to run out.
+    """
+
+    def __init__(self, data_dir: Path):
+        self.path = data_dir / LOCK_NAME
+        self.handle = None
+
+    def acquire(self) -> None:
+        self.handle = open(self.path, "a+")  # noqa: SIM115 - held until release()
+        try:
+            import fcntl
+        except ImportError:  # Windows: no flock; the lease timeout still protects jobs
+            return
+        try:
+            fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.handle.close()
+            self.handle = None
+            raise GVMGenError(
+                f"another server already runs on data dir {str(self.path.parent)!r}; "
+                "stop it first or pass another --data-dir"
+            ) from None
+
+    def release(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None

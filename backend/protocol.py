@@ -1,0 +1,136 @@
+"""Protocol v1: the signed JSON envelope every message travels in (docs/protocol.md).
+
+One ZMQ message is one frame holding one UTF-8 JSON object:
+
+    {"v": 1, "id": str, "type": str, "body": {...}, "sig": hex}
+
+`sig` is HMAC-SHA256, keyed by the data dir's 0600 key file, over the canonical JSON of the
+object without "sig" (sorted keys, no spaces). A ROUTER adds the peer's identity frame in
+front; nothing else is ever framed, and nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PROTOCOL_VERSION = 1
+MAX_MESSAGE_BYTES = 1 << 20  # a request is a few hundred bytes; a result a few hundred kB
+MAX_ID_CHARS = 128
+
+REQUEST_TYPES = ("ping", "submit", "status", "result", "cancel", "list", "takes", "watch")
+EVENT_TYPES = ("progress", "done", "failed", "cancelled")
+TERMINAL_EVENTS = ("done", "failed", "cancelled")
+
+
+class ProtocolError(Exception):
+    """A message the server refuses; becomes an `error` reply with this code and field."""
+
+    def __init__(self, code: str, message: str, field: str | None = None, msg_id: str = ""):
+        super().__init__(message)
+        self.code, self.message, self.field, self.msg_id = code, message, field, msg_id
+
+    def to_dict(self) -> dict:
+        return error_body(self.code, self.message, self.field)
+
+
+def error_body(code: str, message: str, field: str | None = None, hint: str | None = None):
+    body = {"code": code, "message": message}
+    if field is not None:
+        body["field"] = field
+    if hint is not None:
+        body["hint"] = hint
+    return body
+
+
+class Envelope(BaseModel):
+    """A message after its signature was checked; `body` is validated per type elsewhere."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    v: int
+    id: str = Field(max_length=MAX_ID_CHARS)
+    type: str = Field(min_length=1, max_length=32)
+    body: dict[str, Any]
+    sig: str = Field(max_length=64)
+
+
+def canonical(message: dict) -> bytes:
+    """The bytes that are signed: the object without "sig", sorted keys, no whitespace."""
+    unsigned = {k: v for k, v in message.items() if k != "sig"}
+    return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def signature(key: bytes, message: dict) -> str:
+    return hmac.new(key, canonical(message), hashlib.sha256).hexdigest()
+
+
+def encode(key: bytes, msg_type: str, msg_id: str, body: dict) -> bytes:
+    """One signed message, ready for the wire."""
+    message = {"v": PROTOCOL_VERSION, "id": msg_id, "type": msg_type, "body": body}
+    message["sig"] = signature(key, message)
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode(key: bytes, frame: bytes) -> Envelope:
+    """Parse and authenticate one frame; `ProtocolError` says what is wrong with it."""
+    if len(frame) > MAX_MESSAGE_BYTES:
+        raise ProtocolError("message_too_large", f"message over {MAX_MESSAGE_BYTES} bytes")
+    message = _json_object(frame)
+    msg_id = message.get("id") if isinstance(message.get("id"), str) else ""
+    msg_id = msg_id[:MAX_ID_CHARS]
+    _check_signature(key, message, msg_id)
+    try:
+        envelope = Envelope.model_validate(message)
+    except ValidationError as error:
+        field, text = first_error(error)
+        raise ProtocolError("bad_message", text, field, msg_id) from None
+    if envelope.v != PROTOCOL_VERSION:
+        raise ProtocolError(
+            "unsupported_version",
+            f"protocol version {envelope.v} is not spoken here; this server speaks "
+            f"v{PROTOCOL_VERSION}",
+            "v",
+            msg_id,
+        )
+    return envelope
+
+
+def _json_object(frame: bytes) -> dict:
+    try:
+        message = json.loads(frame.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ProtocolError("bad_message", "a message must be one UTF-8 JSON object") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("bad_message", "a message must be a JSON object, not a list or value")
+    return message
+
+
+def _check_signature(key: bytes, message: dict, msg_id: str) -> None:
+    sig = message.get("sig")
+    if not isinstance(sig, str):
+        raise ProtocolError("unauthorized", "unsigned message: 'sig' is missing", "sig", msg_id)
+    try:
+        expected = signature(key, message)
+    except (TypeError, ValueError):  # JSON that parses but cannot re-encode (lone surrogates)
+        raise ProtocolError("bad_message", "cannot canonicalise", None, msg_id) from None
+    if not hmac.compare_digest(expected, sig):
+        raise ProtocolError(
+            "unauthorized",
+            "bad signature: sign with the key file in the server's data dir",
+            "sig",
+            msg_id,
+        )
+
+
+def first_error(error: ValidationError) -> tuple[str | None, str]:
+    """(field, one-line message) of a pydantic error: the first problem, named by its path."""
+    item = error.errors()[0]
+    field = ".".join(str(p) for p in item["loc"]) or None
+    got = repr(item.get("input"))
+    got = got if len(got) <= 60 else got[:57] + "..."
+    return field, f"{field or 'body'}: {item['msg']} (got {got})"

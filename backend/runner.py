@@ -1,0 +1,88 @@
+"""The one place the backend meets the pipeline: run a request, stream progress, shape errors.
+
+The worker sees only `Runner.run(request, on_event, cancel) -> result dict` and the exceptions
+`JobFailed` and `Cancelled`; everything about the pipeline's calling convention lives here.
+The runner holds one `Scorer`, so the engines (GVMGen's weights) load once per server.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+
+from gvmgen.engines import EngineRegistry
+from gvmgen.errors import Cancelled, GVMGenError, OutOfMemory
+from gvmgen.pipeline import Scorer
+
+__all__ = ["Cancelled", "JobFailed", "Runner", "error_dict", "is_out_of_memory"]
+
+EventFn = Callable[[dict], None]
+
+
+class JobFailed(Exception):
+    """A job that cannot finish; `error` is the `{code, message, field?, hint?}` to report."""
+
+    def __init__(self, error: dict):
+        super().__init__(error["message"])
+        self.error = error
+
+
+def error_dict(error: BaseException) -> dict:
+    """`{code, message, field?, hint?}` for any exception a job may raise."""
+    if isinstance(error, GVMGenError):
+        return error.to_dict()
+    if is_out_of_memory(error):
+        return {"code": "out_of_memory", "message": "the GPU ran out of memory"}
+    return {"code": "internal_error", "message": f"{error.__class__.__name__}: {error}"}
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """The pipeline's OutOfMemory, or torch's own CUDA error if one slips through."""
+    if isinstance(error, OutOfMemory):
+        return True
+    torch = sys.modules.get("torch")  # never import torch just to ask
+    oom = getattr(getattr(torch, "cuda", None), "OutOfMemoryError", None)
+    return isinstance(oom, type) and isinstance(error, oom)
+
+
+def free_accelerator_memory() -> None:
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+class Runner:
+    """Runs score requests for one worker; `engine` replaces a request's "auto"."""
+
+    def __init__(self, engine: str = "auto", engines: EngineRegistry | None = None):
+        self.engine = engine
+        self.engines = engines if engines is not None else EngineRegistry()
+        self.scorer = Scorer(self.engines)
+
+    def warm_up(self) -> str:
+        """Load the engine now (not at the first job) and say, in words, what is ready."""
+        choice = self.engines.choose(self.engine)
+        return f"{choice.engine.name} ({choice.reason})"
+
+    def model_loaded(self) -> bool:
+        return "gvmgen" in self.engines.loaded()
+
+    def run(self, request: dict, on_event: EventFn, cancel: threading.Event) -> dict:
+        """The ScoreResult (as JSON data) of `request`; raises `Cancelled` or `JobFailed`.
+
+        Re-running a request with the same `job_id` resumes from its finished cues.
+        """
+        if request.get("engine", "auto") == "auto":
+            request = {**request, "engine": self.engine}
+
+        def forward(event) -> None:
+            on_event(event.model_dump(mode="json"))
+
+        try:
+            result = self.scorer.score(request, on_event=forward, cancel=cancel)
+        except Cancelled:
+            raise
+        except GVMGenError as error:
+            raise JobFailed(error_dict(error)) from error
+        return result.model_dump(mode="json")

@@ -1,0 +1,287 @@
+"""`Server`: the ROUTER socket, one thread that owns every socket, and the warm worker.
+
+    clients (DEALER) ──► ROUTER ──► Service (handlers.py) ──► JobStore (SQLite WAL)
+                              ▲                                       │
+                              └── PAIR (inproc) ◄── Worker thread ◄───┘ claims, runs score()
+
+Frame layout on the ROUTER: [peer identity, message]; the message is one signed JSON object
+(protocol.py). Anything else gets an `error` reply; an oversize frame is dropped by libzmq
+(MAXMSGSIZE) before it reaches us. The socket thread never blocks: it polls with a short
+timeout so heartbeats, the worker's events and a stop request are all handled within 100 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import zmq
+from gvmgen_backend import datadir, security
+from gvmgen_backend.handlers import Reply, ServerFacts, Service
+from gvmgen_backend.protocol import (
+    MAX_MESSAGE_BYTES,
+    TERMINAL_EVENTS,
+    ProtocolError,
+    decode,
+    encode,
+)
+from gvmgen_backend.retention import Retention, apply_retention
+from gvmgen_backend.runner import Runner
+from gvmgen_backend.store import JobStore
+from gvmgen_backend.worker import Worker
+
+from gvmgen import __version__
+from gvmgen.errors import GVMGenError
+
+log = logging.getLogger("gvmgen_backend.server")
+
+DEFAULT_BIND = "tcp://127.0.0.1:5555"
+HEARTBEAT_SECONDS = 1.0  # watchers hear from the server at least this often
+POLL_MS = 100  # longest the socket thread sleeps; bounds stop and heartbeat latency
+DRAIN_LIMIT = 500  # messages handled per socket per loop, so no peer starves the others
+RETENTION_SECONDS = 3600.0
+SHUTDOWN_GRACE_SECONDS = 3.0  # a stop lets the current job finish for this long
+CANCEL_WAIT_SECONDS = 30.0  # then a cancelled job has this long to reach its next step
+MAX_WATCHERS = 256  # per job
+
+
+class Server:
+    def __init__(
+        self,
+        data_dir: Path,
+        bind: str = DEFAULT_BIND,
+        engine: str = "auto",
+        device: str = "auto",
+        retention: Retention | None = None,
+        runner: Runner | None = None,
+        abandon_on_stop: bool = False,
+    ):
+        self.data_dir = Path(data_dir).resolve()
+        self.bind, self.device = bind, device
+        self.runner = runner or Runner(engine)
+        self.retention = retention or Retention()
+        self.retention.validate()
+        # A stop that finds a job still running leaves it to the process exit (its finished
+        # cues stay checkpointed, the next start resumes it) instead of cancelling it (which
+        # discards its staging folder). Only a process that exits right after may do that.
+        self.abandon_on_stop = abandon_on_stop
+        self.abandoned: str | None = None  # the job left running by the last stop
+        self.address: str | None = None
+        self.curve = False
+        self._stop = threading.Event()
+        self._watchers: dict[str, dict[tuple[bytes, str], None]] = {}
+        self._lock = datadir.DataDirLock(self.data_dir)
+
+    # ---- life cycle ----
+
+    def start(self) -> str:
+        """Take the data dir, bind, start the worker; returns the one-line startup summary."""
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.curve = security.check_bind(self.bind, self.data_dir)  # before anything binds
+        self._lock.acquire()
+        try:
+            return self._start_locked()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _start_locked(self) -> str:
+        self.key = datadir.ensure_key(self.data_dir)
+        self.store = JobStore(self.data_dir / datadir.STORE_NAME)
+        requeued = self.store.requeue_abandoned(every_lease=True)  # we hold the lock
+        if requeued:
+            log.info("requeued %d job(s) left running by a stopped server: %s",
+                     len(requeued), ", ".join(requeued))
+        ready = self.runner.warm_up()
+        self._open_sockets()
+        self.worker = Worker(self.data_dir / datadir.STORE_NAME, self.runner, self._emit)
+        facts = ServerFacts(self.runner.engine, [ready], self.device, self.data_dir)
+        self.service = Service(self.store, facts, self.worker)
+        self.worker.start()
+        datadir.write_server_info(self.data_dir, {
+            "address": self.address, "pid": os.getpid(), "version": __version__,
+            "curve": self.curve,
+        })
+        self._next_retention = 0.0
+        log.info("listening on %s, engine %s, data dir %s", self.address, ready, self.data_dir)
+        return (f"gvmgen serve: listening on {self.address}{' (CURVE)' if self.curve else ''}"
+                f" · engines ready: {ready} · key file: {self.data_dir / datadir.KEY_NAME}"
+                f" · log: {self.data_dir / datadir.LOG_NAME}")
+
+    def _open_sockets(self) -> None:
+        self.context = zmq.Context()
+        self.auth = None
+        self.router = self.context.socket(zmq.ROUTER)
+        self.router.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        self.router.setsockopt(zmq.LINGER, 500)
+        self.router.setsockopt(zmq.SNDHWM, 10_000)
+        self.router.setsockopt(zmq.RCVHWM, 10_000)
+        if self.curve:
+            files = security.curve_files(self.data_dir)
+            self.auth = security.start_authenticator(self.context, files)
+            security.make_curve_server(self.router, files)
+        self.router.bind(self.bind)
+        self.address = self.router.getsockopt_string(zmq.LAST_ENDPOINT)
+        endpoint = f"inproc://worker-events-{uuid.uuid4().hex}"
+        self.events = self.context.socket(zmq.PAIR)
+        self.events.bind(endpoint)
+        self._outbox = self.context.socket(zmq.PAIR)
+        self._outbox.connect(endpoint)
+        self._outbox_lock = threading.Lock()
+        self._outbox_open = True
+
+    def stop(self) -> None:
+        """Ask the server to stop (any thread, or a signal handler); serve_forever returns."""
+        self._stop.set()
+
+    def serve_forever(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.router, zmq.POLLIN)
+        poller.register(self.events, zmq.POLLIN)
+        next_beat = time.monotonic() + HEARTBEAT_SECONDS
+        try:
+            while not self._stop.is_set():
+                wait = max(0.0, min(next_beat - time.monotonic(), POLL_MS / 1000))
+                ready = dict(poller.poll(wait * 1000))
+                if self.router in ready:
+                    self._drain(self.router, self._on_request)
+                if self.events in ready:
+                    self._drain(self.events, self._on_worker_event)
+                if time.monotonic() >= next_beat:
+                    self._heartbeat()
+                    next_beat = time.monotonic() + HEARTBEAT_SECONDS
+                self._retention_if_due()
+        finally:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        """Let the current job finish briefly, else leave it checkpointed; tell watchers; close."""
+        self.worker.shutdown()
+        self.worker.join(SHUTDOWN_GRACE_SECONDS)
+        if self.worker.is_alive():
+            self.abandoned = self.worker.current_job()
+            if self.abandon_on_stop:
+                log.info("job %s stays at its last finished cue; the next start resumes it",
+                         self.abandoned)
+            else:
+                self.worker.cancel_current()
+                self.worker.join(CANCEL_WAIT_SECONDS)
+        with self._outbox_lock:
+            self._outbox_open = False
+        self._drain(self.events, self._on_worker_event)
+        self._outbox.close(0)
+        self.events.close(0)
+        self.router.close()
+        if self.auth is not None:
+            self.auth.stop()
+        self.context.term()
+        self.store.close()
+        datadir.remove_server_info(self.data_dir, os.getpid())
+        self._lock.release()
+        log.info("stopped")
+
+    # ---- the socket thread ----
+
+    def _drain(self, socket: zmq.Socket, handle) -> None:
+        for _ in range(DRAIN_LIMIT):
+            try:
+                frames = socket.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            handle(frames)
+
+    def _on_request(self, frames: list[bytes]) -> None:
+        identity, payload = frames[0], frames[1:]
+        msg_id = ""
+        try:
+            if len(payload) != 1:
+                raise ProtocolError("bad_message", f"expected one frame per message, got "
+                                    f"{len(payload)}")
+            envelope = decode(self.key, payload[0])
+            msg_id = envelope.id
+            reply = self.service.handle(envelope.type, envelope.body)
+        except ProtocolError as error:
+            self._send(identity, "error", error.msg_id or msg_id, error.to_dict())
+            return
+        except GVMGenError as error:
+            self._send(identity, "error", msg_id, _gvmgen_error(error))
+            return
+        except Exception:  # a bug in a handler must not take the server down
+            log.exception("request %r failed", msg_id)
+            body = {"code": "internal_error", "message": "the server failed on this request; "
+                    f"see {self.data_dir / datadir.LOG_NAME}"}
+            self._send(identity, "error", msg_id, body)
+            return
+        self._deliver(identity, msg_id, reply)
+
+    def _deliver(self, identity: bytes, msg_id: str, reply: Reply) -> None:
+        self._send(identity, reply.type, msg_id, reply.body)
+        for event_type, body in reply.then:
+            self._send(identity, event_type, msg_id, body)
+        if reply.watch is not None:
+            watchers = self._watchers.setdefault(reply.watch, {})
+            if len(watchers) >= MAX_WATCHERS:
+                watchers.pop(next(iter(watchers)))  # the oldest watcher is most likely gone
+            watchers[(identity, msg_id)] = None
+        for job_id, event_type, body in reply.broadcast:
+            self._fan_out(job_id, event_type, body)
+
+    def _on_worker_event(self, frames: list[bytes]) -> None:
+        job_id, event_type, body = json.loads(frames[0])
+        if event_type == "progress":
+            self.service.live[job_id] = body
+        else:
+            self.service.live.pop(job_id, None)
+        self._fan_out(job_id, event_type, body)
+
+    def _fan_out(self, job_id: str, event_type: str, body: dict) -> None:
+        watchers = self._watchers.get(job_id, {})
+        for identity, msg_id in list(watchers):
+            self._send(identity, event_type, msg_id, body)
+        if event_type in TERMINAL_EVENTS:
+            self._watchers.pop(job_id, None)
+
+    def _heartbeat(self) -> None:
+        running = self.worker.current_job()
+        for job_id, watchers in self._watchers.items():
+            body = {"job_id": job_id, "state": "running" if job_id == running else "queued"}
+            for identity, msg_id in list(watchers):
+                self._send(identity, "heartbeat", msg_id, body)
+
+    def _send(self, identity: bytes, msg_type: str, msg_id: str, body: dict) -> None:
+        try:
+            self.router.send_multipart([identity, encode(self.key, msg_type, msg_id, body)],
+                                       zmq.NOBLOCK)
+        except zmq.ZMQError as error:  # a peer that vanished: its messages are not ours to keep
+            log.debug("dropped %s to a gone peer: %s", msg_type, error)
+
+    def _retention_if_due(self) -> None:
+        now = time.monotonic()
+        if now < self._next_retention:
+            return
+        self._next_retention = now + RETENTION_SECONDS
+        removed = apply_retention(self.store, self.data_dir / datadir.OUTPUTS_NAME,
+                                  self.retention)
+        if removed:
+            log.info("retention: forgot %d finished job(s)", len(removed))
+
+    # ---- the worker's side (any thread) ----
+
+    def _emit(self, job_id: str, event_type: str, body: dict) -> None:
+        message = json.dumps([job_id, event_type, body]).encode()
+        with self._outbox_lock:
+            if self._outbox_open:
+                self._outbox.send(message)
+
+
+def _gvmgen_error(error: GVMGenError) -> dict:
+    from gvmgen_backend.runner import error_dict
+
+    body = error_dict(error)
+    code = getattr(type(error), "code", None)  # errors of this package carry their own code
+    return body | ({"code": code} if isinstance(code, str) else {})

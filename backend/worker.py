@@ -1,0 +1,215 @@
+"""The worker: one per device, one job at a time, the engine kept warm between jobs.
+
+It claims the next job from the store (interactive before batch), holds its lease while the
+pipeline runs, and reports every progress event and the one terminal event through `emit`,
+which hands them to the server's socket thread. Cancel, shutdown and a lost lease all reach
+the pipeline the same way: the job's `cancel` event, checked between generation steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from gvmgen_backend.runner import (
+    Cancelled,
+    JobFailed,
+    Runner,
+    error_dict,
+    free_accelerator_memory,
+    is_out_of_memory,
+)
+from gvmgen_backend.store import Job, JobStore
+
+log = logging.getLogger("gvmgen_backend.worker")
+
+LEASE_SECONDS = 15.0  # a job whose worker stops renewing for this long is requeued
+RENEW_SECONDS = 1.0  # lease renewal, progress checkpoint and cancel-flag check interval
+IDLE_WAIT_SECONDS = 1.0  # an idle worker looks at the queue this often even without a wake-up
+
+Emit = Callable[[str, str, dict], None]  # (job_id, event type, body)
+
+
+class Worker(threading.Thread):
+    def __init__(self, store_path: Path, runner: Runner, emit: Emit):
+        super().__init__(name="gvmgen-worker", daemon=True)
+        self.store_path, self.runner, self.emit = store_path, runner, emit
+        self.owner = f"worker-{uuid.uuid4().hex[:8]}"
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._current: tuple[str, threading.Event] | None = None
+        self._user_cancelled: set[str] = set()
+
+    # ---- called from the server's thread ----
+
+    def notify(self) -> None:
+        """A job was queued."""
+        self.wake.set()
+
+    def cancel(self, job_id: str) -> None:
+        with self._lock:
+            self._user_cancelled.add(job_id)
+            if self._current is not None and self._current[0] == job_id:
+                self._current[1].set()
+
+    def current_job(self) -> str | None:
+        with self._lock:
+            return None if self._current is None else self._current[0]
+
+    def shutdown(self) -> None:
+        """Claim no more jobs; the current one runs on."""
+        self.stopping.set()
+        self.wake.set()
+
+    def cancel_current(self) -> None:
+        """Stop the current job at its next step and give it back to the queue."""
+        with self._lock:
+            if self._current is not None:
+                self._current[1].set()
+
+    # ---- the worker's own thread ----
+
+    def run(self) -> None:
+        store = JobStore(self.store_path)
+        try:
+            while not self.stopping.is_set():
+                job = store.claim(self.owner, LEASE_SECONDS)
+                if job is None:
+                    self.wake.wait(IDLE_WAIT_SECONDS)
+                    self.wake.clear()
+                    continue
+                self._run_job(store, job)
+        finally:
+            store.close()
+
+    def _run_job(self, store: JobStore, job: Job) -> None:
+        cancel = threading.Event()
+        with self._lock:
+            self._current = (job.id, cancel)
+        if job.cancel_requested:
+            self.cancel(job.id)
+        keeper = _LeaseKeeper(self, job.id, cancel)
+        keeper.start()
+        log.info("job %s running (attempt %d)", job.id, job.attempts)
+        try:
+            outcome = self._outcome(job, cancel, keeper)
+        finally:
+            keeper.stop()
+            with self._lock:
+                self._current = None
+        self._settle(store, job, outcome, keeper.latest)
+
+    def _outcome(self, job: Job, cancel: threading.Event, keeper: _LeaseKeeper) -> tuple:
+        """("done", result, warnings) | ("failed", error, []) | ("cancelled",) | ("requeue",)"""
+        def on_event(event: dict) -> None:
+            keeper.latest = event
+            self.emit(job.id, "progress", event)
+
+        try:
+            result, warnings = self._score_within_memory(job.request, on_event, cancel)
+            return ("done", result, warnings)
+        except Cancelled:
+            with self._lock:
+                by_user = job.id in self._user_cancelled
+            return ("cancelled",) if by_user or not self.stopping.is_set() else ("requeue",)
+        except JobFailed as failure:
+            return ("failed", failure.error, [])
+        except Exception as error:  # a bug, not the user's fault: keep serving other jobs
+            log.exception("job %s crashed", job.id)
+            return ("failed", error_dict(error), [])
+
+    def _score_within_memory(self, request: dict, on_event, cancel) -> tuple[dict, list[str]]:
+        """Run the job; on CUDA out-of-memory retry with half the takes, down to one."""
+        warnings: list[str] = []
+        while True:
+            try:
+                return self.runner.run(request, on_event, cancel), warnings
+            except Exception as error:
+                if not _out_of_memory(error):
+                    raise
+                free_accelerator_memory()
+                takes = request.get("takes", 1)
+                if takes <= 1:
+                    raise JobFailed(_oom_error()) from error
+                fewer = max(1, takes // 2)
+                warnings.append(f"out of GPU memory with {takes} takes; made {fewer} instead")
+                log.warning("job %s: out of memory with %d takes, retrying with %d",
+                            request.get("job_id"), takes, fewer)
+                request = {**request, "takes": fewer}
+
+    def _settle(self, store: JobStore, job: Job, outcome: tuple, progress: dict | None) -> None:
+        """Store the outcome first, then tell the watchers: a terminal event is never undone."""
+        kind = outcome[0]
+        if kind == "requeue":
+            store.requeue(job.id, self.owner)
+            log.info("job %s checkpointed and requeued for the next start", job.id)
+            return
+        if kind == "done":
+            _, result, warnings = outcome
+            stored = store.finish(job.id, self.owner, "done", result=result, warnings=warnings,
+                                  progress=progress)
+            body = {"job_id": job.id, "result": result}
+            if warnings:
+                body["warnings"] = warnings
+        elif kind == "failed":
+            stored = store.finish(job.id, self.owner, "failed", error=outcome[1],
+                                  progress=progress)
+            body = {"job_id": job.id, "error": outcome[1]}
+        else:
+            stored = store.finish(job.id, self.owner, "cancelled", progress=progress)
+            body = {"job_id": job.id}
+        if stored:
+            log.info("job %s %s", job.id, kind)
+            self.emit(job.id, kind, body)
+        else:
+            log.warning("job %s: lease lost before it finished; outcome %s dropped", job.id, kind)
+
+
+def _out_of_memory(error: Exception) -> bool:
+    if isinstance(error, JobFailed):
+        return error.error.get("code") == "out_of_memory"
+    return is_out_of_memory(error)
+
+
+def _oom_error() -> dict:
+    return {
+        "code": "out_of_memory",
+        "message": "the GPU ran out of memory even with one take",
+        "hint": "close other programs using the GPU, score a shorter range, "
+        "or use --engine arranger",
+    }
+
+
+class _LeaseKeeper(threading.Thread):
+    """Renews the job's lease, saves the latest progress and watches the cancel flag."""
+
+    def __init__(self, worker: Worker, job_id: str, cancel: threading.Event):
+        super().__init__(name=f"lease-{job_id}", daemon=True)
+        self.worker, self.job_id, self.cancel = worker, job_id, cancel
+        self.latest: dict | None = None
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        store = JobStore(self.worker.store_path)
+        try:
+            while not self._halt.wait(RENEW_SECONDS):
+                self._renew(store)
+        finally:
+            store.close()
+
+    def _renew(self, store: JobStore) -> None:
+        owned = store.renew(self.job_id, self.worker.owner, LEASE_SECONDS, self.latest)
+        job = store.get(self.job_id)
+        if job is not None and job.cancel_requested:
+            self.worker.cancel(self.job_id)
+        elif not owned:
+            log.warning("job %s: lease lost; stopping it", self.job_id)
+            self.cancel.set()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()

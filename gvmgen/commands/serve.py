@@ -1,0 +1,92 @@
+"""`gvmgen serve`: the local scoring backend (ZeroMQ), one warm worker, durable jobs.
+
+Prints one line when it is ready (where it listens, which engines are ready, where the key
+file is) and logs to DATA/serve.log. SIGTERM or Ctrl-C checkpoints the current cue, puts the
+job back in the queue for the next start, and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+
+
+def add_parser(subparsers, help_text: str) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help=help_text,
+        description="Run the scoring backend that `gvmgen client` and the Resolve scripts use.",
+    )
+    parser.add_argument(
+        "--bind",
+        default="tcp://127.0.0.1:5555",
+        help="ZeroMQ endpoint (default tcp://127.0.0.1:5555; another host than loopback needs "
+        "`gvmgen keys generate` first)",
+    )
+    add_data_dir_option(parser)
+    parser.add_argument("--engine", choices=("auto", "arranger", "gvmgen"), default="auto",
+                        help="the engine for requests that ask for auto")
+    parser.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto",
+                        help="where GVMGen runs (cpu: slow, but works without a GPU)")
+    parser.add_argument("--keep-days", type=float, default=30.0,
+                        help="finished jobs (and their outputs under the data dir) are cleaned "
+                        "after this many days; 0 keeps nothing finished (default 30)")
+    parser.add_argument("--keep-gb", type=float, default=None,
+                        help="also keep the data dir's outputs folder under this size (GB)")
+
+
+def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="key, job store, log and outputs (default $GVMGEN_DATA_DIR, else the user's data "
+        "folder: ~/.local/share/gvmgen on Linux)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    from gvmgen_backend.datadir import LOG_NAME, resolve_data_dir
+    from gvmgen_backend.retention import Retention
+    from gvmgen_backend.server import Server
+
+    _choose_device(args.device)
+    data_dir = resolve_data_dir(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _log_to(data_dir / LOG_NAME, logging)
+    keep_bytes = None if args.keep_gb is None else int(args.keep_gb * 1e9)
+    server = Server(data_dir, args.bind, args.engine, args.device,
+                    Retention(args.keep_days, keep_bytes), abandon_on_stop=True)
+    print(server.start(), flush=True)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: server.stop())
+    server.serve_forever()
+    if server.abandoned:  # its finished cues are on disk; unwinding it would discard them
+        logging.shutdown()
+        os._exit(0)
+    return 0
+
+
+def _choose_device(device: str) -> None:
+    """Applied before torch is imported, so the engine choice sees the device asked for."""
+    from gvmgen.errors import EngineError
+
+    if device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+        os.environ["GVMGEN_ALLOW_CPU"] = "1"
+    elif device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise EngineError("--device cuda: no CUDA device is visible to torch here; "
+                              "use --device auto or cpu")
+
+
+def _log_to(path, logging) -> None:
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("gvmgen_backend")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)

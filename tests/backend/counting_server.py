@@ -1,0 +1,30 @@
+"""`python counting_server.py DATA_DIR CALLS_FILE STEPS STEP_SECONDS`: `gvmgen serve` on a random
+loopback port with the counting arranger, for tests that kill the process."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from counting_engine import CountingArranger
+from gvmgen_backend.runner import Runner
+from gvmgen_backend.server import Server
+
+from gvmgen.engines import EngineRegistry
+
+
+def main(data_dir: str, calls_file: str, steps: str, step_seconds: str) -> int:
+    engine = CountingArranger(int(steps), float(step_seconds), calls_file)
+    runner = Runner("arranger", EngineRegistry(engines={"arranger": engine}))
+    server = Server(Path(data_dir), "tcp://127.0.0.1:*", runner=runner, abandon_on_stop=True)
+    print(server.start(), flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
