@@ -1,0 +1,140 @@
+"""The output folder under a service: concurrent jobs, a corrupt report, unwritable folders,
+file modes."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from service_helpers import snapshot
+
+from gvmgen.cli import main
+from gvmgen.errors import OutputError
+from gvmgen.pipeline import score
+
+BARRIER_SECONDS = 60.0
+
+
+def test_two_concurrent_jobs_into_one_folder_make_two_complete_takes(cut_clip, tmp_path):
+    out = tmp_path / "shared"
+    both_rendering = threading.Barrier(2, timeout=BARRIER_SECONDS)
+    results, errors = {}, []
+
+    def job(name: str) -> None:
+        waited = False
+
+        def on_event(event) -> None:
+            nonlocal waited
+            if event.stage == "generate" and not waited:  # both have reserved their take
+                waited = True
+                both_rendering.wait()
+
+        try:
+            results[name] = score(
+                {"input": str(cut_clip[0]), "out_dir": str(out), "engine": "arranger"},
+                on_event=on_event,
+            )
+        except Exception as error:  # reported below, on the test's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=job, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(r.take for r in results.values()) == [1, 2]
+    last = max(results.values(), key=lambda r: len(r.takes))
+    assert [t.take for t in last.takes] == [1, 2]
+    assert len({t.seed for t in last.takes}) == 2
+    one, two = (sf.read(t.wavs[0])[0] for t in last.takes)
+    assert one.shape == two.shape and not np.allclose(one, two)
+    for result in results.values():  # each job's own WAVs are where its result says
+        (take,) = [t for t in last.takes if t.take == result.take]
+        assert take.wavs == result.takes[[t.take for t in result.takes].index(result.take)].wavs
+        assert all(Path(w).exists() for w in take.wavs)
+    assert not list(out.glob(".staging-*"))
+
+
+def test_a_corrupt_report_is_an_error_and_nothing_changes(cut_clip, tmp_path, capsys):
+    out = tmp_path / "out"
+    score({"input": str(cut_clip[0]), "out_dir": str(out), "engine": "arranger", "range": "0-6"})
+    (out / "report.json").write_text('{"takes": [ {"take": 1,', encoding="utf-8")
+    before = snapshot(out)
+    code = main(["score", str(cut_clip[0]), "--out", str(out), "--range", "0-6"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "report.json" in err and "unreadable" in err
+    assert snapshot(out) == before
+
+
+def test_an_out_path_under_a_file_is_one_line(cut_clip, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code = main(["score", str(cut_clip[0]), "--out", str(blocker / "out"), "--range", "0-6"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "must be a folder" in err and "a-file" in err
+    assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        pytest.param(PermissionError(errno.EACCES, "Permission denied"), id="permission"),
+        pytest.param(OSError(errno.EROFS, "Read-only file system"), id="read-only"),
+    ],
+)
+def test_a_folder_that_refuses_writes_is_an_output_error(cut_clip, tmp_path, monkeypatch, raised):
+    out = tmp_path / "locked"
+    real_mkdir = Path.mkdir
+
+    def refusing_mkdir(self, *args, **kwargs):
+        if self == out.resolve():
+            raised.filename = str(self)
+            raise raised
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refusing_mkdir)
+    with pytest.raises(OutputError, match="cannot write to --out") as caught:
+        score({"input": str(cut_clip[0]), "out_dir": str(out), "engine": "arranger"})
+    assert caught.value.to_dict()["field"] == "out_dir"
+    assert caught.value.code == "output_not_writable"
+    assert not out.exists()
+
+
+def test_outputs_follow_the_umask(cut_clip, tmp_path):
+    old = os.umask(0o022)
+    try:
+        score({"input": str(cut_clip[0]), "out_dir": str(tmp_path / "o"), "engine": "arranger"})
+    finally:
+        os.umask(old)
+    modes = {
+        p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode)
+        for p in (tmp_path / "o").rglob("*")
+        if p.is_file()
+    }
+    assert modes and set(modes.values()) == {0o644}, modes
+
+
+def test_score_preview_has_picture_and_the_new_music(cut_clip, tmp_path, capsys):
+    import av
+
+    out = tmp_path / "p"
+    code = main(["score", str(cut_clip[0]), "--out", str(out), "--range", "0-6", "--preview"])
+    assert code == 0, capsys.readouterr().err
+    with av.open(str(out / "preview.mp4")) as container:
+        assert container.streams.video and container.streams.audio
+        duration = float(container.duration) / av.time_base
+        audio = np.concatenate(
+            [f.to_ndarray().ravel() for f in container.decode(container.streams.audio[0])]
+        )
+    assert abs(duration - 6.0) < 0.2
+    assert np.sqrt(np.mean(audio**2)) > 0.01  # music, not silence

@@ -1,0 +1,107 @@
+"""Crash and resume, idempotent job ids: what a backend retrying a job gets in the folder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from service_helpers import CountingArranger, snapshot
+
+from gvmgen.engines import EngineRegistry
+from gvmgen.pipeline import Scorer, score
+
+HELPER = Path(__file__).with_name("counting_score.py")
+WAIT_SECONDS = 120.0  # the killed run must reach its third cue within this
+
+
+def _score_cli(timeline, out, calls, stall_from=None):
+    env = dict(os.environ, GVMGEN_TEST_CALLS=str(calls))
+    if stall_from is not None:
+        env["GVMGEN_TEST_STALL_FROM"] = str(stall_from)
+    argv = [sys.executable, str(HELPER), "score", str(timeline), "--out", str(out)]
+    argv += ["--mode", "batch", "--engine", "arranger", "--job-id", "J1"]
+    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_for(condition, process) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the run never reached its third cue"
+        time.sleep(0.05)
+
+
+def _seeds(calls: Path) -> list[int]:
+    return sorted(int(line) for line in calls.read_text().split())
+
+
+def test_a_killed_batch_resumes_without_redoing_finished_cues(three_cue_timeline, tmp_path):
+    out = tmp_path / "out"
+    first_calls, second_calls = tmp_path / "calls-1", tmp_path / "calls-2"
+    checkpoints = out / ".staging-J1" / "cues" / "take-01"
+    killed = _score_cli(three_cue_timeline, out, first_calls, stall_from=2)
+    _wait_for(
+        lambda: (
+            (checkpoints / "cue-01.pkl").exists()
+            and (checkpoints / "cue-02.pkl").exists()
+            and first_calls.exists()
+            and 2 in _seeds(first_calls)
+        ),
+        killed,
+    )
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert not (out / "report.json").exists()  # nothing committed by the killed run
+
+    resumed = _score_cli(three_cue_timeline, out, second_calls)
+    _, err = resumed.communicate(timeout=WAIT_SECONDS)
+    assert resumed.returncode == 0, err.decode()
+    assert _seeds(second_calls) == [2]  # cues 1 and 2 came from their checkpoints
+
+    reference = score(
+        {
+            "input": str(three_cue_timeline),
+            "out_dir": str(tmp_path / "uninterrupted"),
+            "engine": "arranger",
+            "mode": "batch",
+        }
+    )
+    wavs = sorted((out / "takes" / "take-01").glob("*.wav"))
+    assert [w.name for w in wavs] == ["cue-01.wav", "cue-02.wav", "cue-03.wav"]
+    for wav, expected in zip(wavs, reference.takes[0].wavs, strict=True):
+        assert wav.read_bytes() == Path(expected).read_bytes()
+    assert not list(out.glob(".staging-*"))
+
+
+def test_the_same_job_id_again_returns_its_result_and_makes_no_take(cut_clip, tmp_path):
+    engine = CountingArranger()
+    scorer = Scorer(EngineRegistry(engines={"arranger": engine}))
+    out = tmp_path / "out"
+    request = {
+        "input": str(cut_clip[0]),
+        "out_dir": str(out),
+        "engine": "arranger",
+        "range": "0-6",
+        "job_id": "job-7",
+    }
+    first = scorer.score(request)
+    before = snapshot(out)
+    again = scorer.score(request)
+    assert again == first
+    assert snapshot(out) == before  # no new take, nothing rewritten
+    assert engine.seeds == [0]
+
+
+def test_an_earlier_job_id_after_later_takes_returns_its_own_take(cut_clip, tmp_path):
+    scorer = Scorer(EngineRegistry(engines={"arranger": CountingArranger()}))
+    base = {"input": str(cut_clip[0]), "out_dir": str(tmp_path), "engine": "arranger"}
+    first = scorer.score({**base, "range": "0-6", "job_id": "a"})
+    later = scorer.score({**base, "mode": "regenerate", "job_id": "b"})
+    again = scorer.score({**base, "range": "0-6", "job_id": "a"})
+    assert (first.take, later.take, again.take) == (1, 2, 1)
+    assert again.cues == first.cues and again.job_id == "a"
+    assert [t.take for t in again.takes] == [1, 2]
