@@ -21,10 +21,6 @@ import uuid
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
-import opentimelineio as otio
-import soundfile
-
 SAMPLE_RATE = 48000
 CUE_SECONDS = 30
 
@@ -80,7 +76,11 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     mode = os.environ.get("FAKE_GVMGEN", "ok")
     if mode == "silent":
-        print("Traceback (most recent call last): the client crashed", file=sys.stderr)
+        print(
+            'Traceback (most recent call last):\n  File "client.py", line 1\n'
+            "RuntimeError: the client crashed\n",
+            file=sys.stderr,
+        )
         return 1
     if mode == "down":
         return error(
@@ -98,6 +98,8 @@ def main(argv: list[str]) -> int:
 
 
 def submit(args: argparse.Namespace, mode: str) -> int:
+    import opentimelineio as otio
+
     job_id = uuid.uuid4().hex[:12]
     timeline = otio.adapters.read_from_file(args.input)
     rate = exact_rate(timeline.global_start_time.rate)
@@ -183,6 +185,9 @@ def cue_bounds(timeline, rate: Fraction, first: int, last: int, mode: str) -> li
 
 
 def write_take(out: Path, job_id, args, rate, first, bounds, take, seed, previous) -> dict:
+    import numpy as np
+    import soundfile
+
     folder = out / "takes" / f"take-{take:02d}"
     folder.mkdir(parents=True, exist_ok=True)
     cues, wavs = [], []

@@ -161,10 +161,10 @@ class Folder:
         return self.name
 
     def GetClipList(self):
-        return _lua().table_from(self.clips)
+        return _lua_list(self.clips)
 
     def GetSubFolderList(self):
-        return _lua().table_from(self.subfolders)
+        return _lua_list(self.subfolders)
 
 
 _RUNTIME = None
@@ -172,6 +172,11 @@ _RUNTIME = None
 
 def _lua():
     return _RUNTIME
+
+
+def _lua_list(values: list):
+    """A Lua array of Python objects, built by Lua itself (as Resolve returns them)."""
+    return _RUNTIME.eval("function(...) return {...} end")(*values)
 
 
 class FakeResolve(_Gated):
@@ -289,6 +294,7 @@ class FakeMediaPool:
         self.root = Folder("Master")
         self.current = self.root
         self.busy: dict[str, int] = {}  # path -> imports that still return {} ("being written")
+        self.busy_first = 0  # every new path is "being written" for this many imports
         self.next_uid = 1
         self.imports = 0
 
@@ -312,7 +318,8 @@ class FakeMediaPool:
         imported = []
         for path in _values(paths):
             path = str(path)
-            if self.busy.get(path, 0) > 0:
+            self.busy.setdefault(path, self.busy_first)
+            if self.busy[path] > 0:
                 self.busy[path] -= 1
                 continue
             if not os.path.isfile(path):
@@ -328,7 +335,7 @@ class FakeMediaPool:
             self.next_uid += 1
             self.current.clips.append(mpi)
             imported.append(mpi)
-        return _lua().table_from(imported)
+        return _lua_list(imported)
 
     def AppendToTimeline(self, infos):
         return self.resolve.timeline.append([dict(info.items()) for info in _values(infos)])
@@ -418,7 +425,7 @@ class FakeTimeline(_Gated):
         tracks = self._tracks(kind)
         if not 1 <= index <= len(tracks):
             return None
-        return _lua().table_from(sorted(tracks[index - 1].items, key=lambda i: i.start))
+        return _lua_list(sorted(tracks[index - 1].items, key=lambda i: i.start))
 
     def GetTrackName(self, kind, index):
         return self._tracks(kind)[index - 1].name
@@ -454,7 +461,7 @@ class FakeTimeline(_Gated):
         self.mark_in_out = {"video": dict(marks), "audio": dict(marks)}
 
     def GetSelectedClips(self):
-        return _lua().table_from(self.selected)
+        return _lua_list(self.selected)
 
     def GetCurrentVideoItem(self):
         for item in self.video[0].items:
@@ -497,7 +504,7 @@ class FakeTimeline(_Gated):
 
     def append(self, infos: list[dict]):
         if self.version >= (21, 0, 0) and not all(_whole(info) for info in infos):
-            return _lua().table_from([])  # 21 rejects a batch with a fractional frame
+            return _lua_list([])  # 21 rejects a batch with a fractional frame
         placed = [self._append_one(info) for info in infos]
         survivors = [item for item in placed if item is not None]
         if len(survivors) < len(placed):
@@ -507,7 +514,7 @@ class FakeTimeline(_Gated):
         ghosts = [
             TimelineItem(i.name, i.start, i.duration, i.kind, i.track, i.mpi) for i in survivors
         ]
-        return _lua().table_from(ghosts)
+        return _lua_list(ghosts)
 
     def _append_one(self, info: dict) -> TimelineItem | None:
         mpi, index = info["mediaPoolItem"], int(info.get("trackIndex", 1))
