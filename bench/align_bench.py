@@ -1,23 +1,30 @@
-"""Cut alignment on real footage: each clip's own (GVMGen-generated) music against its own cuts.
+"""Cut alignment on real footage, judged by trackers that are not the product's.
 
-    .venv/bin/python bench/align_bench.py [--clips DIR] [--cuts product|pyscenedetect|both]
+    .venv/bin/python bench/align_bench.py [--clips DIR] [--only clip1,clip5] [--no-arranger]
 
-Side by side in one run, all measured the same way (beats re-tracked on the audio that would be
-delivered, nearest beat to each cut):
-  - unaligned — what a user has today: the music as GVMGen made it;
-  - stretch only — the plan with splices off (±6 %);
-  - whole-beat splices — stretch + splices of whole beats;
-  - full — stretch + half-beat splices + in-point slip + re-plan on measured misses (default).
-Hit rates at ±1 frame (the clip's own rate), ±50 ms, ±100 ms, over all cuts and over the cuts
-at least 1.5 s after the previous cut (or after the clip's start, for the first cut). Also the
-largest stretch, splices, clicks found, and seconds of compute per minute of music.
+Each clip's own music (GVMGen-generated, its AAC track) is aligned to the cuts the product's
+detector finds in that clip (`gvmgen align CLIP --cuts-from CLIP`: dissolves weighted 0.5).
+The delivered audio is then judged, side by side in one run:
+  - the report's own rate — what `gvmgen align`'s report says (the product's tracker);
+  - librosa `beat.beat_track`, default settings;
+  - madmom RNNBeatProcessor + DBNBeatTrackingProcessor;
+each as "a beat within ±50 ms of the cut", over all cuts and over the cuts ≥ 1.5 s after the
+previous cut (the first counts from the clip's start). Also: off-beat landings (madmom's nearest
+beat 0.3–0.5 of its period away), the median signed offset of the attack (madmom's CNN onsets)
+from the cut, largest stretch, smallest splice (beats), length exactness, clicks, and seconds of
+compute per minute of music. Rows: the music as generated (unaligned) and the product.
+
+Then the arranger through `gvmgen score CLIP --engine arranger` on the same clips: each
+delivered cue WAV judged on the cuts its own report lists.
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+import json
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,68 +32,73 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import judges
 
 from gvmgen.align import align_to_cuts, detect_clicks, track_beats
-from gvmgen.align.metrics import cut_offsets
 from gvmgen.media.audio import load_audio
 
 CLIPS = "/work/shared/media/real"
 SPACED = 1.5  # s: "cuts at least 1.5 s after the previous cut"
-VARIANTS = {
-    "unaligned": None,
-    "stretch only": dict(allow_splices=False, replans=0),
-    "whole-beat splices": dict(allow_half_beats=False),
-    "full (default)": dict(),
+TOLERANCE = 0.050  # s
+JUDGES = ("report", "librosa", "madmom")
+VARIANTS = {  # name → align_to_cuts options
+    "product (default: whole-beat splices)": {},
+    "phase-moving splices (1.5, 2.5 … beats)": dict(allow_half_beats=True),
 }
 
 
 @dataclass
 class Tally:
-    """Offsets (s) of every cut to its nearest re-tracked beat, pooled over clips."""
+    """Per-cut judgements pooled over clips."""
 
-    offsets: list[float] = field(default_factory=list)
+    hits: dict[str, list[bool]] = field(default_factory=lambda: {j: [] for j in JUDGES})
     spaced: list[bool] = field(default_factory=list)
-    frames: list[float] = field(default_factory=list)  # one frame, s, per cut
+    off_beat: list[bool] = field(default_factory=list)
+    attack_ms: list[float] = field(default_factory=list)
     max_stretch: float = 0.0
+    smallest_splice: float = np.inf
     splices: int = 0
     clicks: int = 0
+    length_errors: int = 0  # outputs whose length differs from the input by any sample
     seconds: float = 0.0
     music: float = 0.0
 
-    def add(self, offsets, spaced, frame, stretch=0.0, splices=0, clicks=0, seconds=0.0):
-        self.offsets += list(offsets)
-        self.spaced += list(spaced)
-        self.frames += [frame] * len(offsets)
-        self.max_stretch = max(self.max_stretch, stretch)
-        self.splices += splices
-        self.clicks += clicks
-        self.seconds += seconds
+    def add_judged(self, cuts, own_hits, audio, rate) -> dict[str, float]:
+        """Judge `audio` at `cuts` with both trackers; returns each judge's rate on this clip."""
+        cuts = np.asarray(cuts, dtype=np.float64)
+        beats = {"librosa": judges.librosa_beats(audio, rate)}
+        beats["madmom"] = judges.madmom_beats(audio, rate)
+        judged = {"report": np.asarray(own_hits, dtype=bool)}
+        for name, times in beats.items():
+            judged[name] = np.abs(judges.nearest_offsets(times, cuts)) <= TOLERANCE + 1e-9
+        for name in JUDGES:
+            self.hits[name] += judged[name].tolist()
+        self.spaced += spaced_mask(cuts).tolist()
+        self.off_beat += judges.off_beat(beats["madmom"], cuts).tolist()
+        onsets = judges.madmom_onsets(audio, rate)
+        self.attack_ms += (judges.attack_offsets(onsets, cuts) * 1000).tolist()
+        return {name: float(np.mean(judged[name])) if len(cuts) else 1.0 for name in JUDGES}
 
-    def rate(self, tolerance=None, spaced_only=False) -> str:
-        off, keep = np.abs(np.array(self.offsets)), np.array(self.spaced, dtype=bool)
-        tol = np.array(self.frames) if tolerance is None else np.full(len(off), tolerance)
+    def rate(self, judge: str, spaced_only: bool = False) -> str:
+        hits = np.array(self.hits[judge], dtype=bool)
         if spaced_only:
-            off, tol = off[keep], tol[keep]
-        if len(off) == 0:
+            hits = hits[np.array(self.spaced, dtype=bool)]
+        if len(hits) == 0:
             return "—"
-        hits = int(np.sum(off <= tol + 1e-9))
-        return f"{hits / len(off):6.1%} ({hits}/{len(off)})"
+        return f"{hits.mean():6.1%} ({int(hits.sum())}/{len(hits)})"
 
+    def attack(self) -> str:
+        found = np.array(self.attack_ms)
+        found = found[np.isfinite(found)]
+        if not len(found):
+            return "—"
+        return f"{np.median(found):+.1f} ms ({len(found)} cuts)"
 
-def detect_cuts(path: str, which: str) -> tuple[list[float], list[float], float]:
-    """Cut times (s), their weights (a dissolve's middle 0.5, as `gvmgen align --cuts-from`)
-    and the frame rate of a clip, by the product's detector or PySceneDetect's."""
-    if which == "product":
-        from gvmgen.media.cuts import detect_shots
-
-        shots = detect_shots(path)
-        weights = [0.5 if c.kind == "gradual" else 1.0 for c in shots.cuts]
-        return [c.time for c in shots.cuts], weights, float(shots.rate)
-    from scenedetect import ContentDetector, detect, open_video
-
-    scenes = detect(path, ContentDetector())
-    cuts = [s[0].seconds for s in scenes[1:]]
-    return cuts, [1.0] * len(cuts), float(open_video(path).frame_rate)
+    def off_beats(self) -> str:
+        flags = np.array(self.off_beat, dtype=bool)
+        return f"{flags.mean():.1%} ({int(flags.sum())}/{len(flags)})" if len(flags) else "—"
 
 
 def spaced_mask(cuts: np.ndarray) -> np.ndarray:
@@ -94,75 +106,89 @@ def spaced_mask(cuts: np.ndarray) -> np.ndarray:
     return cuts - previous >= SPACED
 
 
-def run_clip(path: str, which: str, tallies: dict[str, Tally]) -> str:
+def product_cuts(path: str) -> tuple[np.ndarray, list[float], float]:
+    """Cut times (s), weights (a dissolve's middle 0.5) and frame rate, as `gvmgen align
+    --cuts-from` takes them."""
+    from gvmgen.analysis import analyze_input
+
+    analysis = analyze_input(path, None)
+    weights = [0.5 if c.kind == "gradual" else 1.0 for c in analysis.cuts]
+    return np.array([float(c.time) for c in analysis.cuts]), weights, float(analysis.rate)
+
+
+def run_clip(path: str, tallies: dict[str, Tally]) -> str:
     audio, rate = load_audio(path)
-    cuts, weights, fps = detect_cuts(path, which)
-    cuts = np.array(cuts)
-    spaced, frame = spaced_mask(cuts), 1.0 / fps
+    cuts, weights, fps = product_cuts(path)
     music = audio.shape[1] / rate
     line = [f"{Path(path).name:<11} {len(cuts):>2} cuts @ {fps:6.3f} fps"]
+    unaligned = tallies["unaligned"]
+    unaligned.music += music
+    own = np.abs(judges.nearest_offsets(track_beats(audio, rate).times, cuts)) <= TOLERANCE
+    unaligned.clicks += detect_clicks(audio, rate)
+    rates = unaligned.add_judged(cuts, own, audio, rate)
+    line.append("unaligned " + "/".join(f"{rates[j]:.0%}" for j in JUDGES))
     for name, options in VARIANTS.items():
-        tally = tallies[name]
-        tally.music += music
-        if options is None:
-            offsets = cut_offsets(track_beats(audio, rate).times, cuts)
-            tally.add(offsets, spaced, frame, clicks=detect_clicks(audio, rate))
-        else:
-            started = time.perf_counter()
-            result = align_to_cuts(audio, rate, cuts, fps=fps, weights=weights, **options)
-            seconds = time.perf_counter() - started
-            m = result.metrics
-            offsets = [
-                c["offset_ms"] / 1000 if c["offset_ms"] is not None else np.inf for c in m.per_cut
-            ]
-            tally.add(offsets, spaced, frame, m.max_stretch, m.splices, m.clicks, seconds)
-        hits = np.mean(np.abs(offsets) <= 0.05) if len(cuts) else 1.0
-        line.append(f"{name.split()[0]} {hits:4.0%}")
+        if name not in tallies:
+            continue
+        full = tallies[name]
+        full.music += music
+        started = time.perf_counter()
+        result = align_to_cuts(audio, rate, cuts, fps=fps, weights=weights, **options)
+        full.seconds += time.perf_counter() - started
+        _add_plan(full, result, audio)
+        own = [c["hit"] for c in result.metrics.per_cut]
+        rates = full.add_judged(cuts, own, result.audio, rate)
+        line.append(name.split()[0] + " " + "/".join(f"{rates[j]:.0%}" for j in JUDGES))
     return "  ".join(line)
 
 
-def print_table(tallies: dict[str, Tally], which: str) -> None:
-    print(f"\n### Cuts from {which}\n")
+def _add_plan(tally: Tally, result, audio) -> None:
+    m = result.metrics
+    tally.max_stretch = max(tally.max_stretch, m.max_stretch)
+    tally.splices += m.splices
+    tally.clicks += m.clicks
+    tally.length_errors += int(result.audio.shape != audio.shape)
+    sizes = [abs(s.beats) for s in result.plan.splices]
+    tally.smallest_splice = min([tally.smallest_splice, *sizes])
+
+
+def print_table(tallies: dict[str, Tally], title: str) -> None:
+    print(f"\n### {title}\n")
+    print("| music | judge | ±50 ms, all cuts | ±50 ms, cuts ≥ 1.5 s after the previous |")
+    print("|---|---|---|---|")
+    for name, t in tallies.items():
+        for judge in JUDGES:
+            label = "report's own rate" if judge == "report" else judge
+            print(f"| {name} | {label} | {t.rate(judge)} | {t.rate(judge, True)} |")
     print(
-        "| variant | ±1 frame | ±50 ms | ±100 ms | ±50 ms, cuts ≥1.5 s apart "
-        "| max stretch | splices | clicks | s compute / min music |"
+        "\n| music | off-beat (madmom) | median attack − cut | max stretch | smallest splice "
+        "| splices | clicks | length errors | s compute / min music |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for name, t in tallies.items():
         per_minute = f"{t.seconds / t.music * 60:.1f}" if t.seconds else "—"
+        smallest = f"{t.smallest_splice:.2f} beats" if np.isfinite(t.smallest_splice) else "—"
         print(
-            f"| {name} | {t.rate()} | {t.rate(0.05)} | {t.rate(0.1)} | "
-            f"{t.rate(0.05, spaced_only=True)} | {t.max_stretch:.1%} | {t.splices} | "
-            f"{t.clicks} | {per_minute} |"
+            f"| {name} | {t.off_beats()} | {t.attack()} | {t.max_stretch:.1%} | {smallest} | "
+            f"{t.splices} | {t.clicks} | {t.length_errors} | {per_minute} |"
         )
-    base, full = tallies["unaligned"], tallies["full (default)"]
-    b, f = _fraction(base, 0.05), _fraction(full, 0.05)
-    print(
-        f"\nfull vs unaligned at ±50 ms: {f:.1%} vs {b:.1%} → ×{f / max(b, 1e-9):.1f} "
-        "the cuts on a beat"
-    )
-
-
-def _fraction(t: Tally, tolerance: float) -> float:
-    off = np.abs(np.array(t.offsets))
-    return float(np.mean(off <= tolerance)) if len(off) else 1.0
 
 
 def time_stages(paths: list[str]) -> None:
-    """Seconds per minute of music for each stage of the full alignment (one pass, no re-plan)."""
+    """Seconds per minute of music of one track → plan → render pass, and of re-measuring."""
     from gvmgen.align import plan_alignment, render_alignment
 
     spent = dict(track=0.0, plan=0.0, render=0.0, measure=0.0)
     music = 0.0
     for path in paths:
         audio, rate = load_audio(path)
-        cuts, _, _ = detect_cuts(path, "pyscenedetect")
+        cuts, weights, _ = product_cuts(path)
         music += audio.shape[1] / rate
         clock = time.perf_counter()
         beats = track_beats(audio, rate)
         spent["track"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        plan = plan_alignment(beats, np.array(cuts), audio.shape[1] / rate)
+        plan = plan_alignment(beats, cuts, audio.shape[1] / rate, weights=weights)
         spent["plan"] += time.perf_counter() - clock
         clock = time.perf_counter()
         out = render_alignment(audio, rate, plan)
@@ -171,7 +197,7 @@ def time_stages(paths: list[str]) -> None:
         track_beats(out, rate)
         detect_clicks(out, rate)
         spent["measure"] += time.perf_counter() - clock
-    print("\n### Compute per minute of music, one plan-render pass (2-core CPU)\n")
+    print("\n### Compute per minute of music, one track → plan → render pass (2-core CPU)\n")
     print("| stage | s / min of music |\n|---|---|")
     for stage, seconds in spent.items():
         print(f"| {stage} | {seconds / music * 60:.2f} |")
@@ -179,22 +205,58 @@ def time_stages(paths: list[str]) -> None:
     print(f"| **alignment alone (track + plan + render)** | **{alone / music * 60:.2f}** |")
 
 
+def run_arranger(paths: list[str]) -> None:
+    """`gvmgen score CLIP --engine arranger`, each delivered cue judged on its report's cuts."""
+    from gvmgen.cli import main as gvmgen_main
+
+    tally = Tally()
+    for path in paths:
+        with tempfile.TemporaryDirectory() as folder:
+            out = Path(folder) / "score"
+            started = time.perf_counter()
+            code = gvmgen_main(["score", path, "--engine", "arranger", "--out", str(out)])
+            seconds = time.perf_counter() - started
+            if code != 0:
+                print(f"{Path(path).name}: gvmgen score exited {code}")
+                continue
+            report = json.loads((out / "report.json").read_text())
+            for cue in report["cues"]:
+                audio, rate = load_audio(cue["wav"])
+                cuts = [c["time"] for c in cue["cuts"]]
+                tally.music += audio.shape[1] / rate
+                rates = tally.add_judged(cuts, [c["hit"] for c in cue["cuts"]], audio, rate)
+                rates_text = "/".join(f"{rates[j]:.0%}" for j in JUDGES)
+                print(f"{Path(path).name:<11} {cue['name']}: {len(cuts)} cuts  {rates_text}")
+            tally.seconds += seconds
+    print_table({"arranger via gvmgen score": tally}, "Arranger music through `gvmgen score`")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", default=CLIPS)
-    parser.add_argument("--cuts", choices=["product", "pyscenedetect", "both"], default="both")
+    parser.add_argument("--only", help="comma-separated clip names (e.g. clip1,clip5)")
+    parser.add_argument("--no-arranger", action="store_true")
+    parser.add_argument("--no-stages", action="store_true")
+    parser.add_argument("--compare", action="store_true", help="also phase-moving splices")
     args = parser.parse_args()
     paths = sorted(glob.glob(f"{args.clips}/*.mp4"))
+    if args.only:
+        wanted = {f"{name.strip()}.mp4" for name in args.only.split(",")}
+        paths = [p for p in paths if Path(p).name in wanted]
     if not paths:
         sys.exit(f"no .mp4 clips in {args.clips}")
-    track_beats(np.zeros((1, 44100 * 2), np.float32) + 1e-3, 44100)  # warm up numba
-    sources = ["product", "pyscenedetect"] if args.cuts == "both" else [args.cuts]
-    for which in sources:
-        tallies = {name: Tally() for name in VARIANTS}
-        for path in paths:
-            print(run_clip(path, which, tallies), flush=True)
-        print_table(tallies, which)
-    time_stages(paths)
+    track_beats(np.zeros((1, 44100 * 2), np.float32) + 1e-3, 44100)  # warm up the imports
+    judges.madmom_beats(np.zeros((1, 44100), np.float32), 44100)
+    names = list(VARIANTS) if args.compare else list(VARIANTS)[:1]
+    tallies = {"unaligned": Tally(), **{name: Tally() for name in names}}
+    for path in paths:
+        print(run_clip(path, tallies), flush=True)
+    print("\nper clip: report / librosa / madmom at ±50 ms")
+    print_table(tallies, "GVMGen music aligned to the product's own cuts")
+    if not args.no_stages:
+        time_stages(paths)
+    if not args.no_arranger:
+        run_arranger(paths)
 
 
 if __name__ == "__main__":

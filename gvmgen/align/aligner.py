@@ -40,7 +40,7 @@ def align_to_cuts(
     fps: float = 24.0,
     beats: BeatGrid | None = None,
     duration: float | None = None,
-    allow_half_beats: bool = True,
+    allow_half_beats: bool = False,
     allow_splices: bool = True,
     replans: int = REPLANS,
     weights=None,
@@ -97,7 +97,20 @@ def _render_and_measure(audio, sample_rate, plan, before, fps) -> AlignmentResul
     out = render_alignment(audio, sample_rate, plan)
     after = track_beats(out, sample_rate)
     metrics = metrics_from_beats(out, sample_rate, after, plan.cuts, fps, plan)
+    plan = _with_measured_unhit(plan, metrics)
     return AlignmentResult(out, plan, metrics, before, after)
+
+
+def _with_measured_unhit(plan: AlignmentPlan, metrics: AlignmentMetrics) -> AlignmentPlan:
+    """The plan with `unhit` = exactly the cuts the output was measured to miss, each with a
+    reason (the plan's own, or what the measurement found); a hit cut is never listed."""
+    reasons = {row_index: row.get("reason") for row_index, row in enumerate(metrics.per_cut)}
+    unhit = tuple(
+        UnhitCut(i, float(row["time"]), reasons[i])
+        for i, row in enumerate(metrics.per_cut)
+        if not row["hit"]
+    )
+    return replace(plan, unhit=unhit)
 
 
 def _missed_anchors(result: AlignmentResult, tolerance: float) -> frozenset:

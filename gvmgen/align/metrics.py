@@ -20,7 +20,8 @@ CLICK_MERGE = 0.010  # s; spikes closer than this are one click
 class AlignmentMetrics:
     """Hit rates (fractions of cuts with a re-tracked beat within the tolerance), the plan's
     stretch and splices, the length error (s) and clicks found. `per_cut` holds one dict per
-    cut: `{"time", "hit", "hit_1frame", "offset_ms", "reason"?}` (hit = within ±50 ms)."""
+    cut: `{"time", "hit", "hit_1frame", "offset_ms", "reason"?}` (hit = within ±50 ms; only a
+    missed cut has a reason)."""
 
     hit_rate_1frame: float
     hit_rate_50ms: float
@@ -97,10 +98,18 @@ def _per_cut(cuts, offsets, frame: float, plan: AlignmentPlan | None) -> list[di
             "hit_1frame": bool(abs(offset) <= frame + 1e-9),
             "offset_ms": round(float(offset) * 1000, 1) if finite else None,
         }
-        if index in reasons:
-            row["reason"] = reasons[index]
+        if not row["hit"]:
+            row["reason"] = reasons.get(index) or _measured_miss(offset)
         rows.append(row)
     return rows
+
+
+def _measured_miss(offset: float) -> str:
+    """Why a cut the plan meant to hit is a miss, from what the output was measured to do."""
+    if not np.isfinite(offset):
+        return "no beat found in the output"
+    side = "after" if offset > 0 else "before"
+    return f"planned on a beat, but the output's nearest beat is {abs(offset) * 1000:.0f} ms {side}"
 
 
 def _reasons(cuts: np.ndarray, plan: AlignmentPlan | None) -> dict[int, str]:

@@ -29,7 +29,11 @@ DOWNBEAT_BONUS = 0.4
 STRENGTH_BONUS = 0.3
 DRIFT_COST = 0.02  # per beat the music moves away from where it was
 SLACK_COST = 0.3  # for using all of the anchor slack
-SLACK_STEPS = 5  # anchor offsets tried per cut, from -slack to +slack
+SLACK_STEPS = 5  # anchor offsets tried per cut, from -slack to +slack around the lead
+# The beat's attack lands this long before its cut: the attack stays within 10 ms of the cut,
+# and the beat a listener's "tap" (or an onset-envelope tracker) places 30-45 ms after the
+# attack stays within 50 ms of it.
+ATTACK_LEAD = 0.003
 MAX_SKIP = 6  # cuts that may be missed between two hits
 WINDOW_BEATS = 8  # candidate beats lie within this many beats of the cut
 MAX_SPLICE_BEATS = BEATS_PER_BAR  # longest single jump, beats
@@ -37,6 +41,9 @@ SLIP_COST = 1.2  # starting the cue later in the music (an editor's "slip"), lik
 SLIP_SECOND_COST = 0.05  # per second of the music's opening left out
 SLIP = 1 << 20  # step code: the first hit is reached by slipping the music's in-point
 MIN_ANCHOR_GAP = 0.75  # beats: two anchors closer than this in the music are not two beats
+# A splice resumes at least this many beats before the beat it brings onto a cut: a listener
+# (and a tracker) needs a couple of beats after a jump to be back on the beat.
+CLEAR_BEATS = 2
 EPS = 1e-6
 
 
@@ -64,10 +71,10 @@ def plan_alignment(
     cuts: np.ndarray,
     duration: float,
     max_stretch: float = 0.06,
-    allow_half_beats: bool = True,
+    allow_half_beats: bool = False,
     allow_splices: bool = True,
     source_duration: float | None = None,
-    anchor_slack: float = 0.03,
+    anchor_slack: float = 0.012,
     avoid: frozenset[tuple[int, float]] = frozenset(),
     weights=None,
 ) -> AlignmentPlan:
@@ -76,10 +83,13 @@ def plan_alignment(
     Args:
         duration: length of the output cue, seconds.
         max_stretch: largest local tempo change allowed, as a fraction (0.06 = ±6 %).
-        allow_half_beats: splices may move the beat phase by half a beat (else whole beats).
+        allow_half_beats: splices of 1.5, 2.5 … beats may move the beat phase by half a beat,
+            at least `CLEAR_BEATS` before the cut they serve (default: whole beats only; a
+            phase jump leaves a listener on the off-beat until they re-entrain).
         allow_splices: False warps by stretch alone (no splices; the music starts at its start).
         source_duration: length of the music, seconds (default: `duration`).
-        anchor_slack: a beat may land up to this many seconds from its cut.
+        anchor_slack: a beat's attack may land up to this many seconds either side of
+            `ATTACK_LEAD` before its cut.
         avoid: (cut index, beat time) pairs not to use — anchors a re-measure found missed.
         weights: `[M]` worth of hitting each cut (default 1), in the order given; e.g. 0.5 for
             a dissolve's middle, so that a hard cut next to it wins when both cannot be hit.
@@ -91,7 +101,7 @@ def plan_alignment(
     problem = _problem(
         beats, cuts, duration, source_duration, max_stretch, allow_half_beats, allow_splices
     )
-    problem.offsets = np.linspace(-anchor_slack, anchor_slack, SLACK_STEPS)
+    problem.offsets = -ATTACK_LEAD + np.linspace(-anchor_slack, anchor_slack, SLACK_STEPS)
     problem.avoid = avoid
     problem.weights = weights
     chain = _solve(problem)
@@ -119,7 +129,9 @@ def _checked_cuts(cuts, duration: float, max_stretch: float, weights=None):
 def _problem(beats, cuts, duration, source_duration, max_stretch, half, splices) -> _Problem:
     grid, on_beat = _splice_grid(beats, source_duration, half)
     per_beat = 2 if half else 1
-    sizes = np.arange(1, MAX_SPLICE_BEATS * per_beat + 1) if splices else np.zeros(0, int)
+    # never a jump of less than one beat: a half-beat stutter is heard as a hiccup; with
+    # `half`, 1.5-, 2.5-… beat jumps may move the phase (CLEAR_BEATS before the cut it serves)
+    sizes = np.arange(per_beat, MAX_SPLICE_BEATS * per_beat + 1) if splices else np.zeros(0, int)
     steps = np.concatenate([[0], sizes, -sizes]).astype(int)
     problem = _Problem(
         beats, cuts, duration, source_duration, max_stretch, grid, on_beat, steps, half
@@ -183,7 +195,8 @@ def _anchor_value(problem: _Problem, j: int) -> np.ndarray:
     beats = problem.beats
     value = HIT_REWARD * problem.weights[j] + DOWNBEAT_BONUS * beats.downbeats[beat]
     value = value + STRENGTH_BONUS * beats.strength[beat]
-    slack = np.abs(target - problem.cuts[j]) / max(np.abs(problem.offsets).max(), EPS)
+    from_lead = np.abs(target - problem.cuts[j] + ATTACK_LEAD)
+    slack = from_lead / max(np.ptp(problem.offsets) / 2, EPS)
     drift = np.abs(source - target) / problem.beats.period
     inside = (target >= 0) & (target <= problem.duration)
     value = np.where(inside, value, -np.inf)
@@ -257,10 +270,11 @@ class _SpliceRoom:
         grid = problem.grid
         self.size = len(grid)
         # a jump forward leaves after the first anchor's beat has played; a repeat may go
-        # back to that beat itself; both end before the second anchor's beat
+        # back to that beat itself; both end CLEAR_BEATS before the second anchor's beat
         self.first_forward = np.searchsorted(grid, src_a + EPS, side="right")
         self.first_back = np.searchsorted(grid, src_a - EPS, side="left")
-        self.last = np.searchsorted(grid, src_b - EPS, side="left") - 1
+        clear = CLEAR_BEATS * (2 if problem.half_step else 1)
+        self.last = np.searchsorted(grid, src_b - EPS, side="left") - clear
         self.centre = np.searchsorted(grid, (src_a + src_b) / 2)
 
     def jump(self, step: int):
@@ -400,16 +414,34 @@ def _unhit(problem: _Problem, index: int, anchors: list[Anchor]) -> UnhitCut:
     period = problem.beats.period
     near = [a for a in anchors if abs(problem.cuts[a.cut_index] - time) < period * 1.5]
     if near:
-        other = float(problem.cuts[near[0].cut_index])
-        gap = abs(other - time)
-        reason = f"only {gap:.2f} s from the hit cut at {other:.2f} s (a beat is {period:.2f} s)"
-    else:
-        size = "half-beat" if problem.half_step else "whole-beat"
-        tools = f"stretch and {size} splices"
-        if len(problem.steps) <= 1:
-            tools = "stretch alone (splices off)"
-        reason = f"no beat can reach it within ±{problem.max_stretch * 100:.1f} % {tools}"
+        return UnhitCut(index, time, _too_close_reason(problem, time, near[0].cut_index))
+    size = "half-beat" if problem.half_step else "whole-beat"
+    tools = f"stretch and {size} splices"
+    if len(problem.steps) <= 1:
+        tools = "stretch alone (splices off)"
+    reason = f"no beat can reach it within ±{problem.max_stretch * 100:.1f} % {tools}"
     return UnhitCut(index, time, reason)
+
+
+def _too_close_reason(problem: _Problem, time: float, hit_index: int) -> str:
+    """Why a cut this near a hit cut is left: the gap in beats, and the stretch that the
+    nearest whole number of beats would need (over the bound, or under one beat)."""
+    other = float(problem.cuts[hit_index])
+    gap, period = abs(other - time), problem.beats.period
+    if gap < EPS:
+        return f"at the same time as the hit cut at {other:.2f} s"
+    beats = gap / period
+    where = f"{gap:.2f} s ({beats:.2f} beats of {period:.2f} s) from the hit cut at {other:.2f} s"
+    whole = max(int(round(beats)), 1)
+    need = abs(whole * period / gap - 1.0)
+    if beats < 1.0 - problem.max_stretch:
+        return f"{where}: closer than one beat"
+    if need <= problem.max_stretch:
+        return f"{where}: no plan reaches both within ±{problem.max_stretch * 100:.1f} % stretch"
+    return (
+        f"{where}: {whole} whole beat{'s' if whole > 1 else ''} there would need "
+        f"{need * 100:.1f} % stretch, over the ±{problem.max_stretch * 100:.1f} % bound"
+    )
 
 
 def _plan_without_beats(cuts, duration, source_duration, max_stretch) -> AlignmentPlan:

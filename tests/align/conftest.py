@@ -7,11 +7,13 @@ import pytest
 from align_music import make_click_track, make_music
 
 RATE = 44100
-# Cuts at awkward offsets, at least 2 s apart, per tempo (109: a bare click track).
+# Cuts at awkward offsets, 3-5 beats apart with 2-4 % of stretch between them (reachable with
+# whole-beat splices: a jump of whole beats cannot mend a fractional gap), per tempo (109: a
+# bare click track).
 CASES = {
-    97: (14.0, (2.37, 4.61, 7.13, 9.52, 12.08)),
-    109: (10.0, (2.53, 4.91, 7.46)),
-    123: (12.0, (2.21, 4.43, 6.9, 9.05)),
+    97: (14.0, (2.37, 4.94, 7.94, 10.32, 12.23)),
+    109: (10.0, (2.53, 4.82, 6.93, 8.62)),
+    123: (12.0, (2.21, 4.75, 6.64, 9.15)),
 }
 CLICK_TRACKS = {109}
 

@@ -12,7 +12,7 @@ from conftest import RATE
 
 from gvmgen.cli import main
 
-CUTS = "2.37,4.61,7.13"
+CUTS = "2.37,4.94,7.94"
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_report_holds_the_contract_fields(aligned_run):
     assert data["hit_rate_1frame"] == 1.0
     assert data["max_stretch"] <= 0.06 + 1e-9
     assert data["duration"] == pytest.approx(9.0)
-    assert [c["time"] for c in data["per_cut"]] == [2.37, 4.61, 7.13]
+    assert [c["time"] for c in data["per_cut"]] == [2.37, 4.94, 7.94]
     assert all({"time", "hit", "offset_ms"} <= set(c) for c in data["per_cut"])
 
 
@@ -100,7 +100,7 @@ def test_cuts_from_a_video_uses_its_cuts_and_frame_rate(tmp_path):
         tmp_path / "clip.mp4",
         rate=Fraction(25),
         duration=8.0,
-        cut_frames=(59, 118, 171),
+        cut_frames=(59, 123, 198),
         size=(96, 64),
         audio=audio,
         audio_rate=48000,
@@ -113,7 +113,7 @@ def test_cuts_from_a_video_uses_its_cuts_and_frame_rate(tmp_path):
     assert code == 0
     assert data["fps"] == pytest.approx(25.0)
     hard = [
-        c for c in data["per_cut"] if any(abs(c["time"] - f / 25) < 0.021 for f in (59, 118, 171))
+        c for c in data["per_cut"] if any(abs(c["time"] - f / 25) < 0.021 for f in (59, 123, 198))
     ]
     assert len(hard) == 3  # the detector may add gradual transitions; the hard cuts must be there
     assert all(c["hit_1frame"] for c in hard), hard

@@ -19,14 +19,37 @@ def source_at(plan, target: float) -> float:
     return piece.source_start + (target - piece.target_start) * piece.tempo_factor
 
 
-def test_each_cut_is_mapped_onto_a_beat():
+def test_each_cut_is_mapped_onto_a_beat_with_phase_moving_splices():
+    """5.71 is 4.62 beats after 2.33: only a 1.5-beat jump (made ≥ 2 beats before it) gets
+    there within ±6 %; whole-beat splices leave it (see the next test)."""
     beats = grid()
     cuts = np.array([2.33, 5.71, 8.02, 11.9, 15.27])
-    plan = plan_alignment(beats, cuts, 20.0)
+    plan = plan_alignment(beats, cuts, 20.0, allow_half_beats=True)
     assert not plan.unhit
     for cut in cuts:
         played = source_at(plan, cut + 1e-9)
         assert np.min(np.abs(beats.times - played)) < 0.035  # anchor slack ≤ 30 ms at ≤ 6 %
+
+
+def test_whole_beats_leave_a_fractional_gap_and_say_why():
+    plan = plan_alignment(grid(), np.array([5.71, 8.02]), 20.0)  # 4.62 beats apart
+    assert len(plan.unhit) == 1
+    assert "whole-beat" in plan.unhit[0].reason or "stretch" in plan.unhit[0].reason
+    for splice in plan.splices:
+        assert abs(splice.beats) >= 1 - 1e-6 and abs(splice.beats - round(splice.beats)) < 1e-6
+
+
+def test_a_close_cut_reason_never_contradicts_its_numbers():
+    """Issue 13: 'only 0.57 s from the hit cut (a beat is 0.53 s)' called a gap longer than a
+    beat short. The reason now gives the gap in beats and the stretch a whole beat would need."""
+    import re
+
+    plan = plan_alignment(grid(113.2), np.array([6.70, 7.30]), 20.0)  # 0.60 s, beat 0.53 s
+    (unhit,) = plan.unhit
+    beats = float(re.search(r"\(([\d.]+) beats of ([\d.]+) s\)", unhit.reason).group(1))
+    assert beats == pytest.approx(0.60 / (60 / 113.2), abs=0.01)
+    need = float(re.search(r"need ([\d.]+) % stretch", unhit.reason).group(1))
+    assert need > 6.0 and "closer than one beat" not in unhit.reason
 
 
 def test_stretch_alone_cannot_reach_and_says_so():

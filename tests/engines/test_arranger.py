@@ -322,7 +322,8 @@ def test_beats_for_the_aligner_are_the_composed_grid_at_the_trackers_lag(engine)
     score = engine.last_score
     assert np.array_equal(audio, engine.render(score))
     lag = beats.times - score.beat_times  # every composed beat, each at the tracker's lag
-    assert np.all((lag >= 0.0) & (lag <= 0.05))
+    # the tracker reads each beat at its attack (issue 11), a few ms either side of the note
+    assert np.all((lag >= -0.01) & (lag <= 0.05))
     assert np.ptp(lag) < 0.015  # a lag that drifts a little with the texture, not a new grid
     assert np.allclose((beats.times - lag)[beats.downbeats], score.downbeat_times)
 

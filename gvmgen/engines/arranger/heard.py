@@ -1,11 +1,12 @@
 """Where the aligner's beat tracker will hear the composed beats.
 
-The aligner re-measures its result with `gvmgen.align.beats.track_beats`, which puts a beat at
-the peak of librosa's onset envelope near it; that peak comes ~20–35 ms after the attack, and
-a little more or less depending on what plays on the beat. Handing the aligner the exact composed
-grid would land every cut that far from the beat it later measures. So each composed beat is
-moved to where that envelope peaks: every beat is still there (none missed, none doubled, which a
-tracker cannot promise), at the time the measurement will read.
+The aligner re-measures its result with `gvmgen.align.beats.track_beats`, which finds a beat at
+a peak of librosa's onset envelope and then moves it back to that beat's attack (the steepest
+rise of its energy). Handing the aligner the composed grid itself would be close, but a synth
+voice's attack and the tracker's reading of it differ by a few milliseconds that depend on what
+plays on the beat. So each composed beat is read the way the tracker reads it — envelope peak
+near the beat, then its attack — and every beat is still there (none missed, none doubled,
+which a tracker cannot promise), at the time the measurement will read.
 """
 
 from __future__ import annotations
@@ -13,21 +14,21 @@ from __future__ import annotations
 import numpy as np
 
 _SEARCH = (-1, 6)  # envelope frames around a beat where its peak may be (−12 … +70 ms)
-_MAX_LAG = 0.06  # seconds; a larger shift means the beat had no onset of its own
-_SMOOTH_BEATS = (
-    3  # median over ±3 beats: a beat with no attack (held ending) follows its neighbours
-)
+_LAG_RANGE = (-0.02, 0.02)  # seconds; an attack read further off means the beat had none
+_SMOOTH_BEATS = 3  # median over ±3 beats: a beat with no attack (held ending) follows the rest
 
 
 def heard_beat_times(audio: np.ndarray, sample_rate: int, beats: np.ndarray) -> np.ndarray:
     """Times (s, float64 `[B]`) at which the aligner's tracker hears `beats` in `audio` `[C, N]`."""
+    beats = np.asarray(beats, dtype=np.float64)
     if len(beats) == 0:
-        return np.asarray(beats, dtype=np.float64)
-    from gvmgen.align.beats import onset_envelope
+        return beats
+    from gvmgen.align.beats import beat_attacks, onset_envelope
 
     envelope, frame = onset_envelope(audio, sample_rate)
-    peaks = _envelope_peaks(envelope, np.asarray(beats) / frame)
-    lags = np.clip(peaks * frame - beats, -0.01, _MAX_LAG)
+    peaks = _envelope_peaks(envelope, beats / frame) * frame
+    attacks = beat_attacks(audio, sample_rate, peaks)
+    lags = np.clip(attacks - beats, *_LAG_RANGE)
     return beats + _running_median(lags, _SMOOTH_BEATS)
 
 
