@@ -193,11 +193,19 @@ def _checked(reply: tuple[str, dict]) -> tuple[str, dict]:
     return reply
 
 
-def spawn_server(data_dir: Path, engine: str = "auto", wait: float = SPAWN_WAIT_SECONDS) -> None:
-    """Start `gvmgen serve` in the background for `data_dir` and wait until it answers ping."""
+def spawn_server(
+    data_dir: Path,
+    engine: str = "auto",
+    bind: str | None = None,
+    wait: float = SPAWN_WAIT_SECONDS,
+) -> None:
+    """Start `gvmgen serve` in the background for `data_dir` and wait until it answers ping.
+
+    Without `bind` it takes a free loopback port: clients find it in server.json.
+    """
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     command = [sys.executable, "-m", "gvmgen.cli", "serve", "--data-dir", str(data_dir),
-               "--engine", engine]
+               "--engine", engine, "--bind", bind or "tcp://127.0.0.1:*"]
     log = open(data_dir / "spawn.log", "ab")  # noqa: SIM115 - handed to the child
     with log:
         subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,

@@ -186,7 +186,7 @@ def _client(args):
             with Client(find_endpoint(data_dir, args.connect), timeout=1.0, retries=1) as probe:
                 probe.request("ping", {})
         except BackendUnreachable:
-            spawn_server(data_dir, getattr(args, "engine", "auto"))
+            spawn_server(data_dir, getattr(args, "engine", "auto"), args.connect)
     return Client(find_endpoint(data_dir, args.connect), timeout=timeout)
 
 

@@ -1,0 +1,149 @@
+"""`gvmgen client`, `gvmgen serve` and `gvmgen keys` as the Resolve scripts and a user see them:
+JSON lines on stdout, the last line, and the exit status (docs/protocol.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+import zmq
+from gvmgen_backend.datadir import read_server_info
+
+from gvmgen.cli import main
+
+
+def _client(capsys, *argv) -> tuple[int, list[dict]]:
+    code = main(["client", *argv, "--json-lines"])
+    out = capsys.readouterr().out
+    return code, [json.loads(line) for line in out.splitlines()]  # nothing but JSON lines
+
+
+def test_ping_answers_and_exits_0(server, capsys):
+    code, lines = _client(capsys, "ping", "--data-dir", str(server.data_dir))
+    assert code == 0 and len(lines) == 1
+    assert lines[0]["type"] == "pong" and lines[0]["engine"] == "arranger"
+
+
+def test_no_server_exits_3_with_one_error_line(tmp_path, capsys):
+    for action in (["ping"], ["status", "abc"], ["list"]):
+        code, lines = _client(capsys, *action, "--data-dir", str(tmp_path / "nothing"))
+        assert code == 3 and len(lines) == 1
+        assert lines[0]["type"] == "error"
+        assert lines[0]["error"]["code"] == "backend_unreachable"
+        assert "gvmgen serve" in lines[0]["error"]["message"]
+
+
+def test_submit_prints_accepted_progress_then_done(server, clip, tmp_path, capsys):
+    code, lines = _client(capsys, "submit", "--input", str(clip), "--out", str(tmp_path / "o"),
+                          "--engine", "arranger", "--range", "0-3", "--data-dir",
+                          str(server.data_dir))
+    assert code == 0
+    assert lines[0] == {"type": "accepted", "job_id": lines[0]["job_id"]}
+    assert {line["type"] for line in lines[1:-1]} == {"progress"}
+    assert lines[-1]["type"] == "done" and lines[-1]["job_id"] == lines[0]["job_id"]
+    assert lines[-1]["result"]["cues"][0]["duration"] == pytest.approx(3.0)
+    assert all(set(p) >= {"stage", "fraction", "eta_seconds", "message", "cue", "take"}
+               for p in lines[1:-1])
+
+
+def test_a_failing_job_exits_2_with_failed_last(server, clip, tmp_path, capsys):
+    code, lines = _client(capsys, "submit", "--input", str(clip), "--out", str(tmp_path / "o"),
+                          "--range", "50-60", "--data-dir", str(server.data_dir))
+    assert code == 2 and lines[0]["type"] == "accepted"
+    assert lines[-1]["type"] == "failed" and lines[-1]["error"]["message"]
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_refused_submit_exits_2_with_error_naming_the_field(server, tmp_path, capsys):
+    code, lines = _client(capsys, "submit", "--input", str(tmp_path / "missing.mp4"), "--out",
+                          str(tmp_path / "o"), "--data-dir", str(server.data_dir))
+    assert code == 2 and len(lines) == 1
+    assert lines[0]["type"] == "error" and lines[0]["error"]["field"] == "input"
+
+
+def test_no_wait_then_watch_status_result_list_takes(server, clip, tmp_path, capsys):
+    data, out = str(server.data_dir), str(tmp_path / "o")
+    code, lines = _client(capsys, "submit", "--input", str(clip), "--out", out, "--no-wait",
+                          "--data-dir", data)
+    assert code == 0 and [line["type"] for line in lines] == ["accepted"]
+    job_id = lines[0]["job_id"]
+    code, watched = _client(capsys, "watch", job_id, "--data-dir", data)
+    assert code == 0 and watched[-1]["type"] == "done"
+    assert _client(capsys, "result", job_id, "--data-dir", data)[1][0]["type"] == "done"
+    status = _client(capsys, "status", job_id, "--data-dir", data)[1]
+    assert status[0]["type"] == "status" and status[0]["state"] == "done"
+    listed = _client(capsys, "list", "--data-dir", data)[1]
+    assert [(j["type"], j["job_id"]) for j in listed] == [("job", job_id)]
+    takes = _client(capsys, "takes", "--out", out, "--data-dir", data)[1]
+    assert [t["take"] for t in takes[0]["takes"]] == [1]
+
+
+def test_cancel_then_watch_ends_cancelled_with_exit_4(start_server, clip, tmp_path, capsys):
+    running = start_server(steps=300, step_seconds=0.02)
+    data = str(running.data_dir)
+    job_id = _client(capsys, "submit", "--input", str(clip), "--out", str(tmp_path / "o"),
+                     "--no-wait", "--data-dir", data)[1][0]["job_id"]
+    code, lines = _client(capsys, "cancel", job_id, "--data-dir", data)
+    assert code == 0 and lines[0]["cancel_requested"] is True
+    code, lines = _client(capsys, "watch", job_id, "--data-dir", data)
+    assert code == 4 and lines[-1] == {"type": "cancelled", "job_id": job_id}
+    assert _client(capsys, "result", job_id, "--data-dir", data)[0] == 4
+
+
+def test_serve_refuses_a_non_loopback_bind_without_keys(tmp_path, capsys):
+    code = main(["serve", "--bind", "tcp://0.0.0.0:*", "--data-dir", str(tmp_path / "d")])
+    err = capsys.readouterr().err
+    assert code == 2 and "gvmgen keys generate" in err and len(err.splitlines()) == 1
+    assert read_server_info(tmp_path / "d") is None
+
+
+def test_curve_keys_encrypt_and_authenticate(start_server, tmp_path, capsys):
+    data = tmp_path / "curve-data"
+    assert main(["keys", "generate", "--data-dir", str(data)]) == 0
+    assert "server key pair" in capsys.readouterr().out
+    running = start_server(data_dir=data)
+    assert running.server.curve and read_server_info(data)["curve"] is True
+    code, lines = _client(capsys, "ping", "--data-dir", str(data))
+    assert code == 0 and lines[0]["type"] == "pong"
+    plain = zmq.Context.instance().socket(zmq.DEALER)  # no CURVE: the handshake never completes
+    plain.setsockopt(zmq.LINGER, 0)
+    plain.connect(running.server.address)
+    try:
+        plain.send(b"{}")
+        assert not plain.poll(500)
+    finally:
+        plain.close(0)
+    assert main(["keys", "generate", "--data-dir", str(data)]) == 2  # never silently replaced
+
+
+def test_spawn_starts_a_server_that_sigterm_stops_cleanly(tmp_path, capsys):
+    data = tmp_path / "spawned"
+    try:
+        code, lines = _client(capsys, "ping", "--spawn", "--data-dir", str(data))
+        assert code == 0 and lines[0]["type"] == "pong"
+        pid = read_server_info(data)["pid"]
+        assert (data / "key").stat().st_mode & 0o777 == 0o600
+        os.kill(pid, signal.SIGTERM)
+        end = time.monotonic() + 30
+        while _alive(pid) and time.monotonic() < end:
+            time.sleep(0.1)
+        assert not _alive(pid) and read_server_info(data) is None
+        assert "stopped" in (data / "serve.log").read_text()
+    finally:
+        info = read_server_info(data)
+        if info and _alive(info["pid"]):
+            os.kill(info["pid"], signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie child of ours counts as gone
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return True
