@@ -122,14 +122,26 @@ def install(target: Plan, dry_run: bool = False, say=print) -> list[Path]:
     if dry_run:
         return written
     created = _make_folder(target.folder)
+    fresh = [p for p in written if not p.exists()]
     try:
         for name, text in target.files.items():
             write_text_atomic(target.folder / name, text)
         manifest = {"files": sorted(target.files), "created_folders": created}
         write_text_atomic(target.folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
-    except PermissionError as error:
-        raise _permission(error, target.folder) from None
+    except OSError as error:
+        _undo(fresh, created)  # half an install would look like someone else's files next time
+        if isinstance(error, PermissionError):
+            raise _permission(error, target.folder) from None
+        raise InstallError(f"cannot write to {target.folder}: {error.strerror}") from None
     return written
+
+
+def _undo(files: list[Path], folders: list[str]) -> None:
+    for path in files:
+        path.unlink(missing_ok=True)
+    for folder in reversed(folders):
+        if Path(folder).is_dir() and not any(Path(folder).iterdir()):
+            Path(folder).rmdir()
 
 
 def uninstall(folder: Path, dry_run: bool = False, say=print) -> list[Path]:
