@@ -447,8 +447,12 @@ def _aligned_and_levelled(run: _Run, steps: _CueSteps, cue: Cue, seed: int, audi
     level(0.0, "levelling: resampling")
     with _timed(run.seconds, "level"):
         delivered = resample(aligned.audio, engine.sample_rate, DELIVERY_RATE)
-        level(0.3, "levelling: loudness")
-        levelled, _ = normalize_loudness(delivered, DELIVERY_RATE, run.request.target_lufs)
+        levelled, _ = normalize_loudness(
+            delivered,
+            DELIVERY_RATE,
+            run.request.target_lufs,
+            progress=lambda f, m: level(0.2 + 0.8 * f, f"levelling: {m}"),
+        )
     level(1.0, "levelled")
     tempo = float(getattr(beats, "tempo", 0.0) or aligned.beats_after.tempo)
     return _RenderedCue(levelled, seed, tempo, aligned)
@@ -502,10 +506,27 @@ def _write_outputs(run: _Run, takes: list[list[_RenderedCue]], job: outputs.Job)
             if run.request.preview and result.preview is None:
                 result.warnings.append("preview: only a video input gets preview.mp4")
             run.post("write", WRITTEN, "writing the timeline and report")
-            report.write_all(run, result, takes, job.out)
+            _write_all(run, result, takes, job)
             job.commit()
     run.pump.post(Update("done", 1.0, "done"))
     return result
+
+
+def _write_all(run: _Run, result: ScoreResult, takes, job: outputs.Job) -> None:
+    """The timelines, picture, preview and report, staged; an extra timeline format that could
+    not be written becomes a warning in the report (score.otio holds everything)."""
+    from gvmgen import report
+    from gvmgen.atomic import write_text_atomic
+
+    asked = list(result.extra_timelines)
+    report.write_all(run, result, takes, job.out)
+    dropped = [Path(p).name for p in asked if p not in result.extra_timelines]
+    if dropped:
+        result.warnings.extend(
+            f"{name} not written: its format cannot hold this timeline; use score.otio"
+            for name in dropped
+        )
+        write_text_atomic(job.out / outputs.REPORT_NAME, result.model_dump_json(indent=2))
 
 
 def _merged_takes(previous: outputs.PreviousScore | None, ours: list[TakeInfo]) -> list[TakeInfo]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gvmgen.progress import ProgressFn, report
+
 OVERSAMPLE = 8  # BS.1770's 4× under-reads inter-sample peaks by ~0.1 dB on music; 8× is closer
 PEAK_MARGIN_DB = 0.05  # what 8× may still miss
 LIMITER_HOLD = 0.005  # s; the limiter's gain follows the peaks this smoothly
@@ -18,19 +20,23 @@ def normalize_loudness(
     sample_rate: int,
     target_lufs: float = -16.0,
     true_peak_dbtp: float = -1.0,
+    progress: ProgressFn | None = None,
 ) -> tuple[np.ndarray, float]:
     """Gain `audio` `[C, N]` to `target_lufs` integrated, limiting true peaks to `true_peak_dbtp`.
 
     Returns `(audio, integrated LUFS measured after)`. Silence comes back unchanged, -inf LUFS.
+    `progress(fraction, message)` hears of each pass (a caller may raise there to cancel).
     """
     audio = np.asarray(audio, dtype=np.float32)
     measured = integrated_lufs(audio, sample_rate)
     if not np.isfinite(measured):
         return audio, measured
     ceiling = 10 ** ((true_peak_dbtp - PEAK_MARGIN_DB) / 20)
+    report(progress, 0.1, "measuring true peaks")
     peaks = _oversampled_peaks(audio, sample_rate)  # oversampling is linear: scale, don't redo
     gain_db, out = 0.0, audio
-    for _ in range(PASSES):
+    for index in range(PASSES):
+        report(progress, 0.3 + 0.7 * index / PASSES, f"gain and limit, pass {index + 1}")
         gain_db += target_lufs - measured
         gain = 10 ** (gain_db / 20)
         out = _limit(audio * np.float32(gain), sample_rate, ceiling, peaks * gain)

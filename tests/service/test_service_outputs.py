@@ -138,3 +138,35 @@ def test_score_preview_has_picture_and_the_new_music(cut_clip, tmp_path, capsys)
         )
     assert abs(duration - 6.0) < 0.2
     assert np.sqrt(np.mean(audio**2)) > 0.01  # music, not silence
+
+
+def test_an_extra_timeline_that_cannot_be_written_is_a_warning(
+    three_cue_timeline, tmp_path, monkeypatch
+):
+    import json
+
+    import opentimelineio as otio
+
+    from gvmgen import timeline as tl
+    from gvmgen.errors import TimelineError
+
+    xml = tmp_path / "cut.xml"
+    otio.adapters.write_to_file(
+        otio.adapters.read_from_file(str(three_cue_timeline)), str(xml), adapter_name="fcp_xml"
+    )
+    write_timeline = tl.write_timeline
+
+    def no_xml(timeline, target, *args, **kwargs):
+        if Path(target).suffix == ".xml":
+            raise TimelineError("fcp_xml cannot hold this timeline")
+        return write_timeline(timeline, target, *args, **kwargs)
+
+    monkeypatch.setattr(tl, "write_timeline", no_xml)
+    out = tmp_path / "x"
+    result = score(
+        {"input": str(xml), "out_dir": str(out), "engine": "arranger", "range": "f0-f150"}
+    )
+    assert result.extra_timelines == [] and not (out / "score.xml").exists()
+    (warning,) = result.warnings
+    assert warning.startswith("score.xml not written")
+    assert json.loads((out / "report.json").read_text())["warnings"] == [warning]
