@@ -69,3 +69,45 @@ def make_click_track(bpm: float, duration: float, rate: int = 44100) -> np.ndarr
     for i, start in enumerate(beat_times(bpm, duration)):
         _add(mix, (0.5 if i % 4 == 0 else 0.3) * blip, start, rate)
     return np.stack([mix, mix]).astype(np.float32)
+
+
+def make_busy_hats_music(bpm: float, duration: float, rate: int = 44100) -> np.ndarray:
+    """Double-tempo-prone music `[2, N]`: a kick on every beat, loud hi-hats on every half beat
+    (2× the kick, as bright and as dense as a tracker's favourite pulse), a chord every bar."""
+    rng = np.random.default_rng(1)
+    mix = np.zeros(int(round(duration * rate)))
+    period = 60.0 / bpm
+    for i, t in enumerate(beat_times(bpm, duration)):
+        _add(mix, _kick(rate, accent=1.0 if i % 4 == 0 else 0.8), t, rate)
+        _add(mix, _hat(rate, rng, 0.5), t, rate)
+        _add(mix, _hat(rate, rng, 0.5), t + period / 2, rate)
+        if i % 4 == 0:
+            _add(mix, _chord(rate, CHORDS[(i // 4) % 4], 4 * period), t, rate)
+    mix *= 0.5 / max(np.abs(mix).max(), 1e-9)
+    return np.stack([mix, mix]).astype(np.float32)
+
+
+def kick_attacks(audio: np.ndarray, rate: int) -> np.ndarray:
+    """Where kicks start in `audio` `[C, N]` (s): the steepest rises of the < 120 Hz energy.
+
+    An independent reading of the output (a different band and method from the product's
+    tracker), for tests that must judge the delivered audio rather than the plan.
+    """
+    from scipy.signal import butter, sosfilt
+
+    low = sosfilt(butter(4, 120.0, btype="low", fs=rate, output="sos"), audio.mean(axis=0))
+    hop, width = rate // 1000, rate // 50  # 1 ms steps, 20 ms windows (a 50 Hz cycle)
+    power = np.concatenate([[0.0], np.cumsum(low.astype(np.float64) ** 2)])
+    starts = np.arange(0, len(low) - width, hop)
+    level = 10 * np.log10((power[starts + width] - power[starts]) / width + 1e-12)
+    before = np.concatenate([np.full(40, level[0]), level[:-40]])  # 40 ms earlier
+    jumps = np.flatnonzero((level - before > 12.0) & (level > level.max() - 30.0))
+    attacks, last = [], -np.inf
+    for frame in jumps:  # one kick per jump, kicks ≥ 0.3 s apart
+        if frame - last > 300:
+            rise = np.diff(level[max(frame - 40, 0) : frame + 10])
+            attacks.append(max(frame - 40, 0) + int(np.argmax(rise)) + 1)
+            last = frame
+    # a window's energy rises fastest when its leading edge is inside the kick's 2 ms ramp,
+    # 4 ms (measured on known kicks) after the kick starts
+    return (starts[np.array(attacks, dtype=int)] + width) / rate - 0.004
