@@ -515,11 +515,119 @@ function core.outcome_result(outcome)
   fail("The GVMGen client answered '" .. tostring(outcome.type) .. "', which this script does not know.")
 end
 
-function core.score(ctx, config, job, progress)
+function core.score(ctx, config, job)
   local argv = core.submit_argv(config, job)
   core.say("scoring " .. (job.range or "the whole timeline") .. " into " .. job.out_dir)
-  local outcome = core.run_client(argv, job.out_dir, progress or show_progress)
+  local window = core.progress_window(ctx)
+  local outcome
+  if window then
+    outcome = core.run_client_in_window(window, config, argv, job.out_dir)
+  else -- free edition (no UIManager from 19.1): the Console shows the progress
+    outcome = core.run_client(argv, job.out_dir, show_progress)
+  end
   return core.outcome_result(outcome)
+end
+
+---------------------------------------------------------------------------------------------
+-- Studio: a window with the progress and a Cancel button
+---------------------------------------------------------------------------------------------
+--- UIManager and a dispatcher, on Studio only: touching fu.UIManager on the free edition opens
+--- an upsell dialog that makes later API calls fail.
+function core.progress_window(ctx)
+  if not ctx.studio or not ctx.env then return nil end
+  local fusion = ctx.env.fu or ctx.env.fusion
+  local ok, ui = pcall(function() return fusion.UIManager end)
+  if not ok or not ui then return nil end
+  local ok2, disp = pcall(function() return ctx.env.bmd.UIDispatcher(ui) end)
+  if not ok2 or not disp then return nil end
+  return { ui = ui, disp = disp }
+end
+
+-- Start `argv` in the background: JSON lines to lines_path, stderr to err_path, and its exit
+-- status to exit_path when it ends (how we notice a client that died without an answer).
+local function spawn(argv, lines_path, err_path, exit_path)
+  local run = command_line(argv) .. " >" .. shell_quote(lines_path) .. " 2>" .. shell_quote(err_path)
+  if IS_WINDOWS then
+    os.execute('start "" /b cmd /c "' .. run .. " & echo %errorlevel% >" .. shell_quote(exit_path) .. '"')
+  else
+    os.execute("(" .. run .. "; echo $? >" .. shell_quote(exit_path) .. ") >/dev/null 2>&1 &")
+  end
+end
+
+local function new_lines(state)
+  local text = read_file(state.lines_path) or ""
+  local events = {}
+  for line in text:gmatch("([^\r\n]*)\r?\n") do events[#events + 1] = line end -- whole lines only
+  local fresh = {}
+  for i = (state.seen or 0) + 1, #events do
+    local ok, event = pcall(json.decode, events[i])
+    if ok and type(event) == "table" and event.type then fresh[#fresh + 1] = event end
+  end
+  state.seen = #events
+  return fresh
+end
+
+local function bar(fraction)
+  local filled = math.floor(fraction * 30 + 0.5)
+  return string.rep("#", filled) .. string.rep("-", 30 - filled) .. string.format(" %3d%%", math.floor(fraction * 100 + 0.5))
+end
+
+local function build_window(window)
+  local ui = window.ui
+  return window.disp:AddWindow({ ID = "GVMGenProgress", WindowTitle = "GVMGen", Geometry = { 200, 200, 460, 130 } },
+    ui:VGroup({
+      ui:Label({ ID = "Stage", Text = "Submitting the job..." }),
+      ui:Label({ ID = "Bar", Text = bar(0) }),
+      ui:Button({ ID = "Cancel", Text = "Cancel" }),
+    }))
+end
+
+--- Follow a background submit in a window; the dispatcher's timer reads its JSON lines.
+function core.run_client_in_window(window, config, argv, scratch_dir)
+  local state = {
+    lines_path = join(scratch_dir, "client-lines.jsonl"), err_path = join(scratch_dir, "client-stderr.txt"),
+    exit_path = join(scratch_dir, "client-exit.txt"),
+  }
+  for _, path in ipairs({ state.lines_path, state.err_path, state.exit_path }) do os.remove(path) end
+  spawn(argv, state.lines_path, state.err_path, state.exit_path)
+  local disp, win = window.disp, build_window(window)
+  local items = win:GetItems()
+  local function finish(outcome)
+    state.outcome = outcome
+    disp:ExitLoop()
+  end
+  local function cancel()
+    if state.cancelling or not state.job_id then return end
+    state.cancelling = true
+    items.Stage.Text = "Cancelling..."
+    pcall(core.run_client, core.client_argv(config, "cancel", state.job_id), scratch_dir)
+  end
+  local function poll()
+    for _, event in ipairs(new_lines(state)) do
+      show_progress(event)
+      if event.type == "accepted" then state.job_id = event.job_id end
+      if event.type == "progress" then
+        items.Stage.Text = tostring(event.stage or "") .. ": " .. one_line(event.message)
+        items.Bar.Text = bar(tonumber(event.fraction) or 0)
+      elseif event.type ~= "accepted" then
+        return finish(event)
+      end
+    end
+    if file_exists(state.exit_path) and not state.outcome then finish(nil) end
+  end
+  local timer = window.ui:Timer({ ID = "GVMGenPoll", Interval = 250 })
+  disp.On.Timeout = function() poll() end
+  win.On.Cancel.Clicked = function() cancel() end
+  win.On.GVMGenProgress.Close = function() cancel() end
+  win:Show()
+  timer:Start()
+  disp:RunLoop()
+  timer:Stop()
+  win:Hide()
+  if state.outcome then return state.outcome end
+  local why = one_line((read_file(state.err_path) or ""):match("([^\r\n]*)[\r\n]*$"))
+  fail("The GVMGen client (" .. argv[1] .. ") stopped without an answer"
+    .. (why ~= "" and (": " .. why) or "") .. "; run `gvmgen resolve install` again if it moved.")
 end
 
 --- The result's cues as placements: absolute record frame, frames on the timeline, WAV.
@@ -955,6 +1063,7 @@ function core.run(command, script_dir, env)
     local config = core.load_config(script_dir)
     local resolve = core.find_resolve(env)
     local ctx = command ~= "status" and core.context(resolve) or { resolve = resolve }
+    ctx.env = env
     return commands[command](ctx, config)
   end, function(e)
     if getmetatable(e) == Failure then return e end

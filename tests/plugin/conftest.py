@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from gvmgen_plugin import installer
 
-from tests.plugin.fake_resolve import FakeResolve
+from tests.plugin.fake_resolve import FakeBmd, FakeResolve
 
 FAKE_GVMGEN = Path(__file__).with_name("fake_gvmgen.py")
 SHOTS = (120, 97, 211, 143, 260, 89, 300, 180)  # frames: awkward lengths, ~58 s at 24 fps
@@ -25,6 +25,7 @@ class Editor:
     scripts_root: Path
     menu_dir: Path
     console: list[str] = field(default_factory=list)
+    bmd: FakeBmd = field(default_factory=FakeBmd)
 
     @property
     def timeline(self):
@@ -37,6 +38,7 @@ class Editor:
         self._print = lambda *parts: lines.append(" ".join(str(p) for p in parts))
         g.print = self._print  # kept alive here: Lua holds only a borrowed reference
         g.resolve, g.fu, g.app = self.resolve, self.resolve.fusion, self.resolve.fusion
+        g.bmd = self.bmd
         script = self.menu_dir / f"{command}.lua"
         if loaded_as == "file":
             g.dofile(str(script))

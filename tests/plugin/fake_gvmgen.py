@@ -7,7 +7,8 @@ cut at the same frame-exact boundaries as the pipeline (round(frame * 48000 / ra
 report.json so a later `--mode regenerate` finds the earlier takes.
 
 FAKE_GVMGEN selects a behaviour: ok (default), down, no_weights, bad_range, fail, cancelled,
-silent (dies without a line). FAKE_GVMGEN_LOG, when set, gets one JSON line of argv per call.
+silent (dies without a line), slow (0.3 s per stage; `client cancel` stops it through files in
+FAKE_GVMGEN_STATE). FAKE_GVMGEN_LOG, when set, gets one JSON line of argv per call.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import itertools
 import json
 import os
 import sys
+import time
 import uuid
 from fractions import Fraction
 from pathlib import Path
@@ -60,6 +62,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     submit.add_argument("--takes", type=int, default=1)
     for name in ("ping", "list"):
         client.add_parser(name)
+    client.add_parser("cancel").add_argument("job_id")
     for action in client.choices.values():
         action.add_argument("--json-lines", action="store_true")
         action.add_argument("--data-dir")
@@ -90,6 +93,10 @@ def main(argv: list[str]) -> int:
         )
     if args.action == "ping":
         emit(type="pong", version="0.1.0", engine="arranger", device="cpu", queue=0)
+        return 0
+    if args.action == "cancel":
+        Path(os.environ["FAKE_GVMGEN_STATE"], f"cancel-{args.job_id}").touch()
+        emit(type="cancelling", job_id=args.job_id)
         return 0
     if args.action == "list":
         emit(type="job", job_id="abc123", state="done", mode="range")
@@ -150,6 +157,11 @@ def submit(args: argparse.Namespace, mode: str) -> int:
     seed = args.seed if args.seed is not None else take - 1
     bounds = cue_bounds(timeline, rate, first, last, args.mode)
     for i, stage in enumerate(("timeline", "cuts", "plan", "generate", "write")):
+        if mode == "slow":  # a job long enough to press Cancel in
+            time.sleep(0.3)
+            if Path(os.environ["FAKE_GVMGEN_STATE"], f"cancel-{job_id}").exists():
+                emit(type="cancelled", job_id=job_id)
+                return 4
         emit(
             type="progress",
             job_id=job_id,
@@ -160,9 +172,22 @@ def submit(args: argparse.Namespace, mode: str) -> int:
             eta_seconds=1.0,
             message=f"{stage} ...",
         )
+    if mode == "slow" and wait_for_cancel(job_id, seconds=10.0):
+        emit(type="cancelled", job_id=job_id)
+        return 4
     result = write_take(out, job_id, args, rate, first, bounds, take, seed, previous)
     emit(type="done", job_id=job_id, result=result)
     return 0
+
+
+def wait_for_cancel(job_id: str, seconds: float) -> bool:
+    """A slow job's last stage: it ends only when cancelled or after `seconds`."""
+    flag = Path(os.environ["FAKE_GVMGEN_STATE"], f"cancel-{job_id}")
+    for _ in range(int(seconds / 0.05)):
+        if flag.exists():
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def parse_range(text: str) -> tuple[int, int]:

@@ -245,7 +245,7 @@ class FakeFusion:
         self.resolve = resolve
         # UIManager is Studio-only from 19.1; on free it is nil
         free_without_ui = not resolve.studio and resolve.version >= (19, 1, 0)
-        self.UIManager = None if free_without_ui else object()
+        self.UIManager = None if free_without_ui else FakeUI()
 
     def GetResolve(self):
         return self.resolve
@@ -601,3 +601,124 @@ def _values(table) -> list:
     if isinstance(table, list | tuple):
         return list(table)
     return [table[k] for k in sorted(table.keys())]
+
+
+# Studio's UIManager, as much of it as the progress window uses ----------------------------
+
+
+class Handlers:
+    """`win.On.Cancel.Clicked = fn` / `disp.On.Timeout = fn`: nested, assignable from Lua."""
+
+    def __getattr__(self, name):
+        child = Handlers()
+        object.__setattr__(self, name, child)
+        return child
+
+    def __setitem__(self, name, value):  # lupa assigns `a.b = v` from Lua as an item
+        object.__setattr__(self, name, value)
+
+    def __getitem__(self, name):  # and then reads `a.b` as an item too
+        return getattr(self, name)
+
+    def __call__(self, *args):  # an event nobody handles
+        return None
+
+
+class Widget:
+    def __init__(self, kind, props=None, children=None):
+        self.kind, self.children = kind, children or []
+        self.ID, self.Text = None, ""
+        for key, value in dict(props.items() if props is not None else {}).items():
+            setattr(self, key, value)
+        self.texts = [self.Text]
+
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        if name == "Text" and hasattr(self, "texts"):
+            self.texts.append(value)
+
+    def __setitem__(self, name, value):  # `items.Stage.Text = ...` from Lua
+        setattr(self, name, value)
+
+    def __getitem__(self, name):
+        return getattr(self, name)
+
+
+class FakeWindow:
+    def __init__(self, props, layout):
+        self.props, self.layout, self.On = dict(props.items()), layout, Handlers()
+        self.shown = False
+        self.items = {w.ID: w for w in layout.children if w.ID}
+
+    def GetItems(self):
+        return _lua().table_from(self.items)
+
+    def Show(self):
+        self.shown = True
+
+    def Hide(self):
+        self.shown = False
+
+
+class FakeTimer:
+    def __init__(self, props):
+        self.props, self.running = dict(props.items()), False
+
+    def Start(self):
+        self.running = True
+
+    def Stop(self):
+        self.running = False
+
+
+class FakeUI:
+    def __init__(self):
+        self.windows: list[FakeWindow] = []
+
+    def VGroup(self, children):
+        return Widget("VGroup", None, _values(children))
+
+    def Label(self, props):
+        return Widget("Label", props)
+
+    def Button(self, props):
+        return Widget("Button", props)
+
+    def Timer(self, props):
+        return FakeTimer(props)
+
+
+class FakeDispatcher:
+    """RunLoop fires the timer every 50 ms; `press_cancel` clicks Cancel once a stage shows."""
+
+    press_cancel = False
+
+    def __init__(self, ui):
+        self.ui, self.On, self.running = ui, Handlers(), False
+
+    def AddWindow(self, props, layout):
+        window = FakeWindow(props, layout)
+        self.ui.windows.append(window)
+        return window
+
+    def RunLoop(self):
+        import time
+
+        self.running = True
+        for _ in range(600):  # 30 s at most
+            if not self.running:
+                return
+            time.sleep(0.05)
+            self.On.Timeout()
+            window = self.ui.windows[-1]
+            if self.press_cancel and len(window.items["Stage"].texts) > 2:
+                window.On.Cancel.Clicked()
+                FakeDispatcher.press_cancel = False
+
+    def ExitLoop(self):
+        self.running = False
+
+
+class FakeBmd:
+    def UIDispatcher(self, ui):
+        return FakeDispatcher(ui)
