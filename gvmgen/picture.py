@@ -1,166 +1,481 @@
-"""The report picture: a strip of the scored range an editor reads at a glance.
+"""The report picture: the scored range as an editor reads it at a glance.
 
-Lanes, top to bottom: cues (name, take, hit rate), the music's level, beats BEFORE alignment
-(grey) and AFTER (green) against the cuts (red; a ring marks a cut no beat reached), and the
-time-stretch curve (0 in the middle, the ± bound dashed).
+* a header: input, record in–out, engine, cue and cut counts (how many the music aimed at and
+  hit), the time-stretch actually used against its limit;
+* a legend for every mark;
+* a strip of the whole range — cues, cuts, the music's level, the time-stretch with its scale,
+  timecodes along the bottom;
+* for a range longer than `DETAIL_SECONDS`, per-cue panels (long cues in parts of at most
+  `PANEL_SECONDS`) with the beats before (grey) and after (green) alignment against the cuts,
+  so a 12-minute batch stays readable where one strip would merge its cuts into a block.
+
+The counts are those of report.json (`ScoreResult.cuts`); the PNG also carries them as text
+chunks (`gvmgen.cuts`, `gvmgen.cues`) for tools.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from gvmgen.atomic import atomic_path
+from gvmgen.media.audio import DELIVERY_RATE
 
-WIDTH, MARGIN = 1600, 70
-LANES = {"cues": (40, 80), "level": (90, 160), "beats": (170, 250), "stretch": (260, 340)}
-HEIGHT = 380
+WIDTH, LEFT, RIGHT = 1600, 96, 24
+DETAIL_SECONDS = 90.0  # up to this long, one detailed strip says it all
+PANEL_SECONDS = 60.0  # the longest stretch of time one detail panel shows
+MAX_PANELS = 40
 COLOURS = {
     "bg": (24, 26, 31),
-    "text": (220, 222, 228),
-    "grid": (60, 64, 72),
+    "panel": (32, 35, 42),
+    "text": (224, 226, 232),
+    "dim": (140, 144, 152),
+    "grid": (66, 70, 80),
     "cut": (235, 80, 80),
+    "cut_other": (120, 100, 104),
+    "hit": (90, 210, 120),
     "before": (130, 134, 142),
     "after": (90, 210, 120),
     "level": (110, 150, 230),
     "stretch": (240, 190, 80),
     "cue_a": (52, 58, 84),
     "cue_b": (70, 60, 90),
+    "silent": (40, 42, 48),
 }
 
 
-def draw_report(run, cues, target: Path) -> Path:
-    """Draw the first take of this run to `target` (PNG)."""
-    from PIL import Image, ImageDraw
+@dataclass
+class _CueView:
+    """One cue in seconds from the range start (beats and pieces moved there too)."""
 
-    image = Image.new("RGB", (WIDTH, HEIGHT), COLOURS["bg"])
+    index: int
+    name: str
+    start: float
+    end: float
+    seed: int
+    tempo: float
+    before: np.ndarray
+    after: np.ndarray
+    pieces: list[tuple[float, float, float]]  # (start, end, tempo factor)
+    unhit: set[float]
+    silent: bool = False
+    hit_rate: float | None = None
+    stretch_used: float = 0.0
+
+
+@dataclass
+class _CutView:
+    time: float  # seconds from the range start
+    target: bool
+    hit: bool | None
+
+
+@dataclass
+class _View:
+    """Everything the picture shows, gathered once."""
+
+    title: str
+    duration: float
+    bound: float  # the ±stretch limit
+    cues: list[_CueView]
+    cuts: list[_CutView]
+    level: np.ndarray  # [N] mono at `level_rate`
+    level_rate: int
+    timecode: object  # seconds → record timecode text
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """A rectangle of the picture showing the times [t0, t1)."""
+
+    left: int
+    right: int
+    t0: float
+    t1: float
+
+    def x(self, seconds: float) -> float:
+        span = max(self.t1 - self.t0, 1e-6)
+        return self.left + (self.right - self.left) * (seconds - self.t0) / span
+
+    def holds(self, seconds: float) -> bool:
+        return self.t0 <= seconds <= self.t1
+
+
+def draw_report(run, cues, target: Path, result=None) -> Path:
+    """Draw the first take of this run (`cues`: its rendered cues) to `target` (PNG).
+
+    :param result: the run's `ScoreResult` (for hit rates, the cut list and the stretch
+        measured on the delivered audio); without it the plan's own figures are shown.
+    """
+    from PIL import Image, ImageDraw
+    from PIL.PngImagePlugin import PngInfo
+
+    view = _gather(run, cues, result)
+    panels = _detail_frames(view) if view.duration > DETAIL_SECONDS else []
+    height = _height(view, panels)
+    image = Image.new("RGB", (WIDTH, height), COLOURS["bg"])
     draw = ImageDraw.Draw(image)
-    scale = _Scale(run.analysis.duration)
-    _title(draw, run)
-    _cue_lane(draw, scale, run, cues)
-    _level_lane(draw, scale, cues)
-    _beat_lane(draw, scale, run, cues)
-    _stretch_lane(draw, scale, run, cues)
-    _time_axis(draw, scale)
+    fonts = _fonts()
+    y = _header(draw, view, fonts)
+    y = _legend(draw, y, fonts, overview=bool(panels))
+    y = _strip(draw, view, y, fonts, detailed=not panels)
+    _panels(draw, view, panels, y, fonts)
+    info = PngInfo()
+    info.add_text("gvmgen.cuts", str(len(view.cuts)))
+    info.add_text("gvmgen.cues", str(len(view.cues)))
     with atomic_path(target) as tmp:
-        image.save(tmp, format="PNG")
+        image.save(tmp, format="PNG", pnginfo=info)
     return target
 
 
-class _Scale:
-    def __init__(self, duration: float):
-        self.duration = max(duration, 1e-6)
-
-    def x(self, seconds: float) -> int:
-        return round(MARGIN + (WIDTH - 2 * MARGIN) * seconds / self.duration)
+# --- gathering ----------------------------------------------------------------------------
 
 
-def _title(draw, run) -> None:
-    text = (
-        f"{Path(run.request.input).name}   engine: {run.choice.engine.name}   "
-        f"{len(run.cues)} cue(s)   {len(run.analysis.cuts)} cut(s)   "
-        f"max stretch ±{run.request.max_stretch:.0%}"
+def _gather(run, rendered, result) -> _View:
+    from gvmgen.analysis import range_timecodes, timecode_at
+
+    reports = {c.index: c for c in result.cues} if result is not None else {}
+    cues = [
+        _cue_view(run, cue, r, reports.get(cue.index))
+        for cue, r in zip(run.cues, rendered, strict=True)
+    ]
+    cuts = _cut_views(run, result, cues)
+    track = np.concatenate([c.audio for c in rendered], axis=1).mean(axis=0)
+    rate = float(run.rate)
+    range_in, range_out = range_timecodes(run.edit)
+    targets = [c for c in cuts if c.target]
+    hits = sum(1 for c in targets if c.hit)
+    used = max((c.stretch_used for c in cues), default=0.0)
+    title = (
+        f"{Path(run.request.input).name}   {range_in} - {range_out}   "
+        f"engine {run.choice.engine.name}   {len(cues)} cue(s)   {len(cuts)} cut(s): "
+        f"{len(targets)} aimed at, {hits} hit within 50 ms   "
+        f"stretch used: max {used:.1%} (limit ±{run.request.max_stretch:.0%})"
     )
-    draw.text((MARGIN, 12), text, fill=COLOURS["text"])
-    for name, (top, bottom) in LANES.items():
-        draw.text((6, (top + bottom) // 2 - 6), name, fill=COLOURS["before"])
+    return _View(
+        title=title,
+        duration=max(float(run.analysis.duration), 1e-6),
+        bound=max(float(run.request.max_stretch), 1e-6),
+        cues=cues,
+        cuts=cuts,
+        level=track,
+        level_rate=DELIVERY_RATE,
+        timecode=lambda seconds: timecode_at(run.edit, round(seconds * rate)),
+    )
 
 
-def _cue_lane(draw, scale: _Scale, run, cues) -> None:
-    top, bottom = LANES["cues"]
-    for cue, rendered in zip(run.cues, cues, strict=True):
-        start, duration = run.cue_seconds(cue)
-        x0, x1 = scale.x(start), scale.x(start + duration)
-        fill = COLOURS["cue_a"] if cue.index % 2 == 0 else COLOURS["cue_b"]
-        draw.rectangle([x0, top, max(x0 + 1, x1 - 1), bottom], fill=fill)
-        draw.text((x0 + 4, top + 4), cue.name, fill=COLOURS["text"])
-        draw.text(
-            (x0 + 4, top + 20),
-            f"seed {rendered.seed}  {rendered.tempo:.0f} bpm",
-            fill=COLOURS["before"],
-        )
+def _cue_view(run, cue, rendered, report) -> _CueView:
+    start, duration = run.cue_seconds(cue)
+    alignment = rendered.alignment
+    plan = alignment.plan
+    pieces = [(start + p.target_start, start + p.target_end, p.tempo_factor) for p in plan.pieces]
+    planned = max((abs(f - 1.0) for _, _, f in pieces), default=0.0)
+    return _CueView(
+        index=cue.index,
+        name=cue.name,
+        start=start,
+        end=start + duration,
+        seed=rendered.seed,
+        tempo=float(rendered.tempo),
+        before=start + _inside(alignment.beats_before.times, duration),
+        after=start + _inside(alignment.beats_after.times, duration),
+        pieces=pieces,
+        unhit={round(start + float(u.time), 3) for u in plan.unhit},
+        silent=bool(getattr(cue, "silent", False)),
+        hit_rate=report.hit_rate_50ms if report is not None else None,
+        stretch_used=float(report.max_stretch) if report is not None else planned,
+    )
 
 
-def _level_lane(draw, scale: _Scale, cues) -> None:
-    top, bottom = LANES["level"]
-    track = np.concatenate([c.audio for c in cues], axis=1).mean(axis=0)
-    columns = WIDTH - 2 * MARGIN
-    edges = np.linspace(0, len(track), columns + 1).astype(int)
-    middle, half = (top + bottom) / 2, (bottom - top) / 2
+def _inside(times, duration: float) -> np.ndarray:
+    times = np.asarray(times, np.float64)
+    return times[(times >= 0) & (times < duration)]
+
+
+def _cut_views(run, result, cues: list[_CueView]) -> list[_CutView]:
+    """The report's cut list; without a result, the analysis' cuts against the plans."""
+    if result is not None:
+        return [_CutView(c.time, c.target, c.hit) for c in result.cuts]
+    from gvmgen.conditioning import cue_cut_times
+
+    views = []
+    for cut in run.analysis.cuts:
+        cue = next((c for c in cues if c.start <= cut.time < c.end), cues[-1])
+        aimed = cue_cut_times(run.analysis, cue.start, cue.end - cue.start) + cue.start
+        target = bool(np.any(np.abs(aimed - cut.time) < 1e-6))
+        hit = round(float(cut.time), 3) not in cue.unhit if target else None
+        views.append(_CutView(float(cut.time), target, hit))
+    return views
+
+
+# --- layout -------------------------------------------------------------------------------
+
+HEADER, LEGEND = 54, 30
+STRIP_LANES = {"cues": 40, "cuts": 22, "level": 46, "stretch": 62, "axis": 26}
+DETAIL_LANES = {"cues": 40, "level": 46, "beats": 84, "stretch": 62, "axis": 26}
+PANEL_LANES = {"title": 20, "beats": 70, "stretch": 50, "axis": 24}
+PANEL_GAP = 14
+
+
+def _height(view: _View, panels: list[_Frame]) -> int:
+    strip = sum((STRIP_LANES if panels else DETAIL_LANES).values())
+    rows = math.ceil(min(len(panels), MAX_PANELS) / 2)
+    panel = sum(PANEL_LANES.values()) + PANEL_GAP
+    more = 24 if len(panels) > MAX_PANELS else 0
+    return HEADER + LEGEND + strip + 16 + rows * panel + more + 10
+
+
+def _detail_frames(view: _View) -> list[_Frame]:
+    """Per-cue panels (time spans); a cue longer than `PANEL_SECONDS` gets several."""
+    half = (WIDTH - LEFT - RIGHT - 40) // 2
+    spans = []
+    for cue in view.cues:
+        parts = max(1, math.ceil((cue.end - cue.start) / PANEL_SECONDS - 1e-9))
+        step = (cue.end - cue.start) / parts
+        spans += [(cue.start + i * step, cue.start + (i + 1) * step) for i in range(parts)]
+    frames = []
+    for i, (t0, t1) in enumerate(spans):
+        left = LEFT + (i % 2) * (half + 40)
+        frames.append(_Frame(left, left + half, t0, t1))
+    return frames
+
+
+def _fonts() -> dict:
+    from PIL import ImageFont
+
+    return {size: ImageFont.load_default(size=size) for size in (11, 13, 15)}
+
+
+# --- header and legend --------------------------------------------------------------------
+
+
+def _header(draw, view: _View, fonts) -> int:
+    draw.text((LEFT, 12), view.title, fill=COLOURS["text"], font=fonts[15])
+    room, shown = WIDTH - LEFT - RIGHT - 160, []
+    for i, cue in enumerate(view.cues):
+        shown.append(f"{cue.name}: {'rest' if cue.silent else _rate_text(cue.hit_rate)}")
+        if draw.textlength("   ".join(shown), font=fonts[13]) > room:
+            shown[-1] = f"... {len(view.cues) - i} more cue(s)"
+            break
+    draw.text((LEFT, 34), "   ".join(shown), fill=COLOURS["dim"], font=fonts[13])
+    return HEADER
+
+
+def _rate_text(rate: float | None) -> str:
+    if rate is None:  # drawn without the measured report
+        return "hits not measured"
+    return "no cuts to hit" if not math.isfinite(rate) else f"{rate:.0%} of cuts hit"
+
+
+def _legend(draw, y: int, fonts, overview: bool) -> int:
+    """What each mark means; the overview's cut ticks only when there is an overview."""
+    items = [
+        ("line", COLOURS["cut"], "cut the music aims at"),
+        ("line", COLOURS["cut_other"], "cut it does not aim at (dissolve, cue edge)"),
+        ("ring", COLOURS["cut"], "aimed at, no beat within 50 ms"),
+        ("tick", COLOURS["before"], "beat before alignment"),
+        ("tick", COLOURS["after"], "beat after"),
+        ("bar", COLOURS["stretch"], "time-stretch (+ faster, - slower)"),
+    ]
+    if overview:
+        items[3:3] = [
+            ("tick", COLOURS["hit"], "overview: cut hit"),
+            ("tick", COLOURS["cut"], "missed"),
+        ]
+    x = LEFT
+    for shape, colour, label in items:
+        _swatch(draw, shape, colour, x, y + 4)
+        draw.text((x + 16, y + 2), label, fill=COLOURS["dim"], font=fonts[13])
+        x += 26 + int(draw.textlength(label, font=fonts[13]))
+    return y + LEGEND
+
+
+def _swatch(draw, shape: str, colour, x: int, y: int) -> None:
+    if shape == "line":
+        draw.line([x + 5, y - 2, x + 5, y + 14], fill=colour, width=2)
+    elif shape == "ring":
+        draw.ellipse([x, y + 1, x + 10, y + 11], outline=colour, width=2)
+    elif shape == "tick":
+        draw.line([x + 5, y + 1, x + 5, y + 11], fill=colour, width=1)
+    else:
+        draw.line([x, y + 6, x + 11, y + 6], fill=colour, width=3)
+
+
+# --- the whole range ----------------------------------------------------------------------
+
+
+def _strip(draw, view: _View, y: int, fonts, detailed: bool) -> int:
+    """The whole range in one strip; `detailed` adds the beat lane (short ranges)."""
+    frame = _Frame(LEFT, WIDTH - RIGHT, 0.0, view.duration)
+    lanes = DETAIL_LANES if detailed else STRIP_LANES
+    top = y
+    for name, height in lanes.items():
+        if name != "axis":
+            draw.text((8, y + 4), name, fill=COLOURS["dim"], font=fonts[13])
+        _LANES[name](draw, view, frame, y, y + height, fonts)
+        y += height
+    if detailed:
+        _cut_lines(draw, view, frame, top + lanes["cues"], y - lanes["axis"] - lanes["stretch"])
+    return y + 16
+
+
+def _cue_lane(draw, view: _View, frame: _Frame, top: int, bottom: int, fonts) -> None:
+    for cue in view.cues:
+        x0, x1 = frame.x(max(cue.start, frame.t0)), frame.x(min(cue.end, frame.t1))
+        fill = COLOURS["silent"] if cue.silent else (COLOURS["cue_a"], COLOURS["cue_b"])[
+            cue.index % 2
+        ]
+        draw.rectangle([x0, top + 2, max(x0 + 1, x1 - 1), bottom - 4], fill=fill)
+        label = f"{cue.name} (rest)" if cue.silent else cue.name
+        if x1 - x0 > draw.textlength(label, font=fonts[13]) + 8:
+            draw.text((x0 + 4, top + 4), label, fill=COLOURS["text"], font=fonts[13])
+        detail = "" if cue.silent else f"seed {cue.seed}  {cue.tempo:.0f} bpm"
+        if detail and x1 - x0 > draw.textlength(detail, font=fonts[11]) + 8:
+            draw.text((x0 + 4, top + 20), detail, fill=COLOURS["dim"], font=fonts[11])
+
+
+def _cuts_lane(draw, view: _View, frame: _Frame, top: int, bottom: int, fonts) -> None:
+    """One tick per cut: green hit, red missed, dim not aimed at."""
+    for cut in view.cuts:
+        if not frame.holds(cut.time):
+            continue
+        colour = COLOURS["cut_other"]
+        if cut.target:
+            colour = COLOURS["hit"] if cut.hit else COLOURS["cut"]
+        x = frame.x(cut.time)
+        draw.line([x, top + 3, x, bottom - 3], fill=colour, width=1)
+
+
+def _level_lane(draw, view: _View, frame: _Frame, top: int, bottom: int, fonts) -> None:
+    columns = int(frame.right - frame.left)
+    a = int(frame.t0 * view.level_rate)
+    b = min(len(view.level), int(frame.t1 * view.level_rate))
+    edges = np.linspace(a, b, columns + 1).astype(int)
+    middle, half = (top + bottom) / 2, (bottom - top - 6) / 2
     for i in range(columns):
-        chunk = track[edges[i] : max(edges[i] + 1, edges[i + 1])]
-        peak = float(np.abs(chunk).max()) if len(chunk) else 0.0
-        draw.line(
-            [MARGIN + i, middle - peak * half, MARGIN + i, middle + peak * half],
-            fill=COLOURS["level"],
-        )
+        chunk = view.level[edges[i] : max(edges[i] + 1, edges[i + 1])]
+        peak = min(1.0, float(np.abs(chunk).max())) if len(chunk) else 0.0
+        x = frame.left + i
+        draw.line([x, middle - peak * half, x, middle + peak * half], fill=COLOURS["level"])
 
 
-def _beat_lane(draw, scale: _Scale, run, cues) -> None:
-    top, bottom = LANES["beats"]
+def _beat_lane(draw, view: _View, frame: _Frame, top: int, bottom: int, fonts) -> None:
     middle = (top + bottom) // 2
-    for cue, rendered in zip(run.cues, cues, strict=True):
-        start, duration = run.cue_seconds(cue)
-        _ticks(
-            draw,
-            scale,
-            start,
-            duration,
-            rendered.alignment.beats_before.times,
-            (top, middle - 2),
-            COLOURS["before"],
-        )
-        _ticks(
-            draw,
-            scale,
-            start,
-            duration,
-            rendered.alignment.beats_after.times,
-            (middle + 2, bottom),
-            COLOURS["after"],
-        )
-        unhit = {round(u.time, 3) for u in rendered.alignment.plan.unhit}
-        for cut in rendered.alignment.plan.cuts:
-            x = scale.x(start + cut)
-            draw.line([x, LANES["cues"][1], x, bottom], fill=COLOURS["cut"], width=2)
-            if round(float(cut), 3) in unhit:
-                draw.ellipse([x - 5, bottom - 5, x + 5, bottom + 5], outline=COLOURS["cut"])
+    for cue in view.cues:
+        _ticks(draw, frame, cue.before, top + 4, middle - 2, COLOURS["before"])
+        _ticks(draw, frame, cue.after, middle + 2, bottom - 4, COLOURS["after"])
 
 
-def _ticks(draw, scale, start, duration, times, span, colour) -> None:
-    for t in np.asarray(times):
-        if 0 <= t < duration:
-            x = scale.x(start + float(t))
-            draw.line([x, span[0], x, span[1]], fill=colour)
+def _ticks(draw, frame: _Frame, times: np.ndarray, top: int, bottom: int, colour) -> None:
+    for t in times:
+        if frame.holds(float(t)):
+            x = frame.x(float(t))
+            draw.line([x, top, x, bottom], fill=colour)
 
 
-def _stretch_lane(draw, scale: _Scale, run, cues) -> None:
-    top, bottom = LANES["stretch"]
-    middle, bound = (top + bottom) / 2, max(run.request.max_stretch, 1e-6)
-    per_unit = (bottom - top) / 2 / (bound * 1.25)
-    for y in (middle - bound * per_unit, middle + bound * per_unit):
-        for x in range(MARGIN, WIDTH - MARGIN, 12):
+def _cut_lines(draw, view: _View, frame: _Frame, top: int, bottom: int) -> None:
+    """Cuts across the level and beat lanes; a ring where no beat reached a target."""
+    unhit = {t for cue in view.cues for t in cue.unhit}
+    for cut in view.cuts:
+        if not frame.holds(cut.time):
+            continue
+        x = frame.x(cut.time)
+        colour = COLOURS["cut"] if cut.target else COLOURS["cut_other"]
+        draw.line([x, top, x, bottom], fill=colour, width=2 if cut.target else 1)
+        if cut.target and (cut.hit is False or round(cut.time, 3) in unhit):
+            draw.ellipse([x - 6, bottom - 6, x + 6, bottom + 6], outline=COLOURS["cut"], width=2)
+
+
+def _stretch_lane(draw, view: _View, frame: _Frame, top: int, bottom: int, fonts) -> None:
+    """Tempo change per piece, 0 in the middle, the ± limit dashed and labelled."""
+    middle = (top + bottom) / 2
+    per_unit = (bottom - top - 10) / 2 / (view.bound * 1.25)
+    for sign in (1, -1):
+        y = middle - sign * view.bound * per_unit
+        for x in range(int(frame.left), int(frame.right), 12):
             draw.line([x, y, x + 5, y], fill=COLOURS["grid"])
-    draw.line([MARGIN, middle, WIDTH - MARGIN, middle], fill=COLOURS["grid"])
-    for cue, rendered in zip(run.cues, cues, strict=True):
-        start = run.cue_seconds(cue)[0]
-        for piece in rendered.alignment.plan.pieces:
-            y = middle - (piece.tempo_factor - 1.0) * per_unit
-            x0, x1 = scale.x(start + piece.target_start), scale.x(start + piece.target_end)
+        _scale_label(draw, frame, y, f"{'+' if sign > 0 else '-'}{view.bound:.0%}", fonts)
+    draw.line([frame.left, middle, frame.right, middle], fill=COLOURS["grid"])
+    _scale_label(draw, frame, middle, "0", fonts)
+    for cue in view.cues:
+        for t0, t1, factor in cue.pieces:
+            if t1 < frame.t0 or t0 > frame.t1:
+                continue
+            y = middle - max(-1.25 * view.bound, min(1.25 * view.bound, factor - 1.0)) * per_unit
+            x0, x1 = frame.x(max(t0, frame.t0)), frame.x(min(t1, frame.t1))
             draw.line([x0, y, max(x0, x1 - 1), y], fill=COLOURS["stretch"], width=3)
 
 
-def _time_axis(draw, scale: _Scale) -> None:
-    step = _tick_step(scale.duration)
-    for i in range(int(scale.duration // step) + 1):
-        x = scale.x(i * step)
-        draw.line([x, HEIGHT - 34, x, HEIGHT - 28], fill=COLOURS["grid"])
-        draw.text((x - 8, HEIGHT - 24), f"{i * step:g}s", fill=COLOURS["before"])
+def _scale_label(draw, frame: _Frame, y: float, text: str, fonts) -> None:
+    width = draw.textlength(text, font=fonts[11])
+    draw.text((frame.left - 8 - width, y - 7), text, fill=COLOURS["dim"], font=fonts[11])
 
 
-def _tick_step(duration: float) -> float:
-    for step in (1, 2, 5, 10, 15, 30, 60, 120, 300):
-        if duration / step <= 20:
-            return step
-    return 600
+def _axis_lane(draw, view: _View, frame: _Frame, top: int, bottom: int, fonts) -> None:
+    """Record timecodes under the strip, at a round step that leaves room for each label."""
+    label_width = draw.textlength("00:00:00:00", font=fonts[11]) + 24
+    step = _tick_step((frame.t1 - frame.t0) * label_width / max(frame.right - frame.left, 1))
+    first = math.ceil(frame.t0 / step - 1e-9) * step
+    t = first
+    while t <= frame.t1 + 1e-9:
+        x = frame.x(t)
+        draw.line([x, top, x, top + 5], fill=COLOURS["grid"])
+        text = view.timecode(t)
+        width = draw.textlength(text, font=fonts[11])
+        left = min(max(x - width / 2, frame.left - 8), frame.right - width + 8)
+        draw.text((left, top + 7), text, fill=COLOURS["dim"], font=fonts[11])
+        t += step
+
+
+def _tick_step(least: float) -> float:
+    """The smallest round step (seconds) at least `least` long."""
+    for step in (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600):
+        if step >= least:
+            return float(step)
+    return 7200.0
+
+
+_LANES = {
+    "cues": _cue_lane,
+    "cuts": _cuts_lane,
+    "level": _level_lane,
+    "beats": _beat_lane,
+    "stretch": _stretch_lane,
+    "axis": _axis_lane,
+}
+
+
+# --- per-cue panels -----------------------------------------------------------------------
+
+
+def _panels(draw, view: _View, frames: list[_Frame], y: int, fonts) -> None:
+    height = sum(PANEL_LANES.values()) + PANEL_GAP
+    for i, frame in enumerate(frames[:MAX_PANELS]):
+        top = y + (i // 2) * height
+        box = [frame.left - 4, top, frame.right + 4, top + height - PANEL_GAP]
+        draw.rectangle(box, fill=COLOURS["panel"])
+        _panel(draw, view, frame, top, fonts)
+    if len(frames) > MAX_PANELS:
+        bottom = y + math.ceil(MAX_PANELS / 2) * height
+        note = f"… {len(frames) - MAX_PANELS} more panel(s) not drawn; every cut is in report.json"
+        draw.text((LEFT, bottom), note, fill=COLOURS["dim"], font=fonts[13])
+
+
+def _panel(draw, view: _View, frame: _Frame, top: int, fonts) -> None:
+    cue = next((c for c in view.cues if c.start <= frame.t0 < c.end), view.cues[-1])
+    rate = "rest" if cue.silent else _rate_text(cue.hit_rate)
+    title = (
+        f"{cue.name}   {view.timecode(frame.t0)} - {view.timecode(frame.t1)} "
+        f"({frame.t1 - frame.t0:.0f} s)   {rate}   stretch used {cue.stretch_used:.1%}"
+    )
+    draw.text((frame.left, top + 3), title, fill=COLOURS["text"], font=fonts[13])
+    y = top + PANEL_LANES["title"]
+    beats_top = y
+    for name in ("beats", "stretch", "axis"):
+        height = PANEL_LANES[name]
+        _LANES[name](draw, view, frame, y, y + height, fonts)
+        y += height
+    _cut_lines(draw, view, frame, beats_top, beats_top + PANEL_LANES["beats"])

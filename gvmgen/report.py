@@ -102,7 +102,7 @@ def write_all(run, result: ScoreResult, takes, stage: Path) -> None:
 
     timeline = _score_timeline(run, result, stage)
     _write_timelines(timeline, result, stage)
-    draw_report(run, takes[0], stage / REPORT_PICTURE)
+    draw_report(run, takes[0], stage / REPORT_PICTURE, result)
     if result.preview:
         _write_preview(run, takes[0], stage / PREVIEW)
     write_text_atomic(stage / outputs.REPORT_NAME, result.model_dump_json(indent=2))
