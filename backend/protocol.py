@@ -70,10 +70,14 @@ def signature(key: bytes, message: dict) -> str:
 
 
 def encode(key: bytes, msg_type: str, msg_id: str, body: dict) -> bytes:
-    """One signed message, ready for the wire."""
-    message = {"v": PROTOCOL_VERSION, "id": msg_id, "type": msg_type, "body": body}
-    message["sig"] = signature(key, message)
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+    """One signed message, ready for the wire: the canonical JSON with "sig" added last."""
+    signed = canonical({"v": PROTOCOL_VERSION, "id": msg_id, "type": msg_type, "body": body})
+    sig = hmac.new(key, signed, hashlib.sha256).hexdigest().encode()
+    return signed[:-1] + _SIG_OPEN + sig + _SIG_CLOSE
+
+
+_SIG_OPEN, _SIG_CLOSE = b',"sig":"', b'"}'
+_SIG_TAIL = len(_SIG_OPEN) + 64 + len(_SIG_CLOSE)
 
 
 def decode(key: bytes, frame: bytes) -> Envelope:
@@ -83,7 +87,8 @@ def decode(key: bytes, frame: bytes) -> Envelope:
     message = _json_object(frame)
     msg_id = message.get("id") if isinstance(message.get("id"), str) else ""
     msg_id = msg_id[:MAX_ID_CHARS]
-    _check_signature(key, message, msg_id)
+    if not _signed_as_encoded(key, frame):  # the fast path failed: canonicalise and check
+        _check_signature(key, message, msg_id)
     try:
         envelope = Envelope.model_validate(message)
     except ValidationError as error:
@@ -108,6 +113,18 @@ def _json_object(frame: bytes) -> dict:
     if not isinstance(message, dict):
         raise ProtocolError("bad_message", "a message must be a JSON object, not a list or value")
     return message
+
+
+def _signed_as_encoded(key: bytes, frame: bytes) -> bool:
+    """True when `frame` is `encode`'s layout (signed bytes, then "sig" last) and its signature
+    holds over those very bytes: then no re-canonicalisation is needed (half the CPU)."""
+    if len(frame) <= _SIG_TAIL or frame[-_SIG_TAIL : -_SIG_TAIL + len(_SIG_OPEN)] != _SIG_OPEN:
+        return False
+    if not frame.endswith(_SIG_CLOSE):
+        return False
+    signed = frame[:-_SIG_TAIL] + b"}"
+    given = frame[-_SIG_TAIL + len(_SIG_OPEN) : -len(_SIG_CLOSE)]
+    return hmac.compare_digest(hmac.new(key, signed, hashlib.sha256).hexdigest().encode(), given)
 
 
 def _check_signature(key: bytes, message: dict, msg_id: str) -> None:

@@ -188,12 +188,10 @@ class Server:
     # ---- the socket thread ----
 
     def _drain(self, socket: zmq.Socket, handle) -> None:
-        for _ in range(DRAIN_LIMIT):
-            try:
-                frames = socket.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
+        for _ in range(DRAIN_LIMIT):  # asking EVENTS is cheaper than catching zmq.Again
+            if not socket.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                 return
-            handle(frames)
+            handle(socket.recv_multipart(zmq.NOBLOCK))
 
     def _on_request(self, frames: list[bytes]) -> None:
         identity, payload = frames[0], frames[1:]
@@ -209,7 +207,7 @@ class Server:
             self._send(identity, "error", error.msg_id or msg_id, error.to_dict())
             return
         except GVMGenError as error:
-            self._send(identity, "error", msg_id, _gvmgen_error(error))
+            self._send(identity, "error", msg_id, error.to_dict())
             return
         except Exception:  # a bug in a handler must not take the server down
             log.exception("request %r failed", msg_id)
@@ -278,10 +276,3 @@ class Server:
             if self._outbox_open:
                 self._outbox.send(message)
 
-
-def _gvmgen_error(error: GVMGenError) -> dict:
-    from gvmgen_backend.runner import error_dict
-
-    body = error_dict(error)
-    code = getattr(type(error), "code", None)  # errors of this package carry their own code
-    return body | ({"code": code} if isinstance(code, str) else {})

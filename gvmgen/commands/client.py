@@ -266,7 +266,7 @@ class _Output:
                         "hint": "start it with `gvmgen serve`"})
             return EXIT_UNREACHABLE
         if isinstance(error, GVMGenError):
-            self.error({"code": getattr(error, "code", "error"), "message": str(error)})
+            self.error(error.to_dict())
             return EXIT_REFUSED
         if isinstance(error, KeyboardInterrupt):
             self.error({"code": "interrupted", "message": "interrupted; the job goes on in "

@@ -1,0 +1,228 @@
+"""The backend's latency and throughput, side by side with what a user would have instead.
+
+    .venv/bin/python bench/backend_bench.py [--pings 2000] [--jobs 5] [--status-seconds 3]
+                                            [--json FILE]
+
+In one run, on 127.0.0.1:
+  1. ping round trip, p50/p99: `gvmgen_backend` (signed envelope, pydantic, job store query)
+     against a bare pyzmq ROUTER/DEALER echo of the same bytes (no parsing, no signing);
+     goal: within 2x of the echo, p99 < 5 ms;
+  2. submit -> first progress event of a warm server, against `gvmgen score` started cold
+     (what a user runs without the backend): time to its first progress line;
+  3. status requests per second while a job runs, against pings per second on the bare echo.
+Both servers run as threads of this process, like the clients, so they share the GIL equally.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import zmq
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gvmgen_backend.client import Client, find_endpoint
+from gvmgen_backend.protocol import encode
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+# ---- the bare echo ----
+
+
+class Echo:
+    """ROUTER that sends every message straight back: the floor for any ZMQ request/reply."""
+
+    def __init__(self, context: zmq.Context):
+        self.router = context.socket(zmq.ROUTER)
+        self.router.bind("tcp://127.0.0.1:*")
+        self.address = self.router.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.router, zmq.POLLIN)
+        while not self.stop.is_set():
+            if poller.poll(100):
+                self.router.send_multipart(self.router.recv_multipart())
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.router.close(0)
+
+
+def echo_round_trips(context: zmq.Context, address: str, frame: bytes, n: int) -> list[float]:
+    dealer = context.socket(zmq.DEALER)
+    dealer.connect(address)
+    times = []
+    try:
+        for _ in range(n):
+            began = time.perf_counter()
+            dealer.send(frame)
+            dealer.recv()
+            times.append(time.perf_counter() - began)
+    finally:
+        dealer.close(0)
+    return times
+
+
+def ping_round_trips(client: Client, n: int) -> list[float]:
+    times = []
+    for _ in range(n):
+        began = time.perf_counter()
+        client.request("ping", {})
+        times.append(time.perf_counter() - began)
+    return times
+
+
+# ---- our server ----
+
+
+def start_server(data_dir: Path):
+    from gvmgen_backend.server import Server
+
+    server = Server(data_dir, "tcp://127.0.0.1:*", engine="arranger")
+    server.start()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def first_progress_seconds(client: Client, clip: Path, out: Path) -> float:
+    body = {"input": str(clip), "out_dir": str(out), "engine": "arranger",
+            "key": uuid.uuid4().hex}
+    began = time.perf_counter()
+    first = None
+    for event_type, _ in client.follow("submit", body, deadline=time.monotonic() + 120):
+        if event_type == "progress" and first is None:
+            first = time.perf_counter() - began
+    return first
+
+
+def cold_cli_first_progress(clip: Path, out: Path) -> float:
+    """`gvmgen score` from a fresh process: seconds to its first progress line on stderr."""
+    began = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gvmgen.cli", "score", str(clip), "--out", str(out),
+         "--engine", "arranger"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    process.stderr.readline()
+    first = time.perf_counter() - began
+    process.wait(300)
+    return first
+
+
+def status_rate_while_running(client: Client, clip: Path, out: Path, seconds: float) -> tuple:
+    """(status replies per second, whether the job was running the whole time)."""
+    long_clip = clip.with_name("long.mp4")
+    body = {"input": str(long_clip), "out_dir": str(out), "engine": "arranger", "takes": 4,
+            "key": uuid.uuid4().hex, "watch": False}
+    job_id = client.request("submit", body)[1]["job_id"]
+    while client.request("status", {"job_id": job_id})[1]["state"] != "running":
+        time.sleep(0.01)
+    count, end = 0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        client.request("status", {"job_id": job_id})
+        count += 1
+    state = client.request("status", {"job_id": job_id})[1]["state"]
+    client.request("cancel", {"job_id": job_id})
+    return count / seconds, state == "running"
+
+
+def echo_rate(context: zmq.Context, address: str, frame: bytes, seconds: float) -> float:
+    count, end = 0, time.perf_counter() + seconds
+    dealer = context.socket(zmq.DEALER)
+    dealer.connect(address)
+    while time.perf_counter() < end:
+        dealer.send(frame)
+        dealer.recv()
+        count += 1
+    dealer.close(0)
+    return count / seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pings", type=int, default=2000)
+    parser.add_argument("--jobs", type=int, default=5)
+    parser.add_argument("--status-seconds", type=float, default=3.0)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+
+    from gvmgen.media.synth import make_test_clip
+
+    context = zmq.Context.instance()
+    with tempfile.TemporaryDirectory(prefix="backend-bench-") as tmp:
+        tmp = Path(tmp)
+        clip = make_test_clip(tmp / "clip.mp4", duration=4.0, cut_frames=(30, 70))
+        make_test_clip(tmp / "long.mp4", duration=30.0, cut_frames=(100, 300, 500))
+        server, thread = start_server(tmp / "data")
+        echo = Echo(context)
+        try:
+            client = Client(find_endpoint(tmp / "data"))
+            frame = encode(client.endpoint.key, "ping", uuid.uuid4().hex, {})
+            # interleave the two in halves so neither gets a quieter moment of the machine
+            bare, ours = [], []
+            for _ in range(2):
+                bare += echo_round_trips(context, echo.address, frame, args.pings // 2)
+                ours += ping_round_trips(client, args.pings // 2)
+            first_warm = [first_progress_seconds(client, clip, tmp / f"w{i}")
+                          for i in range(args.jobs)]
+            first_cold = cold_cli_first_progress(clip, tmp / "cold")
+            status_rps, was_running = status_rate_while_running(client, clip, tmp / "long",
+                                                                args.status_seconds)
+            echo_rps = echo_rate(context, echo.address, frame, args.status_seconds)
+            client.close()
+        finally:
+            echo.close()
+            server.stop()
+            thread.join(60)
+
+    figures = {
+        "ping_p50_ms": percentile(ours, 0.5) * 1e3,
+        "ping_p99_ms": percentile(ours, 0.99) * 1e3,
+        "echo_p50_ms": percentile(bare, 0.5) * 1e3,
+        "echo_p99_ms": percentile(bare, 0.99) * 1e3,
+        "first_progress_warm_ms": statistics.median(first_warm) * 1e3,
+        "first_progress_cold_cli_s": first_cold,
+        "status_per_s_while_running": status_rps,
+        "job_running_throughout": was_running,
+        "echo_per_s": echo_rps,
+    }
+    figures["ping_p50_ratio"] = figures["ping_p50_ms"] / figures["echo_p50_ms"]
+    figures["ping_p99_ratio"] = figures["ping_p99_ms"] / figures["echo_p99_ms"]
+    print_table(figures, args)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+def print_table(f: dict, args) -> None:
+    print(f"ping round trip ({args.pings} each, 127.0.0.1):")
+    print(f"  gvmgen_backend ping  p50 {f['ping_p50_ms']:.3f} ms  p99 {f['ping_p99_ms']:.3f} ms")
+    print(f"  bare ROUTER echo     p50 {f['echo_p50_ms']:.3f} ms  p99 {f['echo_p99_ms']:.3f} ms")
+    print(f"  ratio                p50 {f['ping_p50_ratio']:.2f}x     p99 "
+          f"{f['ping_p99_ratio']:.2f}x   (goal: <= 2x, p99 < 5 ms)")
+    print(f"submit -> first progress: warm server {f['first_progress_warm_ms']:.1f} ms (median "
+          f"of {args.jobs}); cold `gvmgen score` {f['first_progress_cold_cli_s']:.2f} s")
+    print(f"status while a job runs: {f['status_per_s_while_running']:.0f} req/s "
+          f"(job running throughout: {f['job_running_throughout']}); bare echo "
+          f"{f['echo_per_s']:.0f} req/s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
