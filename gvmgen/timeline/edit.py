@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,8 @@ from gvmgen.timeline.ranges import (
     timeline_rate,
     uses_drop_frame,
 )
+
+log = logging.getLogger(__name__)
 
 RationalTime = otio.opentime.RationalTime
 TimeRange = otio.opentime.TimeRange
@@ -289,6 +292,10 @@ def _with_media_checked(segments: list[tuple[Segment, bool]], allow_missing: boo
         more = f"{others} more clip(s) also missing; " if others else ""
         path = str(first.media_path) if first.media_path else NO_FILE
         raise MissingMediaError(first.clip_name, path, hint=more + EDIT_POINTS_ONLY_HINT)
+    if any(missing):
+        gone = {seg.clip_name for (seg, _), lost in zip(segments, missing, strict=True) if lost}
+        log.warning("media missing for %d clip(s) (%s): using their edit points alone",
+                    len(gone), ", ".join(sorted(gone)[:3]) + (" …" if len(gone) > 3 else ""))
     return [
         replace(seg, media_path=None) if gone else seg
         for (seg, _), gone in zip(segments, missing, strict=True)

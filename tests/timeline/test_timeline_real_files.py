@@ -116,11 +116,13 @@ def test_edl_shaped_otio_scores_at_the_record_timecode_with_its_cuts(tmp_path):
     assert frames(edit.edit_points) == [31, 81, 109]
 
 
-def test_edl_shaped_otio_says_its_media_is_missing(tmp_path):
+def test_edl_shaped_otio_says_its_media_is_missing(tmp_path, caplog):
     path = tmp_path / "screening.otio"
     otio.adapters.write_to_file(_screening_like(), str(path))
     with pytest.raises(MissingMediaError, match=r"ZZ100_501.*3 more clip\(s\).*edit-points-only"):
         read_edit(path)
+    read_edit(path, allow_missing_media=True)
+    assert "media missing for 4 clip(s)" in caplog.text
 
 
 # --- through-edits ------------------------------------------------------------------------
