@@ -215,3 +215,34 @@ def test_a_truncated_timeline_clip_is_a_clip_error_edit_points_only_overrides(
     out, err = capfd.readouterr()
     assert code == 0, err
     assert 75 in [c["frame"] for c in json.loads(out)["cuts"]]
+
+
+def test_a_timeline_in_a_schema_too_new_exits_2_with_the_export_hint(capsys, tmp_path, cut_clip):
+    path = tmp_path / "two.otio"
+    _two_clip_timeline(cut_clip[0], path)
+    path.write_text(path.read_text().replace('"Clip.2"', '"Clip.3"'))
+    code, out, err = _analyze(capsys, path, "--json")
+    assert code == 2 and out == "" and "Traceback" not in err
+    (line,) = err.strip().splitlines()
+    assert "Clip.3" in line and "target_schema_versions" in line
+
+
+def test_edl_shaped_otio_without_media_exits_2_saying_so(capsys, tmp_path):
+    rt, tr = otio.opentime.RationalTime, otio.opentime.TimeRange
+    track = otio.schema.Track("V")
+    for start, length in ((86501, 48), (86601, 72)):
+        track.append(otio.schema.Clip(f"shot {start}", otio.schema.MissingReference(),
+                                      tr(rt(start, 24), rt(length, 24))))
+    track.source_range = tr(rt(-86400, 24), rt(120, 24))
+    timeline = otio.schema.Timeline("from an EDL")
+    timeline.tracks.append(track)
+    path = tmp_path / "screening.otio"
+    otio.adapters.write_to_file(timeline, str(path))
+    code, out, err = _analyze(capsys, path, "--json")
+    assert code == 2 and out == "" and "Traceback" not in err
+    (line,) = err.strip().splitlines()
+    assert "media for clip 'shot 86501' not found" in line and "--edit-points-only" in line
+    code, out, err = _analyze(capsys, path, "--json", "--edit-points-only")
+    report = json.loads(out)
+    assert report["range"] == "01:00:00:00-01:00:05:00"
+    assert [c["frame"] for c in report["cuts"]] == [48]
