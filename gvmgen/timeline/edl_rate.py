@@ -10,8 +10,9 @@ What the file does say:
   (F / (next − 1))^n, which must fall under `UNLIKELY`; else the file is ambiguous;
 * within a base, timecode cannot tell NTSC from integer rates: base 24 reads as 24, base 30 as
   29.97 and base 60 as 59.94 (what EDLs of those bases nearly always are);
-* the media's own rate, when the EDL names a file that exists, settles all of the above as long
-  as the frame fields fit it.
+* the media's own rate, when the EDL names a file that exists, picks among the rates the frame
+  fields leave open, and between a base's NTSC and integer rate; it never overrides what the
+  frame fields settle (a 24 fps cut of 30 fps media stays 24).
 
 An explicit rate (`--rate`) always wins, but must fit the frame fields.
 """
@@ -95,8 +96,9 @@ def edl_rate(
 
     :param name: the file, for messages.
     :param rate: the editor's rate (`--rate`); checked against the frame fields.
-    :param media_rate: called only when the file leaves the rate open: the rate of the media
-        the EDL names, or None when none is found.
+    :param media_rate: the rate of the media the EDL names, or None when none is found. It
+        picks between the rates the timecodes leave open, and between a base's NTSC and
+        integer rate (23.976 vs 24, 29.97 vs 30), never against what the timecodes settle.
     :raises EdlRateError: `rate` too low for the frame fields, or the rate cannot be told.
     """
     fields = frame_fields(text)
@@ -107,12 +109,14 @@ def edl_rate(
     candidates = [base for base in BASE_RATES if base > fields.largest]
     if not candidates:
         raise EdlRateError(f"{name}: a frame field reaches {fields.largest}; no frame rate fits")
-    if _settled(fields, candidates):
-        return BASE_RATES[candidates[0]]
     found = media_rate() if media_rate is not None else None
-    if found is not None and timecode_base(found) in candidates:
+    settled = _settled(fields, candidates)
+    fits = [candidates[0]] if settled else candidates
+    if found is not None and timecode_base(found) in fits:
         log.info("%s: read at its media's rate, %.3f fps", name, found)
         return exact_rate(found)
+    if settled:
+        return BASE_RATES[candidates[0]]
     options = " or ".join(f"{BASE_RATES[b]:.3f}".rstrip("0").rstrip(".") for b in candidates[:2])
     raise EdlRateError(
         f"{name}: cannot tell this EDL's frame rate: its frame fields reach only "

@@ -268,3 +268,12 @@ def test_a_range_under_the_minimum_is_refused_with_its_length(tmp_path, text):
         read_edit(cut, text, min_seconds=2.0)
     assert "01:00:01:00" in str(caught.value)
     assert read_edit(cut, "01:00:01:00-01:00:03:00", min_seconds=2.0).duration.value == 48
+
+
+def test_the_media_rate_tells_23976_from_24(tmp_path):
+    shot = media_file(tmp_path, "shot.mov")
+    path = tmp_path / "cut.edl"
+    path.write_text(_edl_at(24.0, LENGTHS * 8, source=str(shot)))  # many fields: settled at 24
+    assert read_edit(path).rate == 24.0
+    assert read_edit(path, media_rate=lambda p: 24000 / 1001).rate == 24000 / 1001
+    assert read_edit(path, media_rate=lambda p: 30.0).rate == 24.0  # the timecodes settle 24
