@@ -246,3 +246,19 @@ def test_edl_shaped_otio_without_media_exits_2_saying_so(capsys, tmp_path):
     report = json.loads(out)
     assert report["range"] == "01:00:00:00-01:00:05:00"
     assert [c["frame"] for c in report["cuts"]] == [48]
+
+
+def test_a_decode_error_mid_file_exits_2_with_one_line(capfd, tmp_path):
+    from gvmgen.media.synth import make_test_clip
+
+    whole = make_test_clip(tmp_path / "whole.mp4", duration=12.0, size=(96, 54), faststart=True)
+    data = bytearray(whole.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 4000] = b"\xff" * 4000
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(bytes(data))
+    code = main(["analyze", str(broken), "--json"])
+    out, err = capfd.readouterr()
+    assert code == 2 and out == "" and "Traceback" not in err
+    (line,) = err.strip().splitlines()
+    assert "broken.mp4" in line and "decode" in line
