@@ -153,6 +153,7 @@ def _score_job(request: ScoreRequest, job_id: str, engines: EngineRegistry, pump
     previous = outputs.read_previous(out_dir)
     done = _finished(previous, job_id)
     if done is not None:
+        pump.post(Update("done", 1.0, "done: this job had finished before"))
         return done
     run = _prepare(request, job_id, engines, previous, pump)
     with outputs.user_os_errors(out_dir), outputs.Job.open(out_dir, job_id) as job:
@@ -160,6 +161,7 @@ def _score_job(request: ScoreRequest, job_id: str, engines: EngineRegistry, pump
             done = _finished(outputs.read_previous(out_dir), job_id)  # finished meanwhile?
             if done is not None:
                 job.discard()
+                pump.post(Update("done", 1.0, "done: this job had finished before"))
                 return done
             run.job = job
             run.takes = job.resume_or_reserve(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gvmgen.engines.base import CueConditioning, ProgressFn, check_cancel
-from gvmgen.errors import InputError, WeightsError
+from gvmgen.errors import InputError, OutOfMemory, WeightsError
 from gvmgen.model import snapshots
 
 if TYPE_CHECKING:
@@ -99,9 +99,16 @@ class GVMGenEngine:
         pixels = torch.from_numpy(_preprocess(clip_preprocess, cue.frames, self.image_size))
         times = torch.from_numpy(np.asarray(cue.frame_times, dtype=np.float32))
         prompt = self._prompts(prompts, len(seeds)) if prompts else self._prompt(cue.prompt_audio)
-        audio = self.generator.generate(
-            pixels, times, cue.duration, list(seeds), prompt, progress, cancel
-        )
+        try:
+            audio = self.generator.generate(
+                pixels, times, cue.duration, list(seeds), prompt, progress, cancel
+            )
+        except torch.cuda.OutOfMemoryError as error:
+            torch.cuda.empty_cache()  # the warm model stays usable for a smaller job
+            raise OutOfMemory(
+                f"GPU out of memory making {len(seeds)} take(s) of a {cue.duration:.1f} s cue",
+                hint="ask for fewer takes at once, or free the GPU for this job",
+            ) from error
         return [take.cpu().numpy().astype(np.float32) for take in audio]
 
     def _prompt(self, prompt_audio: np.ndarray | None):

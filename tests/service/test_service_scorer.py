@@ -116,3 +116,23 @@ def test_gvmgen_takes_are_made_in_one_batched_pass(cut_clip, tmp_path):
     for take in result.takes:  # every take measured, not only the first
         assert len(take.cues) == 1 and take.cues[0].take == take.take
         assert sf.info(take.wavs[0]).frames == round(take.cues[0].duration * 48000)
+
+
+def test_cuda_out_of_memory_is_a_structured_error(monkeypatch):
+    import torch
+
+    from gvmgen.engines.base import CueConditioning
+    from gvmgen.engines.gvmgen_engine import build_debug_engine
+    from gvmgen.errors import EngineError, OutOfMemory
+
+    engine = build_debug_engine(seed=0)
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(engine.generator, "generate", out_of_memory)
+    with pytest.raises(OutOfMemory) as caught:
+        engine.generate_takes(CueConditioning(duration=1.0), [0, 1, 2, 3])
+    assert isinstance(caught.value, EngineError)
+    assert caught.value.to_dict()["code"] == "out_of_memory"
+    assert "4 take(s)" in str(caught.value) and caught.value.hint
