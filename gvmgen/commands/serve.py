@@ -46,7 +46,6 @@ def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import logging
 
     from gvmgen_backend.datadir import LOG_NAME, resolve_data_dir
     from gvmgen_backend.retention import Retention
@@ -55,15 +54,24 @@ def run(args: argparse.Namespace) -> int:
     _choose_device(args.device)
     data_dir = resolve_data_dir(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _log_to(data_dir / LOG_NAME, logging)
+    log_to(data_dir / LOG_NAME)
     keep_bytes = None if args.keep_gb is None else int(args.keep_gb * 1e9)
     server = Server(data_dir, args.bind, args.engine, args.device,
                     Retention(args.keep_days, keep_bytes), abandon_on_stop=True)
     print(server.start(), flush=True)
+    return serve_until_signalled(server)
+
+
+def serve_until_signalled(server) -> int:
+    """Serve until SIGTERM/SIGINT. A job still running then is left at its last finished cue:
+    the process exits without unwinding it (unwinding would discard its checkpoints), and the
+    next start on the data dir resumes it."""
+    import logging
+
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: server.stop())
     server.serve_forever()
-    if server.abandoned:  # its finished cues are on disk; unwinding it would discard them
+    if server.abandoned:
         logging.shutdown()
         os._exit(0)
     return 0
@@ -84,7 +92,12 @@ def _choose_device(device: str) -> None:
                               "use --device auto or cpu")
 
 
-def _log_to(path, logging) -> None:
+def log_to(path) -> None:
+    """The backend's log goes to `path` (DATA/serve.log); the library never configures logging."""
+    import logging
+    from pathlib import Path
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("gvmgen_backend")

@@ -3,7 +3,6 @@ loopback port with the counting arranger, for tests that kill the process."""
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 
@@ -13,17 +12,17 @@ from counting_engine import CountingArranger
 from gvmgen_backend.runner import Runner
 from gvmgen_backend.server import Server
 
+from gvmgen.commands.serve import log_to, serve_until_signalled
 from gvmgen.engines import EngineRegistry
 
 
 def main(data_dir: str, calls_file: str, steps: str, step_seconds: str) -> int:
+    log_to(Path(data_dir) / "serve.log")
     engine = CountingArranger(int(steps), float(step_seconds), calls_file)
     runner = Runner("arranger", EngineRegistry(engines={"arranger": engine}))
     server = Server(Path(data_dir), "tcp://127.0.0.1:*", runner=runner, abandon_on_stop=True)
     print(server.start(), flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: server.stop())
-    server.serve_forever()
-    return 0
+    return serve_until_signalled(server)
 
 
 if __name__ == "__main__":

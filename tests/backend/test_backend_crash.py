@@ -108,3 +108,28 @@ def test_kill_9_mid_batch_then_restart_completes_without_redoing_cues(
 
 def _batch_calls(calls: Path) -> list[int]:
     return [int(s) for s in calls.read_text().split() if int(s) < OTHER_SEED]
+
+
+def test_sigterm_mid_batch_exits_cleanly_and_the_next_start_resumes(spawn, tmp_path,
+                                                                     batch_timeline):
+    data, calls, out = tmp_path / "data", tmp_path / "calls.txt", tmp_path / "out"
+    server = spawn(data, calls)
+    with Client(find_endpoint(data)) as client:
+        batch = client.request("submit", {
+            "input": str(batch_timeline), "out_dir": str(out), "mode": "batch",
+            "engine": "arranger", "key": uuid.uuid4().hex, "watch": False})[1]["job_id"]
+    stage = out / f"{STAGING_PREFIX}{batch}"
+    _wait_for(lambda: len(list(stage.rglob("cue-01.*"))) == 1)
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(20) == 0
+    assert not (data / "server.json").exists()
+    assert "stays at its last finished cue" in (data / "serve.log").read_text()
+    kept = {int(p.stem.split("-")[1]) - 1 for p in stage.rglob("cue-*.*")}
+
+    calls.write_text("")
+    spawn(data, calls)
+    with Client(find_endpoint(data)) as client:
+        done = list(client.follow("watch", {"job_id": batch}, deadline=time.monotonic() + 90))
+    assert done[-1][0] == "done"
+    assert kept and not kept & set(_batch_calls(calls))
+    assert sorted(_batch_calls(calls)) == sorted(set(range(4)) - kept)
