@@ -22,6 +22,8 @@ COMMANDS = {
     "score": "score a video or a timeline range with music",
     "demo": "score a generated sample clip and show where the results are",
     "models": "list, verify and import GVMGen weights",
+    "train": "prepare a dataset, fine-tune GVMGen, train the evaluation model",
+    "evaluate": "measure how well music fits picture: CMR, TA and cut hits",
     "serve": "run the local scoring backend (ZeroMQ) that the client and editor plugins use",
     "client": "submit jobs to the local backend and follow them (JSON lines for scripts)",
     "keys": "make CURVE keys so the backend may listen beyond loopback",
