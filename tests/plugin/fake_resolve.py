@@ -371,9 +371,12 @@ class FakeTimeline(_Gated):
         return self.resolve.version
 
     # building (tests)
-    def add_video_clip(self, name: str, frames: int, media: str = "/media/missing.mov"):
+    def add_video_clip(
+        self, name: str, frames: int, media: str = "/media/missing.mov", source_start: int = 0
+    ):
+        """A shot at the end of Video 1: `frames` of `media` from its frame `source_start`."""
         item = TimelineItem(name, self.start + self.length, frames, "video", 1, uid=name)
-        item.media = media
+        item.media, item.source_start = media, source_start
         self.video[0].items.append(item)
         self.length += frames
         return item
@@ -570,13 +573,20 @@ class FakeTimeline(_Gated):
                     otio.schema.Gap(duration=otio.opentime.RationalTime(item.start - cursor, rate))
                 )
             media = getattr(item, "media", None) or (item.mpi.path if item.mpi else "")
-            duration = otio.opentime.RationalTime(item.duration, rate)
-            available = otio.opentime.TimeRange(otio.opentime.RationalTime(0, rate), duration)
+            first = getattr(item, "source_start", 0)
+            used = otio.opentime.TimeRange(
+                otio.opentime.RationalTime(first, rate),
+                otio.opentime.RationalTime(item.duration, rate),
+            )
+            available = otio.opentime.TimeRange(
+                otio.opentime.RationalTime(0, rate),
+                otio.opentime.RationalTime(first + item.duration, rate),
+            )
             out.append(
                 otio.schema.Clip(
                     name=item.name,
                     media_reference=otio.schema.ExternalReference(media, available),
-                    source_range=available,
+                    source_range=used,
                 )
             )
             cursor = item.start + item.duration
