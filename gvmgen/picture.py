@@ -95,6 +95,7 @@ class _Frame:
     right: int
     t0: float
     t1: float
+    cue: int | None = None  # the cue a detail panel shows
 
     def x(self, seconds: float) -> float:
         span = max(self.t1 - self.t0, 1e-6)
@@ -232,14 +233,14 @@ def _detail_frames(view: _View) -> list[_Frame]:
     """Per-cue panels (time spans); a cue longer than `PANEL_SECONDS` gets several."""
     half = (WIDTH - LEFT - RIGHT - 40) // 2
     spans = []
-    for cue in view.cues:
+    for n, cue in enumerate(view.cues):
         parts = max(1, math.ceil((cue.end - cue.start) / PANEL_SECONDS - 1e-9))
         step = (cue.end - cue.start) / parts
-        spans += [(cue.start + i * step, cue.start + (i + 1) * step) for i in range(parts)]
+        spans += [(cue.start + i * step, cue.start + (i + 1) * step, n) for i in range(parts)]
     frames = []
-    for i, (t0, t1) in enumerate(spans):
+    for i, (t0, t1, n) in enumerate(spans):
         left = LEFT + (i % 2) * (half + 40)
-        frames.append(_Frame(left, left + half, t0, t1))
+        frames.append(_Frame(left, left + half, t0, t1, n))
     return frames
 
 
@@ -465,7 +466,7 @@ def _panels(draw, view: _View, frames: list[_Frame], y: int, fonts) -> None:
 
 
 def _panel(draw, view: _View, frame: _Frame, top: int, fonts) -> None:
-    cue = next((c for c in view.cues if c.start <= frame.t0 < c.end), view.cues[-1])
+    cue = view.cues[frame.cue]
     rate = "rest" if cue.silent else _rate_text(cue.hit_rate)
     title = (
         f"{cue.name}   {view.timecode(frame.t0)} - {view.timecode(frame.t1)} "
