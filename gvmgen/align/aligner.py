@@ -68,16 +68,19 @@ def align_to_cuts(
     avoid: frozenset = frozenset()
     best = None
     for round_ in range(replans + 1):
-        report(0.1 + 0.9 * round_ / (replans + 1), "planning, rendering, re-measuring")
+        at = 0.1 + 0.9 * round_ / (replans + 1)
+        report(at, "planning, rendering, re-measuring")
         plan = plan_alignment(before, cuts, duration, avoid=avoid, **options)
-        result = _render_and_measure(audio, sample_rate, plan, before, fps)
+        result = _render_and_measure(audio, sample_rate, plan, before, fps, report, at)
         best = result if best is None or _score(result) > _score(best) else best
         missed = _missed_anchors(result, min(0.050, 1.0 / fps))
         if not missed:
             break
         avoid = avoid | missed
     if best.metrics.hit_rate_50ms < 1.0:  # never hand back worse than the music as it was
-        as_is = _render_and_measure(audio, sample_rate, _as_is_plan(best.plan), before, fps)
+        as_is = _render_and_measure(
+            audio, sample_rate, _as_is_plan(best.plan), before, fps, report, 0.95
+        )
         best = as_is if _score(as_is) > _score(best) else best
     report(1.0, "done")
     return best
@@ -93,9 +96,15 @@ def _as_is_plan(plan: AlignmentPlan) -> AlignmentPlan:
     return replace(plain, cuts=plan.cuts, unhit=unhit, stretch_bound=plan.stretch_bound)
 
 
-def _render_and_measure(audio, sample_rate, plan, before, fps) -> AlignmentResult:
+def _render_and_measure(
+    audio, sample_rate, plan, before, fps, report=None, at: float = 0.0
+) -> AlignmentResult:
+    """Render `plan` and re-measure it; `report(at, …)` hears of each of the two steps."""
+    report = report or (lambda fraction, message: None)
     out = render_alignment(audio, sample_rate, plan)
+    report(at, "re-tracking the beats")
     after = track_beats(out, sample_rate)
+    report(at, "measuring the hits")
     metrics = metrics_from_beats(out, sample_rate, after, plan.cuts, fps, plan)
     plan = _with_measured_unhit(plan, metrics)
     return AlignmentResult(out, plan, metrics, before, after)

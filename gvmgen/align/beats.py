@@ -95,12 +95,13 @@ def track_beats(audio: np.ndarray, sample_rate: int) -> BeatGrid:
     low = librosa.onset.onset_strength(
         y=mono, sr=ANALYSIS_RATE, hop_length=HOP, fmax=LOW_BAND_HZ, n_mels=32
     )
-    strength = _sample(envelope, peaks) / max(float(envelope.max()), 1e-12)
-    weight = _sample(low, peaks) + strength  # the kick and bass mark the strong beats
     confidence = _confidence(envelope, peaks)  # of the pulse itself, before any halving
     if tactus_level(envelope, peaks) == 2:
-        keep = _stronger_phase(weight, 2)
-        peaks, strength, weight = peaks[keep], strength[keep], weight[keep]
+        peaks = _half_pulse(envelope, low, peaks)
+        if len(peaks) < 2:
+            return BeatGrid.empty()
+    strength = _sample(envelope, peaks) / max(float(envelope.max()), 1e-12)
+    weight = _sample(low, peaks) + strength  # the kick and bass mark the strong beats
     times = attack_times(mono, ANALYSIS_RATE, peaks)
     tempo = 60.0 / float(np.median(np.diff(times)))
     return BeatGrid(times, _downbeats(weight), tempo, strength, confidence)
@@ -134,11 +135,17 @@ def _pulse_clarity(envelope: np.ndarray, lag: float) -> float:
     return max((float(np.dot(centred[:-k], centred[k:])) / energy for k in lags), default=0.0)
 
 
-def _stronger_phase(weight: np.ndarray, every: int) -> np.ndarray:
-    """Indices of every `every`-th beat, starting at the phase with the most onset weight."""
-    index = np.arange(len(weight))
-    phase = int(np.argmax([weight[index % every == p].mean() for p in range(every)]))
-    return index[index % every == phase]
+def _half_pulse(envelope: np.ndarray, low: np.ndarray, peaks: np.ndarray) -> np.ndarray:
+    """Beat times (s) at half the tracked pulse: the same dynamic programme at half the tempo
+    on the onset envelope plus its low band (the kick and bass mark the strong beats), so the
+    programme picks the strong phase — and may re-pick it where a passage shifts, which one
+    global every-other-beat choice cannot."""
+    frame_rate = ANALYSIS_RATE / HOP
+    bpm = 60.0 / float(np.median(np.diff(peaks))) / 2
+    strong = envelope / max(float(envelope.std()), 1e-12) + low / max(float(low.std()), 1e-12)
+    frames = dp_beat_frames(strong, frame_rate, bpm, TIGHTNESS)
+    frames = _without_crowded(envelope, _trimmed(envelope, frames))
+    return _refined_times(envelope, np.asarray(frames)) if len(frames) >= 2 else np.zeros(0)
 
 
 def onset_envelope(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:

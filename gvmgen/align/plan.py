@@ -33,7 +33,7 @@ SLACK_STEPS = 5  # anchor offsets tried per cut, from -slack to +slack around th
 # The beat's attack lands this long before its cut: the attack stays within 10 ms of the cut,
 # and the beat a listener's "tap" (or an onset-envelope tracker) places 30-45 ms after the
 # attack stays within 50 ms of it.
-ATTACK_LEAD = 0.003
+ATTACK_LEAD = 0.002
 MAX_SKIP = 6  # cuts that may be missed between two hits
 WINDOW_BEATS = 8  # candidate beats lie within this many beats of the cut
 MAX_SPLICE_BEATS = BEATS_PER_BAR  # longest single jump, beats
