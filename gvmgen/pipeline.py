@@ -558,6 +558,8 @@ def _write_takes(run: _Run, takes, job: outputs.Job) -> list[TakeInfo]:
 
     def measured(job) -> CueReport:
         take, cue, rendered = job
+        whole = parts.advance((take, cue.index), 0.0)
+        run.post("write", whole, f"take {take} {cue.name}: measuring", cue.index, take)
         cue_report = _cue_report(run, cue, rendered, wavs[take, cue.index], take)
         whole = parts.advance((take, cue.index), 1.0)
         run.post("write", whole, f"take {take} {cue.name}: measured", cue.index, take)

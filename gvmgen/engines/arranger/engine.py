@@ -20,6 +20,7 @@ from gvmgen.engines.arranger.render import render_score
 from gvmgen.engines.arranger.score import Score
 from gvmgen.engines.base import CueConditioning, ProgressFn, check_cancel
 from gvmgen.errors import InputError
+from gvmgen.progress import report, scaled
 
 _LOWEST_RATE = 16000  # below this the hats and cymbals would fold over
 
@@ -97,10 +98,13 @@ class ArrangerEngine:
         """
         from gvmgen.align.beats import BeatGrid
 
-        audio, score = self.generate_with_score(cue, seed, progress, cancel)
+        audio, score = self.generate_with_score(cue, seed, scaled(progress, 0.0, 0.9), cancel)
         self.last_score = score
+        report(progress, 0.9, "placing the beats where they are heard")
+        check_cancel(cancel)
         heard = heard_beat_times(audio, self.sample_rate, score.beat_times)
         downbeats = np.isin(score.beat_times, score.downbeat_times)
+        report(progress, 1.0, "done")
         return audio, BeatGrid.from_times(heard, downbeats)
 
     def generate(
