@@ -56,6 +56,8 @@ class Endpoint:
 def find_endpoint(data_dir: Path, connect: str | None = None) -> Endpoint:
     """The server's address (server.json, or --connect) and the key from the data dir."""
     info = datadir.read_server_info(data_dir)
+    if connect is None and info is not None and not _alive(info.get("pid")):
+        info = None  # left by a server that was killed: do not wait for it to answer
     address = connect or (info or {}).get("address")
     if address is None:
         raise BackendUnreachable(
@@ -69,6 +71,19 @@ def find_endpoint(data_dir: Path, connect: str | None = None) -> Endpoint:
     files = security.curve_files(data_dir)
     use_curve = (info or {}).get("curve") or (connect and not security.is_loopback(connect))
     return Endpoint(address, key, files if use_curve and files.exist() else None)
+
+
+def _alive(pid) -> bool:
+    """Whether process `pid` exists (POSIX; elsewhere assume it does and let ping tell)."""
+    if not isinstance(pid, int) or os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive, though not our server
+        return True
+    return True
 
 
 class Client:
@@ -157,9 +172,12 @@ class Client:
         """The next authentic message for one of `ids` within `timeout` seconds, or None."""
         end = time.monotonic() + timeout
         while (left := end - time.monotonic()) > 0:
-            if not self.socket.poll(left * 1000, zmq.POLLIN):
+            # a receive timeout, not poll(): pyzmq builds a Poller per poll() call
+            self.socket.setsockopt(zmq.RCVTIMEO, max(1, round(left * 1000)))
+            try:
+                frame = self.socket.recv()
+            except zmq.Again:
                 return None
-            frame = self.socket.recv()
             try:
                 envelope = decode(self.endpoint.key, frame)
             except ProtocolError:

@@ -58,7 +58,6 @@ class ServerFacts:
 
     engine: str  # what "auto" requests get
     engines_ready: list[str]
-    device: str
     data_dir: Path
     pid: int = field(default_factory=os.getpid)
 
@@ -93,7 +92,7 @@ class Service:
             "protocol": PROTOCOL_VERSION,
             "engine": self.facts.engine,
             "engines": self.facts.engines_ready,
-            "device": self.facts.device,
+            "device": self.worker.runner.device(),
             "model_loaded": self.worker.runner.model_loaded(),
             "queue": self.store.queue_length(),
             "running": self.worker.current_job(),

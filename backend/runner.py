@@ -68,6 +68,11 @@ class Runner:
     def model_loaded(self) -> bool:
         return "gvmgen" in self.engines.loaded()
 
+    def device(self) -> str:
+        """Where the engines run: "cuda" once torch is loaded and sees a GPU, else "cpu"."""
+        torch = sys.modules.get("torch")
+        return "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
+
     def run(self, request: dict, on_event: EventFn, cancel: threading.Event) -> dict:
         """The ScoreResult (as JSON data) of `request`; raises `Cancelled` or `JobFailed`.
 

@@ -56,13 +56,12 @@ class Server:
         data_dir: Path,
         bind: str = DEFAULT_BIND,
         engine: str = "auto",
-        device: str = "auto",
         retention: Retention | None = None,
         runner: Runner | None = None,
         abandon_on_stop: bool = False,
     ):
         self.data_dir = Path(data_dir).resolve()
-        self.bind, self.device = bind, device
+        self.bind = bind
         self.runner = runner or Runner(engine)
         self.retention = retention or Retention()
         self.retention.validate()
@@ -100,7 +99,7 @@ class Server:
         ready = self.runner.warm_up()
         self._open_sockets()
         self.worker = Worker(self.data_dir / datadir.STORE_NAME, self.runner, self._emit)
-        facts = ServerFacts(self.runner.engine, [ready], self.device, self.data_dir)
+        facts = ServerFacts(self.runner.engine, [ready], self.data_dir)
         self.service = Service(self.store, facts, self.worker)
         self.worker.start()
         datadir.write_server_info(self.data_dir, {

@@ -10,7 +10,8 @@ In one run, on 127.0.0.1:
   2. submit -> first progress event of a warm server, against `gvmgen score` started cold
      (what a user runs without the backend): time to its first progress line;
   3. status requests per second while a job runs, against pings per second on the bare echo.
-Both servers run as threads of this process, like the clients, so they share the GIL equally.
+Each server runs in its own process, as `gvmgen serve` does for a user (in one process the
+client and server threads would mostly measure each other's wait for the GIL).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -42,28 +42,20 @@ def percentile(values: list[float], q: float) -> float:
 # ---- the bare echo ----
 
 
-class Echo:
-    """ROUTER that sends every message straight back: the floor for any ZMQ request/reply."""
+def echo_main() -> None:
+    """The echo server process: a ROUTER that sends every message straight back."""
+    context = zmq.Context()
+    router = context.socket(zmq.ROUTER)
+    router.bind("tcp://127.0.0.1:*")
+    print(router.getsockopt_string(zmq.LAST_ENDPOINT), flush=True)
+    while True:
+        router.send_multipart(router.recv_multipart())
 
-    def __init__(self, context: zmq.Context):
-        self.router = context.socket(zmq.ROUTER)
-        self.router.bind("tcp://127.0.0.1:*")
-        self.address = self.router.getsockopt_string(zmq.LAST_ENDPOINT)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
 
-    def _run(self) -> None:
-        poller = zmq.Poller()
-        poller.register(self.router, zmq.POLLIN)
-        while not self.stop.is_set():
-            if poller.poll(100):
-                self.router.send_multipart(self.router.recv_multipart())
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.router.close(0)
+def start_echo() -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen([sys.executable, __file__, "--echo-server"],
+                               stdout=subprocess.PIPE, text=True)
+    return process, process.stdout.readline().strip()
 
 
 def echo_round_trips(context: zmq.Context, address: str, frame: bytes, n: int) -> list[float]:
@@ -93,14 +85,15 @@ def ping_round_trips(client: Client, n: int) -> list[float]:
 # ---- our server ----
 
 
-def start_server(data_dir: Path):
-    from gvmgen_backend.server import Server
-
-    server = Server(data_dir, "tcp://127.0.0.1:*", engine="arranger")
-    server.start()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return server, thread
+def start_server(data_dir: Path) -> subprocess.Popen:
+    """`gvmgen serve` on a free loopback port; returns once it listens."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gvmgen.cli", "serve", "--data-dir", str(data_dir), "--bind",
+         "tcp://127.0.0.1:*", "--engine", "arranger"], stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    if "listening on" not in line:
+        raise SystemExit(f"gvmgen serve did not start: {line!r}")
+    return process
 
 
 def first_progress_seconds(client: Client, clip: Path, out: Path) -> float:
@@ -161,7 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=5)
     parser.add_argument("--status-seconds", type=float, default=3.0)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.echo_server:
+        echo_main()
 
     from gvmgen.media.synth import make_test_clip
 
@@ -170,27 +166,30 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp)
         clip = make_test_clip(tmp / "clip.mp4", duration=4.0, cut_frames=(30, 70))
         make_test_clip(tmp / "long.mp4", duration=30.0, cut_frames=(100, 300, 500))
-        server, thread = start_server(tmp / "data")
-        echo = Echo(context)
+        server = start_server(tmp / "data")
+        echo, echo_address = start_echo()
         try:
             client = Client(find_endpoint(tmp / "data"))
             frame = encode(client.endpoint.key, "ping", uuid.uuid4().hex, {})
+            client.request("ping", {})
+            echo_round_trips(context, echo_address, frame, 100)  # both warm
             # interleave the two in halves so neither gets a quieter moment of the machine
             bare, ours = [], []
             for _ in range(2):
-                bare += echo_round_trips(context, echo.address, frame, args.pings // 2)
+                bare += echo_round_trips(context, echo_address, frame, args.pings // 2)
                 ours += ping_round_trips(client, args.pings // 2)
             first_warm = [first_progress_seconds(client, clip, tmp / f"w{i}")
                           for i in range(args.jobs)]
             first_cold = cold_cli_first_progress(clip, tmp / "cold")
             status_rps, was_running = status_rate_while_running(client, clip, tmp / "long",
                                                                 args.status_seconds)
-            echo_rps = echo_rate(context, echo.address, frame, args.status_seconds)
+            echo_rps = echo_rate(context, echo_address, frame, args.status_seconds)
             client.close()
         finally:
-            echo.close()
-            server.stop()
-            thread.join(60)
+            echo.kill()
+            server.terminate()
+            echo.wait(30)
+            server.wait(60)
 
     figures = {
         "ping_p50_ms": percentile(ours, 0.5) * 1e3,

@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     log_to(data_dir / LOG_NAME)
     keep_bytes = None if args.keep_gb is None else int(args.keep_gb * 1e9)
-    server = Server(data_dir, args.bind, args.engine, args.device,
-                    Retention(args.keep_days, keep_bytes), abandon_on_stop=True)
+    server = Server(data_dir, args.bind, args.engine, Retention(args.keep_days, keep_bytes),
+                    abandon_on_stop=True)
     print(server.start(), flush=True)
     return serve_until_signalled(server)
 

@@ -147,3 +147,28 @@ def _alive(pid: int) -> bool:
         return os.waitpid(pid, os.WNOHANG) == (0, 0)
     except ChildProcessError:
         return True
+
+
+def test_a_server_json_left_by_a_killed_server_is_not_waited_for(tmp_path, capsys):
+    import subprocess
+
+    from gvmgen_backend.datadir import ensure_key, write_server_info
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    data = tmp_path / "stale"
+    ensure_key(data)
+    write_server_info(data, {"address": "tcp://127.0.0.1:9", "pid": gone.pid, "version": "0"})
+    code, lines = _client(capsys, "ping", "--data-dir", str(data))
+    assert code == 3 and "no GVMGen backend is running" in lines[0]["error"]["message"]
+
+
+def test_timeout_stops_following_but_the_job_goes_on(start_server, clip, tmp_path, capsys):
+    running = start_server(steps=100, step_seconds=0.02)
+    data = str(running.data_dir)
+    code, lines = _client(capsys, "submit", "--input", str(clip), "--out", str(tmp_path / "o"),
+                          "--timeout", "0.5", "--data-dir", data)
+    assert code == 1 and lines[0]["type"] == "accepted"
+    assert lines[-1]["type"] == "error" and lines[-1]["error"]["code"] == "timeout"
+    code, lines = _client(capsys, "watch", lines[0]["job_id"], "--data-dir", data)
+    assert code == 0 and lines[-1]["type"] == "done"
