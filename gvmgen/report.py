@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 SCORE_OTIO = "score.otio"
 REPORT_PICTURE = "report.png"
 PREVIEW = "preview.mp4"
+PREVIEW_DUCK_DB = -12.0  # the video's own sound under the new music in preview.mp4
 # Input formats we also answer in, for NLEs that do not read .otio (EDL is a cut list: input only).
 ANSWER_IN_KIND = {".xml": "score.xml", ".fcpxml": "score.fcpxml", ".aaf": "score.aaf"}
 
@@ -212,4 +213,22 @@ def _write_preview(run, cues, target: Path) -> None:
     track = np.concatenate([c.audio for c in cues], axis=1)
     media = run.edit.segments[0].media_path
     start = run.edit.range.start_time.to_seconds()
+    track = _with_original_ducked(track, media, start, run.analysis.duration)
     mux_preview(media, track, DELIVERY_RATE, target, start=start, duration=run.analysis.duration)
+
+
+def _with_original_ducked(track: np.ndarray, media, start: float, duration: float) -> np.ndarray:
+    """The music `[C, N]` with the video's own sound under it at PREVIEW_DUCK_DB (dialogue and
+    effects stay audible, the music leads); the music alone when the video has no sound."""
+    from gvmgen.errors import MediaError
+    from gvmgen.media.audio import load_audio
+
+    try:
+        original, _ = load_audio(media, DELIVERY_RATE, track.shape[0], start, duration)
+    except MediaError:  # no audio track (or none decodable): the preview is the music alone
+        return track
+    length = min(track.shape[1], original.shape[1])
+    mixed = track.copy()
+    mixed[:, :length] += original[:, :length] * np.float32(10 ** (PREVIEW_DUCK_DB / 20))
+    peak = float(np.abs(mixed).max(initial=0.0))
+    return mixed / np.float32(peak) if peak > 1.0 else mixed

@@ -124,20 +124,38 @@ def test_outputs_follow_the_umask(cut_clip, tmp_path):
     assert modes and set(modes.values()) == {0o644}, modes
 
 
-def test_score_preview_has_picture_and_the_new_music(cut_clip, tmp_path, capsys):
+TONE_HZ = 3000.0  # the source's own sound: a tone the arranger's music hardly has
+
+
+def _amplitude_at(audio: np.ndarray, hz: float, rate: int = 48000) -> float:
+    """Peak amplitude of the sinusoid at `hz` in mono `audio` (Hann-windowed FFT)."""
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio)))) / (len(audio) / 4)
+    return float(spectrum[round(hz * len(audio) / rate)])
+
+
+def test_score_preview_has_picture_music_and_the_original_sound_ducked(media_dir, tmp_path):
     import av
 
+    from gvmgen.media.synth import make_test_clip
+    from gvmgen.report import PREVIEW_DUCK_DB
+
+    t = np.arange(6 * 48000) / 48000
+    tone = np.repeat((0.5 * np.sin(2 * np.pi * TONE_HZ * t)).astype(np.float32)[None], 2, 0)
+    clip = make_test_clip(media_dir / "with-sound.mp4", duration=6.0, cut_frames=(53,), audio=tone)
     out = tmp_path / "p"
-    code = main(["score", str(cut_clip[0]), "--out", str(out), "--range", "0-6", "--preview"])
-    assert code == 0, capsys.readouterr().err
+    assert main(["score", str(clip), "--out", str(out), "--preview", "--engine", "arranger"]) == 0
     with av.open(str(out / "preview.mp4")) as container:
         assert container.streams.video and container.streams.audio
         duration = float(container.duration) / av.time_base
-        audio = np.concatenate(
-            [f.to_ndarray().ravel() for f in container.decode(container.streams.audio[0])]
-        )
+        heard = np.concatenate(
+            [f.to_ndarray() for f in container.decode(container.streams.audio[0])], axis=1
+        ).mean(axis=0)[48000 : 5 * 48000]
+    music = sf.read(out / "takes" / "take-01" / "cue-01.wav")[0].mean(axis=1)[48000 : 5 * 48000]
     assert abs(duration - 6.0) < 0.2
-    assert np.sqrt(np.mean(audio**2)) > 0.01  # music, not silence
+    assert np.sqrt(np.mean(heard**2)) > 0.05  # the music is there
+    ducked = 0.5 * 10 ** (PREVIEW_DUCK_DB / 20)
+    assert _amplitude_at(music, TONE_HZ) < 0.01 * ducked  # the tone is not the music's
+    assert abs(20 * np.log10(_amplitude_at(heard, TONE_HZ) / ducked)) < 1.5
 
 
 def test_an_extra_timeline_that_cannot_be_written_is_a_warning(
