@@ -18,8 +18,10 @@ research nle-api.md §1.4-1.10), not a happy path:
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -170,6 +172,20 @@ class Folder:
 _RUNTIME = None
 
 
+def _clocked(method):
+    """Log the call's wall time on the FakeResolve (the bench splits the command's time by it)."""
+
+    @functools.wraps(method)
+    def clocked(self, *args):
+        began = time.perf_counter()
+        try:
+            return method(self, *args)
+        finally:
+            self.resolve.calls.append((method.__name__, began, time.perf_counter()))
+
+    return clocked
+
+
 def _lua():
     return _RUNTIME
 
@@ -200,6 +216,7 @@ class FakeResolve(_Gated):
         self.studio = studio
         self.page = "media"
         self.scripts_root = scripts_root
+        self.calls: list[tuple[str, float, float]] = []  # (method, start, end): for the bench
         self.timeline = FakeTimeline(self, rate)
         self.project = FakeProject(self, project_name)
         self.manager = FakeProjectManager(self)
@@ -263,6 +280,7 @@ class FakeProjectManager:
     def GetCurrentProject(self):
         return self.resolve.project
 
+    @_clocked
     def SaveProject(self):
         self.saves += 1
         for track in self.resolve.timeline.audio:
@@ -313,6 +331,7 @@ class FakeMediaPool:
         parent.subfolders.append(folder)
         return folder
 
+    @_clocked
     def ImportMedia(self, paths):
         self.imports += 1
         imported = []
@@ -337,6 +356,7 @@ class FakeMediaPool:
             imported.append(mpi)
         return _lua_list(imported)
 
+    @_clocked
     def AppendToTimeline(self, infos):
         return self.resolve.timeline.append([dict(info.items()) for info in _values(infos)])
 
@@ -498,6 +518,7 @@ class FakeTimeline(_Gated):
             track.items = [item for item in track.items if id(item) not in doomed]
         return True
 
+    @_clocked
     def Export(self, path, kind, sub_type=None):
         if kind != FakeResolve.EXPORT_OTIO or not os.path.isdir(os.path.dirname(path)):
             return False  # a bad constant or folder fails silently in Resolve too
