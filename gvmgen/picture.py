@@ -365,6 +365,8 @@ def _level_lane(draw, view: _View, frame: _Frame, top: int, bottom: int, fonts) 
 
 def _beat_lane(draw, view: _View, frame: _Frame, top: int, bottom: int, fonts) -> None:
     middle = (top + bottom) // 2
+    _scale_label(draw, frame, (top + middle) / 2, "before", fonts)
+    _scale_label(draw, frame, (middle + bottom) / 2, "after", fonts)
     for cue in view.cues:
         _ticks(draw, frame, cue.before, top + 4, middle - 2, COLOURS["before"])
         _ticks(draw, frame, cue.after, middle + 2, bottom - 4, COLOURS["after"])
