@@ -69,6 +69,12 @@ def read_timeline(
         result = _read(path, adapter, kwargs)
     except NewerSchemaError as err:
         raise TimelineError(f"cannot read {str(path)!r}: {err}") from err
+    except otio.exceptions.UnsupportedSchemaError as err:
+        raise TimelineError(
+            f"cannot read {str(path)!r}: written by a newer OpenTimelineIO than "
+            f"{otio.__version__} ({_reason(err)}); export it as .otio, which gvmgen reads "
+            "through a downgrade, or with target_schema_versions for OTIO 0.18"
+        ) from err
     except Exception as err:  # adapters raise anything: JSON, XML, KeyError, their own errors
         raise TimelineError(f"cannot read {str(path)!r} as {adapter}: {_reason(err)}") from err
     timeline = _first_timeline(result, path)

@@ -277,3 +277,19 @@ def test_the_media_rate_tells_23976_from_24(tmp_path):
     assert read_edit(path).rate == 24.0
     assert read_edit(path, media_rate=lambda p: 24000 / 1001).rate == 24000 / 1001
     assert read_edit(path, media_rate=lambda p: 30.0).rate == 24.0  # the timecodes settle 24
+
+
+def test_an_otioz_in_a_newer_schema_says_how_to_read_it(tmp_path):
+    import zipfile
+
+    path = tmp_path / "bundle.otioz"
+    otio.adapters.write_to_file(_marked_cut(tmp_path), str(path))
+    with zipfile.ZipFile(path) as bundle:
+        parts = {name: bundle.read(name) for name in bundle.namelist()}
+    parts["content.otio"] = _as_otio_019(otio.adapters.read_from_string(
+        parts["content.otio"].decode())).encode()
+    with zipfile.ZipFile(path, "w") as bundle:
+        for name, data in parts.items():
+            bundle.writestr(name, data)
+    with pytest.raises(TimelineError, match=r"newer OpenTimelineIO.*export it as \.otio"):
+        read_timeline(path)
