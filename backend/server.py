@@ -124,7 +124,18 @@ class Server:
             files = security.curve_files(self.data_dir)
             self.auth = security.start_authenticator(self.context, files)
             security.make_curve_server(self.router, files)
-        self.router.bind(self.bind)
+        try:
+            self.router.bind(self.bind)
+        except zmq.ZMQError as error:
+            self.router.close(0)
+            if self.auth is not None:
+                self.auth.stop()
+            self.context.term()
+            raise GVMGenError(
+                f"cannot listen on {self.bind}: {error}; another program (or a server on "
+                "another data dir) may hold it: pass --bind tcp://127.0.0.1:PORT",
+                field="bind", code="bind_failed",
+            ) from None
         self.address = self.router.getsockopt_string(zmq.LAST_ENDPOINT)
         endpoint = f"inproc://worker-events-{uuid.uuid4().hex}"
         self.events = self.context.socket(zmq.PAIR)

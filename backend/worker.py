@@ -77,12 +77,15 @@ class Worker(threading.Thread):
         store = JobStore(self.store_path)
         try:
             while not self.stopping.is_set():
-                job = store.claim(self.owner, LEASE_SECONDS)
-                if job is None:
-                    self.wake.wait(IDLE_WAIT_SECONDS)
-                    self.wake.clear()
-                    continue
-                self._run_job(store, job)
+                try:
+                    job = store.claim(self.owner, LEASE_SECONDS)
+                    if job is not None:
+                        self._run_job(store, job)
+                        continue
+                except Exception:  # the store busy or full: keep the worker, try again soon
+                    log.exception("worker: job store error; retrying")
+                self.wake.wait(IDLE_WAIT_SECONDS)
+                self.wake.clear()
         finally:
             store.close()
 
@@ -101,6 +104,7 @@ class Worker(threading.Thread):
             keeper.stop()
             with self._lock:
                 self._current = None
+                self._user_cancelled.discard(job.id)
         self._settle(store, job, outcome, keeper.latest)
 
     def _outcome(self, job: Job, cancel: threading.Event, keeper: _LeaseKeeper) -> tuple:

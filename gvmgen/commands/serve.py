@@ -46,6 +46,7 @@ def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import logging
 
     from gvmgen_backend.datadir import LOG_NAME, resolve_data_dir
     from gvmgen_backend.retention import Retention
@@ -53,13 +54,16 @@ def run(args: argparse.Namespace) -> int:
 
     _choose_device(args.device)
     data_dir = resolve_data_dir(args.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    log_to(data_dir / LOG_NAME)
-    keep_bytes = None if args.keep_gb is None else int(args.keep_gb * 1e9)
-    server = Server(data_dir, args.bind, args.engine, Retention(args.keep_days, keep_bytes),
-                    abandon_on_stop=True)
-    print(server.start(), flush=True)
-    return serve_until_signalled(server)
+    handler = log_to(data_dir / LOG_NAME)
+    try:
+        keep_bytes = None if args.keep_gb is None else int(args.keep_gb * 1e9)
+        server = Server(data_dir, args.bind, args.engine, Retention(args.keep_days, keep_bytes),
+                        abandon_on_stop=True)
+        print(server.start(), flush=True)
+        return serve_until_signalled(server)
+    finally:
+        logging.getLogger("gvmgen_backend").removeHandler(handler)
+        handler.close()
 
 
 def serve_until_signalled(server) -> int:
@@ -92,7 +96,7 @@ def _choose_device(device: str) -> None:
                               "use --device auto or cpu")
 
 
-def log_to(path) -> None:
+def log_to(path):
     """The backend's log goes to `path` (DATA/serve.log); the library never configures logging."""
     import logging
     from pathlib import Path
@@ -103,3 +107,4 @@ def log_to(path) -> None:
     logger = logging.getLogger("gvmgen_backend")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    return handler

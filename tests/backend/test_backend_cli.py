@@ -172,3 +172,10 @@ def test_timeout_stops_following_but_the_job_goes_on(start_server, clip, tmp_pat
     assert lines[-1]["type"] == "error" and lines[-1]["error"]["code"] == "timeout"
     code, lines = _client(capsys, "watch", lines[0]["job_id"], "--data-dir", data)
     assert code == 0 and lines[-1]["type"] == "done"
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(server, tmp_path, capsys):
+    code = main(["serve", "--bind", server.server.address, "--data-dir", str(tmp_path / "d2")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.splitlines()) == 1
+    assert server.server.address in err and "--bind" in err
