@@ -140,3 +140,12 @@ def test_a_missing_config_says_how_to_install(tmp_path):
     (editor.menu_dir / installer.CONFIG).unlink()
     (message,) = errors_in(editor.run("Score Marked Range"))
     assert "gvmgen resolve install" in message
+
+
+def test_the_live_probe_compiles_and_is_never_installed(tmp_path):
+    probe = RESOLVE_DIR.parent / "resolve_probes" / "GVMGen Live Probe.lua"
+    lua = luajit21.LuaRuntime()
+    compiles = lua.eval("function(text) return loadstring(text) ~= nil end")
+    assert compiles(probe.read_text(encoding="utf-8"))
+    target = installer.plan(scripts_dir=tmp_path)
+    assert probe.name not in target.files
