@@ -82,12 +82,15 @@ def build_optimizer(params, settings: TrainSettings) -> torch.optim.Optimizer:
 class Trainer:
     """One process's share of a run; `run()` trains to `settings.steps` (or `stop_after`)."""
 
-    def __init__(self, data_dir, run_dir, settings: TrainSettings, placement, models_dir=None):
+    def __init__(
+        self, data_dir, run_dir, settings: TrainSettings, placement, models_dir=None, model=None
+    ):
+        """`model` (a `GVMGenModel`) replaces the one the preset / init would build."""
         settings.validate()
         self.settings, self.placement = settings, placement
         self.run_dir = Path(run_dir).expanduser()
         self.data = WindowDataset(data_dir)
-        self.model = build_training_model(settings.preset, settings.init, models_dir)
+        self.model = model or build_training_model(settings.preset, settings.init, models_dir)
         check_dataset_fits(self.data.meta, self.model)
         self.trained = set_trainable(self.model)
         self.trained_names = [n for n, p in self.model.named_parameters() if p.requires_grad]

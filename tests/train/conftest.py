@@ -19,10 +19,13 @@ from gvmgen.train.presets import build_training_model
 RATE = 48_000
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="session")
 def _one_thread():
     # tiny models: a second thread only adds OpenMP barrier waits (10x slower on a busy machine)
+    before = torch.get_num_threads()
     torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def music(seconds: float, pitch: float, pulse: float = 2.0) -> np.ndarray:
