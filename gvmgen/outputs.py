@@ -200,10 +200,9 @@ class Job:
         except (OSError, ValueError):
             return None
 
-    def resume_or_reserve(
-        self, fingerprint: str, count: int, choose_seeds: Callable[[set[int]], list[int]]
-    ) -> list[tuple[int, int]]:
-        """(take, seed) for this job: those a crashed run of it reserved, or new ones."""
+    def check_request(self, fingerprint: str) -> None:
+        """JobError when a crashed run under this job id asked for something else (its
+        checkpoints are left as they are)."""
         state = self.read_state()
         if state is not None and state.get("fingerprint") != fingerprint:
             raise JobError(
@@ -211,6 +210,13 @@ class Job:
                 "give a new --job-id",
                 field="job_id",
             )
+
+    def resume_or_reserve(
+        self, fingerprint: str, count: int, choose_seeds: Callable[[set[int]], list[int]]
+    ) -> list[tuple[int, int]]:
+        """(take, seed) for this job: those a crashed run of it reserved, or new ones."""
+        self.check_request(fingerprint)
+        state = self.read_state()
         if state is not None:
             self.reserved = [(int(t), int(s)) for t, s in state["takes"]]
             for take, _ in self.reserved:

@@ -157,6 +157,7 @@ def _score_job(request: ScoreRequest, job_id: str, engines: EngineRegistry, pump
         return done
     run = _prepare(request, job_id, engines, previous, pump)
     with outputs.user_os_errors(out_dir), outputs.Job.open(out_dir, job_id) as job:
+        job.check_request(_fingerprint(run))  # before this run touches anything there
         try:
             done = _finished(outputs.read_previous(out_dir), job_id)  # finished meanwhile?
             if done is not None:

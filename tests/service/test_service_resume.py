@@ -105,3 +105,33 @@ def test_an_earlier_job_id_after_later_takes_returns_its_own_take(cut_clip, tmp_
     assert (first.take, later.take, again.take) == (1, 2, 1)
     assert again.cues == first.cues and again.job_id == "a"
     assert [t.take for t in again.takes] == [1, 2]
+
+
+def test_a_take_folder_on_disk_is_never_reused(cut_clip, tmp_path):
+    out = tmp_path / "out"
+    (out / "takes" / "take-01").mkdir(parents=True)  # left by hand, not in any report
+    (out / "takes" / "take-01" / "mine.wav").write_bytes(b"the editor's file")
+    result = score({"input": str(cut_clip[0]), "out_dir": str(out), "engine": "arranger"})
+    assert result.take == 2 and Path(result.cues[0].wav).parent.name == "take-02"
+    assert (out / "takes" / "take-01" / "mine.wav").read_bytes() == b"the editor's file"
+
+
+def test_a_job_id_reused_for_another_request_is_refused(three_cue_timeline, tmp_path):
+    from gvmgen.errors import JobError
+
+    out = tmp_path / "out"
+    stage = out / ".staging-J2"
+    stage.mkdir(parents=True)  # as a killed run of another request left it
+    (stage / "job.json").write_text('{"fingerprint": "another request", "takes": [[1, 0]]}')
+    before = snapshot(out)
+    try:
+        score({**_batch_request(three_cue_timeline, out), "job_id": "J2"})
+    except JobError as error:
+        assert error.code == "job_conflict" and error.field == "job_id"
+    else:
+        raise AssertionError("a job id used for another request was accepted")
+    assert snapshot(out) == before  # the other request's checkpoints are not touched
+
+
+def _batch_request(timeline, out) -> dict:
+    return {"input": str(timeline), "out_dir": str(out), "engine": "arranger", "mode": "batch"}
