@@ -1034,20 +1034,28 @@ function commands.status(ctx, config)
   local pong = core.run_client(core.client_argv(config, "ping"), config.scores_dir)
   if pong.type ~= "pong" then core.outcome_result(pong) end
   core.say("backend up" .. core.describe(pong, { "type" }))
+  local shown = 0
   local ok, why = pcall(core.run_client, core.client_argv(config, "list"), config.scores_dir,
     function(event)
-      if event.type ~= "error" then core.say("job" .. core.describe(event, { "type" })) end
+      if event.type == "job" and shown < core.STATUS_JOBS then
+        shown = shown + 1
+        core.say("job" .. core.describe(event, { "type" }, core.JOB_FIELDS))
+      end
     end)
   if not ok then core.say("cannot list the jobs: " .. tostring(why)) end
   return pong
 end
 
--- "key=value" pairs of a flat JSON object, for the Console.
-function core.describe(object, skip_keys)
+core.STATUS_JOBS = 5 -- the last jobs GVMGen Status lists
+core.JOB_FIELDS = { job_id = true, state = true, mode = true, stage = true, fraction = true,
+  message = true, created = true, error = true }
+
+-- "key=value" pairs of a flat JSON object (only `only`'s keys when given), for the Console.
+function core.describe(object, skip_keys, only)
   local keys, skipped = {}, {}
   for _, k in ipairs(skip_keys or {}) do skipped[k] = true end
   for k, v in pairs(object) do
-    if not skipped[k] and type(v) ~= "table" then keys[#keys + 1] = k end
+    if not skipped[k] and type(v) ~= "table" and (not only or only[k]) then keys[#keys + 1] = k end
   end
   table.sort(keys)
   local parts = {}

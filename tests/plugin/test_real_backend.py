@@ -60,6 +60,10 @@ def test_score_and_regenerate_through_the_real_backend(tmp_path, media_dir):
         (marker,) = item.markers.values()
         assert marker["customData"] == report["job_id"]
 
+        status = editor.run("GVMGen Status")
+        assert any("backend up" in line and "engine=arranger" in line for line in status)
+        assert any(f"job_id={report['job_id']}" in line for line in status)
+
         tl.selected = [item]
         assert errors_in(editor.run("Regenerate Selected Clip")) == []
         ((again,),) = [t.items for t in tl.audio if t.name == "GVMGen Score"]
