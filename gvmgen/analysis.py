@@ -58,16 +58,20 @@ def load_edit(
     range_text: str | None = None,
     allow_missing_media: bool = False,
     rate: float | None = None,
+    min_seconds: float | None = None,
 ):
     """The `Edit` of a timeline file, or of a one-clip timeline made from a bare video.
 
     :param rate: an EDL's frame rate (`--rate`); without it the rate is told from the EDL's
         timecodes or the media it names (probed), see `gvmgen.timeline.edl_rate`.
-    :raises InputError: a range (or a whole input) under `MIN_RANGE_SECONDS`.
+    :param min_seconds: the shortest range accepted; None: `MIN_RANGE_SECONDS`, what scoring
+        needs (a few beats); `analyze_input` takes any length.
+    :raises InputError: a range (or a whole input) under `min_seconds`.
     """
     from gvmgen import timeline
     from gvmgen.timeline.ranges import MIN_RANGE_SECONDS
 
+    min_seconds = MIN_RANGE_SECONDS if min_seconds is None else min_seconds
     path = Path(path)
     if not path.exists():
         raise InputError(f"input not found: {str(path)!r}")
@@ -80,9 +84,9 @@ def load_edit(
             allow_missing_media=allow_missing_media,
             rate=rate,
             media_rate=_media_rate,
-            min_seconds=MIN_RANGE_SECONDS,
+            min_seconds=min_seconds,
         )
-    return timeline.read_edit(_clip_timeline(path), range_text, min_seconds=MIN_RANGE_SECONDS)
+    return timeline.read_edit(_clip_timeline(path), range_text, min_seconds=min_seconds)
 
 
 def _media_rate(path: Path) -> float | None:
@@ -116,8 +120,11 @@ def analyze_input(
     """Cuts (edit points ∪ shot changes) and motion of `path` over `range_text` (or all of it).
 
     :param rate: an EDL's frame rate (see `load_edit`); other inputs carry their own.
+
+    Any length is analysed (a cut list of half a second is still a cut list); scoring refuses
+    ranges under `MIN_RANGE_SECONDS`.
     """
-    edit = load_edit(path, range_text, allow_missing_media, rate)
+    edit = load_edit(path, range_text, allow_missing_media, rate, min_seconds=0.0)
     return analyze_edit(edit, Path(path), "timeline" if is_timeline(path) else "video")
 
 

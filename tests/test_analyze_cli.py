@@ -171,11 +171,20 @@ def test_edl_rate_flag_and_the_media_rate(capsys, tmp_path, cut_clip):
 
 
 @pytest.mark.parametrize("range_text", ["1-1.5", "f25-f26"], ids=["half-second", "one-frame"])
-def test_a_very_short_range_exits_2_naming_the_minimum(capsys, cut_clip, range_text):
-    code, out, err = _analyze(capsys, cut_clip[0], "--json", "--range", range_text)
-    assert code == 2 and out == "" and "Traceback" not in err
+def test_a_very_short_range_is_analysed_but_not_scored(capfd, tmp_path, cut_clip, range_text):
+    code = main(["analyze", str(cut_clip[0]), "--json", "--range", range_text])
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["duration"] < 1.0
+
+    out_dir = tmp_path / "scored"
+    code = main(["score", str(cut_clip[0]), "--range", range_text, "--out", str(out_dir),
+                 "--engine", "arranger"])
+    out, err = capfd.readouterr()
+    assert code == 2 and "Traceback" not in err and "Warning" not in err
     (line,) = err.strip().splitlines()
     assert "at least 2 s" in line and "00:00:01:00" in line
+    assert not out_dir.exists() or not any(out_dir.iterdir())
 
 
 @pytest.fixture(scope="module")
