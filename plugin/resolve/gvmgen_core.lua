@@ -206,14 +206,18 @@ end
 local function command_line(argv)
   local quoted = {}
   for i, arg in ipairs(argv) do quoted[i] = shell_quote(arg) end
-  local line = table.concat(quoted, " ")
-  -- cmd.exe /c strips one outer pair of quotes from a line that starts with one
-  return IS_WINDOWS and ('"' .. line) or line
+  return table.concat(quoted, " ")
+end
+
+-- The line handed to the shell: cmd.exe /c drops the first and the last quote of a line that
+-- starts with one, so on Windows the whole line, redirections included, gets one more pair.
+local function for_shell(line)
+  return IS_WINDOWS and ('"' .. line .. '"') or line
 end
 
 local function make_dirs(path)
   if IS_WINDOWS then
-    os.execute('if not exist ' .. shell_quote(path) .. ' mkdir ' .. shell_quote(path))
+    os.execute(for_shell('if not exist ' .. shell_quote(path) .. ' mkdir ' .. shell_quote(path)))
   else
     os.execute("mkdir -p " .. shell_quote(path))
   end
@@ -464,7 +468,7 @@ end
 --- outcome) or fails with one sentence when the client gave none.
 function core.run_client(argv, scratch_dir, on_line)
   local err_path = stderr_path(scratch_dir)
-  local pipe = io.popen(command_line(argv) .. " 2>" .. shell_quote(err_path), "r")
+  local pipe = io.popen(for_shell(command_line(argv) .. " 2>" .. shell_quote(err_path)), "r")
   if not pipe then fail("Cannot start the GVMGen client (" .. argv[1] .. ").") end
   local last
   for line in pipe:lines() do
@@ -548,7 +552,8 @@ end
 local function spawn(argv, lines_path, err_path, exit_path)
   local run = command_line(argv) .. " >" .. shell_quote(lines_path) .. " 2>" .. shell_quote(err_path)
   if IS_WINDOWS then
-    os.execute('start "" /b cmd /c "' .. run .. " & echo %errorlevel% >" .. shell_quote(exit_path) .. '"')
+    os.execute(for_shell('start "" /b cmd /c "' .. run .. " & echo %errorlevel% >"
+      .. shell_quote(exit_path) .. '"'))
   else
     os.execute("(" .. run .. "; echo $? >" .. shell_quote(exit_path) .. ") >/dev/null 2>&1 &")
   end
@@ -624,8 +629,9 @@ function core.run_client_in_window(window, config, argv, scratch_dir)
   disp:RunLoop()
   timer:Stop()
   win:Hide()
-  if state.outcome then return state.outcome end
   local why = one_line((read_file(state.err_path) or ""):match("([^\r\n]*)[\r\n]*$"))
+  for _, path in ipairs({ state.lines_path, state.err_path, state.exit_path }) do os.remove(path) end
+  if state.outcome then return state.outcome end
   fail("The GVMGen client (" .. argv[1] .. ") stopped without an answer"
     .. (why ~= "" and (": " .. why) or "") .. "; run `gvmgen resolve install` again if it moved.")
 end
