@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -153,6 +154,8 @@ def _run(args) -> int:
     )  # fmt: skip
     with ProgressBar("train") as progress:
         summary = train(args.data, args.out, settings, args.models_dir, progress)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return 0
     if args.json:
         print(json.dumps(summary, indent=2))
     elif "model" in summary:

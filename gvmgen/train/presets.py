@@ -122,6 +122,9 @@ def preset_settings(preset: str, **overrides: Any) -> TrainSettings:
     values = dict(PRESET_SETTINGS[preset], preset=preset)
     given = {k: v for k, v in overrides.items() if v is not None}
     values.update(given)
+    if given.get("optimizer") == "dadapt-adam":  # the paper's: lr 1 (a multiplier), eps 1e-4
+        values["lr"] = given.get("lr", 1.0)
+        values["eps"] = given.get("eps", 1e-4)
     if "warmup_steps" not in given:  # a short run warms up for at most a tenth of it
         warmup = values.get("warmup_steps", TrainSettings.warmup_steps)
         values["warmup_steps"] = min(warmup, values.get("steps", TrainSettings.steps) // 10)
