@@ -859,17 +859,34 @@ function core.label(ctx, cues, placed)
   end
 end
 
---- Save (never an untitled project: that opens a dialog) and check nothing vanished.
-function core.save_and_recheck(ctx, cues, track)
+local function save(ctx)
   local name = ctx.project:GetName()
   if name and name ~= "" and name ~= "Untitled Project" then call(ctx.manager, "SaveProject") end
-  local lost = 0
+end
+
+local function lost_cues(ctx, cues, track)
+  local lost = {}
   for _, cue in ipairs(cues) do
-    if not find_placed(ctx, track, cue) then lost = lost + 1 end
+    if not find_placed(ctx, track, cue) then lost[#lost + 1] = cue end
   end
-  if lost > 0 then
-    fail(string.format("%d of %d score clips vanished when the project was saved; run the "
-      .. "command again.", lost, #cues))
+  return lost
+end
+
+--- Save (never an untitled project: that opens a dialog) and count again: items can vanish on
+--- save, so what vanished is placed once more before anyone is told.
+function core.save_and_recheck(ctx, cues, track)
+  save(ctx)
+  local lost = lost_cues(ctx, cues, track)
+  if #lost == 0 then return end
+  local placed = core.append_and_verify(ctx, track, lost)
+  if placed then
+    core.label(ctx, lost, placed)
+    save(ctx)
+    lost = lost_cues(ctx, cues, track)
+  end
+  if #lost > 0 then
+    fail(string.format("%d of %d score clips vanished when the project was saved and could not "
+      .. "be placed again; run the command again.", #lost, #cues))
   end
 end
 

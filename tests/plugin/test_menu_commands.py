@@ -142,3 +142,27 @@ def test_status_reports_the_backend(one_editor):
     assert errors_in(lines) == []
     assert any("backend up" in line and "engine=arranger" in line for line in lines)
     assert any("job_id=abc123" in line for line in lines)
+
+
+def test_a_clip_that_vanishes_on_save_is_placed_again(one_editor, monkeypatch):
+    from tests.plugin.fake_resolve import FakeProjectManager
+
+    tl = one_editor.timeline
+    original = FakeProjectManager.SaveProject
+    vanished = []
+
+    def save_losing_one_clip(manager):
+        result = original(manager)
+        score_track = tl.audio[-1]
+        if not vanished and score_track.items:
+            vanished.append(score_track.items.pop(0))
+        return result
+
+    monkeypatch.setattr(FakeProjectManager, "SaveProject", save_losing_one_clip)
+    assert errors_in(one_editor.run("Score Whole Timeline")) == []
+    clips = [item for _, item in score_clips(tl)]
+    assert vanished and (vanished[0].start, vanished[0].duration) in {
+        (c.start, c.duration) for c in clips
+    }
+    assert clips[0].start == tl.start and clips[-1].start + clips[-1].duration == tl.GetEndFrame()
+    assert one_editor.resolve.manager.saves == 2
