@@ -503,12 +503,12 @@ def _write_outputs(run: _Run, takes: list[list[_RenderedCue]], job: outputs.Job)
         ours = _write_takes(run, takes, job)
         check_cancel(run.stop)
         with outputs.folder_lock(run.out_dir):
+            run.post("write", WRITTEN, "writing the timeline and report")
             previous = outputs.read_previous(run.out_dir)
             infos = _merged_takes(previous, ours)
             result = report.build_result(run, infos, ours[0].cues, takes)
             if run.request.preview and result.preview is None:
                 result.warnings.append("preview: only a video input gets preview.mp4")
-            run.post("write", WRITTEN, "writing the timeline and report")
             _write_all(run, result, takes, job)
             job.commit()
     run.pump.post(Update("done", 1.0, "done"))
@@ -567,6 +567,7 @@ def _write_takes(run: _Run, takes, job: outputs.Job) -> list[TakeInfo]:
         return cue_report
 
     reports = parallel_map(measured, jobs)
+    run.post("write", WRITTEN, "measuring each take's loudness")
     n = len(run.cues)
     return [
         TakeInfo(

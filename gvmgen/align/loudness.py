@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gvmgen.progress import ProgressFn, report
+from gvmgen.progress import ProgressFn, report, scaled
 
 OVERSAMPLE = 8  # BS.1770's 4× under-reads inter-sample peaks by ~0.1 dB on music; 8× is closer
 PEAK_MARGIN_DB = 0.05  # what 8× may still miss
@@ -33,7 +33,7 @@ def normalize_loudness(
         return audio, measured
     ceiling = 10 ** ((true_peak_dbtp - PEAK_MARGIN_DB) / 20)
     report(progress, 0.1, "measuring true peaks")
-    peaks = _oversampled_peaks(audio, sample_rate)  # oversampling is linear: scale, don't redo
+    peaks = _oversampled_peaks(audio, sample_rate, scaled(progress, 0.1, 0.3))  # linear: reuse
     gain_db, out = 0.0, audio
     for index in range(PASSES):
         report(progress, 0.3 + 0.7 * index / PASSES, f"gain and limit, pass {index + 1}")
@@ -68,7 +68,9 @@ def true_peak_dbtp(audio: np.ndarray, sample_rate: int) -> float:
     return 20 * float(np.log10(max(true_peak(audio, sample_rate), 1e-12)))
 
 
-def _oversampled_peaks(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+def _oversampled_peaks(
+    audio: np.ndarray, sample_rate: int, progress: ProgressFn | None = None
+) -> np.ndarray:
     """`[N]`: per original sample, max |x| over its 8 oversampled points, all channels.
 
     Done in blocks of BLOCK seconds (with filter context either side), so a long track never
@@ -78,6 +80,7 @@ def _oversampled_peaks(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     block = max(int(BLOCK * sample_rate), 1)
     peaks = np.empty(n)
     for first in range(0, n, block):
+        report(progress, first / max(n, 1), "measuring true peaks")
         last = min(first + block, n)
         lo, hi = max(first - CONTEXT, 0), min(last + CONTEXT, n)
         up = _upsampled_abs(audio[:, lo:hi])
