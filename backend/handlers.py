@@ -8,6 +8,7 @@ was already finished, or a queued job cancelled on the spot).
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -20,6 +21,7 @@ from gvmgen import __version__
 from gvmgen.schema import ScoreRequest
 
 MAX_KEY_CHARS = 200
+QUEUE_LENGTH_SECONDS = 0.25
 
 
 @dataclass
@@ -66,6 +68,7 @@ class Service:
     def __init__(self, store: JobStore, facts: ServerFacts, worker):
         self.store, self.facts, self.worker = store, facts, worker  # worker: Worker
         self.live: dict[str, dict] = {}  # job id -> latest progress event, while it runs
+        self._queue_read = (-1e9, 0)  # (monotonic time, queued jobs)
         self.handlers = {
             "ping": self.on_ping,
             "submit": self.on_submit,
@@ -94,7 +97,7 @@ class Service:
             "engines": self.facts.engines_ready,
             "device": self.worker.runner.device(),
             "model_loaded": self.worker.runner.model_loaded(),
-            "queue": self.store.queue_length(),
+            "queue": self._queue_length(),
             "running": self.worker.current_job(),
             "pid": self.facts.pid,
         })
@@ -164,6 +167,14 @@ class Service:
         return self._following(Reply("watching", self._status(job)), job)
 
     # ---- helpers ----
+
+    def _queue_length(self) -> int:
+        """Queued jobs, read at most every QUEUE_LENGTH_SECONDS: ping is a liveness probe, and
+        a query per ping would be a third of its cost."""
+        now = time.monotonic()
+        if now - self._queue_read[0] > QUEUE_LENGTH_SECONDS:
+            self._queue_read = (now, self.store.queue_length())
+        return self._queue_read[1]
 
     def _following(self, reply: Reply, job: Job) -> Reply:
         """The sender follows the job; a finished job's terminal event goes out at once."""
