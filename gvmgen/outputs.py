@@ -37,7 +37,15 @@ from gvmgen.errors import JobError, OutputError
 REPORT_NAME = "report.json"
 STAGING_PREFIX = ".staging-"
 JOB_FILE = "job.json"
-_USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.ENOTDIR, errno.EDQUOT}
+_USER_ERRNOS = {
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.ENOTDIR,
+    errno.ENOENT,  # the folder (or a parent) removed while the job ran
+}
 
 
 @dataclass(frozen=True)
@@ -113,7 +121,8 @@ def user_os_errors(out_dir: Path) -> Iterator[None]:
         yield
     except OSError as error:
         where = str(error.filename or "")
-        if error.errno in _USER_ERRNOS and where.startswith(str(out_dir)):
+        ours = where and (where.startswith(str(out_dir)) or str(out_dir).startswith(where))
+        if error.errno in _USER_ERRNOS and ours:  # the folder, a file in it, or a parent
             raise _not_writable(out_dir, error.strerror or str(error)) from error
         raise
 

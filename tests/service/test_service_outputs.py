@@ -90,14 +90,15 @@ def test_an_out_path_under_a_file_is_one_line(cut_clip, tmp_path, capsys):
     [
         pytest.param(PermissionError(errno.EACCES, "Permission denied"), id="permission"),
         pytest.param(OSError(errno.EROFS, "Read-only file system"), id="read-only"),
+        pytest.param(FileNotFoundError(errno.ENOENT, "No such file or directory"), id="gone"),
     ],
 )
 def test_a_folder_that_refuses_writes_is_an_output_error(cut_clip, tmp_path, monkeypatch, raised):
-    out = tmp_path / "locked"
+    out = tmp_path / "locked" / "out"
     real_mkdir = Path.mkdir
 
     def refusing_mkdir(self, *args, **kwargs):
-        if self == out.resolve():
+        if self == out.parent.resolve():  # a parent that must be made first
             raised.filename = str(self)
             raise raised
         return real_mkdir(self, *args, **kwargs)
