@@ -138,3 +138,25 @@ def test_regenerate_on_a_locked_track_keeps_the_old_take(one_editor):
     assert "would not remove" in one_sentence(one_editor.run("Regenerate Selected Clip"))
     tl.DeleteClips = monkeypatch_delete
     assert tl.snapshot() == before
+
+
+def test_regenerate_refuses_a_clip_gvmgen_did_not_place(one_editor):
+    tl = one_editor.timeline
+    tl.selected = list(tl.audio[0].items)  # the production sound
+    before = tl.snapshot()
+    assert "Select a GVMGen score clip" in one_sentence(one_editor.run("Regenerate Selected Clip"))
+    assert tl.snapshot() == before
+
+
+def test_a_client_that_moved_away_says_to_reinstall(one_editor, tmp_path):
+    import json
+
+    config_path = one_editor.menu_dir / "gvmgen.json"
+    config = json.loads(config_path.read_text())
+    config["gvmgen"] = [str(tmp_path / "gone" / "gvmgen")]
+    config_path.write_text(json.dumps(config))
+    one_editor.timeline.set_marks(0, 47)
+    before = one_editor.timeline.snapshot()
+    message = one_sentence(one_editor.run("Score Marked Range"))
+    assert "stopped without an answer" in message and "gvmgen resolve install" in message
+    assert one_editor.timeline.snapshot() == before
