@@ -190,6 +190,10 @@ local function join(...)
   return table.concat({ ... }, SEP)
 end
 
+-- One argument for the shell, quoted so that spaces and quotes survive.
+local function shell_quote(arg)
+  arg = tostring(arg)
+  if IS_WINDOWS then
     return '"' .. arg:gsub('(\\*)"', '%1%1\\"'):gsub('(\\+)$', '%1%1') .. '"'
   end
   return "'" .. arg:gsub("'", "'\\''") .. "'"
