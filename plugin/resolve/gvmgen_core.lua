@@ -616,8 +616,10 @@ function core.run_client_in_window(window, config, argv, scratch_dir)
     end
     if file_exists(state.exit_path) and not state.outcome then finish(nil) end
   end
-  local timer = window.ui:Timer({ ID = "GVMGenPoll", Interval = 250 })
+  local timer = window.ui:Timer({ ID = "GVMGenPoll", Interval = 250, SingleShot = false })
+  -- scripts in the wild hook a timer's Timeout both ways; whichever this Fusion fires, one runs
   disp.On.Timeout = function() poll() end
+  win.On.GVMGenPoll.Timeout = function() poll() end
   win.On.Cancel.Clicked = function() cancel() end
   win.On.GVMGenProgress.Close = function() cancel() end
   win:Show()
