@@ -128,12 +128,13 @@ class Client:
     def follow(self, msg_type: str, body: dict, deadline: float | None = None) -> Iterator:
         """Send submit or watch and yield (type, body) until the job's terminal event.
 
-        Heartbeats are not yielded. If the server goes silent, the same message is re-sent
-        (submit before it was accepted: same key; afterwards: a watch of the job).
+        Heartbeats are not yielded, and `fraction` never goes down, even across a server
+        restart. If the server goes silent, the same message is re-sent (submit before it was
+        accepted: same key; afterwards: a watch of the job).
         """
         ids = {uuid.uuid4().hex}
         message = encode(self.endpoint.key, msg_type, next(iter(ids)), body)
-        misses = 0
+        misses, seen = 0, 0.0
         self._send(message)
         while misses < self.retries:
             wait = LIVENESS_SECONDS if deadline is None else min(LIVENESS_SECONDS,
@@ -156,6 +157,8 @@ class Client:
                                  {"job_id": reply_body["job_id"]})
             if reply_type == "heartbeat":
                 continue
+            if reply_type == "progress":  # a job resumed after a crash re-reports kept cues
+                seen = reply_body["fraction"] = max(seen, reply_body.get("fraction", 0.0))
             yield reply_type, reply_body
             if reply_type in TERMINAL_EVENTS:
                 return

@@ -206,12 +206,13 @@ class JobStore:
         )
         return cursor.rowcount == 1
 
-    def requeue(self, job_id: str, owner: str) -> bool:
-        """Give a running job back to the queue (server shutting down, batch yielding)."""
+    def requeue(self, job_id: str, owner: str, progress: dict | None = None) -> bool:
+        """Give a running job back to the queue (server shutting down), with its progress."""
         cursor = self.db.execute(
             "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL, "
-            "updated = ? WHERE id = ? AND lease_owner = ? AND state = 'running'",
-            (time.time(), job_id, owner),
+            "updated = ?, progress = COALESCE(?, progress) WHERE id = ? AND lease_owner = ? "
+            "AND state = 'running'",
+            (time.time(), _dumps(progress), job_id, owner),
         )
         return cursor.rowcount == 1
 

@@ -109,7 +109,11 @@ class Worker(threading.Thread):
 
     def _outcome(self, job: Job, cancel: threading.Event, keeper: _LeaseKeeper) -> tuple:
         """("done", result, warnings) | ("failed", error, []) | ("cancelled",) | ("requeue",)"""
+        floor = (job.progress or {}).get("fraction", 0.0)  # reached by an earlier attempt
+
         def on_event(event: dict) -> None:
+            # a resumed job re-reports its kept cues: watchers still never see it go back
+            event = {**event, "fraction": max(floor, event["fraction"])}
             keeper.latest = event
             self.emit(job.id, "progress", event)
 
@@ -149,7 +153,7 @@ class Worker(threading.Thread):
         """Store the outcome first, then tell the watchers: a terminal event is never undone."""
         kind = outcome[0]
         if kind == "requeue":
-            store.requeue(job.id, self.owner)
+            store.requeue(job.id, self.owner, progress)
             log.info("job %s checkpointed and requeued for the next start", job.id)
             return
         if kind == "done":

@@ -71,7 +71,7 @@ class Running:
 
 @pytest.fixture
 def start_server(tmp_path):
-    """start_server(steps=0, step_seconds=0.0, data_dir=None) -> Running; all stopped after."""
+    """start_server(steps, step_seconds, data_dir, bind) -> Running; all stopped after."""
     from gvmgen_backend.runner import Runner
     from gvmgen_backend.server import Server
 
@@ -79,10 +79,10 @@ def start_server(tmp_path):
 
     started: list[Running] = []
 
-    def start(steps: int = 0, step_seconds: float = 0.0, data_dir: Path | None = None):
+    def start(steps=0, step_seconds=0.0, data_dir: Path | None = None, bind: str = LOOPBACK):
         engine = CountingArranger(steps, step_seconds)
         runner = Runner("arranger", EngineRegistry(engines={"arranger": engine}))
-        server = Server(data_dir or tmp_path / f"data{len(started)}", LOOPBACK, runner=runner)
+        server = Server(data_dir or tmp_path / f"data{len(started)}", bind, runner=runner)
         server.start()
         thread = threading.Thread(target=server.serve_forever, name="test-server", daemon=True)
         thread.start()

@@ -251,3 +251,22 @@ def _always_out_of_memory(request, **kw):
     from gvmgen.errors import OutOfMemory
 
     raise OutOfMemory("CUDA out of memory")
+
+
+def test_a_follower_rides_out_a_server_restart(start_server, clip, tmp_path):
+    """Titanic's promise: any piece but the client may restart and nothing is lost."""
+    first = start_server(steps=150, step_seconds=0.02)
+    with first.client() as client:
+        stream = client.follow("submit", _submit_body(clip, tmp_path / "out"),
+                               deadline=time.monotonic() + 90)
+        job_id = next(stream)[1]["job_id"]
+        next(e for e in stream if e[0] == "progress")
+        first.server.stop()
+        first.thread.join(60)
+        second = start_server(steps=5, data_dir=first.data_dir, bind=first.server.address)
+        rest = list(stream)
+    progress = [b["fraction"] for t, b in rest if t == "progress"]
+    assert rest[-1][0] == "done" and rest[-1][1]["job_id"] == job_id
+    assert sum(t in ("done", "failed", "cancelled") for t, _ in rest) == 1
+    assert progress == sorted(progress)
+    assert second.engine.calls  # the second server did the job's remaining work
