@@ -1,0 +1,243 @@
+"""Rendering takes: each cue generated, aligned to its cuts, levelled, and joined at 48 kHz.
+
+Cues of an engine that continues music (GVMGen) go in order, every take continuing its own
+previous cue, and the takes of one cue in one batched pass when the engine can; independent
+cues (the arranger) render one per core. Every finished cue is checkpointed in the job's
+staging folder and taken from there when a killed job runs again.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from gvmgen.conditioning import cue_conditioning, cue_cut_times
+from gvmgen.cues import Cue
+from gvmgen.engines import TakesInOnePass
+from gvmgen.media.audio import DELIVERY_RATE, resample
+from gvmgen.progress import Parts, ProgressFn
+
+TAIL_SECONDS = 1.5  # each cue rings on this long under the next one's first downbeat
+PROMPT_SECONDS = 10.0  # how much of the previous cue an engine that continues music hears
+MAX_WORKERS = 4  # cues rendered at once when they are independent
+# Of one cue's share: (generate, align, level); GVMGen's time is all in the model.
+CUE_SHARES = {True: (0.90, 0.08, 0.02), False: (0.35, 0.50, 0.15)}
+_TIMING_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class RenderedCue:
+    audio: np.ndarray  # [2, N] at 48 kHz, the cue's exact length
+    seed: int
+    tempo: float
+    alignment: object  # gvmgen.align.AlignmentResult (engine rate)
+
+
+
+class _CueSteps:
+    """Progress of one cue of one take: its share of the job, split generate/align/level."""
+
+    def __init__(self, run, parts: Parts, take: int, cue: Cue):
+        self.run, self.parts, self.take, self.cue = run, parts, take, cue
+        self.shares = CUE_SHARES[bool(run.choice.engine.needs_gpu)]
+
+    def at(self, stage: str, fraction: float, message: str) -> None:
+        whole = self.parts.advance((self.take, self.cue.index), fraction)
+        text = f"take {self.take} {self.cue.name}: {message}"
+        self.run.post(stage, whole, text, self.cue.index, self.take)
+
+    def within(self, stage: str) -> ProgressFn:
+        """A `progress(fraction, message)` for one stage of this cue."""
+        generate, align, _ = self.shares
+        start, width = {
+            "generate": (0.0, generate),
+            "align": (generate, align),
+            "level": (generate + align, 1.0 - generate - align),
+        }[stage]
+        return lambda fraction, message: self.at(stage, start + width * fraction, message)
+
+
+def render_takes(run, start: float, end: float) -> list[list[RenderedCue]]:
+    """Music for every cue of every take, aligned, levelled and joined at 48 kHz; progress
+    fills `[start, end]` of the job."""
+    weights = {(take, cue.index): float(cue.frames) for take, _ in run.takes for cue in run.cues}
+    parts = Parts(weights, start, end)
+    steps = {key: _CueSteps(run, parts, key[0], run.cues[key[1]]) for key in weights}
+    if run.choice.engine.takes_prompt_audio:  # each cue continues the one before: in order
+        rendered = _render_in_order(run, steps)
+    else:  # independent cues: one per core (numpy, Rubber Band and scipy release the GIL)
+        rendered = _render_independent(run, steps)
+    return [_joined(run, cues) for cues in rendered]
+
+
+def _render_independent(run, steps: dict) -> list[list[RenderedCue]]:
+    jobs = [(take, seed, cue) for take, seed in run.takes for cue in run.cues]
+    done = parallel_map(
+        lambda job: _checkpointed(run, steps[job[0], job[2].index], job[1], job[2]), jobs
+    )
+    n = len(run.cues)
+    return [done[i * n : (i + 1) * n] for i in range(len(run.takes))]
+
+
+def _checkpointed(run, steps: _CueSteps, seed: int, cue: Cue) -> RenderedCue:
+    """The cue from this job's checkpoint, or rendered now and checkpointed."""
+    kept = run.job.load_cue(steps.take, cue.index)
+    if kept is not None:
+        steps.at("level", 1.0, "kept from the interrupted run")
+        return kept
+    conditioning = _conditioning(run, cue, None)
+    with timed(run.seconds, "engine"):
+        audio, beats = run.choice.engine.generate_with_beats(
+            conditioning, seed + cue.index, steps.within("generate"), run.stop
+        )
+    rendered = _aligned_and_levelled(run, steps, cue, seed + cue.index, audio, beats)
+    run.job.save_cue(steps.take, cue.index, rendered)
+    return rendered
+
+
+def _render_in_order(run, steps: dict) -> list[list[RenderedCue]]:
+    """Cue after cue, each take continuing its own previous cue; takes of one cue in one pass
+    when the engine can (`TakesInOnePass`)."""
+    per_take: dict[int, list[RenderedCue]] = {take: [] for take, _ in run.takes}
+    for cue in run.cues:
+        pending = []
+        for take, seed in run.takes:
+            kept = run.job.load_cue(take, cue.index)
+            if kept is None:
+                pending.append((take, seed))
+            else:
+                steps[take, cue.index].at("level", 1.0, "kept from the interrupted run")
+                per_take[take].append(kept)
+        fresh = _render_cue_takes(run, steps, cue, pending, per_take)
+        for take, _ in pending:
+            run.job.save_cue(take, cue.index, fresh[take])
+            per_take[take].append(fresh[take])
+    return [per_take[take] for take, _ in run.takes]
+
+
+def _render_cue_takes(run, steps: dict, cue: Cue, pending, per_take) -> dict:
+    """{take: rendered cue} for the takes of `cue` not kept from an interrupted run."""
+    if not pending:
+        return {}
+    engine = run.choice.engine
+    prompts = [_prompt((per_take[take] or [None])[-1], engine) for take, _ in pending]
+    conditioning = _conditioning(run, cue, None)
+    seeds = [seed + cue.index for _, seed in pending]
+    mine = [steps[take, cue.index] for take, _ in pending]
+    with timed(run.seconds, "engine"):
+        if len(pending) > 1 and isinstance(engine, TakesInOnePass):
+            report = [s.within("generate") for s in mine]
+            audios = engine.generate_takes(
+                conditioning, seeds, lambda f, m: [r(f, m) for r in report], run.stop, prompts
+            )
+            made = [(a, None) for a in audios]
+        else:
+            made = [
+                engine.generate_with_beats(
+                    replace(conditioning, prompt_audio=p), s, st.within("generate"), run.stop
+                )
+                for p, s, st in zip(prompts, seeds, mine, strict=True)
+            ]
+    return {
+        take: _aligned_and_levelled(run, st, cue, s, audio, beats)
+        for (take, _), st, s, (audio, beats) in zip(pending, mine, seeds, made, strict=True)
+    }
+
+
+def _conditioning(run, cue: Cue, prompt):
+    start, duration = run.cue_seconds(cue)
+    tail = 0.0 if cue.index == len(run.cues) - 1 else TAIL_SECONDS
+    with timed(run.seconds, "frames"):
+        return cue_conditioning(run.analysis, start, duration + tail, prompt_audio=prompt)
+
+
+def parallel_map(fn, items: list) -> list:
+    """`[fn(x) for x in items]` on a few threads; the first exception propagates."""
+    workers = min(MAX_WORKERS, os.cpu_count() or 1, len(items))
+    if workers <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items))
+
+
+def _aligned_and_levelled(run, steps: _CueSteps, cue: Cue, seed: int, audio, beats):
+    """The engine's music aligned to the cue's cuts, at 48 kHz, at the target loudness."""
+    from gvmgen.align import align_to_cuts, normalize_loudness
+
+    engine = run.choice.engine
+    start, duration = run.cue_seconds(cue)
+    align = steps.within("align")
+    align(0.0, "aligning to the cuts")
+    with timed(run.seconds, "align"):
+        aligned = align_to_cuts(
+            audio,
+            engine.sample_rate,
+            cue_cut_times(run.analysis, start, duration),
+            max_stretch=run.request.max_stretch,
+            fps=run.rate,
+            beats=beats,
+            progress=lambda f, m: align(f, f"aligning: {m}"),
+        )
+    level = steps.within("level")
+    level(0.0, "levelling: resampling")
+    with timed(run.seconds, "level"):
+        delivered = resample(aligned.audio, engine.sample_rate, DELIVERY_RATE)
+        levelled, _ = normalize_loudness(
+            delivered,
+            DELIVERY_RATE,
+            run.request.target_lufs,
+            progress=lambda f, m: level(0.2 + 0.8 * f, f"levelling: {m}"),
+        )
+    level(1.0, "levelled")
+    tempo = float(getattr(beats, "tempo", 0.0) or aligned.beats_after.tempo)
+    return RenderedCue(levelled, seed, tempo, aligned)
+
+
+def _prompt(previous: RenderedCue | None, engine) -> np.ndarray | None:
+    if previous is None:
+        return None
+    audio = previous.alignment.audio
+    return audio[:, -round(PROMPT_SECONDS * engine.sample_rate) :]
+
+
+def _joined(run, cues: list[RenderedCue]) -> list[RenderedCue]:
+    """The levelled cues laid on one track, each tail under the next cue's start.
+
+    The track is cut back into one piece per cue at frame-exact sample positions, so the clips
+    sit end to end on the timeline (no gap, no overlap) and the crossfades are baked in.
+    """
+    from gvmgen.align import join_cues
+
+    with timed(run.seconds, "mix"):
+        bounds = [_sample_at(cue.start, run.rate) for cue in run.cues]
+        total = _sample_at(run.cues[-1].end, run.rate)
+        starts = [b / DELIVERY_RATE for b in bounds]
+        track = join_cues([c.audio for c in cues], starts, DELIVERY_RATE, total / DELIVERY_RATE)
+        ends = [*bounds[1:], total]
+    return [
+        RenderedCue(track[:, a:b], c.seed, c.tempo, c.alignment)
+        for c, a, b in zip(cues, bounds, ends, strict=True)
+    ]
+
+
+def _sample_at(frame: int, rate: float) -> int:
+    """The 48 kHz sample where `frame` starts; rounding each boundary keeps clips contiguous."""
+    return round(frame * DELIVERY_RATE / rate)
+
+
+
+@contextmanager
+def timed(seconds: dict[str, float], stage: str):
+    """Add the block's wall time to `seconds[stage]` (summed over threads when in parallel)."""
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        with _TIMING_LOCK:
+            seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - began
