@@ -1,6 +1,7 @@
 """Cut alignment on real footage, judged by trackers that are not the product's.
 
     .venv/bin/python bench/align_bench.py [--clips DIR] [--only clip1,clip5] [--no-arranger]
+        [--compare] [--baseline REV] [--no-stages]
 
 Each clip's own music (GVMGen-generated, its AAC track) is aligned to the cuts the product's
 detector finds in that clip (`gvmgen align CLIP --cuts-from CLIP`: dissolves weighted 0.5).
@@ -23,6 +24,8 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# `--baseline REV` times an older gvmgen (exported with `git archive`) from this same script
+sys.path.insert(0, os.environ.get("ALIGN_BENCH_ROOT", str(Path(__file__).resolve().parents[1])))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import judges
@@ -39,6 +43,7 @@ import judges
 from gvmgen.align import align_to_cuts, detect_clicks, track_beats
 from gvmgen.media.audio import load_audio
 
+ROOT = Path(__file__).resolve().parents[1]
 CLIPS = "/work/shared/media/real"
 SPACED = 1.5  # s: "cuts at least 1.5 s after the previous cut"
 TOLERANCE = 0.050  # s
@@ -174,11 +179,15 @@ def print_table(tallies: dict[str, Tally], title: str) -> None:
         )
 
 
-def time_stages(paths: list[str]) -> None:
-    """Seconds per minute of music of one track → plan → render pass, and of re-measuring."""
+STAGES = ("track", "plan", "render", "measure")
+
+
+def time_stages(paths: list[str]) -> dict[str, float]:
+    """Seconds per minute of music of one track → plan → render pass, and of re-measuring
+    (re-track + click scan), with whatever gvmgen is first on the path."""
     from gvmgen.align import plan_alignment, render_alignment
 
-    spent = dict(track=0.0, plan=0.0, render=0.0, measure=0.0)
+    spent = dict.fromkeys(STAGES, 0.0)
     music = 0.0
     for path in paths:
         audio, rate = load_audio(path)
@@ -197,12 +206,41 @@ def time_stages(paths: list[str]) -> None:
         track_beats(out, rate)
         detect_clicks(out, rate)
         spent["measure"] += time.perf_counter() - clock
+    return {stage: seconds / music * 60 for stage, seconds in spent.items()}
+
+
+def compare_stages(paths: list[str], baseline: str | None, rounds: int = 2) -> None:
+    """Stage times of this tree and of `baseline` (a git revision), each in a fresh process,
+    alternating `rounds` times; the faster round of each counts (the box is shared)."""
+    roots = {"this tree": str(ROOT)}
+    with tempfile.TemporaryDirectory() as folder:
+        if baseline:
+            archive = subprocess.run(
+                ["git", "-C", str(ROOT), "archive", baseline, "gvmgen"],
+                check=True,
+                capture_output=True,
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+            roots = {f"baseline {baseline}": folder, **roots}
+        best: dict[str, dict[str, float]] = {}
+        for _ in range(rounds):
+            for name, root in roots.items():
+                times = _stages_in_process(root, paths)
+                if name not in best or sum(times.values()) < sum(best[name].values()):
+                    best[name] = times
     print("\n### Compute per minute of music, one track → plan → render pass (2-core CPU)\n")
-    print("| stage | s / min of music |\n|---|---|")
-    for stage, seconds in spent.items():
-        print(f"| {stage} | {seconds / music * 60:.2f} |")
-    alone = spent["track"] + spent["plan"] + spent["render"]
-    print(f"| **alignment alone (track + plan + render)** | **{alone / music * 60:.2f}** |")
+    print("| stage | " + " | ".join(best) + " |\n|---|" + "---|" * len(best))
+    for stage in STAGES:
+        print(f"| {stage} | " + " | ".join(f"{t[stage]:.2f}" for t in best.values()) + " |")
+    alone = [sum(t[s] for s in STAGES[:3]) for t in best.values()]
+    print("| **track + plan + render** | " + " | ".join(f"**{a:.2f}**" for a in alone) + " |")
+
+
+def _stages_in_process(root: str, paths: list[str]) -> dict[str, float]:
+    env = {**os.environ, "ALIGN_BENCH_ROOT": root, "PYTHONPATH": root}
+    command = [sys.executable, __file__, "--stages-json", *paths]
+    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def run_arranger(paths: list[str]) -> None:
@@ -238,7 +276,13 @@ def main() -> None:
     parser.add_argument("--no-arranger", action="store_true")
     parser.add_argument("--no-stages", action="store_true")
     parser.add_argument("--compare", action="store_true", help="also phase-moving splices")
+    parser.add_argument("--baseline", help="git revision whose stage times to show alongside")
+    parser.add_argument("--stages-json", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.stages_json:  # a child process of compare_stages
+        track_beats(np.zeros((1, 44100 * 2), np.float32) + 1e-3, 44100)
+        print(json.dumps(time_stages(args.stages_json)))
+        return
     paths = sorted(glob.glob(f"{args.clips}/*.mp4"))
     if args.only:
         wanted = {f"{name.strip()}.mp4" for name in args.only.split(",")}
@@ -254,7 +298,7 @@ def main() -> None:
     print("\nper clip: report / librosa / madmom at ±50 ms")
     print_table(tallies, "GVMGen music aligned to the product's own cuts")
     if not args.no_stages:
-        time_stages(paths)
+        compare_stages(paths, args.baseline)
     if not args.no_arranger:
         run_arranger(paths)
 
