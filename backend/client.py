@@ -70,7 +70,12 @@ def find_endpoint(data_dir: Path, connect: str | None = None) -> Endpoint:
         raise BackendUnreachable(str(error)) from None
     files = security.curve_files(data_dir)
     use_curve = (info or {}).get("curve") or (connect and not security.is_loopback(connect))
-    return Endpoint(address, key, files if use_curve and files.exist() else None)
+    if use_curve and not files.client_ready():
+        raise BackendUnreachable(
+            f"the server at {address} needs CURVE keys: put client.key_secret and server.key "
+            f"(from the server's `gvmgen keys generate`) in {str(files.folder)!r}"
+        )
+    return Endpoint(address, key, files if use_curve else None)
 
 
 def _alive(pid) -> bool:

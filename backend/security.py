@@ -47,7 +47,12 @@ class CurveFiles:
         return self.folder / "authorized"
 
     def exist(self) -> bool:
+        """The server's side: its secret key and the folder of accepted client keys."""
         return self.server_secret.is_file() and self.authorized.is_dir()
+
+    def client_ready(self) -> bool:
+        """A client's side: its own key pair and the server's public key."""
+        return self.client_secret.is_file() and (self.folder / "server.key").is_file()
 
 
 def curve_files(data_dir: Path) -> CurveFiles:

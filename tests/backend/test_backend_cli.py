@@ -117,6 +117,13 @@ def test_curve_keys_encrypt_and_authenticate(start_server, tmp_path, capsys):
     finally:
         plain.close(0)
     assert main(["keys", "generate", "--data-dir", str(data)]) == 2  # never silently replaced
+    keyless = tmp_path / "no-curve-keys"  # the HMAC key and the address, but no CURVE keys
+    keyless.mkdir()
+    for name in ("key", "server.json"):
+        (keyless / name).write_bytes((data / name).read_bytes())
+    (keyless / "key").chmod(0o600)
+    code, lines = _client(capsys, "ping", "--data-dir", str(keyless))
+    assert code == 3 and "client.key_secret" in lines[0]["error"]["message"]
 
 
 def test_spawn_starts_a_server_that_sigterm_stops_cleanly(tmp_path, capsys):
