@@ -84,6 +84,7 @@ class Job:
             "mode": self.mode,
             "input": self.request.get("input"),
             "out_dir": self.request.get("out_dir"),
+            "takes": self.request.get("takes"),
             "fraction": 1.0 if self.state == "done" else progress.get("fraction", 0.0),
             "stage": progress.get("stage"),
             "message": progress.get("message", ""),
@@ -179,6 +180,15 @@ class JobStore:
             "UPDATE jobs SET lease_until = ?, updated = ?, progress = COALESCE(?, progress) "
             "WHERE id = ? AND lease_owner = ? AND state = 'running'",
             (now + lease_seconds, now, _dumps(progress), job_id, owner),
+        )
+        return cursor.rowcount == 1
+
+    def set_request(self, job_id: str, owner: str, request: dict, warnings: list[str]) -> bool:
+        """Replace a running job's request (a retry asks for less); its key keeps the old one."""
+        cursor = self.db.execute(
+            "UPDATE jobs SET request = ?, warnings = ?, updated = ? WHERE id = ? AND "
+            "lease_owner = ? AND state = 'running'",
+            (json.dumps(request), json.dumps(warnings), time.time(), job_id, owner),
         )
         return cursor.rowcount == 1
 

@@ -99,7 +99,7 @@ class Worker(threading.Thread):
         keeper.start()
         log.info("job %s running (attempt %d)", job.id, job.attempts)
         try:
-            outcome = self._outcome(job, cancel, keeper)
+            outcome = self._outcome(store, job, cancel, keeper)
         finally:
             keeper.stop()
             with self._lock:
@@ -107,7 +107,7 @@ class Worker(threading.Thread):
                 self._user_cancelled.discard(job.id)
         self._settle(store, job, outcome, keeper.latest)
 
-    def _outcome(self, job: Job, cancel: threading.Event, keeper: _LeaseKeeper) -> tuple:
+    def _outcome(self, store: JobStore, job: Job, cancel, keeper: _LeaseKeeper) -> tuple:
         """("done", result, warnings) | ("failed", error, []) | ("cancelled",) | ("requeue",)"""
         floor = (job.progress or {}).get("fraction", 0.0)  # reached by an earlier attempt
 
@@ -118,7 +118,7 @@ class Worker(threading.Thread):
             self.emit(job.id, "progress", event)
 
         try:
-            result, warnings = self._score_within_memory(job.request, on_event, cancel)
+            result, warnings = self._score_within_memory(store, job, on_event, cancel)
             return ("done", result, warnings)
         except Cancelled:
             with self._lock:
@@ -130,9 +130,12 @@ class Worker(threading.Thread):
             log.exception("job %s crashed", job.id)
             return ("failed", error_dict(error), [])
 
-    def _score_within_memory(self, request: dict, on_event, cancel) -> tuple[dict, list[str]]:
-        """Run the job; on CUDA out-of-memory retry with half the takes, down to one."""
-        warnings: list[str] = []
+    def _score_within_memory(self, store: JobStore, job: Job, on_event, cancel) -> tuple:
+        """(result, warnings); on CUDA out-of-memory retry with half the takes, down to one.
+
+        The smaller request is stored, so a crash and resume later continues that one.
+        """
+        request, warnings = job.request, list(job.warnings)
         while True:
             try:
                 return self.runner.run(request, on_event, cancel), warnings
@@ -148,6 +151,7 @@ class Worker(threading.Thread):
                 log.warning("job %s: out of memory with %d takes, retrying with %d",
                             request.get("job_id"), takes, fewer)
                 request = {**request, "takes": fewer}
+                store.set_request(job.id, self.owner, request, warnings)
 
     def _settle(self, store: JobStore, job: Job, outcome: tuple, progress: dict | None) -> None:
         """Store the outcome first, then tell the watchers: a terminal event is never undone."""

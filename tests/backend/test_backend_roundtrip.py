@@ -239,10 +239,12 @@ def test_out_of_memory_retries_with_fewer_takes_then_fails_clearly(server, clip,
     monkeypatch.setattr(runner.scorer, "score", score)
     with server.client() as client:
         done = follow_all(client, "submit", _submit_body(clip, tmp_path / "a", takes=4))[-1]
+        status = client.request("status", {"job_id": done[1]["job_id"]})[1]
         monkeypatch.setattr(runner.scorer, "score", _always_out_of_memory)
         failed = follow_all(client, "submit", _submit_body(clip, tmp_path / "b"))[-1]
     assert seen == [4, 2, 1] and done[0] == "done"
     assert "made 1 instead" in done[1]["warnings"][-1]
+    assert status["takes"] == 1 and status["warnings"] == done[1]["warnings"]  # resumable
     assert failed[0] == "failed" and failed[1]["error"]["code"] == "out_of_memory"
     assert "hint" in failed[1]["error"]
 
