@@ -300,6 +300,7 @@ def _write_outputs(run: _Run, takes: list[list[RenderedCue]], job: outputs.Job) 
             previous = outputs.read_previous(run.out_dir)
             infos = _merged_takes(previous, ours)
             result = report.build_result(run, infos, ours[0].cues, takes)
+            ours[0].loudness_lufs = result.loudness_lufs
             if run.request.preview and result.preview is None:
                 result.warnings.append("preview: only a video input gets preview.mp4")
             _write_all(run, result, takes, job)
@@ -360,7 +361,10 @@ def _write_takes(run: _Run, takes, job: outputs.Job) -> list[TakeInfo]:
         return cue_report
 
     reports = parallel_map(measured, jobs)
-    run.post("write", WRITTEN, "measuring each take's loudness")
+    if len(takes) > 1:
+        run.post("write", WRITTEN, "measuring each take's loudness")
+    # the first take's loudness is the result's (measured with the report); the others here
+    loudness = [None, *parallel_map(_track_loudness, takes[1:])]
     n = len(run.cues)
     return [
         TakeInfo(
@@ -370,9 +374,9 @@ def _write_takes(run: _Run, takes, job: outputs.Job) -> list[TakeInfo]:
             created=now,
             job_id=run.job_id,
             cues=reports[i * n : (i + 1) * n],
-            loudness_lufs=_track_loudness(cues),
+            loudness_lufs=loudness[i],
         )
-        for i, ((take, seed), cues) in enumerate(zip(run.takes, takes, strict=True))
+        for i, (take, seed) in enumerate(run.takes)
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -113,6 +114,9 @@ def test_gvmgen_takes_are_made_in_one_batched_pass(cut_clip, tmp_path):
     )
     assert batches == [[0, 1]]  # one cue, both takes in one pass
     assert [t.take for t in result.takes] == [1, 2]
+    on_disk = json.loads((tmp_path / "t" / "report.json").read_text())["takes"]
+    assert on_disk[0]["loudness_lufs"] == result.loudness_lufs == result.takes[0].loudness_lufs
+    assert isinstance(on_disk[1]["loudness_lufs"], float)
     for take in result.takes:  # every take measured, not only the first
         assert len(take.cues) == 1 and take.cues[0].take == take.take
         assert sf.info(take.wavs[0]).frames == round(take.cues[0].duration * 48000)
