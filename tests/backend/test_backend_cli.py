@@ -186,3 +186,15 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(server, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and len(err.splitlines()) == 1
     assert server.server.address in err and "--bind" in err
+
+
+def test_without_json_lines_a_person_reads_the_summary(server, clip, tmp_path, capsys):
+    data = str(server.data_dir)
+    assert main(["client", "ping", "--data-dir", data]) == 0
+    assert capsys.readouterr().out.startswith("backend ")
+    code = main(["client", "submit", "--input", str(clip), "--out", str(tmp_path / "o"),
+                 "--data-dir", data])
+    out = capsys.readouterr().out
+    assert code == 0 and "engine: arranger" in out and f"timeline: {tmp_path / 'o'}" in out
+    assert main(["client", "list", "--data-dir", data]) == 0
+    assert " done " in capsys.readouterr().out
