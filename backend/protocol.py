@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 PROTOCOL_VERSION = 1
-MAX_MESSAGE_BYTES = 1 << 20  # a request is a few hundred bytes; a result a few hundred kB
+MAX_MESSAGE_BYTES = 256 << 10  # to the server: a request is a few hundred bytes
 MAX_ID_CHARS = 128
 
 REQUEST_TYPES = ("ping", "submit", "status", "result", "cancel", "list", "takes", "watch")

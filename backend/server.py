@@ -118,8 +118,8 @@ class Server:
         self.router = self.context.socket(zmq.ROUTER)
         self.router.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
         self.router.setsockopt(zmq.LINGER, 500)
-        self.router.setsockopt(zmq.SNDHWM, 10_000)
-        self.router.setsockopt(zmq.RCVHWM, 10_000)
+        self.router.setsockopt(zmq.SNDHWM, 10_000)  # replies queue for slow readers
+        self.router.setsockopt(zmq.RCVHWM, 1_000)  # × MAX_MESSAGE_BYTES: memory per peer
         if self.curve:
             files = security.curve_files(self.data_dir)
             self.auth = security.start_authenticator(self.context, files)
