@@ -20,6 +20,10 @@ from gvmgen.align.plan_types import AlignmentPlan, Anchor, Piece, Splice, UnhitC
 from gvmgen.errors import InputError
 
 HIT_REWARD = 10.0  # a hit outweighs every musical cost a segment can carry
+# A cut less than HELD_SHOT after the previous one ends a flash of picture: when it and a cut
+# that opens a held shot cannot both be hit, the held shot's cut wins.
+HELD_SHOT = 1.5  # s
+FLASH_WEIGHT = 0.7
 STRETCH_COST = 1.0  # per 6 % of tempo change
 SPLICE_COST = 1.0  # per splice that keeps the beat phase (whole beats)
 HALF_BEAT_COST = 0.6  # extra for a splice that moves the phase by half a beat
@@ -120,6 +124,8 @@ def _checked_cuts(cuts, duration: float, max_stretch: float, weights=None):
         raise InputError(f"cut weights {weights.tolist()} must be {len(cuts)} positive numbers")
     order = np.argsort(cuts, kind="stable")
     cuts, weights = cuts[order], weights[order]
+    gaps = np.diff(np.concatenate([[0.0], cuts]))
+    weights = weights * np.where(gaps < HELD_SHOT, FLASH_WEIGHT, 1.0)
     if np.any(~np.isfinite(cuts)) or np.any(cuts < 0) or np.any(cuts > duration):
         bad = [float(c) for c in cuts if not 0 <= c <= duration]
         raise InputError(f"cut times {bad} lie outside the cue (0 … {duration:.3f} s)")
