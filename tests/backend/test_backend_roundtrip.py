@@ -272,3 +272,19 @@ def test_a_follower_rides_out_a_server_restart(start_server, clip, tmp_path):
     assert sum(t in ("done", "failed", "cancelled") for t, _ in rest) == 1
     assert progress == sorted(progress)
     assert second.engine.calls  # the second server did the job's remaining work
+
+
+def test_a_bug_in_a_handler_is_an_internal_error_and_the_server_carries_on(server, caplog,
+                                                                           monkeypatch):
+    def broken(body):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(server.server.service.handlers, "list", broken)
+    with server.client() as client:
+        with pytest.raises(RequestRefused) as refused:
+            client.request("list", {})
+        assert client.request("ping", {})[0] == "pong"
+    assert refused.value.error["code"] == "internal_error"
+    assert "serve.log" in refused.value.error["message"]
+    assert any("failed" in r.getMessage() for r in caplog.records)
+    caplog.clear()  # the ERROR it logged was the point of this test
