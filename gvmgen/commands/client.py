@@ -17,7 +17,12 @@ from pathlib import Path
 
 EXIT_OK, EXIT_INTERNAL, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_CANCELLED = 0, 1, 2, 3, 4
 TERMINAL_EXIT = {"done": EXIT_OK, "failed": EXIT_REFUSED, "cancelled": EXIT_CANCELLED}
-QUERY_ACTIONS = ("status", "result", "cancel", "watch")
+QUERY_ACTIONS = {
+    "status": "a job's state and progress",
+    "result": "a finished job's result (exit 0 done, 2 failed, 4 cancelled)",
+    "cancel": "stop a job at its next generation step",
+    "watch": "follow a job's progress to its end",
+}
 
 
 def add_parser(subparsers, help_text: str) -> None:
@@ -29,8 +34,8 @@ def add_parser(subparsers, help_text: str) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     submit = actions.add_parser("submit", help="queue a scoring job and (by default) follow it")
     _add_submit_options(submit)
-    for name in QUERY_ACTIONS:
-        query = actions.add_parser(name, help=f"{name} of one job")
+    for name, help_text in QUERY_ACTIONS.items():
+        query = actions.add_parser(name, help=help_text)
         query.add_argument("job_id", metavar="JOB_ID")
     actions.add_parser("list", help="recent jobs, newest first")
     takes = actions.add_parser("takes", help="the takes on disk in an output folder")
