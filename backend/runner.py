@@ -11,6 +11,8 @@ import sys
 import threading
 from collections.abc import Callable
 
+from gvmgen_backend.yielding import YieldingEngines
+
 from gvmgen.engines import EngineRegistry
 from gvmgen.errors import Cancelled, GVMGenError, OutOfMemory
 from gvmgen.pipeline import Scorer
@@ -58,7 +60,8 @@ class Runner:
     def __init__(self, engine: str = "auto", engines: EngineRegistry | None = None):
         self.engine = engine
         self.engines = engines if engines is not None else EngineRegistry()
-        self.scorer = Scorer(self.engines)
+        self.before_cue: Callable[[], None] = lambda: None  # the worker's yield point
+        self.scorer = Scorer(YieldingEngines(self.engines, lambda: self.before_cue()))
 
     def warm_up(self) -> str:
         """Load the engine now (not at the first job) and say, in words, what is ready."""

@@ -255,9 +255,9 @@ class Server:
             self._watchers.pop(job_id, None)
 
     def _heartbeat(self) -> None:
-        running = self.worker.current_job()
+        running = self.worker.running_jobs()
         for job_id, watchers in self._watchers.items():
-            body = {"job_id": job_id, "state": "running" if job_id == running else "queued"}
+            body = {"job_id": job_id, "state": "running" if job_id in running else "queued"}
             for identity, msg_id in list(watchers):
                 self._send(identity, "heartbeat", msg_id, body)
 

@@ -156,12 +156,15 @@ class JobStore:
 
     # ---- the worker's side ----
 
-    def claim(self, owner: str, lease_seconds: float) -> Job | None:
+    def claim(self, owner: str, lease_seconds: float, interactive_only=False) -> Job | None:
         """The next queued job (interactive first, then oldest), now running under a lease."""
         now = time.time()
+        most = INTERACTIVE if interactive_only else BATCH
         with self._transaction():
             row = self.db.execute(
-                "SELECT id FROM jobs WHERE state = 'queued' ORDER BY priority, created LIMIT 1"
+                "SELECT id FROM jobs WHERE state = 'queued' AND priority <= ? "
+                "ORDER BY priority, created LIMIT 1",
+                (most,),
             ).fetchone()
             if row is None:
                 return None

@@ -41,8 +41,11 @@ class Worker(threading.Thread):
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self._lock = threading.Lock()
-        self._current: tuple[str, threading.Event] | None = None
+        # the running jobs: a batch, and on top of it an interactive job it yielded to
+        self._running: list[tuple[Job, threading.Event]] = []
         self._user_cancelled: set[str] = set()
+        self._yield_lock = threading.Lock()  # one yielded job at a time
+        runner.before_cue = self._between_cues
 
     # ---- called from the server's thread ----
 
@@ -53,12 +56,18 @@ class Worker(threading.Thread):
     def cancel(self, job_id: str) -> None:
         with self._lock:
             self._user_cancelled.add(job_id)
-            if self._current is not None and self._current[0] == job_id:
-                self._current[1].set()
+            for job, cancel in self._running:
+                if job.id == job_id:
+                    cancel.set()
 
     def current_job(self) -> str | None:
+        """The job generating now (an interactive job a batch yielded to, if any)."""
         with self._lock:
-            return None if self._current is None else self._current[0]
+            return self._running[-1][0].id if self._running else None
+
+    def running_jobs(self) -> set[str]:
+        with self._lock:
+            return {job.id for job, _ in self._running}
 
     def shutdown(self) -> None:
         """Claim no more jobs; the current one runs on."""
@@ -66,10 +75,10 @@ class Worker(threading.Thread):
         self.wake.set()
 
     def cancel_current(self) -> None:
-        """Stop the current job at its next step and give it back to the queue."""
+        """Stop the running jobs at their next step and give them back to the queue."""
         with self._lock:
-            if self._current is not None:
-                self._current[1].set()
+            for _, cancel in self._running:
+                cancel.set()
 
     # ---- the worker's own thread ----
 
@@ -89,10 +98,28 @@ class Worker(threading.Thread):
         finally:
             store.close()
 
+    def _between_cues(self) -> None:
+        """Before each cue (pipeline threads): a batch runs the interactive jobs waiting."""
+        with self._lock:
+            in_batch = len(self._running) == 1 and self._running[0][0].mode == "batch"
+        if not in_batch or self.stopping.is_set():
+            return
+        with self._yield_lock:
+            store = JobStore(self.store_path)
+            try:
+                while not self.stopping.is_set():
+                    job = store.claim(self.owner, LEASE_SECONDS, interactive_only=True)
+                    if job is None:
+                        return
+                    log.info("batch yields to job %s", job.id)
+                    self._run_job(store, job)
+            finally:
+                store.close()
+
     def _run_job(self, store: JobStore, job: Job) -> None:
         cancel = threading.Event()
         with self._lock:
-            self._current = (job.id, cancel)
+            self._running.append((job, cancel))
         if job.cancel_requested:
             self.cancel(job.id)
         keeper = _LeaseKeeper(self, job.id, cancel)
@@ -103,7 +130,7 @@ class Worker(threading.Thread):
         finally:
             keeper.stop()
             with self._lock:
-                self._current = None
+                self._running = [(j, c) for j, c in self._running if j.id != job.id]
                 self._user_cancelled.discard(job.id)
         self._settle(store, job, outcome, keeper.latest)
 

@@ -288,3 +288,23 @@ def test_a_bug_in_a_handler_is_an_internal_error_and_the_server_carries_on(serve
     assert "serve.log" in refused.value.error["message"]
     assert any("failed" in r.getMessage() for r in caplog.records)
     caplog.clear()  # the ERROR it logged was the point of this test
+
+
+def test_a_running_batch_yields_to_an_interactive_job_between_cues(start_server, clip,
+                                                                   batch_timeline, tmp_path):
+    running = start_server(steps=25, step_seconds=0.02)  # ~0.5 s per cue, cues in order
+    with running.client() as client:
+        batch = client.follow("submit", _submit_body(batch_timeline, tmp_path / "b",
+                                                     mode="batch"),
+                              deadline=time.monotonic() + 120)
+        batch_id = next(batch)[1]["job_id"]
+        next(e for e in batch if e[0] == "progress" and e[1]["message"].endswith("step 1 of 25"))
+        with running.client() as other:
+            single = follow_all(other, "submit", _submit_body(clip, tmp_path / "s", seed=100))
+            _, batch_then = other.request("status", {"job_id": batch_id})
+        batch_events = list(batch)
+    assert single[-1][0] == "done" and batch_then["state"] == "running"  # it did not wait
+    assert batch_events[-1][0] == "done" and len(batch_events[-1][1]["result"]["cues"]) == 4
+    calls = running.engine.calls
+    assert sorted(calls) == [0, 1, 2, 3, 100]  # nothing redone
+    assert 0 < calls.index(100) < 4  # between the batch's cues
