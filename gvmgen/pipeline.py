@@ -54,7 +54,12 @@ PREPARED, RENDERED, WRITTEN = 0.10, 0.85, 0.97
 
 
 class Scorer:
-    """Scores requests with engines kept warm between calls (one instance per worker)."""
+    """Scores requests with engines kept warm between calls (one instance per worker).
+
+    One job at a time per Scorer: its engines are not meant to run two jobs at once (GVMGen
+    holds one model on the device). Jobs in other processes, or other Scorers, may share an
+    output folder: take numbers and the commit are locked per folder.
+    """
 
     def __init__(self, engines: EngineRegistry | None = None):
         self.engines = engines if engines is not None else EngineRegistry()
