@@ -61,7 +61,8 @@ class Runner:
         self.engine = engine
         self.engines = engines if engines is not None else EngineRegistry()
         self.before_cue: Callable[[], None] = lambda: None  # the worker's yield point
-        self.scorer = Scorer(YieldingEngines(self.engines, lambda: self.before_cue()))
+        self.yielding = YieldingEngines(self.engines, lambda: self.before_cue())
+        self.scorer = Scorer(self.yielding)
 
     def warm_up(self) -> str:
         """Load the engine now (not at the first job) and say, in words, what is ready."""
@@ -76,21 +77,38 @@ class Runner:
         torch = sys.modules.get("torch")
         return "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
 
-    def run(self, request: dict, on_event: EventFn, cancel: threading.Event) -> dict:
+    def window_seconds(self, request: dict) -> float:
+        """The longest cue the request's engine makes in one go."""
+        return self.engines.choose(self._engine_for(request)).engine.window_seconds
+
+    def run(
+        self,
+        request: dict,
+        on_event: EventFn,
+        cancel: threading.Event,
+        window: float | None = None,
+    ) -> dict:
         """The ScoreResult (as JSON data) of `request`; raises `Cancelled` or `JobFailed`.
 
-        Re-running a request with the same `job_id` resumes from its finished cues.
+        `window` caps the engine's cue length (a retry after running out of memory). Re-running
+        a request with the same `job_id` resumes from its finished cues.
         """
-        if request.get("engine", "auto") == "auto":
-            request = {**request, "engine": self.engine}
+        request = {**request, "engine": self._engine_for(request)}
 
         def forward(event) -> None:
             on_event(event.model_dump(mode="json"))
 
+        outer, self.yielding.window_limit = self.yielding.window_limit, window
         try:
             result = self.scorer.score(request, on_event=forward, cancel=cancel)
         except Cancelled:
             raise
         except GVMGenError as error:
             raise JobFailed(error_dict(error)) from error
+        finally:
+            self.yielding.window_limit = outer  # a batch that yielded to this job: its own
         return result.model_dump(mode="json")
+
+    def _engine_for(self, request: dict) -> str:
+        engine = request.get("engine", "auto")
+        return self.engine if engine == "auto" else engine

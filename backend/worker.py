@@ -9,6 +9,7 @@ the pipeline the same way: the job's `cancel` event, checked between generation 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import uuid
 from collections.abc import Callable
@@ -29,6 +30,8 @@ log = logging.getLogger("gvmgen_backend.worker")
 LEASE_SECONDS = 15.0  # a job whose worker stops renewing for this long is requeued
 RENEW_SECONDS = 1.0  # lease renewal, progress checkpoint and cancel-flag check interval
 IDLE_WAIT_SECONDS = 1.0  # an idle worker looks at the queue this often even without a wake-up
+WINDOW_RETRIES = 2  # out of memory with one take: cues of 1/2, then 1/4 of the engine's window
+MIN_WINDOW_SECONDS = 2.0  # shorter cues are not music
 
 Emit = Callable[[str, str, dict], None]  # (job_id, event type, body)
 
@@ -158,27 +161,39 @@ class Worker(threading.Thread):
             return ("failed", error_dict(error), [])
 
     def _score_within_memory(self, store: JobStore, job: Job, on_event, cancel) -> tuple:
-        """(result, warnings); on CUDA out-of-memory retry with half the takes, down to one.
+        """(result, warnings); on CUDA out-of-memory retry with half the takes, down to one,
+        then with shorter windows (cues), WINDOW_RETRIES times; then a clear failure.
 
-        The smaller request is stored, so a crash and resume later continues that one.
+        A smaller request is stored, so a crash and resume later continues that one.
         """
-        request, warnings = job.request, list(job.warnings)
+        request, warnings, window = job.request, list(job.warnings), None
         while True:
             try:
-                return self.runner.run(request, on_event, cancel), warnings
+                return self.runner.run(request, on_event, cancel, window), warnings
             except Exception as error:
                 if not _out_of_memory(error):
                     raise
                 free_accelerator_memory()
                 takes = request.get("takes", 1)
-                if takes <= 1:
-                    raise JobFailed(_oom_error()) from error
-                fewer = max(1, takes // 2)
-                warnings.append(f"out of GPU memory with {takes} takes; made {fewer} instead")
-                log.warning("job %s: out of memory with %d takes, retrying with %d",
-                            request.get("job_id"), takes, fewer)
-                request = {**request, "takes": fewer}
-                store.set_request(job.id, self.owner, request, warnings)
+                if takes > 1:
+                    fewer = max(1, takes // 2)
+                    warnings.append(f"out of GPU memory with {takes} takes; made {fewer} instead")
+                    request = {**request, "takes": fewer}
+                    store.set_request(job.id, self.owner, request, warnings)
+                else:
+                    window = self._shorter_window(request, window, error)
+                    warnings.append(f"out of GPU memory; cues of at most {window:g} s instead")
+                log.warning("job %s: %s; retrying", job.id, warnings[-1])
+
+    def _shorter_window(self, request: dict, window: float | None, error: Exception) -> float:
+        """Half the engine's window (or of the last one tried); JobFailed past the last try."""
+        full = self.runner.window_seconds(request)
+        if not math.isfinite(full):
+            raise JobFailed(_oom_error()) from error
+        shorter = (window or full) / 2
+        if shorter < full / 2**WINDOW_RETRIES or shorter < MIN_WINDOW_SECONDS:
+            raise JobFailed(_oom_error()) from error
+        return shorter
 
     def _settle(self, store: JobStore, job: Job, outcome: tuple, progress: dict | None) -> None:
         """Store the outcome first, then tell the watchers: a terminal event is never undone."""
@@ -217,7 +232,7 @@ def _out_of_memory(error: Exception) -> bool:
 def _oom_error() -> dict:
     return {
         "code": "out_of_memory",
-        "message": "the GPU ran out of memory even with one take",
+        "message": "the GPU ran out of memory even with one take and shorter cues",
         "hint": "close other programs using the GPU, score a shorter range, "
         "or use --engine arranger",
     }

@@ -1,4 +1,5 @@
-"""A batch yields between cues: an interactive job queued meanwhile runs before the next cue.
+"""A batch yields between cues: an interactive job queued meanwhile runs before the next cue;
+and an out-of-memory retry caps the engines' windows, so the plan makes shorter cues.
 
 The pipeline renders a job cue by cue, and every cue starts with an engine call. The worker's
 engines are wrapped so that this call first runs `before_cue()`, in which the worker runs any
@@ -23,11 +24,13 @@ class YieldingEngine:
     what the engine has); only the generation calls are wrapped.
     """
 
-    def __init__(self, engine, before_cue: Callable[[], None]):
-        self._engine, self._before_cue = engine, before_cue
+    def __init__(self, engine, before_cue: Callable[[], None], owner: YieldingEngines):
+        self._engine, self._before_cue, self._owner = engine, before_cue, owner
 
     def __getattr__(self, name: str):
         attr = getattr(self._engine, name)
+        if name == "window_seconds" and self._owner.window_limit is not None:
+            return min(attr, self._owner.window_limit)  # shorter cues: less memory each
         if name not in _CUE_CALLS:
             return attr
 
@@ -43,13 +46,14 @@ class YieldingEngines:
 
     def __init__(self, registry: EngineRegistry, before_cue: Callable[[], None]):
         self.registry, self.before_cue = registry, before_cue
+        self.window_limit: float | None = None  # cap on every engine's window (OOM retries)
         self._wrapped: dict[int, YieldingEngine] = {}
 
     def choose(self, name: str) -> EngineChoice:
         choice = self.registry.choose(name)
         key = id(choice.engine)
         if key not in self._wrapped:
-            self._wrapped[key] = YieldingEngine(choice.engine, lambda: self.before_cue())
+            self._wrapped[key] = YieldingEngine(choice.engine, lambda: self.before_cue(), self)
         return EngineChoice(self._wrapped[key], choice.reason)
 
     def loaded(self) -> list[str]:

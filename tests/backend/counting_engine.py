@@ -7,6 +7,7 @@ import threading
 import time
 
 from gvmgen.engines.arranger import ArrangerEngine
+from gvmgen.errors import OutOfMemory
 from gvmgen.progress import check_cancel
 
 
@@ -18,9 +19,12 @@ class CountingArranger(ArrangerEngine):
         self.steps, self.step_seconds, self.calls_file = steps, step_seconds, calls_file
         self.calls: list[int] = []  # seed of each call (seed = take seed + cue index)
         self.steps_done = 0
+        self.oom_over: float | None = None  # "CUDA out of memory" for cues longer than this
         self.lock = threading.Lock()
 
     def generate_with_beats(self, cue, seed, progress=None, cancel=None):
+        if self.oom_over is not None and cue.duration > self.oom_over:
+            raise OutOfMemory(f"CUDA out of memory for a {cue.duration:.1f} s cue")
         with self.lock:
             self.calls.append(seed)
             if self.calls_file:

@@ -308,3 +308,14 @@ def test_a_running_batch_yields_to_an_interactive_job_between_cues(start_server,
     calls = running.engine.calls
     assert sorted(calls) == [0, 1, 2, 3, 100]  # nothing redone
     assert 0 < calls.index(100) < 4  # between the batch's cues
+
+
+def test_out_of_memory_with_one_take_retries_with_shorter_cues(server, clip, tmp_path,
+                                                               monkeypatch):
+    monkeypatch.setattr(server.engine, "window_seconds", 4.0, raising=False)
+    server.engine.oom_over = 3.9  # the whole 4 s clip in one cue does not fit; 2 s cues do
+    with server.client() as client:
+        events = follow_all(client, "submit", _submit_body(clip, tmp_path / "out"))
+    assert events[-1][0] == "done", events[-1]
+    assert len(events[-1][1]["result"]["cues"]) == 2
+    assert "cues of at most 2 s" in events[-1][1]["warnings"][-1]
