@@ -1,6 +1,7 @@
 """The worker: one per device, one job at a time, the engine kept warm between jobs.
 
-It claims the next job from the store (interactive before batch), holds its lease while the
+It claims the next job from the store (interactive before batch; a running batch lets queued
+interactive jobs through between its cues, see yielding.py), holds its lease while the
 pipeline runs, and reports every progress event and the one terminal event through `emit`,
 which hands them to the server's socket thread. Cancel, shutdown and a lost lease all reach
 the pipeline the same way: the job's `cancel` event, checked between generation steps.
