@@ -294,6 +294,8 @@ def main() -> None:
     parser.add_argument("--no-stages", action="store_true")
     parser.add_argument("--compare", action="store_true", help="also phase-moving splices")
     parser.add_argument("--baseline", help="git revision whose stage times to show alongside")
+    parser.add_argument("--stages-only", action="store_true", help="only the stage times")
+    parser.add_argument("--rounds", type=int, default=2, help="timing rounds per tree")
     parser.add_argument("--stages-json", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stages_json:  # a child process of compare_stages
@@ -306,6 +308,9 @@ def main() -> None:
         paths = [p for p in paths if Path(p).name in wanted]
     if not paths:
         sys.exit(f"no .mp4 clips in {args.clips}")
+    if args.stages_only:
+        compare_stages(paths, args.baseline, args.rounds)
+        return
     track_beats(np.zeros((1, 44100 * 2), np.float32) + 1e-3, 44100)  # warm up the imports
     judges.madmom_beats(np.zeros((1, 44100), np.float32), 44100)
     global ATTACK_BIAS_MS
@@ -318,7 +323,7 @@ def main() -> None:
     print("\nper clip: report / librosa / madmom at ±50 ms")
     print_table(tallies, "GVMGen music aligned to the product's own cuts")
     if not args.no_stages:
-        compare_stages(paths, args.baseline)
+        compare_stages(paths, args.baseline, args.rounds)
     if not args.no_arranger:
         run_arranger(paths)
 

@@ -85,16 +85,13 @@ def track_beats(audio: np.ndarray, sample_rate: int) -> BeatGrid:
     mono = _analysis_signal(audio, sample_rate)
     if len(mono) < ANALYSIS_RATE or not np.any(mono):
         return BeatGrid.empty()
-    envelope = _envelope_of(mono)
+    envelope, low = _envelopes(mono)
     bpm = float(librosa.feature.tempo(onset_envelope=envelope, sr=ANALYSIS_RATE, hop_length=HOP)[0])
     frames = dp_beat_frames(envelope, ANALYSIS_RATE / HOP, bpm, TIGHTNESS)
     frames = _without_crowded(envelope, _trimmed(envelope, frames))
     if len(frames) < 2:
         return BeatGrid.empty()
     peaks = _refined_times(envelope, np.asarray(frames))
-    low = librosa.onset.onset_strength(
-        y=mono, sr=ANALYSIS_RATE, hop_length=HOP, fmax=LOW_BAND_HZ, n_mels=32
-    )
     confidence = _confidence(envelope, peaks)  # of the pulse itself, before any halving
     if tactus_level(envelope, peaks) == 2:
         peaks = _half_pulse(envelope, low, peaks)
@@ -164,6 +161,21 @@ def _envelope_of(mono: np.ndarray) -> np.ndarray:
     import librosa
 
     return librosa.onset.onset_strength(y=mono, sr=ANALYSIS_RATE, hop_length=HOP)
+
+
+def _envelopes(mono: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The full-band onset envelope (as `_envelope_of`) and the low band's (kick and bass,
+    < 250 Hz, 32 mel bands), both `[T]`, from one power spectrogram rather than two."""
+    import librosa
+
+    power = np.abs(librosa.stft(mono, n_fft=2048, hop_length=HOP, pad_mode="constant")) ** 2
+
+    def envelope(**mel) -> np.ndarray:
+        bands = librosa.feature.melspectrogram(S=power, sr=ANALYSIS_RATE, **mel)
+        log_bands = librosa.power_to_db(bands)
+        return librosa.onset.onset_strength(S=log_bands, sr=ANALYSIS_RATE, hop_length=HOP)
+
+    return envelope(), envelope(fmax=LOW_BAND_HZ, n_mels=32)
 
 
 def dp_beat_frames(envelope: np.ndarray, frame_rate: float, bpm: float, tightness: float):
