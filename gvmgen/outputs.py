@@ -9,7 +9,8 @@ Layout of `--out DIR`:
     DIR/preview.mp4             the video with the music muxed in (on request)
 
 A job works in `DIR/.staging-<job id>/`: `job.json` (what the job is and the takes it reserved),
-`cues/take-NN/cue-MM.pkl` (each finished cue, so a crashed job resumes where it stopped) and
+`cues/take-NN/cue-MM.npz` (each finished cue as plain arrays and JSON, read back without
+pickle, so a crashed job resumes where it stopped) and
 `out/` (the files of the run, laid out as in DIR). Only the commit moves them into DIR: WAVs
 first, `report.json` last, so a report never names a WAV that is not there. A job that fails or
 is cancelled removes its staging folder and the take folders it reserved; one killed outright
@@ -25,11 +26,13 @@ import contextlib
 import errno
 import json
 import os
-import pickle
 import shutil
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from gvmgen.atomic import atomic_path, write_text_atomic
 from gvmgen.errors import JobError, OutputError
@@ -273,25 +276,26 @@ class Job:
         return found
 
     def checkpoint(self, take: int, cue_index: int) -> Path:
-        return self.stage / "cues" / take_dir_name(take) / f"cue-{cue_index + 1:02d}.pkl"
+        return self.stage / "cues" / take_dir_name(take) / f"cue-{cue_index + 1:02d}.npz"
 
-    def save_cue(self, take: int, cue_index: int, rendered: object) -> None:
-        """Keep a finished cue; the file appears complete or not at all."""
-        with atomic_path(self.checkpoint(take, cue_index)) as tmp:
-            tmp.write_bytes(pickle.dumps(rendered, protocol=pickle.HIGHEST_PROTOCOL))
+    def save_cue(self, take: int, cue_index: int, arrays: dict[str, np.ndarray]) -> None:
+        """Keep a finished cue's arrays; the file appears complete or not at all."""
+        with atomic_path(self.checkpoint(take, cue_index)) as tmp, tmp.open("wb") as file:
+            np.savez(file, **arrays)
 
-    def load_cue(self, take: int, cue_index: int) -> object | None:
-        """A cue this job finished before it was interrupted, or None.
+    def load_cue(self, take: int, cue_index: int) -> dict[str, np.ndarray] | None:
+        """The arrays of a cue this job finished before it was interrupted, or None.
 
-        Only files this job wrote into its own staging folder are read.
+        Read with `allow_pickle=False`: a checkpoint is data and cannot run code.
         """
         path = self.checkpoint(take, cue_index)
         try:
-            return pickle.loads(path.read_bytes())
+            with np.load(path, allow_pickle=False) as kept:
+                return {name: kept[name] for name in kept.files}
         except FileNotFoundError:
             return None
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-            return None  # unreadable (another version of the code): render it again
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+            return None  # unreadable (a partial disk, another version): render it again
 
     def commit(self) -> None:
         """Move the staged files into the folder: WAVs first, `report.json` last."""

@@ -3,17 +3,19 @@
 Cues of an engine that continues music (GVMGen) go in order, every take continuing its own
 previous cue, and the takes of one cue in one batched pass when the engine can; independent
 cues (the arranger) render one per core. Every finished cue is checkpointed in the job's
-staging folder and taken from there when a killed job runs again.
+staging folder and taken from there when a killed job runs again: as plain arrays and JSON
+(`cue_arrays` / `cue_from_arrays`), never a pickle, so a checkpoint cannot run code on load.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 
 import numpy as np
 
@@ -38,6 +40,82 @@ class RenderedCue:
     tempo: float
     alignment: object  # gvmgen.align.AlignmentResult (engine rate)
 
+
+def cue_arrays(rendered: RenderedCue) -> dict[str, np.ndarray]:
+    """A rendered cue as named arrays: the audio as float32, everything else (plan, beats,
+    metrics) as JSON under "meta" with its own arrays beside it; no Python object inside."""
+    arrays: dict[str, np.ndarray] = {"audio": np.asarray(rendered.audio)}
+    meta = _encode(replace(rendered, audio=None), arrays)
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), np.uint8)
+    return arrays
+
+
+def cue_from_arrays(arrays) -> RenderedCue:
+    """The cue `cue_arrays` stored, rebuilt exactly (same dtypes, same floats). Only the
+    alignment's own dataclasses are rebuilt; anything else is a ValueError."""
+    meta = json.loads(bytes(np.asarray(arrays["meta"], np.uint8)).decode("utf-8"))
+    rendered = _decode(meta, arrays, _checkpoint_kinds())
+    if not isinstance(rendered, RenderedCue):
+        raise ValueError("a checkpoint that is not a rendered cue")
+    return replace(rendered, audio=np.asarray(arrays["audio"]))
+
+
+def _checkpoint_kinds() -> dict[str, type]:
+    """The dataclasses a checkpoint may hold, by name (nothing else is ever constructed)."""
+    from gvmgen.align.aligner import AlignmentResult
+    from gvmgen.align.beats import BeatGrid
+    from gvmgen.align.metrics import AlignmentMetrics
+    from gvmgen.align.plan_types import AlignmentPlan, Anchor, Piece, Splice, UnhitCut
+
+    kinds = (RenderedCue, AlignmentResult, AlignmentPlan, AlignmentMetrics, BeatGrid)
+    return {k.__name__: k for k in (*kinds, Anchor, Piece, Splice, UnhitCut)}
+
+
+def _encode(value, arrays: dict[str, np.ndarray]):
+    """JSON for `value`; numpy values go into `arrays` (numpy scalars as 0-d arrays, so their
+    dtype survives) and JSON names them."""
+    if isinstance(value, np.ndarray | np.generic):
+        array = np.asarray(value)
+        if array.dtype.hasobject:
+            raise TypeError("a checkpoint cannot hold an object array")
+        key = f"a{len(arrays)}"
+        arrays[key] = array
+        return {"array": key, "scalar": isinstance(value, np.generic)}
+    if is_dataclass(value):
+        kind = type(value).__name__
+        return {
+            "kind": kind,
+            "fields": {f.name: _encode(getattr(value, f.name), arrays) for f in fields(value)},
+        }
+    if isinstance(value, tuple):
+        return {"tuple": [_encode(v, arrays) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, arrays) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError("a checkpoint's mappings have text keys")
+        return {"dict": {k: _encode(v, arrays) for k, v in value.items()}}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(f"a checkpoint cannot hold a {type(value).__name__}")
+
+
+def _decode(node, arrays, kinds: dict[str, type]):
+    if isinstance(node, list):
+        return [_decode(v, arrays, kinds) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if "array" in node:
+        array = np.asarray(arrays[node["array"]])
+        return array[()] if node["scalar"] else array
+    if "tuple" in node:
+        return tuple(_decode(v, arrays, kinds) for v in node["tuple"])
+    if "dict" in node:
+        return {k: _decode(v, arrays, kinds) for k, v in node["dict"].items()}
+    if node.get("kind") not in kinds:
+        raise ValueError(f"a checkpoint names an unknown kind {node.get('kind')!r}")
+    values = {k: _decode(v, arrays, kinds) for k, v in node["fields"].items()}
+    return kinds[node["kind"]](**values)
 
 
 class _CueSteps:
@@ -87,7 +165,7 @@ def _render_independent(run, steps: dict) -> list[list[RenderedCue]]:
 
 def _checkpointed(run, steps: _CueSteps, seed: int, cue: Cue) -> RenderedCue:
     """The cue from this job's checkpoint, or rendered now and checkpointed."""
-    kept = run.job.load_cue(steps.take, cue.index)
+    kept = _kept(run, steps.take, cue)
     if kept is not None:
         steps.at("level", 1.0, "kept from the interrupted run")
         return kept
@@ -97,8 +175,19 @@ def _checkpointed(run, steps: _CueSteps, seed: int, cue: Cue) -> RenderedCue:
             conditioning, seed + cue.index, steps.within("generate"), run.stop
         )
     rendered = _aligned_and_levelled(run, steps, cue, seed + cue.index, audio, beats)
-    run.job.save_cue(steps.take, cue.index, rendered)
+    run.job.save_cue(steps.take, cue.index, cue_arrays(rendered))
     return rendered
+
+
+def _kept(run, take: int, cue: Cue) -> RenderedCue | None:
+    """The cue as an interrupted run of this job left it, or None (none, or unreadable)."""
+    arrays = run.job.load_cue(take, cue.index)
+    if arrays is None:
+        return None
+    try:
+        return cue_from_arrays(arrays)
+    except (KeyError, ValueError, TypeError, UnicodeDecodeError):
+        return None  # written by another version of the code: render it again
 
 
 def _render_in_order(run, steps: dict) -> list[list[RenderedCue]]:
@@ -108,7 +197,7 @@ def _render_in_order(run, steps: dict) -> list[list[RenderedCue]]:
     for cue in run.cues:
         pending = []
         for take, seed in run.takes:
-            kept = run.job.load_cue(take, cue.index)
+            kept = _kept(run, take, cue)
             if kept is None:
                 pending.append((take, seed))
             else:
@@ -116,7 +205,7 @@ def _render_in_order(run, steps: dict) -> list[list[RenderedCue]]:
                 per_take[take].append(kept)
         fresh = _render_cue_takes(run, steps, cue, pending, per_take)
         for take, _ in pending:
-            run.job.save_cue(take, cue.index, fresh[take])
+            run.job.save_cue(take, cue.index, cue_arrays(fresh[take]))
             per_take[take].append(fresh[take])
     return [per_take[take] for take, _ in run.takes]
 
@@ -229,7 +318,6 @@ def _joined(run, cues: list[RenderedCue]) -> list[RenderedCue]:
 def _sample_at(frame: int, rate: float) -> int:
     """The 48 kHz sample where `frame` starts; rounding each boundary keeps clips contiguous."""
     return round(frame * DELIVERY_RATE / rate)
-
 
 
 @contextmanager

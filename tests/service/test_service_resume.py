@@ -46,8 +46,8 @@ def test_a_killed_batch_resumes_without_redoing_finished_cues(three_cue_timeline
     killed = _score_cli(three_cue_timeline, out, first_calls, stall_from=2)
     _wait_for(
         lambda: (
-            (checkpoints / "cue-01.pkl").exists()
-            and (checkpoints / "cue-02.pkl").exists()
+            (checkpoints / "cue-01.npz").exists()
+            and (checkpoints / "cue-02.npz").exists()
             and first_calls.exists()
             and 2 in _seeds(first_calls)
         ),
@@ -135,3 +135,55 @@ def test_a_job_id_reused_for_another_request_is_refused(three_cue_timeline, tmp_
 
 def _batch_request(timeline, out) -> dict:
     return {"input": str(timeline), "out_dir": str(out), "engine": "arranger", "mode": "batch"}
+
+
+class _Planted:
+    """A pickle that makes a folder when it is loaded: what a hostile checkpoint would do."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.mkdir, (str(self.marker),))
+
+
+def test_a_checkpoint_never_runs_code_and_a_bad_one_is_rendered_again(
+    three_cue_timeline, tmp_path
+):
+    import pickle
+
+    out, marker = tmp_path / "out", tmp_path / "code-ran"
+    cues = out / ".staging-J3" / "cues" / "take-01"
+    cues.mkdir(parents=True)
+    for name in ("cue-01.pkl", "cue-01.npz", "cue-01.json", "cue-01.wav"):
+        (cues / name).write_bytes(pickle.dumps(_Planted(marker)))
+    engine = CountingArranger()
+    scorer = Scorer(EngineRegistry(engines={"arranger": engine}))
+    result = scorer.score({**_batch_request(three_cue_timeline, out), "job_id": "J3"})
+    assert not marker.exists()  # nothing in the staging folder was unpickled
+    assert sorted(engine.seeds) == [0, 1, 2]  # the planted cue was rendered, not trusted
+    reference = score(_batch_request(three_cue_timeline, tmp_path / "reference"))
+    for wav, expected in zip(result.takes[0].wavs, reference.takes[0].wavs, strict=True):
+        assert Path(wav).read_bytes() == Path(expected).read_bytes()
+
+
+def test_checkpoints_load_without_pickle(three_cue_timeline, tmp_path):
+    import numpy as np
+
+    out = tmp_path / "out"
+    calls = tmp_path / "calls"
+    killed = _score_cli(three_cue_timeline, out, calls, stall_from=2)
+    checkpoints = out / ".staging-J1" / "cues" / "take-01"
+    _wait_for(
+        lambda: all((checkpoints / f"cue-0{i}.npz").exists() for i in (1, 2))
+        and calls.exists()
+        and 2 in _seeds(calls),
+        killed,
+    )
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    files = sorted(p.name for p in checkpoints.iterdir() if not p.name.startswith("."))
+    assert files == ["cue-01.npz", "cue-02.npz"]
+    for name in files:
+        with np.load(checkpoints / name, allow_pickle=False) as kept:
+            assert kept["audio"].dtype == np.float32 and kept["audio"].shape[0] == 2
