@@ -2,11 +2,13 @@
 
 A dynamic programme over cuts × candidate beats × a small slack around each cut. Between two
 consecutive anchors the music is time-stretched by one constant factor within ±`max_stretch`,
-after at most one splice (a jump forward that removes whole or half beats, or a jump back that
-repeats them) placed mid-way between the anchors, on the beat grid. Every hit is worth far
-more than any musical cost, so the plan first maximises hits, then prefers downbeats, strong
-beats, small stretches, few and whole-beat splices. A cut that no beat can reach is reported
-with the reason, never forced.
+after at most one splice (a jump forward that removes whole beats, or a jump back that repeats
+them) placed right after the first anchor's beat and ending at least two beats before the
+second's, on the beat grid: a listener re-entrains after a jump, and gets the most beats to do
+so before the cut. Every hit is worth far more than any musical cost, so the plan first
+maximises hits (a cut opening a held shot over one ending a flash), then prefers downbeats,
+strong beats, small stretches, few splices. A cut that no beat can reach is reported with the
+reason, never forced.
 """
 
 from __future__ import annotations
@@ -281,17 +283,17 @@ class _SpliceRoom:
         self.first_back = np.searchsorted(grid, src_a - EPS, side="left")
         clear = CLEAR_BEATS * (2 if problem.half_step else 1)
         self.last = np.searchsorted(grid, src_b - EPS, side="left") - clear
-        self.centre = np.searchsorted(grid, (src_a + src_b) / 2)
 
     def jump(self, step: int):
-        """Grid indices (from, to) of a splice of |step| steps centred between a and b, and
-        whether it fits. Step 0 is no splice."""
+        """Grid indices (from, to) of a splice of |step| steps right after a, and whether it
+        ends `CLEAR_BEATS` before b. Step 0 is no splice."""
         size = abs(step)
         if step == 0 or size >= self.size:
-            zero = np.zeros(np.broadcast(self.last, self.centre).shape, dtype=int)
+            zero = np.zeros(np.broadcast(self.last, self.first_back).shape, dtype=int)
             return zero, zero, np.full(zero.shape, step == 0)
         first = self.first_forward if step > 0 else self.first_back
-        start = np.clip(self.centre - size // 2, first, np.maximum(self.last - size, first))
+        # as early as it can go: the listener gets the most beats to settle before the cut
+        start = first
         ok = (start + size <= self.last) & (start >= 0)
         start = np.clip(start, 0, self.size - 1 - size)
         return start, start + size, ok
