@@ -4,12 +4,13 @@ DATA/ holds:
 
 - `dataset.json`   what the windows are (length, frame rate, codec rate) and which frozen
                    EnCodec / CLIP made them (fingerprints), plus the model config;
-- `shards/NNNNNN.pt`  one shard per source item: `{"item", "windows": [{"start", "codes"
-                   int16 [K, T_a], "frame_times" float32 [T], "pixels" fp16 [T, 3, S, S] |
-                   "image_tokens" fp16 [T, N_tok, D]}]}`, written atomically;
+- `shards/<hash>.pt`  one shard per source item (the hash of its name): `{"item",
+                   "windows": [{"start", "codes" int16 [K, T_a], "frame_times" float32 [T],
+                   "pixels" fp16 [T, 3, S, S] | "image_tokens" fp16 [T, N_tok, D]}]}`,
+                   written atomically;
 - `index.jsonl`    one line per finished item (`{"item", "shard", "windows"}`), appended after
                    its shard is on disk, so a killed run resumes where it stopped;
-- `skipped.jsonl`  one line per item left out, with the reason; `summary.json` at the end.
+- `skipped.jsonl`  one line per item left out, with the reason.
 
 Reading order is a pure function of (seed, step): epoch e is a permutation of all windows drawn
 from `seed + e`, and step s of a global batch B takes positions `[s·B, (s+1)·B)` of the
@@ -19,6 +20,7 @@ epochs laid end to end; rank r of w takes its slice. Resuming needs nothing but 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,9 +65,14 @@ def append_jsonl(path: Path, row: dict) -> None:
         handle.flush()
 
 
-def write_shard(data_dir: Path, number: int, item: str, windows: list[dict]) -> str:
+def shard_name(item: str) -> str:
+    """A shard's file name from its item's name: stable when SRC gains or loses files."""
+    return hashlib.sha1(item.encode("utf-8")).hexdigest()[:16] + ".pt"
+
+
+def write_shard(data_dir: Path, item: str, windows: list[dict]) -> str:
     """Write one item's windows as a shard (atomically); returns its name under shards/."""
-    name = f"{number:06d}.pt"
+    name = shard_name(item)
     with atomic_path(data_dir / SHARDS_DIR / name) as tmp:
         torch.save({"item": item, "windows": windows}, tmp)
     return name

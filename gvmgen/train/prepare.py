@@ -103,7 +103,7 @@ def prepare(
         if pair.name in done:
             summary.resumed += 1
             continue
-        _prepare_pair(out, number, pair, model, options, summary, done)
+        _prepare_pair(out, pair, model, options, summary, done)
     summary.windows = sum(int(r["windows"]) for r in ds.read_jsonl(out / ds.INDEX_FILE))
     summary.skipped = ds.read_jsonl(out / ds.SKIPPED_FILE)
     summary.seconds = time.monotonic() - started
@@ -112,7 +112,7 @@ def prepare(
     return summary
 
 
-def _prepare_pair(out, number, pair: Pair, model, options, summary, done) -> None:
+def _prepare_pair(out, pair: Pair, model, options, summary, done) -> None:
     try:
         windows, silent = pair_windows(pair, model, options)
     except (GVMGenError, OSError, ValueError) as error:  # bad media, never a bug in here
@@ -127,7 +127,7 @@ def _prepare_pair(out, number, pair: Pair, model, options, summary, done) -> Non
             done,
         )
         return
-    shard = ds.write_shard(out, number, pair.name, windows)
+    shard = ds.write_shard(out, pair.name, windows)
     ds.append_jsonl(
         out / ds.INDEX_FILE, {"item": pair.name, "shard": shard, "windows": len(windows)}
     )

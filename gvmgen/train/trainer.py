@@ -347,6 +347,10 @@ def check_dataset_fits(meta: dict, model) -> None:
 def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
         return None
+    if precision == "fp16" and device.type != "cuda":
+        raise InputError(
+            "--precision fp16 needs a GPU (its grad scaler is CUDA's); use bf16 or fp32"
+        )
     if precision == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if precision == "bf16" else torch.float16

@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import clip
+from conftest import RATE, clip, music
 
 from gvmgen.cli import main
+from gvmgen.media.audio import write_wav
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,10 @@ def test_prepare_run_evaluator_evaluate(flow: Path, capsys):
     assert 0.0 <= report["cmr"] <= 1.0 and 0.0 <= report["ta"] <= 1.0
     assert [p["name"] for p in report["pairs"]] == ["a.mp4", "b.mp4"]
     assert report["cuts"] == 2 and report["pairs"][0]["cuts"] == 1
+    write_wav(flow / "other.wav", music(2.0, 550.0), RATE)
+    pair = f"{pairs[0]}={flow / 'other.wav'}"  # the picture of a.mp4 against another track
+    assert main(["evaluate", pair, "--evaluator", str(ev), "--preset", "tiny", "--json"]) == 0
+    assert [p["name"] for p in _json(capsys)["pairs"]] == ["a.mp4"]
 
 
 def test_evaluate_a_finished_score_folder(flow: Path, capsys):

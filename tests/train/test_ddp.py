@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
+import pytest
 import torch
 import torch.multiprocessing as mp
 
@@ -15,6 +17,7 @@ from gvmgen.train.presets import preset_settings
 from gvmgen.train.trainer import Trainer
 
 SETTINGS = {"steps": 10, "cfg_dropout": 0.5}
+WORKERS_DEADLINE_S = 240  # two fresh interpreters import torch; slow on a loaded machine
 
 
 def _model():
@@ -59,7 +62,13 @@ def test_two_gloo_processes_match_one_process_with_the_combined_batch(prepared, 
     step = next(s for s in range(50) if single.local_batch(s).dropped.sum() == 1)
     expected = _gradients(single, step)
     args = (2, str(prepared), str(tmp_path), _free_port(), step)
-    mp.spawn(_worker, args=args, nprocs=2, join=True)
+    workers = mp.spawn(_worker, args=args, nprocs=2, join=False)
+    deadline = time.monotonic() + WORKERS_DEADLINE_S
+    while not workers.join(timeout=2):
+        if time.monotonic() > deadline:  # a stuck rendezvous must not hang the suite
+            for process in workers.processes:
+                process.terminate()
+            pytest.fail(f"the two DDP workers did not finish within {WORKERS_DEADLINE_S} s")
     for rank in (0, 1):
         got = torch.load(tmp_path / f"grads-{rank}.pt")
         assert got.keys() == expected.keys()

@@ -101,3 +101,15 @@ def test_resume_after_a_kill_finishes_each_item_once(tmp_path, tiny_model):
     assert items == ["a.mp4", "b.mp4", "c.mp4"] and summary.resumed == 1
     with pytest.raises(InputError, match="window_seconds"):
         prepare(src, tmp_path / "data", tiny_model, PrepareOptions(1.0))
+
+
+def test_new_files_in_src_never_overwrite_finished_items(tmp_path, tiny_model):
+    src = tmp_path / "src"
+    clip(src / "a.mp4", 2.0, 220.0)
+    clip(src / "c.mp4", 2.0, 440.0)
+    prepare(src, tmp_path / "data", tiny_model, PrepareOptions(2.0))
+    clip(src / "b.mp4", 2.0, 330.0)  # sorts between the two finished ones
+    prepare(src, tmp_path / "data", tiny_model, PrepareOptions(2.0))
+    data = WindowDataset(tmp_path / "data")
+    items = [data._shard(ref.shard)["item"] for ref in data.refs]
+    assert sorted(items) == ["a.mp4", "b.mp4", "c.mp4"]

@@ -4,6 +4,7 @@ result loads where `gvmgen score --engine gvmgen` loads weights."""
 from __future__ import annotations
 
 import json
+import math
 import shutil
 
 import pytest
@@ -90,3 +91,24 @@ def test_dataset_from_another_encodec_is_refused(pairs_dir, tmp_path):
     with pytest.raises(InputError, match="prepared with another model"):
         train(tmp_path / "data", tmp_path / "run", preset_settings("tiny", steps=2))
     shutil.rmtree(tmp_path / "data")
+
+
+def test_cached_clip_outputs_train_like_pixels(pairs_dir, prepared, tmp_path):
+    from gvmgen.train.presets import build_training_model
+
+    cached = tmp_path / "cached"
+    prepare(pairs_dir, cached, build_training_model("tiny"), PrepareOptions(2.0, cache_clip=True))
+    settings = preset_settings("tiny", steps=3)
+    train(prepared, tmp_path / "pixels-run", settings)
+    train(cached, tmp_path / "cached-run", settings)
+    # the cache is fp16: the same numbers up to its rounding
+    assert _losses(tmp_path / "cached-run") == pytest.approx(
+        _losses(tmp_path / "pixels-run"), rel=1e-2
+    )
+
+
+def test_bf16_autocast_trains_and_fp16_without_a_gpu_is_refused(prepared, tmp_path):
+    train(prepared, tmp_path / "bf16", preset_settings("tiny", steps=2, precision="bf16"))
+    assert all(math.isfinite(x) for x in _losses(tmp_path / "bf16"))
+    with pytest.raises(InputError, match="fp16 needs a GPU"):
+        train(prepared, tmp_path / "fp16", preset_settings("tiny", steps=2, precision="fp16"))
