@@ -29,7 +29,7 @@ import numpy as np
 from gvmgen import outputs
 from gvmgen.analysis import Analysis, analyze_edit, is_timeline, load_edit
 from gvmgen.conditioning import cue_cut_times
-from gvmgen.cues import BATCH_CUE_SECONDS, Cue, CutMark, plan_cues
+from gvmgen.cues import BATCH_CUE_SECONDS, Cue, CutMark, analysis_holes, plan_cues
 from gvmgen.engines import EngineChoice, EngineRegistry
 from gvmgen.errors import InputError
 from gvmgen.media.audio import DELIVERY_RATE
@@ -49,6 +49,7 @@ from gvmgen.schema import (
 OnEvent = Callable[[ProgressEvent], None]
 
 CUE_MARKER_PREFIX = "cue"
+SILENCE_ENGINE = "silence"  # what the report names as the maker of a rest
 # The whole job's progress: reading and cuts, then the cues, then measuring and writing.
 PREPARED, RENDERED, WRITTEN = 0.10, 0.85, 0.97
 
@@ -178,7 +179,7 @@ def _finished(previous: outputs.PreviousScore | None, job_id: str) -> ScoreResul
             "job_id": job_id,
             "take": first.take,
             "cues": first.cues,
-            "engine": first.cues[0].engine if first.cues else latest.engine,
+            "engine": next((c.engine for c in first.cues if not c.silent), latest.engine),
             "loudness_lufs": _take_loudness_of(first, latest),
             "warnings": [*latest.warnings, later],
         }
@@ -238,10 +239,10 @@ def _plan(edit, analysis: Analysis, engine, mode: str) -> list[Cue]:
         for m in edit.markers
         if m.name.strip().lower().startswith(CUE_MARKER_PREFIX)
     ]
-    window = engine.window_seconds
-    if mode == ScoreMode.BATCH.value:
-        window = min(window, BATCH_CUE_SECONDS)
-    return plan_cues(total, rate, marks, markers, max_seconds=window)
+    window, holes = engine.window_seconds, []
+    if mode == ScoreMode.BATCH.value:  # a whole timeline: rests over its gaps and long black
+        window, holes = min(window, BATCH_CUE_SECONDS), analysis_holes(analysis)
+    return plan_cues(total, rate, marks, markers, max_seconds=window, holes=holes)
 
 
 def _choose_seeds(request: ScoreRequest, used: set[int]) -> list[int]:
@@ -395,8 +396,9 @@ def _track_loudness(cues: list[RenderedCue]) -> float:
 def _cue_report(run: _Run, cue: Cue, rendered: RenderedCue, wav: str, take: int) -> CueReport:
     """Metrics re-measured on the delivered audio, never taken from the plan."""
     from gvmgen.align import integrated_lufs, measure_alignment
-    from gvmgen.analysis import timecode_at
 
+    if cue.silent:
+        return _rest_report(run, cue, rendered, wav, take)
     start, duration = run.cue_seconds(cue)
     cuts = cue_cut_times(run.analysis, start, duration)
     plan = rendered.alignment.plan
@@ -406,18 +408,44 @@ def _cue_report(run: _Run, cue: Cue, rendered: RenderedCue, wav: str, take: int)
     unhit = [round(float(u.time), 3) for u in plan.unhit]
     return CueReport(
         **CueMetrics.measured(metrics, round(loudness, 2), unhit),
-        index=cue.index,
-        name=cue.name,
-        start=start,
-        duration=duration,
-        record_in=timecode_at(run.edit, cue.start),
-        record_out=timecode_at(run.edit, cue.end),
+        **_placement(run, cue, rendered, wav, take),
         engine=run.choice.engine.name,
-        seed=rendered.seed,
-        take=take,
-        wav=wav,
         tempo=round(rendered.tempo, 2),
     )
+
+
+def _rest_report(run: _Run, cue: Cue, rendered: RenderedCue, wav: str, take: int) -> CueReport:
+    """A rest: no music made, no cut aimed at, so no hit rate or loudness to claim."""
+    return CueReport(
+        hit_rate_1frame=None,
+        hit_rate_50ms=None,
+        hit_rate_100ms=None,
+        max_stretch=0.0,
+        mean_stretch=0.0,
+        splices=0,
+        loudness_lufs=None,
+        **_placement(run, cue, rendered, wav, take),
+        engine=SILENCE_ENGINE,
+        tempo=0.0,
+        silent=True,
+    )
+
+
+def _placement(run: _Run, cue: Cue, rendered: RenderedCue, wav: str, take: int) -> dict:
+    from gvmgen.analysis import timecode_at
+
+    start, duration = run.cue_seconds(cue)
+    return {
+        "index": cue.index,
+        "name": cue.name,
+        "start": start,
+        "duration": duration,
+        "record_in": timecode_at(run.edit, cue.start),
+        "record_out": timecode_at(run.edit, cue.end),
+        "seed": rendered.seed,
+        "take": take,
+        "wav": wav,
+    }
 
 
 def result_json(result: ScoreResult) -> str:

@@ -26,6 +26,7 @@ from gvmgen.media.audio import DELIVERY_RATE, resample
 from gvmgen.progress import Parts, ProgressFn
 
 TAIL_SECONDS = 1.5  # each cue rings on this long under the next one's first downbeat
+RELEASE_SECONDS = 0.5  # into a rest, music fades to nothing over this (then digital silence)
 PROMPT_SECONDS = 10.0  # how much of the previous cue an engine that continues music hears
 MAX_WORKERS = 4  # cues rendered at once when they are independent
 # Of one cue's share: (generate, align, level); GVMGen's time is all in the model.
@@ -39,6 +40,7 @@ class RenderedCue:
     seed: int
     tempo: float
     alignment: object  # gvmgen.align.AlignmentResult (engine rate)
+    silent: bool = False  # a rest: zeros, no engine, no alignment to speak of
 
 
 def cue_arrays(rendered: RenderedCue) -> dict[str, np.ndarray]:
@@ -165,6 +167,8 @@ def _render_independent(run, steps: dict) -> list[list[RenderedCue]]:
 
 def _checkpointed(run, steps: _CueSteps, seed: int, cue: Cue) -> RenderedCue:
     """The cue from this job's checkpoint, or rendered now and checkpointed."""
+    if cue.silent:
+        return _rest(run, steps, seed, cue)
     kept = _kept(run, steps.take, cue)
     if kept is not None:
         steps.at("level", 1.0, "kept from the interrupted run")
@@ -195,6 +199,10 @@ def _render_in_order(run, steps: dict) -> list[list[RenderedCue]]:
     when the engine can (`TakesInOnePass`)."""
     per_take: dict[int, list[RenderedCue]] = {take: [] for take, _ in run.takes}
     for cue in run.cues:
+        if cue.silent:
+            for take, seed in run.takes:
+                per_take[take].append(_rest(run, steps[take, cue.index], seed, cue))
+            continue
         pending = []
         for take, seed in run.takes:
             kept = _kept(run, take, cue)
@@ -288,8 +296,29 @@ def _aligned_and_levelled(run, steps: _CueSteps, cue: Cue, seed: int, audio, bea
     return RenderedCue(levelled, seed, tempo, aligned)
 
 
+def _rest(run, steps: _CueSteps, seed: int, cue: Cue) -> RenderedCue:
+    """A silent cue: exact-length zeros at 48 kHz, made without the engine."""
+    from gvmgen.align.aligner import AlignmentResult
+    from gvmgen.align.beats import BeatGrid
+    from gvmgen.align.metrics import AlignmentMetrics
+    from gvmgen.align.plan_types import AlignmentPlan
+
+    _, duration = run.cue_seconds(cue)
+    length = _sample_at(cue.end, run.rate) - _sample_at(cue.start, run.rate)
+    none = np.zeros(0, np.float64)
+    beats = BeatGrid(none, np.zeros(0, bool), 0.0, none, 0.0)
+    plan = AlignmentPlan(none, duration, duration, run.request.max_stretch, (), (), (), ())
+    nan = float("nan")  # nothing aimed at: no rate to give
+    metrics = AlignmentMetrics(nan, nan, nan, 0.0, 0.0, 0, 0.0, 0, [])
+    audio = np.zeros((2, 0), np.float32)
+    steps.at("level", 1.0, "rest: silence over the gap")
+    alignment = AlignmentResult(audio, plan, metrics, beats, beats)
+    return RenderedCue(np.zeros((2, length), np.float32), seed + cue.index, 0.0, alignment, True)
+
+
 def _prompt(previous: RenderedCue | None, engine) -> np.ndarray | None:
-    if previous is None:
+    """The end of the take's previous cue; after a rest the music starts afresh."""
+    if previous is None or previous.silent:
         return None
     audio = previous.alignment.audio
     return audio[:, -round(PROMPT_SECONDS * engine.sample_rate) :]
@@ -307,12 +336,31 @@ def _joined(run, cues: list[RenderedCue]) -> list[RenderedCue]:
         bounds = [_sample_at(cue.start, run.rate) for cue in run.cues]
         total = _sample_at(run.cues[-1].end, run.rate)
         starts = [b / DELIVERY_RATE for b in bounds]
-        track = join_cues([c.audio for c in cues], starts, DELIVERY_RATE, total / DELIVERY_RATE)
         ends = [*bounds[1:], total]
+        following = [*cues[1:], None]
+        audio = [
+            _released(c, f, b - a) for c, f, a, b in zip(cues, following, bounds, ends, strict=True)
+        ]
+        track = join_cues(audio, starts, DELIVERY_RATE, total / DELIVERY_RATE)
     return [
-        RenderedCue(track[:, a:b], c.seed, c.tempo, c.alignment)
+        RenderedCue(track[:, a:b], c.seed, c.tempo, c.alignment, c.silent)
         for c, a, b in zip(cues, bounds, ends, strict=True)
     ]
+
+
+def _released(cue: RenderedCue, following: RenderedCue | None, slot: int) -> np.ndarray:
+    """The cue's audio; before a rest, cut `RELEASE_SECONDS` past its slot with a raised-cosine
+    fade to zero there, so the music rings briefly into the rest and nothing more (the equal
+    power crossfade alone would leave it at -30 dB at the end)."""
+    if following is None or not following.silent or cue.silent:
+        return cue.audio
+    release = round(RELEASE_SECONDS * DELIVERY_RATE)
+    audio = np.array(cue.audio[:, : slot + release], dtype=np.float32)
+    length = max(audio.shape[1] - slot, 0)
+    if length:
+        fall = 0.5 * (1.0 + np.cos(np.pi * (np.arange(length) + 0.5) / length))
+        audio[:, slot:] *= fall.astype(np.float32)
+    return audio
 
 
 def _sample_at(frame: int, rate: float) -> int:

@@ -68,7 +68,8 @@ def cut_entries(run, cues: list[CueReport]) -> list[CutEntry]:
         cue = cue_of(run.cues, cut.frame)
         start, duration = run.cue_seconds(cue)
         offset = cut.time - start
-        target = any(abs(offset - t) < 1e-6 for t in cue_cut_times(run.analysis, start, duration))
+        aimed = [] if cue.silent else cue_cut_times(run.analysis, start, duration)
+        target = any(abs(offset - t) < 1e-6 for t in aimed)
         hits = [h.hit for h in cues[cue.index].cuts if abs(h.time - offset) < 1e-3]
         entries.append(
             CutEntry(
@@ -190,7 +191,7 @@ def _timeline_metadata(result: ScoreResult) -> dict:
 
 
 def _mean(values: list[float]) -> float | None:
-    finite = [v for v in values if math.isfinite(v)]
+    finite = [v for v in values if v is not None and math.isfinite(v)]  # rests have None
     return round(sum(finite) / len(finite), 4) if finite else None
 
 

@@ -74,16 +74,17 @@ class CutHit(_Model):
 
 class CueMetrics(_Model):
     """How well one cue's delivered audio sits on its cuts: `gvmgen.align.AlignmentMetrics` as
-    the report carries it (re-measured on the WAV, never taken from the plan)."""
+    the report carries it (re-measured on the WAV, never taken from the plan). A rest (a silent
+    cue over a gap or long black) aims at no cut: its hit rates and loudness are None."""
 
-    hit_rate_1frame: float
-    hit_rate_50ms: float
-    hit_rate_100ms: float
+    hit_rate_1frame: float | None
+    hit_rate_50ms: float | None
+    hit_rate_100ms: float | None
     max_stretch: float
     mean_stretch: float
     splices: int
     clicks: int = 0  # clicks found in the delivered audio (should be 0)
-    loudness_lufs: float
+    loudness_lufs: float | None
     unhit_cuts: list[float] = []  # the plan could not reach these within the bounds
     cuts: list[CutHit] = []
 
@@ -110,6 +111,7 @@ class CueReport(CueMetrics):
     take: int
     wav: str
     tempo: float
+    silent: bool = False  # a rest over a gap or long black: digital silence, engine "silence"
 
 
 class TakeInfo(_Model):

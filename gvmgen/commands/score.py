@@ -126,8 +126,12 @@ def print_summary(result, out=None) -> None:
         file=out,
     )
     for cue in result.cues:
+        where = f"  {cue.name[:14]:<14} {cue.record_in:>11} {cue.record_out:>11}"
+        if cue.silent:  # a rest over a gap or long black: nothing aimed at, nothing to rate
+            print(f"{where}   rest: silence over a gap or black", file=out)
+            continue
         print(
-            f"  {cue.name[:14]:<14} {cue.record_in:>11} {cue.record_out:>11} {cue.tempo:>5.0f} "
+            f"{where} {cue.tempo:>5.0f} "
             f"{cue.seed:>6} {cue.hit_rate_1frame:>8.0%} {cue.hit_rate_50ms:>6.0%} "
             f"{cue.max_stretch:>7.1%} {cue.splices:>7}",
             file=out,
