@@ -300,8 +300,9 @@ def _check_run_dir(run_dir: Path, settings: TrainSettings) -> None:
 def _resume(trainer: Trainer, run_dir: Path) -> int | None:
     """Load the latest checkpoint, if any, and cut metrics.jsonl back to it."""
     checkpoints = sorted((run_dir / CHECKPOINTS_DIR).glob("step-*.pt"))
-    if not checkpoints:
-        (run_dir / METRICS_FILE).unlink(missing_ok=True)
+    if not checkpoints:  # killed before its first checkpoint: the curve starts again
+        if trainer.placement.is_main:
+            (run_dir / METRICS_FILE).unlink(missing_ok=True)
         return None
     state = torch.load(checkpoints[-1], map_location="cpu", weights_only=False)
     trainer.load_state(state)
