@@ -195,7 +195,7 @@ def _prepare(request, job_id: str, engines: EngineRegistry, previous, pump: Pump
     seconds: dict[str, float] = {}
     with timed(seconds, "timeline"):
         range_text = _range_to_score(request, previous)
-        edit = load_edit(request.input, range_text, request.allow_missing_media)
+        edit = load_edit(request.input, range_text, request.allow_missing_media, rate=request.rate)
     if previous is not None:
         _check_same_range(previous, request, edit)
     with timed(seconds, "engine"):
@@ -275,6 +275,8 @@ def _fingerprint(run: _Run) -> str:
         "allow_missing_media": r.allow_missing_media,
         "cues": [(c.start, c.frames) for c in run.cues],
     }
+    if r.rate is not None:  # only when given, so jobs staged before the field keep their key
+        what["rate"] = r.rate
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:20]
 
 

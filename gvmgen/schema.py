@@ -44,6 +44,14 @@ class ScoreRequest(_Model):
     max_stretch: float = Field(0.06, gt=0.0, le=0.25)
     target_lufs: float = Field(-16.0, ge=-40.0, le=-6.0)
     allow_missing_media: bool = False
+    rate: float | None = Field(
+        None,
+        gt=0.0,
+        le=240.0,
+        description="frame rate of an EDL input (EDLs carry none), e.g. 25 or 29.97; None: told "
+        "from the EDL's timecodes or the media it names. Other timeline formats and videos "
+        "carry their own rate and ignore it",
+    )
     preview: bool = False  # also write an MP4 with the music muxed in (bare videos only)
     job_id: str | None = Field(
         None,

@@ -78,6 +78,23 @@ def add_score_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="score a timeline whose media is missing on its edit points alone",
     )
+    parser.add_argument(
+        "--rate",
+        type=_positive_rate,
+        metavar="FPS",
+        help="frame rate of an EDL input (EDLs carry none; default: told from the timecodes "
+        "or the media they name), e.g. 25 or 29.97",
+    )
+
+
+def _positive_rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = 0.0
+    if not 0.0 < rate <= 240.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a frame rate; expected 24, 25, 29.97 …")
+    return rate
 
 
 def request_from_args(args: argparse.Namespace, preview: bool = False) -> dict:
@@ -94,6 +111,8 @@ def request_from_args(args: argparse.Namespace, preview: bool = False) -> dict:
         "allow_missing_media": args.edit_points_only,
         "preview": preview or getattr(args, "preview", False),
     }
+    if getattr(args, "rate", None) is not None:
+        request["rate"] = args.rate
     if getattr(args, "job_id", None):
         request["job_id"] = args.job_id
     return request
