@@ -58,7 +58,13 @@ def excerpts_from_args(paths: list[str]) -> list[Excerpt]:
 
 def score_folder_excerpts(folder: Path) -> list[Excerpt]:
     """The cues of a `gvmgen score` folder: the input video's range against each cue's WAV."""
-    report = json.loads((folder / "report.json").read_text())
+    try:
+        return _cue_excerpts(folder, json.loads((folder / "report.json").read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InputError(f"{folder}/report.json is not a `gvmgen score` report ({error})") from None
+
+
+def _cue_excerpts(folder: Path, report: dict) -> list[Excerpt]:
     source = Path(report["input"])
     if source.suffix.lower() not in VIDEO_SUFFIXES:
         raise InputError(
@@ -70,7 +76,7 @@ def score_folder_excerpts(folder: Path) -> list[Excerpt]:
         Excerpt(
             f"{folder.name}/{cue['name']}",
             source,
-            Path(cue["wav"]),
+            folder / cue["wav"],  # absolute in reports; relative ones are to the folder
             offset + float(cue["start"]),
             float(cue["duration"]),
             tuple(float(c["time"]) for c in cue.get("cuts", [])),

@@ -81,3 +81,10 @@ def test_user_errors_are_one_line(argv, message, capsys, tmp_path, monkeypatch):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_a_broken_score_report_is_one_line(tmp_path, capsys):
+    (tmp_path / "scored").mkdir()
+    (tmp_path / "scored" / "report.json").write_text('{"input": "x.mp4"}')
+    assert main(["evaluate", str(tmp_path / "scored"), "--preset", "tiny"]) == 2
+    assert "is not a `gvmgen score` report" in capsys.readouterr().err
