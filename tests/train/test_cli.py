@@ -38,6 +38,25 @@ def test_prepare_run_evaluator_evaluate(flow: Path, capsys):
                  str(run), "--json"]) == 0  # fmt: skip
     assert _json(capsys)["model"] == str(run / "model")
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+    assert (
+        main(
+            [
+                "train",
+                "run",
+                str(data),
+                "--preset",
+                "tiny",
+                "--init",
+                str(run / "model"),
+                "--steps",
+                "2",
+                "--out",
+                str(flow / "run2"),
+            ]
+        )
+        == 0
+    )  # fine-tune a finished run
+    capsys.readouterr()
     assert main(["train", "evaluator", str(data), "--out", str(ev), "--preset", "tiny",
                  "--steps", "3", "--hidden", "16", "--layers", "1", "--json"]) == 0  # fmt: skip
     assert _json(capsys)["evaluator"] == str(ev)
@@ -88,3 +107,21 @@ def test_a_broken_score_report_is_one_line(tmp_path, capsys):
     (tmp_path / "scored" / "report.json").write_text('{"input": "x.mp4"}')
     assert main(["evaluate", str(tmp_path / "scored"), "--preset", "tiny"]) == 2
     assert "is not a `gvmgen score` report" in capsys.readouterr().err
+
+
+def test_small_preset_without_snapshots_says_what_to_install(flow, tmp_path, monkeypatch, capsys):
+    for name in ("HOME", "GVMGEN_MODELS_DIR", "HF_HUB_CACHE", "HF_HOME"):
+        monkeypatch.setenv(name, str(tmp_path / name.lower()))
+    argv = [
+        "train",
+        "prepare",
+        str(flow / "src"),
+        "--out",
+        str(tmp_path / "d"),
+        "--preset",
+        "small",
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "facebook/musicgen-small snapshot" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "d").exists()
