@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from gvmgen.errors import InputError, MediaError
-from gvmgen.progress import ProgressFn, check_cancel, report
+from gvmgen.progress import ProgressFn, check_cancel, report, scaled
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,8 @@ def analyze_edit(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> Analysis:
-    """Cuts and motion of `edit`; `progress` hears of each segment, `cancel` stops between."""
+    """Cuts and motion of `edit`; `progress` hears of each segment and inside its decode,
+    `cancel` stops within a few decoded frames."""
     from gvmgen.media.cuts import Cut, merge_cuts
 
     rate = float(edit.rate)
@@ -147,7 +148,8 @@ def analyze_edit(
     for index, segment in enumerate(segments):
         check_cancel(cancel)
         report(progress, index / len(segments), f"cuts: segment {index + 1}/{len(segments)}")
-        found = _clip_shots(edit, segment, rate, kind)
+        within = scaled(progress, index / len(segments), (index + 1) / len(segments))
+        found = _clip_shots(edit, segment, rate, kind, within, cancel)
         if found is not None:
             shots.extend(found[0])
             motion_times.append(found[1])
@@ -173,12 +175,12 @@ def _edit_kind(edit, point) -> str:
     return "gradual" if on_transition else "edit"
 
 
-def _clip_shots(edit, segment, rate: float, kind: str):
+def _clip_shots(edit, segment, rate: float, kind: str, progress=None, cancel=None):
     """`_segment_shots`, with a timeline clip whose media cannot be decoded (truncated,
     damaged) reported as that clip's error — or, with `--edit-points-only`, left to its edit
     points. A bare video's error stays as it is: there is nothing else to score."""
     try:
-        return _segment_shots(segment, rate)
+        return _segment_shots(segment, rate, progress, cancel)
     except MediaError as error:
         if kind != "timeline":
             raise
@@ -191,7 +193,7 @@ def _clip_shots(edit, segment, rate: float, kind: str):
         ) from error
 
 
-def _segment_shots(segment, rate: float):
+def _segment_shots(segment, rate: float, progress=None, cancel=None):
     """Shot changes inside one segment's media, moved to the range's time; None without media."""
     from dataclasses import replace
 
@@ -204,6 +206,8 @@ def _segment_shots(segment, rate: float):
         segment.media_path,
         start=segment.file_offset,
         duration=segment.record_range.duration.to_seconds(),
+        progress=progress,
+        cancel=cancel,
     )
     cuts = [
         replace(c, time=c.time + offset, frame=round((c.time + offset) * rate))

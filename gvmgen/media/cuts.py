@@ -28,6 +28,7 @@ import numpy as np
 
 from gvmgen.errors import InputError, MediaError
 from gvmgen.media.video import decode_from, open_video, stream_duration, stream_rate
+from gvmgen.progress import ProgressFn, check_cancel, report
 
 KINDS = ("edit", "shot", "gradual")
 THUMB_WIDTH = 96  # pixels across the luma thumbnail; cuts are whole-picture changes
@@ -114,18 +115,32 @@ class FrameDifferences:
 # --- the decode pass ----------------------------------------------------------------------
 
 
+CANCEL_EVERY_FRAMES = 8  # a cancel is seen within this many decoded frames (well under 1 s)
+
+
 def frame_differences(
-    path: str | os.PathLike, start: float = 0.0, duration: float | None = None
+    path: str | os.PathLike,
+    start: float = 0.0,
+    duration: float | None = None,
+    progress: ProgressFn | None = None,
+    cancel=None,
 ) -> FrameDifferences:
-    """Decode `path` once over `[start, start + duration)` at low resolution and measure."""
+    """Decode `path` once over `[start, start + duration)` at low resolution and measure.
+
+    `progress` hears every `BLOCK` frames; a set `cancel` (threading.Event) stops the decode
+    within `CANCEL_EVERY_FRAMES` frames with `Cancelled`.
+    """
     _check_range(start, duration)
     container, stream = open_video(path)
     with container:
         _decode_fast(stream)
         rate = stream_rate(stream)
         end = np.inf if duration is None else start + duration
-        blocks = _measure(_thumbnails(container, stream, start, end))
         media_end = stream_duration(container, stream)
+        span = (end if np.isfinite(end) else media_end) - start
+        thumbs = _thumbnails(container, stream, start, end)
+        blocks = _measure(_watched(thumbs, span, progress, cancel))
+        report(progress, 1.0, "cuts: decoded")
     last = start + float(blocks[-1]["time"][-1]) if blocks else None
     _check_decoded_to_the_end(path, last, start, end, media_end, rate)
     if not blocks:
@@ -174,6 +189,17 @@ def _thumbnails(container, stream, start: float, end: float) -> Iterator[tuple[f
             return
         sampler = sampler or _ThumbnailSampler(frame)
         yield time - start, sampler(frame)
+
+
+def _watched(thumbs: Iterator, span: float, progress, cancel) -> Iterator:
+    """`thumbs`, checking `cancel` every few frames and reporting every `BLOCK` (the decode of
+    a long video is the longest step without news otherwise)."""
+    for count, (time, thumb) in enumerate(thumbs):
+        if count % CANCEL_EVERY_FRAMES == 0:
+            check_cancel(cancel)
+        if count % BLOCK == 0 and count and span > 0:
+            report(progress, min(time / span, 0.99), f"cuts: decoded {time:.0f} of {span:.0f} s")
+        yield time, thumb
 
 
 class _ThumbnailSampler:
@@ -525,11 +551,16 @@ def _tightest(group: list[Transition]) -> Transition:
 
 
 def detect_shots(
-    path: str | os.PathLike, start: float = 0.0, duration: float | None = None
+    path: str | os.PathLike,
+    start: float = 0.0,
+    duration: float | None = None,
+    progress: ProgressFn | None = None,
+    cancel=None,
 ) -> ShotAnalysis:
     """Hard cuts, gradual transitions and the motion curve of a clip (or a range of it), from
-    one low-resolution decode pass. A hard cut inside a gradual transition is not reported."""
-    diff = frame_differences(path, start, duration)
+    one low-resolution decode pass. A hard cut inside a gradual transition is not reported.
+    `progress` and `cancel` as in `frame_differences`."""
+    diff = frame_differences(path, start, duration, progress, cancel)
     hard = hard_cuts(diff)
     transitions = gradual_transitions(diff, hard)
     inside = {i for t in transitions for i in range(t.first, t.last + 1)}
