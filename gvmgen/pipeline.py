@@ -324,7 +324,12 @@ def _write_all(run: _Run, result: ScoreResult, takes, job: outputs.Job) -> None:
     from gvmgen.atomic import write_text_atomic
 
     asked = list(result.extra_timelines)
-    report.write_all(run, result, takes, job.out)
+    span = (1.0 - WRITTEN) * 0.9  # leaves room before "done"
+
+    def progress(fraction: float, message: str) -> None:
+        run.post("write", WRITTEN + span * fraction, message)
+
+    report.write_all(run, result, takes, job.out, progress)
     dropped = [Path(p).name for p in asked if p not in result.extra_timelines]
     if dropped:
         result.warnings.extend(

@@ -15,6 +15,8 @@ from gvmgen import outputs
 from gvmgen.analysis import range_timecodes
 from gvmgen.atomic import write_text_atomic
 from gvmgen.media.audio import DELIVERY_RATE
+from gvmgen.progress import ProgressFn
+from gvmgen.progress import report as tell
 from gvmgen.schema import CueReport, CutEntry, ScoreResult, TakeInfo
 
 log = logging.getLogger(__name__)
@@ -99,15 +101,23 @@ def _track_loudness(cues) -> float:
     return round(integrated_lufs(track, DELIVERY_RATE), 2)
 
 
-def write_all(run, result: ScoreResult, takes, stage: Path) -> None:
+def write_all(run, result: ScoreResult, takes, stage: Path, progress: ProgressFn | None = None):
+    """Every output but the WAVs into `stage`; `progress` hears after each file, and before
+    report.png and the preview, the slow ones."""
     from gvmgen.picture import draw_report
 
     timeline = _score_timeline(run, result, stage)
     _write_timelines(timeline, result, stage)
+    tell(progress, 0.15, f"wrote {SCORE_OTIO}")
+    tell(progress, 0.2, f"drawing {REPORT_PICTURE}")
     draw_report(run, takes[0], stage / REPORT_PICTURE, result)
+    tell(progress, 0.6 if result.preview else 0.9, f"wrote {REPORT_PICTURE}")
     if result.preview:
+        tell(progress, 0.6, f"muxing {PREVIEW}")
         _write_preview(run, takes[0], stage / PREVIEW)
+        tell(progress, 0.9, f"wrote {PREVIEW}")
     write_text_atomic(stage / outputs.REPORT_NAME, result.model_dump_json(indent=2))
+    tell(progress, 1.0, f"wrote {outputs.REPORT_NAME}")
 
 
 def _score_timeline(run, result: ScoreResult, stage: Path):

@@ -78,3 +78,32 @@ def test_every_measured_field_of_alignment_metrics_reaches_the_report():
     carried = set(CueMetrics.model_fields) | {"per_cut"}  # per_cut arrives as `cuts`
     left_out = {"duration_error"}  # zero by construction: the WAV is the cue's exact length
     assert measured - left_out <= carried, measured - left_out - carried
+
+
+def test_writing_the_outputs_reports_each_file_and_around_the_picture(cut_clip, tmp_path):
+    from gvmgen.pipeline import score
+
+    events = []
+    score(
+        {
+            "input": str(cut_clip[0]),
+            "out_dir": str(tmp_path / "out"),
+            "engine": "arranger",
+            "range": "0-6",
+        },
+        on_event=events.append,
+    )
+    writing = [e for e in events if e.stage == "write"]
+    messages = list(dict.fromkeys(e.message for e in writing))  # heartbeats repeat the latest
+    for expected in (
+        "drawing report.png",
+        "wrote report.png",
+        "wrote score.otio",
+        "wrote report.json",
+    ):
+        assert expected in messages, messages
+    drawing, drawn = messages.index("drawing report.png"), messages.index("wrote report.png")
+    assert drawing < drawn
+    fractions = [e.fraction for e in writing]
+    assert fractions == sorted(fractions) and fractions[-1] < 1.0
+    assert events[-1].stage == "done" and events[-1].fraction == 1.0
