@@ -304,10 +304,11 @@ def _write_outputs(run: _Run, takes: list[list[RenderedCue]], job: outputs.Job) 
         ours = _write_takes(run, takes, job)
         check_cancel(run.stop)
         with outputs.folder_lock(run.out_dir):
-            run.post("write", WRITTEN, "writing the timeline and report")
+            run.post("write", WRITTEN, "measuring the whole track's loudness")
             previous = outputs.read_previous(run.out_dir)
             infos = _merged_takes(previous, ours)
             result = report.build_result(run, infos, ours[0].cues, takes)
+            run.post("write", WRITTEN, "writing the timeline and report")
             ours[0].loudness_lufs = result.loudness_lufs
             if run.request.preview and result.preview is None:
                 result.warnings.append("preview: only a video input gets preview.mp4")
