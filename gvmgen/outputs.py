@@ -16,8 +16,10 @@ first, `report.json` last, so a report never names a WAV that is not there. A jo
 is cancelled removes its staging folder and the take folders it reserved; one killed outright
 leaves them for the next run with the same job id.
 
-Take numbers are reserved by an exclusive `mkdir` of `takes/take-NN`, under a lock on DIR,
-after looking at the report, at the take folders on disk and at other jobs' reservations.
+Take numbers are reserved by an exclusive `mkdir` of `DIR/.reservations/take-NN` (hidden, so
+`takes/` only ever holds complete takes, even after a job killed and never run again), under a
+lock on DIR, after looking at the report, at the take folders on disk and at other jobs'
+reservations. The commit creates `takes/take-NN/` and then drops the reservation.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from gvmgen.errors import JobError, OutputError
 
 REPORT_NAME = "report.json"
 STAGING_PREFIX = ".staging-"
+RESERVATIONS = ".reservations"
 JOB_FILE = "job.json"
 _USER_ERRNOS = {
     errno.EACCES,
@@ -176,7 +179,6 @@ class Job:
         self.stage = out_dir / f"{STAGING_PREFIX}{job_id}"
         self.created_out_dir = created_out_dir
         self.reserved: list[tuple[int, int]] = []
-        self._created_takes_dir = False
 
     @classmethod
     @contextlib.contextmanager
@@ -232,7 +234,7 @@ class Job:
         if state is not None:
             self.reserved = [(int(t), int(s)) for t, s in state["takes"]]
             for take, _ in self.reserved:
-                (self.out_dir / "takes" / take_dir_name(take)).mkdir(parents=True, exist_ok=True)
+                _reservation(self.out_dir, take).mkdir(parents=True, exist_ok=True)
             return self.reserved
         with folder_lock(self.out_dir):
             self.reserved = self._reserve(count, choose_seeds)
@@ -245,20 +247,22 @@ class Job:
         previous = read_previous(self.out_dir)
         others = self._other_reservations()
         used_takes = {t for t, _ in others} | _take_dirs_on_disk(self.out_dir)
+        used_takes |= _take_dirs_on_disk(self.out_dir, RESERVATIONS)
         used_takes |= {t["take"] for t in previous.takes} if previous else set()
         used_seeds = {s for _, s in others} | (previous.seeds if previous else set())
         seeds = choose_seeds(used_seeds)
-        takes_dir = self.out_dir / "takes"
-        self._created_takes_dir = not takes_dir.exists()
-        takes_dir.mkdir(exist_ok=True)
+        (self.out_dir / RESERVATIONS).mkdir(exist_ok=True)
         reserved, take = [], max(used_takes, default=0) + 1
         for seed in seeds:
             while True:
-                try:
-                    (takes_dir / take_dir_name(take)).mkdir()
-                    break
+                try:  # exclusive even where folders cannot be locked
+                    _reservation(self.out_dir, take).mkdir()
+                    if not (self.out_dir / "takes" / take_dir_name(take)).exists():
+                        break  # a take folder made since we looked is not ours either
+                    _reservation(self.out_dir, take).rmdir()
                 except FileExistsError:
-                    take += 1
+                    pass
+                take += 1
             reserved.append((take, seed))
             take += 1
         return reserved
@@ -308,25 +312,33 @@ class Job:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
         shutil.rmtree(self.stage, ignore_errors=True)
+        self._drop_reservations()
+
+    def _drop_reservations(self) -> None:
+        for take, _ in self.reserved:
+            with contextlib.suppress(OSError):
+                _reservation(self.out_dir, take).rmdir()
+        with contextlib.suppress(OSError):  # not empty: another job's reservations
+            (self.out_dir / RESERVATIONS).rmdir()
         self.reserved = []
 
     def discard(self) -> None:
         """Leave the folder as it was before this job: staging and empty reserved takes gone."""
         shutil.rmtree(self.stage, ignore_errors=True)
-        for take, _ in self.reserved:
-            with contextlib.suppress(OSError):  # not empty: someone else's files; keep them
-                (self.out_dir / "takes" / take_dir_name(take)).rmdir()
-        if self._created_takes_dir:
-            with contextlib.suppress(OSError):
-                (self.out_dir / "takes").rmdir()
+        self._drop_reservations()
         if self.created_out_dir:
             with contextlib.suppress(OSError):
                 self.out_dir.rmdir()
 
 
-def _take_dirs_on_disk(out_dir: Path) -> set[int]:
+def _reservation(out_dir: Path, take: int) -> Path:
+    return out_dir / RESERVATIONS / take_dir_name(take)
+
+
+def _take_dirs_on_disk(out_dir: Path, under: str = "takes") -> set[int]:
+    """Take numbers of the `take-NN` folders in `out_dir/under`."""
     found = set()
-    for path in (out_dir / "takes").glob("take-*"):
+    for path in (out_dir / under).glob("take-*"):
         with contextlib.suppress(ValueError):
             found.add(int(path.name.removeprefix("take-")))
     return found

@@ -56,11 +56,15 @@ def test_a_killed_batch_resumes_without_redoing_finished_cues(three_cue_timeline
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     assert not (out / "report.json").exists()  # nothing committed by the killed run
+    assert [p.name for p in out.iterdir() if not p.name.startswith(".")] == []  # no empty take
+    other = score({**_batch_request(three_cue_timeline, out), "job_id": "J9"})
+    assert other.take == 2  # take 1 stays the killed job's, though nothing shows it
 
     resumed = _score_cli(three_cue_timeline, out, second_calls)
     _, err = resumed.communicate(timeout=WAIT_SECONDS)
     assert resumed.returncode == 0, err.decode()
     assert _seeds(second_calls) == [2]  # cues 1 and 2 came from their checkpoints
+    assert sorted(p.name for p in (out / "takes").iterdir()) == ["take-01", "take-02"]
 
     reference = score(
         {
@@ -74,7 +78,7 @@ def test_a_killed_batch_resumes_without_redoing_finished_cues(three_cue_timeline
     assert [w.name for w in wavs] == ["cue-01.wav", "cue-02.wav", "cue-03.wav"]
     for wav, expected in zip(wavs, reference.takes[0].wavs, strict=True):
         assert wav.read_bytes() == Path(expected).read_bytes()
-    assert not list(out.glob(".staging-*"))
+    assert not list(out.glob(".staging-*")) and not list(out.glob(".reservations/*"))
 
 
 def test_the_same_job_id_again_returns_its_result_and_makes_no_take(cut_clip, tmp_path):
