@@ -304,11 +304,10 @@ def _write_outputs(run: _Run, takes: list[list[RenderedCue]], job: outputs.Job) 
         ours = _write_takes(run, takes, job)
         check_cancel(run.stop)
         with outputs.folder_lock(run.out_dir):
-            run.post("write", WRITTEN, "measuring the whole track's loudness")
+            run.post("write", WRITTEN, "writing the timeline and report")
             previous = outputs.read_previous(run.out_dir)
             infos = _merged_takes(previous, ours)
-            result = report.build_result(run, infos, ours[0].cues, takes)
-            run.post("write", WRITTEN, "writing the timeline and report")
+            result = report.build_result(run, infos, ours[0].cues, takes, ours[0].loudness_lufs)
             ours[0].loudness_lufs = result.loudness_lufs
             if run.request.preview and result.preview is None:
                 result.warnings.append("preview: only a video input gets preview.mp4")
@@ -374,11 +373,12 @@ def _write_takes(run: _Run, takes, job: outputs.Job) -> list[TakeInfo]:
         run.post("write", whole, f"take {take} {cue.name}: measured", cue.index, take)
         return cue_report
 
-    reports = parallel_map(measured, jobs)
-    if len(takes) > 1:
-        run.post("write", WRITTEN, "measuring each take's loudness")
-    # the first take's loudness is the result's (measured with the report); the others here
-    loudness = [None, *parallel_map(_track_loudness, takes[1:])]
+    def one(item):  # each take's whole-track loudness first, beside the cues' measures
+        kind, what = item
+        return _track_loudness(what) if kind == "take" else measured(what)
+
+    done = parallel_map(one, [("take", t) for t in takes] + [("cue", j) for j in jobs])
+    loudness, reports = done[: len(takes)], done[len(takes) :]
     n = len(run.cues)
     return [
         TakeInfo(

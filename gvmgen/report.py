@@ -29,7 +29,10 @@ PREVIEW_DUCK_DB = -12.0  # the video's own sound under the new music in preview.
 ANSWER_IN_KIND = {".xml": "score.xml", ".fcpxml": "score.fcpxml", ".aaf": "score.aaf"}
 
 
-def build_result(run, take_infos: list[TakeInfo], cues: list[CueReport], takes) -> ScoreResult:
+def build_result(
+    run, take_infos: list[TakeInfo], cues: list[CueReport], takes, loudness: float | None = None
+) -> ScoreResult:
+    """The run's ScoreResult; `loudness`: the first take's track loudness when measured already."""
     out_dir = Path(run.request.out_dir).resolve()
     range_in, range_out = range_timecodes(run.edit)
     suffix = Path(run.request.input).suffix.lower()
@@ -49,7 +52,7 @@ def build_result(run, take_infos: list[TakeInfo], cues: list[CueReport], takes) 
         takes=take_infos,
         cues=cues,
         cuts=cut_entries(run, cues),
-        loudness_lufs=_track_loudness(takes[0]),
+        loudness_lufs=_track_loudness(takes[0]) if loudness is None else loudness,
         timeline=str(out_dir / SCORE_OTIO),
         extra_timelines=extra,
         report_json=str(out_dir / outputs.REPORT_NAME),
