@@ -212,6 +212,12 @@ def _prepare(request, job_id: str, engines: EngineRegistry, previous, pump: Pump
         )
     pump.post(Update("cuts", 0.09, f"{len(analysis.cuts)} cuts in {analysis.duration:.1f} s"))
     cues = _plan(edit, analysis, choice.engine, request.mode)
+    if all(c.silent for c in cues):  # a take of pure silence is no score (and has no loudness)
+        raise InputError(
+            f"{Path(request.input).name}: the range has no picture (gap or black throughout), "
+            "so there is nothing to score; choose a range with picture (--range)",
+            field="range",
+        )
     run = _Run(request, job_id, edit, analysis, choice, cues, pump, seconds=seconds)
     run.post("plan", PREPARED, f"plan: {len(cues)} cue(s)")
     return run

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import opentimelineio as otio
+import pytest
 import soundfile as sf
 from service_helpers import CountingArranger
 
@@ -85,3 +86,15 @@ def _delivered(result) -> tuple[np.ndarray, int]:
     pieces = [sf.read(w, dtype="float32", always_2d=True) for w in result.takes[0].wavs]
     rate = pieces[0][1]
     return np.concatenate([p.T for p, _ in pieces], axis=1), rate
+
+
+def test_a_batch_range_that_is_all_gap_is_refused_and_writes_nothing(cut_clip, tmp_path):
+    from gvmgen.errors import InputError
+    from gvmgen.pipeline import score
+
+    timeline = _timeline_with_a_gap(cut_clip[0], tmp_path / "gap.otio")
+    out = tmp_path / "out"
+    request = {"input": str(timeline), "out_dir": str(out), "engine": "arranger"}
+    with pytest.raises(InputError, match="no picture") as error:
+        score({**request, "mode": "batch", "range": "f110-f210"})
+    assert error.value.field == "range" and not out.exists()
