@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from gvmgen.atomic import write_text_atomic
@@ -36,17 +37,24 @@ class KeyFileError(GVMGenError):
     code = "unauthorized"
 
 
-def default_data_dir() -> Path:
-    """`$GVMGEN_DATA_DIR`, else the platform's per-user data home, then `gvmgen`."""
-    if os.environ.get(DATA_DIR_ENV):
-        return Path(os.environ[DATA_DIR_ENV]).expanduser()
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(base) / "gvmgen"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "gvmgen"
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "gvmgen"
+def default_data_dir(
+    platform: str | None = None, env: Mapping[str, str] | None = None, home: Path | None = None
+) -> Path:
+    """`$GVMGEN_DATA_DIR`, else the platform's per-user data home, then `gvmgen`.
+
+    `platform`, `env` and `home` default to this process's; the Resolve installer passes others
+    to write the folder a server on that machine will use.
+    """
+    platform = platform or sys.platform
+    env = os.environ if env is None else env
+    home = home or Path.home()
+    if env.get(DATA_DIR_ENV):
+        return Path(env[DATA_DIR_ENV]).expanduser()
+    if platform.startswith("win"):
+        return Path(env.get("LOCALAPPDATA") or home / "AppData" / "Local") / "gvmgen"
+    if platform == "darwin":
+        return home / "Library" / "Application Support" / "gvmgen"
+    return Path(env.get("XDG_DATA_HOME") or home / ".local" / "share") / "gvmgen"
 
 
 def resolve_data_dir(value: str | os.PathLike | None) -> Path:

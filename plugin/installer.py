@@ -16,16 +16,30 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PureWindowsPath
 
+from gvmgen_backend.datadir import default_data_dir
+
 from gvmgen.atomic import write_text_atomic
 from gvmgen.errors import GVMGenError
 
 MENU_FOLDER = ("Utility", "GVMGen")
-MENU_SCRIPTS = (
-    "Score Marked Range.lua",
-    "Regenerate Selected Clip.lua",
-    "Score Whole Timeline.lua",
-    "GVMGen Status.lua",
-)
+# menu entry -> (the command gvmgen_core.lua runs, what the entry does); each script is the one
+# loader (resolve/menu_script.lua) with these filled in, so the four can never drift apart
+MENU_SCRIPTS = {
+    "Score Marked Range.lua": (
+        "range",
+        "the In/Out marks (or the clip under the playhead) as one cue on the GVMGen Score track",
+    ),
+    "Regenerate Selected Clip.lua": (
+        "regenerate",
+        "a new take of the selected score clip, in its place; earlier takes stay in the bin",
+    ),
+    "Score Whole Timeline.lua": (
+        "batch",
+        "every cue of the timeline (cue markers, then scene changes), placed end to end",
+    ),
+    "GVMGen Status.lua": ("status", "backend up or down, engine, device, queue and the last jobs"),
+}
+MENU_LOADER = "menu_script.lua"
 CORE = "gvmgen_core.lua"
 CONFIG = "gvmgen.json"
 MANIFEST = ".gvmgen-install.json"
@@ -60,17 +74,6 @@ def scripts_folder(platform: str, system: bool, env: dict[str, str], home: Path)
     return home / ".local/share/DaVinciResolve/Fusion/Scripts"
 
 
-def data_dir(platform: str, env: dict[str, str], home: Path) -> Path:
-    """The backend's data folder (the contract's rules), where scores for Resolve are kept."""
-    if env.get("GVMGEN_DATA_DIR"):
-        return Path(env["GVMGEN_DATA_DIR"])
-    if platform.startswith("win"):
-        return Path(env.get("LOCALAPPDATA") or home / "AppData/Local") / "gvmgen"
-    if platform == "darwin":
-        return home / "Library/Application Support/gvmgen"
-    return Path(env.get("XDG_DATA_HOME") or home / ".local/share") / "gvmgen"
-
-
 def gvmgen_command(platform: str) -> list[str]:
     """How the scripts start this environment's `gvmgen`: its console script, else `python -m`."""
     bin_dir = Path(sys.executable).parent
@@ -94,13 +97,22 @@ def plan(
     root = scripts_dir or scripts_folder(platform, system, env, home)
     config = {
         "gvmgen": gvmgen_command(platform),
-        "scores_dir": str(data_dir(platform, env, home) / "resolve"),
+        "scores_dir": str(default_data_dir(platform, env, home) / "resolve"),
         "engine": "auto",
         "timeout": CLIENT_TIMEOUT_SECONDS,
     }
-    files = {name: _script_text(name) for name in (*MENU_SCRIPTS, CORE)}
+    files = {name: menu_script(name) for name in MENU_SCRIPTS}
+    files[CORE] = _script_text(CORE)
     files[CONFIG] = json.dumps(config, indent=2) + "\n"
     return Plan(root.joinpath(*MENU_FOLDER), files)
+
+
+def menu_script(name: str) -> str:
+    """The text of menu entry `name`: the shared loader with its command and title filled in."""
+    command, about = MENU_SCRIPTS[name]
+    title = name.removesuffix(".lua")
+    text = _script_text(MENU_LOADER)
+    return text.replace("@TITLE@", title).replace("@ABOUT@", about).replace("@COMMAND@", command)
 
 
 def _script_text(name: str) -> str:

@@ -76,8 +76,8 @@ def test_install_then_uninstall_leaves_home_as_it_was(tmp_path, monkeypatch, cap
     assert command.parent == Path(sys.executable).parent  # this venv's gvmgen
     assert config["scores_dir"].startswith(str(home))
     assert (folder / "Score Marked Range.lua").read_text() == (
-        Path(installer.__file__).parent / "resolve/Score Marked Range.lua"
-    ).read_text()
+        installer.menu_script("Score Marked Range.lua")
+    )
     out = capsys.readouterr().out
     assert all(str(p) in out for p in written if p.is_file())
 

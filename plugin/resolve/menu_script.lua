@@ -1,6 +1,7 @@
--- GVMGen › GVMGen Status (Workspace › Scripts › GVMGen): backend up or down, engine, device, queue and the last jobs.
--- The code is in gvmgen_core.lua; this file only finds it. Installed by `gvmgen resolve install`.
-local COMMAND = "status"
+-- GVMGen › @TITLE@ (Workspace › Scripts › GVMGen): @ABOUT@.
+-- The code is in gvmgen_core.lua; this file only finds it. `gvmgen resolve install` writes one
+-- such script per menu entry from plugin/resolve/menu_script.lua, filling in the command.
+local COMMAND = "@COMMAND@"
 
 -- Find gvmgen_core.lua beside this script. Resolve may run a menu script from its file (then
 -- debug.getinfo names it) or from a string; then Fusion's Scripts: path map and the installer's
