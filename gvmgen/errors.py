@@ -117,3 +117,10 @@ class Cancelled(GVMGenError):
     """The user or the backend cancelled a running job."""
 
     code = "cancelled"
+
+
+class Paused(GVMGenError):
+    """The job stopped at a cue boundary because its server is stopping: unlike `Cancelled`,
+    its staging folder and cue checkpoints are kept, so the same job id resumes it."""
+
+    code = "paused"

@@ -7,7 +7,8 @@ user mistake is found before anything is written. A job works in its own staging
 output folder (`gvmgen.outputs.Job`): each finished cue is kept there, so a job killed midway
 and run again with the same `job_id` renders only the cues it had not finished, and the same
 `job_id` after the job completed returns its result without making a new take. A failed or
-cancelled job leaves the output folder as it was.
+cancelled job leaves the output folder as it was. A paused job (a server stopping) stops at
+the next cue boundary and keeps its staging folder, so the same `job_id` resumes it.
 
 Progress arrives as typed `ProgressEvent`s on the calling thread (the work runs on worker
 threads), over the whole job and never going backwards.
@@ -31,9 +32,9 @@ from gvmgen.analysis import Analysis, analyze_edit, is_timeline, load_edit
 from gvmgen.conditioning import cue_cut_times
 from gvmgen.cues import BATCH_CUE_SECONDS, Cue, CutMark, analysis_holes, plan_cues
 from gvmgen.engines import EngineChoice, EngineRegistry
-from gvmgen.errors import InputError
+from gvmgen.errors import InputError, Paused
 from gvmgen.media.audio import DELIVERY_RATE
-from gvmgen.progress import Parts, Pump, Update, check_cancel
+from gvmgen.progress import Parts, Pump, Update, check_cancel, check_pause
 from gvmgen.rendering import RenderedCue, parallel_map, render_takes, timed
 from gvmgen.schema import (
     CueMetrics,
@@ -71,22 +72,26 @@ class Scorer:
         *,
         on_event: OnEvent | None = None,
         cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
     ) -> ScoreResult:
         """Score `request.input` into `request.out_dir`.
 
         `on_event` hears every step, on this thread. Setting `cancel` stops the job within a
-        step (about a second) with `Cancelled`, leaving the output folder as it was.
+        step (about a second) with `Cancelled`, leaving the output folder as it was. Setting
+        `pause` lets the cue being rendered finish and be checkpointed, then stops with
+        `Paused`: nothing shows in the output folder, and the same `job_id` resumes the job.
         """
         request = request if isinstance(request, ScoreRequest) else parse_request(request)
         job_id = request.job_id or uuid.uuid4().hex[:12]
         check_cancel(cancel)
+        check_pause(pause)
 
         def deliver(update: Update, eta: float | None) -> None:
             if on_event is not None:
                 on_event(ProgressEvent(job_id=job_id, eta_seconds=eta, **vars(update)))
 
         pump = Pump(deliver)
-        return pump.run(lambda: _score_job(request, job_id, self.engines, pump), cancel)
+        return pump.run(lambda: _score_job(request, job_id, self.engines, pump, pause), cancel)
 
 
 def score(
@@ -95,9 +100,10 @@ def score(
     engines: EngineRegistry | None = None,
     on_event: OnEvent | None = None,
     cancel: threading.Event | None = None,
+    pause: threading.Event | None = None,
 ) -> ScoreResult:
     """One job with its own engines (a service keeps a `Scorer` instead)."""
-    return Scorer(engines).score(request, on_event=on_event, cancel=cancel)
+    return Scorer(engines).score(request, on_event=on_event, cancel=cancel, pause=pause)
 
 
 @dataclass
@@ -114,6 +120,7 @@ class _Run:
     takes: list[tuple[int, int]] = field(default_factory=list)  # (take number, seed)
     job: outputs.Job | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    pause: threading.Event | None = None  # set: stop at the next cue boundary, keep the stage
 
     @property
     def rate(self) -> float:
@@ -136,7 +143,13 @@ class _Run:
         check_cancel(self.stop)
 
 
-def _score_job(request: ScoreRequest, job_id: str, engines: EngineRegistry, pump: Pump):
+def _score_job(
+    request: ScoreRequest,
+    job_id: str,
+    engines: EngineRegistry,
+    pump: Pump,
+    pause: threading.Event | None,
+):
     out_dir = Path(request.out_dir).resolve()
     outputs.check_out_dir(out_dir)
     previous = outputs.read_previous(out_dir)
@@ -145,6 +158,7 @@ def _score_job(request: ScoreRequest, job_id: str, engines: EngineRegistry, pump
         pump.post(Update("done", 1.0, "done: this job had finished before"))
         return done
     run = _prepare(request, job_id, engines, previous, pump)
+    run.pause = pause
     with outputs.user_os_errors(out_dir), outputs.Job.open(out_dir, job_id) as job:
         job.check_request(_fingerprint(run))  # before this run touches anything there
         try:
@@ -158,7 +172,10 @@ def _score_job(request: ScoreRequest, job_id: str, engines: EngineRegistry, pump
                 _fingerprint(run), request.takes, lambda used: _choose_seeds(request, used)
             )
             takes = render_takes(run, PREPARED, RENDERED)
+            check_pause(pause)  # every cue is checkpointed: the rerun only writes
             return _write_outputs(run, takes, job)
+        except Paused:
+            raise  # the stage and its checkpoints stay for the rerun; nothing was committed
         except BaseException:
             job.discard()
             raise
@@ -419,7 +436,8 @@ def _cue_report(run: _Run, cue: Cue, rendered: RenderedCue, wav: str, take: int)
     with timed(run.seconds, "measure"):
         metrics = measure_alignment(rendered.audio, DELIVERY_RATE, cuts, fps=run.rate, plan=plan)
         loudness = integrated_lufs(rendered.audio, DELIVERY_RATE)
-    unhit = [round(float(u.time), 3) for u in plan.unhit]
+    # the cuts the delivered 48 kHz audio misses (the plan's `unhit` is at the engine's rate)
+    unhit = [round(c["time"], 3) for c in metrics.per_cut if not c["hit"]]
     return CueReport(
         **CueMetrics.measured(metrics, round(loudness, 2), unhit),
         **_placement(run, cue, rendered, wav, take),

@@ -15,9 +15,20 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from gvmgen.errors import Cancelled
+from gvmgen.errors import Cancelled, Paused
 
-__all__ = ["Cancelled", "Parts", "ProgressFn", "Pump", "Update", "check_cancel", "report", "scaled"]
+__all__ = [
+    "Cancelled",
+    "Parts",
+    "Paused",
+    "ProgressFn",
+    "Pump",
+    "Update",
+    "check_cancel",
+    "check_pause",
+    "report",
+    "scaled",
+]
 
 T = TypeVar("T")
 
@@ -29,6 +40,13 @@ def check_cancel(cancel: threading.Event | None) -> None:
     """Raise `Cancelled` when the job was cancelled; long loops call it between steps."""
     if cancel is not None and cancel.is_set():
         raise Cancelled("cancelled")
+
+
+def check_pause(pause: threading.Event | None) -> None:
+    """Raise `Paused` when the job was asked to pause; called only at cue boundaries, where
+    every cue before is checkpointed, so nothing finished is lost."""
+    if pause is not None and pause.is_set():
+        raise Paused("paused at a cue boundary; the same job id resumes it")
 
 
 def report(progress: ProgressFn | None, fraction: float, message: str) -> None:

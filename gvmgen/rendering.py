@@ -5,6 +5,8 @@ previous cue, and the takes of one cue in one batched pass when the engine can; 
 cues (the arranger) render one per core. Every finished cue is checkpointed in the job's
 staging folder and taken from there when a killed job runs again: as plain arrays and JSON
 (`cue_arrays` / `cue_from_arrays`), never a pickle, so a checkpoint cannot run code on load.
+A job's `pause` is looked at only before a cue begins, so a pause lets the cues already begun
+finish and be checkpointed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from gvmgen.conditioning import cue_conditioning, cue_cut_times
 from gvmgen.cues import Cue
 from gvmgen.engines import TakesInOnePass
 from gvmgen.media.audio import DELIVERY_RATE, resample
-from gvmgen.progress import Parts, ProgressFn
+from gvmgen.progress import Parts, ProgressFn, check_pause
 
 TAIL_SECONDS = 1.5  # each cue rings on this long under the next one's first downbeat
 RELEASE_SECONDS = 0.5  # into a rest, music fades to nothing over this (then digital silence)
@@ -167,6 +169,7 @@ def _render_independent(run, steps: dict) -> list[list[RenderedCue]]:
 
 def _checkpointed(run, steps: _CueSteps, seed: int, cue: Cue) -> RenderedCue:
     """The cue from this job's checkpoint, or rendered now and checkpointed."""
+    check_pause(run.pause)  # a cue boundary: the cues started before run on to their checkpoints
     if cue.silent:
         return _rest(run, steps, seed, cue)
     kept = _kept(run, steps.take, cue)
@@ -199,6 +202,7 @@ def _render_in_order(run, steps: dict) -> list[list[RenderedCue]]:
     when the engine can (`TakesInOnePass`)."""
     per_take: dict[int, list[RenderedCue]] = {take: [] for take, _ in run.takes}
     for cue in run.cues:
+        check_pause(run.pause)  # a cue boundary: every cue before is checkpointed
         if cue.silent:
             for take, seed in run.takes:
                 per_take[take].append(_rest(run, steps[take, cue.index], seed, cue))

@@ -93,7 +93,7 @@ class CueMetrics(_Model):
     splices: int
     clicks: int = 0  # clicks found in the delivered audio (should be 0)
     loudness_lufs: float | None
-    unhit_cuts: list[float] = []  # the plan could not reach these within the bounds
+    unhit_cuts: list[float] = []  # the cuts the delivered audio misses (`cuts` hit false)
     cuts: list[CutHit] = []
 
     @classmethod
