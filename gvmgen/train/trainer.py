@@ -304,7 +304,8 @@ def _resume(trainer: Trainer, run_dir: Path) -> int | None:
         if trainer.placement.is_main:
             (run_dir / METRICS_FILE).unlink(missing_ok=True)
         return None
-    state = torch.load(checkpoints[-1], map_location="cpu", weights_only=False)
+    # weights_only: a checkpoint is tensors and plain values, and loading one runs no code
+    state = torch.load(checkpoints[-1], map_location="cpu", weights_only=True)
     trainer.load_state(state)
     if trainer.placement.is_main:
         _truncate_metrics(run_dir / METRICS_FILE, trainer.step)
@@ -364,7 +365,10 @@ def _seed_everything(seed: int) -> None:
 
 
 def _rng_states() -> dict:
-    states = {"python": random.getstate(), "numpy": np.random.get_state()}
+    # numpy's key array goes in as a tensor so the checkpoint loads with weights_only=True
+    kind, keys, position, has_gauss, gauss = np.random.get_state()
+    numpy_state = (kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss)
+    states = {"python": random.getstate(), "numpy": numpy_state}
     states["torch"] = torch.get_rng_state()
     if torch.cuda.is_available():
         states["cuda"] = torch.cuda.get_rng_state_all()
@@ -373,7 +377,8 @@ def _rng_states() -> dict:
 
 def _set_rng_states(states: dict) -> None:
     random.setstate(states["python"])
-    np.random.set_state(states["numpy"])
+    kind, keys, position, has_gauss, gauss = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
     torch.set_rng_state(states["torch"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
