@@ -1,7 +1,8 @@
 """The one place the backend meets the pipeline: run a request, stream progress, shape errors.
 
-The worker sees only `Runner.run(request, on_event, cancel) -> result dict` and the exceptions
-`JobFailed` and `Cancelled`; everything about the pipeline's calling convention lives here.
+The worker sees only `Runner.run(request, on_event, cancel, window, pause) -> result dict` and
+the exceptions `JobFailed`, `Cancelled` and `Paused`; everything about the pipeline's calling
+convention lives here.
 The runner holds one `Scorer`, so the engines (GVMGen's weights) load once per server.
 """
 
@@ -14,10 +15,10 @@ from collections.abc import Callable
 from gvmgen_backend.yielding import YieldingEngines
 
 from gvmgen.engines import EngineRegistry
-from gvmgen.errors import Cancelled, GVMGenError, OutOfMemory
+from gvmgen.errors import Cancelled, GVMGenError, OutOfMemory, Paused
 from gvmgen.pipeline import Scorer
 
-__all__ = ["Cancelled", "JobFailed", "Runner", "error_dict", "is_out_of_memory"]
+__all__ = ["Cancelled", "JobFailed", "Paused", "Runner", "error_dict", "is_out_of_memory"]
 
 EventFn = Callable[[dict], None]
 
@@ -87,8 +88,10 @@ class Runner:
         on_event: EventFn,
         cancel: threading.Event,
         window: float | None = None,
+        pause: threading.Event | None = None,
     ) -> dict:
-        """The ScoreResult (as JSON data) of `request`; raises `Cancelled` or `JobFailed`.
+        """The ScoreResult (as JSON data) of `request`; raises `Cancelled`, `Paused` (`pause`
+        set: stopped at a cue boundary, checkpoints kept) or `JobFailed`.
 
         `window` caps the engine's cue length (a retry after running out of memory). Re-running
         a request with the same `job_id` resumes from its finished cues.
@@ -100,8 +103,8 @@ class Runner:
 
         outer, self.yielding.window_limit = self.yielding.window_limit, window
         try:
-            result = self.scorer.score(request, on_event=forward, cancel=cancel)
-        except Cancelled:
+            result = self.scorer.score(request, on_event=forward, cancel=cancel, pause=pause)
+        except (Cancelled, Paused):
             raise
         except GVMGenError as error:
             raise JobFailed(error_dict(error)) from error

@@ -45,7 +45,7 @@ HEARTBEAT_SECONDS = 1.0  # watchers hear from the server at least this often
 POLL_MS = 100  # longest the socket thread sleeps; bounds stop and heartbeat latency
 DRAIN_LIMIT = 500  # messages handled per socket per loop, so no peer starves the others
 RETENTION_SECONDS = 3600.0
-SHUTDOWN_GRACE_SECONDS = 3.0  # a stop lets the current job finish for this long
+STOP_GRACE_SECONDS = 60.0  # a stop waits this long for the running job's cue boundary
 CANCEL_WAIT_SECONDS = 30.0  # then a cancelled job has this long to reach its next step
 MAX_WATCHERS = 256  # per job
 
@@ -59,20 +59,26 @@ class Server:
         retention: Retention | None = None,
         runner: Runner | None = None,
         abandon_on_stop: bool = False,
+        stop_grace: float = STOP_GRACE_SECONDS,
     ):
         self.data_dir = Path(data_dir).resolve()
         self.bind = bind
         self.runner = runner or Runner(engine)
         self.retention = retention or Retention()
         self.retention.validate()
-        # A stop that finds a job still running leaves it to the process exit (its finished
-        # cues stay checkpointed, the next start resumes it) instead of cancelling it (which
-        # discards its staging folder). Only a process that exits right after may do that.
+        # A stop pauses the running job: it finishes its current cue (checkpointed) and goes
+        # back to the queue. One still running after `stop_grace` seconds (or a second stop)
+        # is left to the process exit (its finished cues stay checkpointed, the next start
+        # resumes it) instead of cancelled (which discards its staging folder). Only a
+        # process that exits right after may do that.
         self.abandon_on_stop = abandon_on_stop
+        self.stop_grace = stop_grace
         self.abandoned: str | None = None  # the job left running by the last stop
         self.address: str | None = None
         self.curve = False
         self._stop = threading.Event()
+        self._hurry = threading.Event()  # a second stop: leave without waiting for the job
+        self._stop_deadline: float | None = None
         self._watchers: dict[str, dict[tuple[bytes, str], None]] = {}
         self._lock = datadir.DataDirLock(self.data_dir)
 
@@ -146,7 +152,11 @@ class Server:
         self._outbox_open = True
 
     def stop(self) -> None:
-        """Ask the server to stop (any thread, or a signal handler); serve_forever returns."""
+        """Ask the server to stop (any thread, or a signal handler); serve_forever returns
+        once the running job has reached its cue boundary, at most `stop_grace` seconds on.
+        A second call stops waiting for it."""
+        if self._stop.is_set():
+            self._hurry.set()
         self._stop.set()
 
     def serve_forever(self) -> None:
@@ -155,7 +165,7 @@ class Server:
         poller.register(self.events, zmq.POLLIN)
         next_beat = time.monotonic() + HEARTBEAT_SECONDS
         try:
-            while not self._stop.is_set():
+            while not self._stopped():
                 wait = max(0.0, min(next_beat - time.monotonic(), POLL_MS / 1000))
                 ready = dict(poller.poll(wait * 1000))
                 if self.router in ready:
@@ -169,15 +179,37 @@ class Server:
         finally:
             self._shutdown()
 
-    def _shutdown(self) -> None:
-        """Let the current job finish briefly, else leave it checkpointed; tell watchers; close."""
+    def _stopped(self) -> bool:
+        """Whether to leave the loop. Once asked to stop, the loop goes on serving (requests,
+        the job's events) until the worker has paused its job at a cue boundary and exited,
+        the grace has passed, or a second stop came."""
+        if not self._stop.is_set():
+            return False
+        if self._stop_deadline is None:
+            self._begin_stop()
+        return (not self.worker.is_alive() or self._hurry.is_set()
+                or time.monotonic() >= self._stop_deadline)
+
+    def _begin_stop(self) -> None:
+        self._stop_deadline = time.monotonic() + self.stop_grace
         self.worker.shutdown()
-        self.worker.join(SHUTDOWN_GRACE_SECONDS)
+        self.worker.pause_running()
+        job = self.worker.current_job()
+        if job is not None:
+            log.info("stopping: job %s finishes its current cue (at most %g s), then goes back "
+                     "to the queue", job, self.stop_grace)
+
+    def _shutdown(self) -> None:
+        """Let the current job reach its cue boundary, else leave it checkpointed; close."""
+        if self._stop_deadline is None:  # the loop ended without a stop (an error)
+            self._begin_stop()
+        left = 0.0 if self._hurry.is_set() else self._stop_deadline - time.monotonic()
+        self.worker.join(max(0.0, left))
         if self.worker.is_alive():
             self.abandoned = self.worker.current_job()
             if self.abandon_on_stop:
-                log.info("job %s stays at its last finished cue; the next start resumes it",
-                         self.abandoned)
+                log.info("job %s did not reach a cue boundary in time; it stays at its last "
+                         "finished cue; the next start resumes it", self.abandoned)
             else:
                 self.worker.cancel_current()
                 self.worker.join(CANCEL_WAIT_SECONDS)

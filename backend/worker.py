@@ -3,8 +3,10 @@
 It claims the next job from the store (interactive before batch; a running batch lets queued
 interactive jobs through between its cues, see yielding.py), holds its lease while the
 pipeline runs, and reports every progress event and the one terminal event through `emit`,
-which hands them to the server's socket thread. Cancel, shutdown and a lost lease all reach
-the pipeline the same way: the job's `cancel` event, checked between generation steps.
+which hands them to the server's socket thread. Cancel and a lost lease reach the pipeline the
+same way: the job's `cancel` event, checked between generation steps. A server stopping sets
+`pause` instead: the running job finishes the cue it is on, keeps its checkpoints, and goes
+back to the queue with its lease released (no terminal event), for the next start to resume.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from gvmgen_backend.runner import (
     Cancelled,
     JobFailed,
+    Paused,
     Runner,
     error_dict,
     free_accelerator_memory,
@@ -44,6 +47,7 @@ class Worker(threading.Thread):
         self.owner = f"worker-{uuid.uuid4().hex[:8]}"
         self.wake = threading.Event()
         self.stopping = threading.Event()
+        self.pause = threading.Event()  # set when the server stops: jobs halt at a cue boundary
         self._lock = threading.Lock()
         # the running jobs: a batch, and on top of it an interactive job it yielded to
         self._running: list[tuple[Job, threading.Event]] = []
@@ -78,6 +82,10 @@ class Worker(threading.Thread):
         self.stopping.set()
         self.wake.set()
 
+    def pause_running(self) -> None:
+        """Let the running jobs finish their current cue, then requeue them, checkpoints kept."""
+        self.pause.set()
+
     def cancel_current(self) -> None:
         """Stop the running jobs at their next step and give them back to the queue."""
         with self._lock:
@@ -103,11 +111,16 @@ class Worker(threading.Thread):
             store.close()
 
     def _between_cues(self) -> None:
-        """Before each cue (pipeline threads): a batch runs the interactive jobs waiting."""
+        """Before each cue (pipeline threads): a batch runs the interactive jobs waiting; a
+        job told to pause meanwhile (the server stopping) halts here, its cues so far kept."""
         with self._lock:
             in_batch = len(self._running) == 1 and self._running[0][0].mode == "batch"
-        if not in_batch or self.stopping.is_set():
-            return
+        if in_batch and not self.stopping.is_set():
+            self._run_waiting_interactive()
+        if self.pause.is_set():
+            raise Paused("paused before its next cue")
+
+    def _run_waiting_interactive(self) -> None:
         with self._yield_lock:
             store = JobStore(self.store_path)
             try:
@@ -139,7 +152,8 @@ class Worker(threading.Thread):
         self._settle(store, job, outcome, keeper.latest)
 
     def _outcome(self, store: JobStore, job: Job, cancel, keeper: _LeaseKeeper) -> tuple:
-        """("done", result, warnings) | ("failed", error, []) | ("cancelled",) | ("requeue",)"""
+        """("done", result, warnings) | ("failed", error, []) | ("cancelled",)
+        | ("requeue", why)"""
         floor = (job.progress or {}).get("fraction", 0.0)  # reached by an earlier attempt
 
         def on_event(event: dict) -> None:
@@ -151,10 +165,14 @@ class Worker(threading.Thread):
         try:
             result, warnings = self._score_within_memory(store, job, on_event, cancel)
             return ("done", result, warnings)
+        except Paused:
+            return ("requeue", "paused at a cue boundary, checkpoints kept")
         except Cancelled:
             with self._lock:
                 by_user = job.id in self._user_cancelled
-            return ("cancelled",) if by_user or not self.stopping.is_set() else ("requeue",)
+            if by_user or not self.stopping.is_set():
+                return ("cancelled",)
+            return ("requeue", "stopped mid-cue; it starts again")
         except JobFailed as failure:
             return ("failed", failure.error, [])
         except Exception as error:  # a bug, not the user's fault: keep serving other jobs
@@ -170,7 +188,7 @@ class Worker(threading.Thread):
         request, warnings, window = job.request, list(job.warnings), None
         while True:
             try:
-                return self.runner.run(request, on_event, cancel, window), warnings
+                return self.runner.run(request, on_event, cancel, window, self.pause), warnings
             except Exception as error:
                 if not _out_of_memory(error):
                     raise
@@ -201,7 +219,8 @@ class Worker(threading.Thread):
         kind = outcome[0]
         if kind == "requeue":
             store.requeue(job.id, self.owner, progress)
-            log.info("job %s checkpointed and requeued for the next start", job.id)
+            log.info("job %s %s; back in the queue (lease released) for the next start",
+                     job.id, outcome[1])
             return
         if kind == "done":
             _, result, warnings = outcome

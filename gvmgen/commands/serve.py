@@ -1,8 +1,10 @@
 """`gvmgen serve`: the local scoring backend (ZeroMQ), one warm worker, durable jobs.
 
 Prints one line when it is ready (where it listens, which engines are ready, where the key
-file is) and logs to DATA/serve.log. SIGTERM or Ctrl-C checkpoints the current cue, puts the
-job back in the queue for the next start, and exits 0.
+file is) and logs to DATA/serve.log. SIGTERM or Ctrl-C lets the running job finish its current
+cue (checkpointed), puts it back in the queue for the next start, and exits 0; past
+`--stop-grace` seconds, or at a second signal, it exits at once, the job left at its last
+finished cue.
 """
 
 from __future__ import annotations
@@ -34,6 +36,19 @@ def add_parser(subparsers, help_text: str) -> None:
                         "after this many days; 0 keeps nothing finished (default 30)")
     parser.add_argument("--keep-gb", type=float, default=None,
                         help="also keep the data dir's outputs folder under this size (GB)")
+    parser.add_argument("--stop-grace", type=_seconds, default=60.0, metavar="SECONDS",
+                        help="on SIGTERM/Ctrl-C, wait this long for the running job to finish "
+                        "its current cue before leaving it at its last finished one (default 60)")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0.0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds, a number >= 0 (got {text!r})")
+    return value
 
 
 def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         keep_bytes = None if args.keep_gb is None else int(args.keep_gb * 1e9)
         server = Server(data_dir, args.bind, args.engine, Retention(args.keep_days, keep_bytes),
-                        abandon_on_stop=True)
+                        abandon_on_stop=True, stop_grace=args.stop_grace)
         print(server.start(), flush=True)
         return serve_until_signalled(server)
     finally:
@@ -67,9 +82,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def serve_until_signalled(server) -> int:
-    """Serve until SIGTERM/SIGINT. A job still running then is left at its last finished cue:
-    the process exits without unwinding it (unwinding would discard its checkpoints), and the
-    next start on the data dir resumes it."""
+    """Serve until SIGTERM/SIGINT, then until the running job has paused at its cue boundary
+    and gone back to the queue. One still running past the grace (or at a second signal) is
+    left at its last finished cue: the process exits without unwinding it (unwinding would
+    discard its checkpoints), and the next start on the data dir resumes it."""
     import logging
 
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -1,5 +1,5 @@
-"""`python counting_server.py DATA_DIR CALLS_FILE STEPS STEP_SECONDS`: `gvmgen serve` on a random
-loopback port with the counting arranger, for tests that kill the process."""
+"""`python counting_server.py DATA_DIR CALLS_FILE STEPS STEP_SECONDS [STOP_GRACE]`: `gvmgen
+serve` on a random loopback port with the counting arranger, for tests that kill the process."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from gvmgen.commands.serve import log_to, serve_until_signalled
 from gvmgen.engines import EngineRegistry
 
 
-def main(data_dir: str, calls_file: str, steps: str, step_seconds: str) -> int:
+def main(data_dir: str, calls_file: str, steps: str, step_seconds: str, grace="60") -> int:
     log_to(Path(data_dir) / "serve.log")
     engine = CountingArranger(int(steps), float(step_seconds), calls_file)
     runner = Runner("arranger", EngineRegistry(engines={"arranger": engine}))
-    server = Server(Path(data_dir), "tcp://127.0.0.1:*", runner=runner, abandon_on_stop=True)
+    server = Server(Path(data_dir), "tcp://127.0.0.1:*", runner=runner, abandon_on_stop=True,
+                    stop_grace=float(grace))
     print(server.start(), flush=True)
     return serve_until_signalled(server)
 

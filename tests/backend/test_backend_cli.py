@@ -100,6 +100,14 @@ def test_serve_refuses_a_non_loopback_bind_without_keys(tmp_path, capsys):
     assert read_server_info(tmp_path / "d") is None
 
 
+def test_serve_refuses_a_stop_grace_that_is_not_seconds(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--stop-grace", "-5", "--data-dir", str(tmp_path / "d")])
+    assert exit_info.value.code == 2
+    assert "--stop-grace: expected seconds, a number >= 0 (got '-5')" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
 def test_curve_keys_encrypt_and_authenticate(start_server, tmp_path, capsys):
     data = tmp_path / "curve-data"
     assert main(["keys", "generate", "--data-dir", str(data)]) == 0

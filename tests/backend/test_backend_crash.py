@@ -1,6 +1,7 @@
 """`kill -9` of the server while a batch job runs, then a restart on the same data dir: the job
 completes, its finished cues are not generated again, no accepted job is lost, and no partial
-output is ever visible in the output folder."""
+output is ever visible in the output folder. SIGTERM instead: the cue in progress is finished,
+the job goes back to the queue, and the process exits 0."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 from gvmgen_backend.client import Client, find_endpoint
+from gvmgen_backend.datadir import STORE_NAME
+from gvmgen_backend.store import JobStore
 
 from gvmgen.outputs import STAGING_PREFIX
 
 SERVER_SCRIPT = Path(__file__).with_name("counting_server.py")
 STEPS, STEP_SECONDS = 10, 0.1  # one second per cue
+GRACE = 20.0  # SIGTERM: the server's wait for the cue in progress (a cue takes a second)
 OTHER_SEED = 100  # the queued job's engine calls, told apart from the batch's (seeds 0-3)
 
 
@@ -28,10 +32,10 @@ def spawn(tmp_path):
     """spawn(data_dir, calls_file) -> Popen of a counting server; every one killed after."""
     processes: list[subprocess.Popen] = []
 
-    def start(data_dir: Path, calls: Path) -> subprocess.Popen:
+    def start(data_dir: Path, calls: Path, grace: float = GRACE) -> subprocess.Popen:
         process = subprocess.Popen(
             [sys.executable, str(SERVER_SCRIPT), str(data_dir), str(calls), str(STEPS),
-             str(STEP_SECONDS)],
+             str(STEP_SECONDS), str(grace)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         processes.append(process)
@@ -107,29 +111,78 @@ def test_kill_9_mid_batch_then_restart_completes_without_redoing_cues(
 
 
 def _batch_calls(calls: Path) -> list[int]:
-    return [int(s) for s in calls.read_text().split() if int(s) < OTHER_SEED]
+    text = calls.read_text() if calls.exists() else ""  # no call yet: no file yet
+    return [int(s) for s in text.split() if int(s) < OTHER_SEED]
 
 
-def test_sigterm_mid_batch_exits_cleanly_and_the_next_start_resumes(spawn, tmp_path,
-                                                                     batch_timeline):
+def _submit_batch(data: Path, timeline: Path, out: Path) -> str:
+    with Client(find_endpoint(data)) as client:
+        return client.request("submit", {
+            "input": str(timeline), "out_dir": str(out), "mode": "batch",
+            "engine": "arranger", "key": uuid.uuid4().hex, "watch": False})[1]["job_id"]
+
+
+def _kept(stage: Path) -> set[int]:
+    return {int(p.stem.split("-")[1]) - 1 for p in stage.rglob("cue-*.*")}
+
+
+def _stored(data: Path, job_id: str) -> tuple:
+    store = JobStore(data / STORE_NAME)
+    try:
+        return tuple(store.db.execute(
+            "SELECT state, lease_owner, lease_until FROM jobs WHERE id = ?", (job_id,)).fetchone())
+    finally:
+        store.close()
+
+
+def _resume(spawn, data: Path, calls: Path, job_id: str) -> list:
+    calls.write_text("")
+    spawn(data, calls)
+    with Client(find_endpoint(data)) as client:
+        return list(client.follow("watch", {"job_id": job_id}, deadline=time.monotonic() + 90))
+
+
+def test_sigterm_mid_batch_finishes_the_cue_requeues_the_job_and_exits_0(spawn, tmp_path,
+                                                                         batch_timeline):
     data, calls, out = tmp_path / "data", tmp_path / "calls.txt", tmp_path / "out"
     server = spawn(data, calls)
-    with Client(find_endpoint(data)) as client:
-        batch = client.request("submit", {
-            "input": str(batch_timeline), "out_dir": str(out), "mode": "batch",
-            "engine": "arranger", "key": uuid.uuid4().hex, "watch": False})[1]["job_id"]
+    batch = _submit_batch(data, batch_timeline, out)
+    stage = out / f"{STAGING_PREFIX}{batch}"
+    _wait_for(lambda: 1 in _batch_calls(calls))  # cue 2 is being generated
+    in_progress = max(_batch_calls(calls))
+    server.send_signal(signal.SIGTERM)
+    began = time.monotonic()
+    assert server.wait(GRACE + 5) == 0
+    assert time.monotonic() - began < GRACE  # it left at the cue boundary, not at the grace
+    first_run, kept = _batch_calls(calls), _kept(stage)
+    assert in_progress in kept  # the cue in progress at SIGTERM was finished and checkpointed
+    assert kept == set(first_run) and len(kept) < 4  # every cue begun was kept; no later one
+    assert _stored(data, batch) == ("queued", None, None)  # not failed, lease released
+    assert not (data / "server.json").exists()
+    assert "paused at a cue boundary" in (data / "serve.log").read_text()
+    assert not out.exists() or _visible_files(out) == set()
+
+    done = _resume(spawn, data, calls, batch)
+    assert done[-1][0] == "done"
+    assert sorted(_batch_calls(calls)) == sorted(set(range(4)) - kept)  # only later cues
+    assert min(_batch_calls(calls)) > in_progress
+    assert not stage.exists()
+
+
+def test_sigterm_past_the_grace_leaves_the_job_at_its_last_finished_cue(spawn, tmp_path,
+                                                                        batch_timeline):
+    data, calls, out = tmp_path / "data", tmp_path / "calls.txt", tmp_path / "out"
+    server = spawn(data, calls, grace=0.2)  # shorter than a cue: the cue cannot finish
+    batch = _submit_batch(data, batch_timeline, out)
     stage = out / f"{STAGING_PREFIX}{batch}"
     _wait_for(lambda: len(list(stage.rglob("cue-01.*"))) == 1)
     server.send_signal(signal.SIGTERM)
     assert server.wait(20) == 0
     assert not (data / "server.json").exists()
     assert "stays at its last finished cue" in (data / "serve.log").read_text()
-    kept = {int(p.stem.split("-")[1]) - 1 for p in stage.rglob("cue-*.*")}
+    kept = _kept(stage)
 
-    calls.write_text("")
-    spawn(data, calls)
-    with Client(find_endpoint(data)) as client:
-        done = list(client.follow("watch", {"job_id": batch}, deadline=time.monotonic() + 90))
+    done = _resume(spawn, data, calls, batch)
     assert done[-1][0] == "done"
     assert kept and not kept & set(_batch_calls(calls))
     assert sorted(_batch_calls(calls)) == sorted(set(range(4)) - kept)
