@@ -1,7 +1,7 @@
 """Cut alignment on real footage, judged by trackers that are not the product's.
 
     .venv/bin/python bench/align_bench.py [--clips DIR] [--only clip1,clip5] [--no-arranger]
-        [--compare] [--baseline REV] [--no-stages]
+        [--compare] [--experiments] [--baseline REV] [--no-stages]
 
 Each clip's own music (GVMGen-generated, its AAC track) is aligned to the cuts the product's
 detector finds in that clip (`gvmgen align CLIP --cuts-from CLIP`: dissolves weighted 0.5).
@@ -55,6 +55,40 @@ VARIANTS = {  # name → align_to_cuts options
     "product (default: whole-beat splices)": {},
     "phase-moving splices (1.5, 2.5 … beats)": dict(allow_half_beats=True),
 }
+# `--experiments`: one plan knob changed at a time (gvmgen.align.plan constants, or the
+# plan's anchor slack), each beside the product in the same run; see docs/bench/align.md
+EXPERIMENTS = {
+    "A5 attack at cut +5 ms": dict(ATTACK_LEAD=-0.005),
+    "A9 attack at cut +9 ms": dict(ATTACK_LEAD=-0.009),
+    "B4 attack at cut -4 ms": dict(ATTACK_LEAD=0.004),
+    "B6 attack at cut -6 ms": dict(ATTACK_LEAD=0.006),
+    "F5 flash weight 0.5 (was 0.7)": dict(FLASH_WEIGHT=0.5),
+    "C3 splice clear 3 beats before its cut (was 2)": dict(CLEAR_BEATS=3),
+    "S6 anchor slack ±6 ms (was ±12)": dict(anchor_slack=0.006),
+}
+
+
+@contextlib.contextmanager
+def plan_knobs(knobs: dict):
+    """`gvmgen.align.plan` constants set to `knobs` (and `anchor_slack` given to every plan)
+    for the duration; restored after."""
+    import functools
+    from unittest import mock
+
+    import gvmgen.align.aligner as aligner
+    import gvmgen.align.plan as plan
+
+    knobs = dict(knobs)
+    with contextlib.ExitStack() as stack:
+        if "anchor_slack" in knobs:
+            slack = knobs.pop("anchor_slack")
+            planner = functools.partial(plan.plan_alignment, anchor_slack=slack)
+            stack.enter_context(mock.patch.object(aligner, "plan_alignment", planner))
+        for name, value in knobs.items():
+            if not hasattr(plan, name):
+                raise KeyError(f"gvmgen.align.plan has no knob {name!r}")
+            stack.enter_context(mock.patch.object(plan, name, value))
+        yield
 
 
 @dataclass
@@ -153,7 +187,9 @@ def run_clip(path: str, tallies: dict[str, Tally]) -> str:
         full = tallies[name]
         full.music += music
         started = time.perf_counter()
-        result = align_to_cuts(audio, rate, cuts, fps=fps, weights=weights, **options)
+        options = dict(options)
+        with plan_knobs(options.pop("knobs", {})):
+            result = align_to_cuts(audio, rate, cuts, fps=fps, weights=weights, **options)
         full.seconds += time.perf_counter() - started
         _add_plan(full, result, audio)
         own = [c["hit"] for c in result.metrics.per_cut]
@@ -293,6 +329,9 @@ def main() -> None:
     parser.add_argument("--no-arranger", action="store_true")
     parser.add_argument("--no-stages", action="store_true")
     parser.add_argument("--compare", action="store_true", help="also phase-moving splices")
+    parser.add_argument(
+        "--experiments", action="store_true", help="also each plan knob of EXPERIMENTS"
+    )
     parser.add_argument("--baseline", help="git revision whose stage times to show alongside")
     parser.add_argument("--stages-only", action="store_true", help="only the stage times")
     parser.add_argument("--rounds", type=int, default=2, help="timing rounds per tree")
@@ -317,6 +356,9 @@ def main() -> None:
     ATTACK_BIAS_MS = attack_bias()
     print(f"madmom's onsets read known attacks {ATTACK_BIAS_MS:+.1f} ms off (synthetic kicks)")
     names = list(VARIANTS) if args.compare else list(VARIANTS)[:1]
+    if args.experiments:
+        VARIANTS.update({name: dict(knobs=knobs) for name, knobs in EXPERIMENTS.items()})
+        names += list(EXPERIMENTS)
     tallies = {"unaligned": Tally(), **{name: Tally() for name in names}}
     for path in paths:
         print(run_clip(path, tallies), flush=True)
