@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,7 +118,7 @@ class Client:
 
     def request(self, msg_type: str, body: dict, msg_id: str | None = None) -> tuple[str, dict]:
         """(reply type, body); `RequestRefused` for an error reply."""
-        msg_id = msg_id or new_id()
+        msg_id = msg_id or uuid.uuid4().hex
         message = encode(self.endpoint.key, msg_type, msg_id, body)
         for _ in range(self.retries):
             self._send(message)
@@ -136,7 +137,7 @@ class Client:
         restart. If the server goes silent, the same message is re-sent (submit before it was
         accepted: same key; afterwards: a watch of the job).
         """
-        ids = {new_id()}
+        ids = {uuid.uuid4().hex}
         message = encode(self.endpoint.key, msg_type, next(iter(ids)), body)
         misses, seen = 0, 0.0
         self._send(message)
@@ -156,7 +157,7 @@ class Client:
             misses = 0
             reply_type, reply_body = _checked(reply)
             if reply_type == "accepted":  # from now on a reconnect watches the job
-                ids.add(watch_id := new_id())
+                ids.add(watch_id := uuid.uuid4().hex)
                 message = encode(self.endpoint.key, "watch", watch_id,
                                  {"job_id": reply_body["job_id"]})
             if reply_type == "heartbeat":
@@ -180,10 +181,7 @@ class Client:
         end = time.monotonic() + timeout
         while (left := end - time.monotonic()) > 0:
             # a receive timeout, not poll(): pyzmq builds a Poller per poll() call
-            wait_ms = max(1, round(left * 1000))
-            if wait_ms != self._wait_ms:  # the same value every first wait: skip the call
-                self.socket.setsockopt(zmq.RCVTIMEO, wait_ms)
-                self._wait_ms = wait_ms
+            self.socket.setsockopt(zmq.RCVTIMEO, max(1, round(left * 1000)))
             try:
                 frame = self.socket.recv()
             except zmq.Again:
@@ -198,7 +196,6 @@ class Client:
 
     def _connect(self) -> None:
         self.socket = self.context.socket(zmq.DEALER)
-        self._wait_ms = -1  # RCVTIMEO as set on this socket (libzmq's default)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.MAXMSGSIZE, CLIENT_MAX_MESSAGE_BYTES)
         if self.endpoint.curve is not None:
@@ -214,11 +211,6 @@ class Client:
             f"no GVMGen backend answers at {self.endpoint.address}; start it with "
             "`gvmgen serve` (or pass --spawn)"
         )
-
-
-def new_id() -> str:
-    """A fresh request id: 32 random hex digits (uuid4().hex costs 5x more per request)."""
-    return os.urandom(16).hex()
 
 
 def _checked(reply: tuple[str, dict]) -> tuple[str, dict]:

@@ -89,8 +89,7 @@ class Service:
         return handler(body)
 
     def on_ping(self, body: dict) -> Reply:
-        if body:  # {} always passes PingBody; anything else gets pydantic's exact error
-            _validated(PingBody, body)
+        _validated(PingBody, body)
         return Reply("pong", {
             "version": __version__,
             "protocol": PROTOCOL_VERSION,
