@@ -59,6 +59,27 @@ class _Gated:
         return object.__getattribute__(self, name)
 
 
+class _Markers:
+    """Markers as Resolve keeps them on a timeline or a timeline item: one per frame."""
+
+    markers: dict[int, dict]
+
+    def AddMarker(self, frame, color, name, note, duration, custom_data=""):
+        if frame in self.markers:
+            return False
+        self.markers[frame] = {
+            "color": color,
+            "name": name,
+            "note": note,
+            "duration": duration,
+            "customData": custom_data,
+        }
+        return True
+
+    def GetMarkers(self):
+        return _lua().table_from(self.markers, recursive=True)
+
+
 @dataclass(eq=False)
 class MediaPoolItem:
     path: str
@@ -92,7 +113,7 @@ class MediaPoolItem:
 
 
 @dataclass(eq=False)
-class TimelineItem:
+class TimelineItem(_Markers):
     name: str
     start: int
     duration: int
@@ -131,21 +152,6 @@ class TimelineItem:
 
     def GetClipColor(self):
         return self.color
-
-    def AddMarker(self, frame, color, name, note, duration, custom_data=""):
-        if frame in self.markers:
-            return False
-        self.markers[frame] = {
-            "color": color,
-            "name": name,
-            "note": note,
-            "duration": duration,
-            "customData": custom_data,
-        }
-        return True
-
-    def GetMarkers(self):
-        return _lua().table_from(self.markers, recursive=True)
 
 
 @dataclass(eq=False)
@@ -369,7 +375,7 @@ class FakeMediaPool:
         return found
 
 
-class FakeTimeline(_Gated):
+class FakeTimeline(_Markers, _Gated):
     def __init__(self, resolve, rate: str, name: str = "Cut 3"):
         self.resolve = resolve
         self.name = name
@@ -494,21 +500,6 @@ class FakeTimeline(_Gated):
 
     def GetCurrentTimecode(self):
         return timecode_of(self.playhead, self.rate, self.drop_frame)
-
-    def GetMarkers(self):
-        return _lua().table_from(self.markers, recursive=True)
-
-    def AddMarker(self, frame, color, name, note, duration, custom_data=""):
-        if frame in self.markers:
-            return False
-        self.markers[frame] = {
-            "color": color,
-            "name": name,
-            "note": note,
-            "duration": duration,
-            "customData": custom_data,
-        }
-        return True
 
     def DeleteClips(self, items, ripple=False):
         if self.resolve.page != "edit":
