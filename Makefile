@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) $(PIP) --upgrade pip
 	$(PY) $(PIP) "$(TORCH)"
-	$(PY) $(PIP) -c $(LOCK) -e '.[dev,adapters]'
+	$(PY) $(PIP) -c requirements/lock.txt -e '.[dev,adapters]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 bench: $(STAMP)
-	$(PY) $(PIP) -c $(LOCK) -e '.[dev,adapters,bench]'
+	$(PY) $(PIP) -c requirements/lock.txt -e '.[dev,adapters,bench]'
 	$(PY) bench/run_all.py
 
 # Resolves pyproject's ranges afresh in a throw-away venv and records what it got.
