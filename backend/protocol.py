@@ -19,6 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gvmgen.errors import GVMGenError
+
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 256 << 10  # to the server: a request is a few hundred bytes
 MAX_ID_CHARS = 128
@@ -28,24 +30,13 @@ EVENT_TYPES = ("progress", "done", "failed", "cancelled")
 TERMINAL_EVENTS = ("done", "failed", "cancelled")
 
 
-class ProtocolError(Exception):
-    """A message the server refuses; becomes an `error` reply with this code and field."""
+class ProtocolError(GVMGenError):
+    """A message the server refuses; becomes an `error` reply with this code and field
+    (`GVMGenError.to_dict`), echoing the refused message's id when it had one."""
 
     def __init__(self, code: str, message: str, field: str | None = None, msg_id: str = ""):
-        super().__init__(message)
-        self.code, self.message, self.field, self.msg_id = code, message, field, msg_id
-
-    def to_dict(self) -> dict:
-        return error_body(self.code, self.message, self.field)
-
-
-def error_body(code: str, message: str, field: str | None = None, hint: str | None = None):
-    body = {"code": code, "message": message}
-    if field is not None:
-        body["field"] = field
-    if hint is not None:
-        body["hint"] = hint
-    return body
+        super().__init__(message, field=field, code=code)
+        self.msg_id = msg_id
 
 
 class Envelope(BaseModel):
