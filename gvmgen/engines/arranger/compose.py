@@ -20,7 +20,7 @@ from gvmgen.engines.arranger.parts import (
 from gvmgen.engines.arranger.score import Score, Section
 from gvmgen.engines.base import CueConditioning
 
-_INTRO_BARS = 2  # bars without melody at the top of a cue of 8 bars or more
+_INTRO_BARS = 2  # bars without melody at the top of a cue of 8 bars or more (see _intro_bars)
 _ENDING_AFTER_BARS = 4  # cues this long end on a held home chord rather than mid-groove
 
 
@@ -125,7 +125,7 @@ def _write_parts(
     sink = NoteSink()
     motifs, variants = {}, {}
     lead_index = 4
-    intro = _INTRO_BARS if len(contexts) >= 8 else 0
+    intro = _intro_bars(contexts)
     ending = contexts[-1] if len(contexts) >= _ENDING_AFTER_BARS else None
     for ctx in contexts:
         if ctx is ending:
@@ -141,6 +141,16 @@ def _write_parts(
         if ctx.bar >= intro:
             lead_index = write_lead(sink, ctx, motifs[label], lead_index, tonic, register)
     return sink
+
+
+def _intro_bars(contexts: list[BarContext]) -> int:
+    """Bars the melody waits at the top of a long cue: none when the picture cuts inside them.
+    Without the melody's attacks the opening is fainter than the rest, and a listener (or
+    librosa's tracker, which drops leading beats weaker than half the cue's) does not lock on
+    to the beat in time for that cut."""
+    if len(contexts) < 8 or any(ctx.at_cut for ctx in contexts[:_INTRO_BARS]):
+        return 0
+    return _INTRO_BARS
 
 
 def _score(
