@@ -106,6 +106,8 @@ class Tally:
     length_errors: int = 0  # outputs whose length differs from the input by any sample
     seconds: float = 0.0
     music: float = 0.0
+    reachable: list[bool] = field(default_factory=list)  # `ceiling_mask`, unaligned music only
+    librosa_lag_ms: list[float] = field(default_factory=list)  # where madmom hits: librosa's offset
 
     def add_judged(self, cuts, own_hits, audio, rate) -> dict[str, float]:
         """Judge `audio` at `cuts` with both trackers; returns each judge's rate on this clip."""
@@ -117,6 +119,10 @@ class Tally:
             judged[name] = np.abs(judges.nearest_offsets(times, cuts)) <= TOLERANCE + 1e-9
         for name in JUDGES:
             self.hits[name] += judged[name].tolist()
+        madmom_on = judged["madmom"]
+        self.librosa_lag_ms += (
+            judges.nearest_offsets(beats["librosa"], cuts[madmom_on]) * 1000
+        ).tolist()
         self.spaced += spaced_mask(cuts).tolist()
         self.off_beat += judges.off_beat(beats["madmom"], cuts).tolist()
         onsets = judges.madmom_onsets(audio, rate)
@@ -160,6 +166,69 @@ def spaced_mask(cuts: np.ndarray) -> np.ndarray:
     return cuts - previous >= SPACED
 
 
+def ceiling_mask(cuts: np.ndarray, period: float, max_stretch: float = 0.06) -> np.ndarray:
+    """The most cuts any plan of whole beats within ±`max_stretch` can put on a beat of tempo
+    `period` (s), each within ±50 ms: a longest chain in which every two consecutive hits are a
+    whole number of beats apart at some stretch in the bound (ties: more spaced cuts). An
+    optimistic estimate — one steady tempo, any number of splices, the first hit free — so a
+    product figure above it would be a judge's luck, not a plan."""
+    count = len(cuts)
+    if count == 0 or period <= 0:
+        return np.zeros(count, dtype=bool)
+    worth = 1.0 + 1e-3 * spaced_mask(cuts)
+    best, back = worth.copy(), np.full(count, -1)
+    for j in range(count):
+        for i in range(j):
+            better = best[i] + worth[j] > best[j]
+            if better and _whole_beats_apart(cuts[j] - cuts[i], period, max_stretch):
+                best[j], back[j] = best[i] + worth[j], i
+    chain, j = np.zeros(count, dtype=bool), int(np.argmax(best))
+    while j >= 0:
+        chain[j], j = True, int(back[j])
+    return chain
+
+
+def _whole_beats_apart(gap: float, period: float, max_stretch: float) -> bool:
+    """A gap (s) that n ≥ 1 beats of `period` can fill at a tempo factor within the bound,
+    both ends allowed the ±50 ms of a hit."""
+    slack = 2 * TOLERANCE
+    shortest, longest = period / (1 + max_stretch), period / (1 - max_stretch)
+    n = np.arange(1, int((gap + slack) / shortest) + 1)
+    return bool(np.any((n * shortest - slack <= gap) & (gap <= n * longest + slack)))
+
+
+def judge_on_known_beats(shifts_ms=(0, 3, 6, 9, 12, 15, 18, 21)) -> None:
+    """Each judge on the tests' synthetic music with every cut exactly on a known kick start
+    (three tempi, shifted by sub-frame steps so librosa's 23 ms frames fall every way): the
+    best a judge can say of music whose attacks are on the cuts."""
+    sys.path.insert(0, str(ROOT / "tests" / "align"))
+    from align_music import beat_times, make_busy_hats_music, make_music
+
+    rate, duration = 44100, 15.0
+    offsets = {"librosa": [], "madmom": []}
+    for make, bpm in ((make_music, 97.0), (make_music, 120.0), (make_busy_hats_music, 90.0)):
+        for shift in shifts_ms:
+            audio = make(bpm, duration, rate)
+            audio = np.pad(audio, ((0, 0), (int(shift * rate / 1000), 0)))
+            cuts = beat_times(bpm, duration) + shift / 1000
+            cuts = cuts[(cuts > 1.0) & (cuts < duration - 1.0)]
+            for name, tracker in (
+                ("librosa", judges.librosa_beats),
+                ("madmom", judges.madmom_beats),
+            ):
+                offsets[name] += (
+                    judges.nearest_offsets(tracker(audio, rate), cuts) * 1000
+                ).tolist()
+    print("\n### Each judge on music whose attacks are exactly on the cuts (synthetic, 3 tempi)\n")
+    print("| judge | ±50 ms | median beat − attack | 95th percentile |\n|---|---|---|---|")
+    for name, found in offsets.items():
+        found = np.array(found)
+        print(
+            f"| {name} | {np.mean(np.abs(found) <= 50):.1%} ({len(found)} cuts) | "
+            f"{np.median(found):+.1f} ms | {np.percentile(found, 95):+.1f} ms |"
+        )
+
+
 def product_cuts(path: str) -> tuple[np.ndarray, list[float], float]:
     """Cut times (s), weights (a dissolve's middle 0.5) and frame rate, as `gvmgen align
     --cuts-from` takes them."""
@@ -180,6 +249,9 @@ def run_clip(path: str, tallies: dict[str, Tally]) -> str:
     own = np.abs(judges.nearest_offsets(track_beats(audio, rate).times, cuts)) <= TOLERANCE
     unaligned.clicks += detect_clicks(audio, rate)
     rates = unaligned.add_judged(cuts, own, audio, rate)
+    heard = judges.madmom_beats(audio, rate)
+    period = float(np.median(np.diff(heard))) if len(heard) > 1 else 0.0
+    unaligned.reachable += ceiling_mask(cuts, period).tolist()
     line.append("unaligned " + "/".join(f"{rates[j]:.0%}" for j in JUDGES))
     for name, options in VARIANTS.items():
         if name not in tallies:
@@ -229,6 +301,28 @@ def print_table(tallies: dict[str, Tally], title: str) -> None:
             f"| {name} | {t.off_beats()} | {t.attack()} | {t.max_stretch:.1%} | {smallest} | "
             f"{t.splices} | {t.clicks} | {t.length_errors} | {per_minute} |"
         )
+
+
+def print_ceiling_and_lag(tallies: dict[str, Tally]) -> None:
+    """How many cuts any metre-keeping plan could reach (`ceiling_mask`), and how far after
+    madmom's beat librosa hears the same cut."""
+    unaligned = tallies["unaligned"]
+    reach = np.array(unaligned.reachable, dtype=bool)
+    spaced = np.array(unaligned.spaced, dtype=bool)
+    print("\n### The most any plan could reach (estimate: whole beats, ±6 %, madmom's tempo)\n")
+    print(
+        f"{reach.mean():.1%} of all cuts ({reach.sum()}/{len(reach)}), "
+        f"{reach[spaced].mean():.1%} of spaced cuts ({reach[spaced].sum()}/{spaced.sum()})"
+    )
+    print(
+        "\n| music | cuts madmom hears on a beat | librosa's nearest beat there, median | "
+        "of them, librosa beyond ±50 ms |\n|---|---|---|---|"
+    )
+    for name, t in tallies.items():
+        lag = np.array(t.librosa_lag_ms)
+        if len(lag):
+            late = np.mean(np.abs(lag) > 50)
+            print(f"| {name} | {len(lag)} | {np.median(lag):+.1f} ms | {late:.1%} |")
 
 
 STAGES = ("track", "plan", "render", "measure")
@@ -364,6 +458,8 @@ def main() -> None:
         print(run_clip(path, tallies), flush=True)
     print("\nper clip: report / librosa / madmom at ±50 ms")
     print_table(tallies, "GVMGen music aligned to the product's own cuts")
+    print_ceiling_and_lag(tallies)
+    judge_on_known_beats()
     if not args.no_stages:
         compare_stages(paths, args.baseline, args.rounds)
     if not args.no_arranger:
