@@ -142,8 +142,11 @@ class Client:
         misses, seen = 0, 0.0
         self._send(message)
         while misses < self.retries:
-            wait = LIVENESS_SECONDS if deadline is None else min(LIVENESS_SECONDS,
-                                                                 deadline - time.monotonic())
+            wait = (
+                LIVENESS_SECONDS
+                if deadline is None
+                else min(LIVENESS_SECONDS, deadline - time.monotonic())
+            )
             if wait <= 0:
                 return
             reply = self._receive(ids, wait)
@@ -158,8 +161,9 @@ class Client:
             reply_type, reply_body = _checked(reply)
             if reply_type == "accepted":  # from now on a reconnect watches the job
                 ids.add(watch_id := uuid.uuid4().hex)
-                message = encode(self.endpoint.key, "watch", watch_id,
-                                 {"job_id": reply_body["job_id"]})
+                message = encode(
+                    self.endpoint.key, "watch", watch_id, {"job_id": reply_body["job_id"]}
+                )
             if reply_type == "heartbeat":
                 continue
             if reply_type == "progress":  # a job resumed after a crash re-reports kept cues
@@ -230,12 +234,28 @@ def spawn_server(
     Without `bind` it takes a free loopback port: clients find it in server.json.
     """
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    command = [sys.executable, "-m", "gvmgen.cli", "serve", "--data-dir", str(data_dir),
-               "--engine", engine, "--bind", bind or "tcp://127.0.0.1:*"]
+    command = [
+        sys.executable,
+        "-m",
+        "gvmgen.cli",
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--engine",
+        engine,
+        "--bind",
+        bind or "tcp://127.0.0.1:*",
+    ]
     log = open(data_dir / "spawn.log", "ab")  # noqa: SIM115 - handed to the child
     with log:
-        subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                         start_new_session=True, env=os.environ.copy())
+        subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            env=os.environ.copy(),
+        )
     end = time.monotonic() + wait
     while time.monotonic() < end:
         if datadir.read_server_info(data_dir) is not None:

@@ -1,12 +1,12 @@
 """The data dir: where the server keeps its key, address, job store, log and outputs.
 
-    DATA/key          32 random bytes as hex, mode 0600: the HMAC key for every message
-    DATA/server.json  {"address", "pid", "version", "curve"} while a server runs
-    DATA/server.lock  held (flock) by the one server that owns this data dir
-    DATA/jobs.sqlite  the job store (WAL)
-    DATA/serve.log    the server's log
-    DATA/outputs/     where a request's relative out_dir lands
-    DATA/curve/       CURVE keys made by `gvmgen keys generate`
+DATA/key          32 random bytes as hex, mode 0600: the HMAC key for every message
+DATA/server.json  {"address", "pid", "version", "curve"} while a server runs
+DATA/server.lock  held (flock) by the one server that owns this data dir
+DATA/jobs.sqlite  the job store (WAL)
+DATA/serve.log    the server's log
+DATA/outputs/     where a request's relative out_dir lands
+DATA/curve/       CURVE keys made by `gvmgen keys generate`
 """
 
 from __future__ import annotations

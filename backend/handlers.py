@@ -84,39 +84,51 @@ class Service:
         """The reply to one request; `ProtocolError` for a refused one."""
         handler = self.handlers.get(msg_type)
         if handler is None:
-            raise ProtocolError("unknown_type", f"unknown message type {msg_type!r}; expected "
-                                f"one of {', '.join(self.handlers)}", "type")
+            raise ProtocolError(
+                "unknown_type",
+                f"unknown message type {msg_type!r}; expected one of {', '.join(self.handlers)}",
+                "type",
+            )
         return handler(body)
 
     def on_ping(self, body: dict) -> Reply:
         _validated(PingBody, body)
-        return Reply("pong", {
-            "version": __version__,
-            "protocol": PROTOCOL_VERSION,
-            "engine": self.facts.engine,
-            "engines": self.facts.engines_ready,
-            "device": self.worker.runner.device(),
-            "model_loaded": self.worker.runner.model_loaded(),
-            "queue": self._queue_length(),
-            "running": self.worker.current_job(),
-            "pid": self.facts.pid,
-        })
+        return Reply(
+            "pong",
+            {
+                "version": __version__,
+                "protocol": PROTOCOL_VERSION,
+                "engine": self.facts.engine,
+                "engines": self.facts.engines_ready,
+                "device": self.worker.runner.device(),
+                "model_loaded": self.worker.runner.model_loaded(),
+                "queue": self._queue_length(),
+                "running": self.worker.current_job(),
+                "pid": self.facts.pid,
+            },
+        )
 
     def on_submit(self, body: dict) -> Reply:
         body = dict(body)
         key, watch = body.pop("key", None), body.pop("watch", True)
         if not (isinstance(key, str) and 0 < len(key) <= MAX_KEY_CHARS):
-            raise ProtocolError("invalid_request", "key: a string of 1-200 characters is "
-                                "required, so that a retried submit never makes a second job",
-                                "key")
+            raise ProtocolError(
+                "invalid_request",
+                "key: a string of 1-200 characters is "
+                "required, so that a retried submit never makes a second job",
+                "key",
+            )
         if not isinstance(watch, bool):
             raise ProtocolError("invalid_request", "watch: expected true or false", "watch")
         request = _score_request(body, self.facts.data_dir)
         try:
             job, created = self.store.submit(key, request, request["mode"])
         except KeyConflict:
-            raise ProtocolError("invalid_request", f"key {key!r} was used for a different "
-                                "request; use a new key for a new job", "key") from None
+            raise ProtocolError(
+                "invalid_request",
+                f"key {key!r} was used for a different request; use a new key for a new job",
+                "key",
+            ) from None
         if created:
             self.worker.notify()
         reply = Reply("accepted", {"job_id": job.id, "duplicate": not created})
@@ -129,8 +141,11 @@ class Service:
     def on_result(self, body: dict) -> Reply:
         job = self._job(body)
         if not job.terminal:
-            raise ProtocolError("not_finished", f"job {job.id} is {job.state}; "
-                                f"`gvmgen client watch {job.id}` follows it", "job_id")
+            raise ProtocolError(
+                "not_finished",
+                f"job {job.id} is {job.state}; `gvmgen client watch {job.id}` follows it",
+                "job_id",
+            )
         return Reply(*terminal_event(job))
 
     def on_cancel(self, body: dict) -> Reply:
@@ -158,8 +173,11 @@ class Service:
         previous = read_previous(out_dir)
         reply = {"out_dir": str(out_dir), "takes": previous.takes if previous else []}
         if previous is not None:
-            reply |= {"input": previous.input, "range_in": previous.range_in,
-                      "range_out": previous.range_out}
+            reply |= {
+                "input": previous.input,
+                "range_in": previous.range_in,
+                "range_out": previous.range_out,
+            }
         return Reply("takes", reply)
 
     def on_watch(self, body: dict) -> Reply:
@@ -188,8 +206,11 @@ class Service:
         query = _validated(JobBody, body)
         job = self.store.get(query.job_id)
         if job is None:
-            raise ProtocolError("not_found", f"no job {query.job_id!r} on this server "
-                                "(`gvmgen client list` shows the jobs)", "job_id")
+            raise ProtocolError(
+                "not_found",
+                f"no job {query.job_id!r} on this server (`gvmgen client list` shows the jobs)",
+                "job_id",
+            )
         return job
 
     def _status(self, job: Job) -> dict:
@@ -238,9 +259,12 @@ def check_input(path_text: str) -> Path:
     """An absolute path to an existing, regular, readable file (the server has no cwd of yours)."""
     path = Path(path_text)
     if not path.is_absolute():
-        raise ProtocolError("invalid_request", f"input: {path_text!r} is relative; send an "
-                            "absolute path (the server does not share your working folder)",
-                            "input")
+        raise ProtocolError(
+            "invalid_request",
+            f"input: {path_text!r} is relative; send an "
+            "absolute path (the server does not share your working folder)",
+            "input",
+        )
     if not path.is_file():
         what = "is not a regular file" if path.exists() else "does not exist"
         raise ProtocolError("invalid_request", f"input: {path_text!r} {what}", "input")
@@ -258,14 +282,19 @@ def resolve_out_dir(path_text: str, data_dir: Path, must_write: bool) -> Path:
         base = (data_dir / OUTPUTS_NAME).resolve()
         path = (base / path).resolve()
         if not path.is_relative_to(base):
-            raise ProtocolError("invalid_request", f"out_dir: {path_text!r} leaves the data "
-                                "dir's outputs folder", "out_dir")
+            raise ProtocolError(
+                "invalid_request",
+                f"out_dir: {path_text!r} leaves the data dir's outputs folder",
+                "out_dir",
+            )
     if path.exists() and not path.is_dir():
-        raise ProtocolError("output_not_writable", f"out_dir: {path_text!r} is a file, "
-                            "not a folder", "out_dir")
+        raise ProtocolError(
+            "output_not_writable", f"out_dir: {path_text!r} is a file, not a folder", "out_dir"
+        )
     if must_write and not _writable(path):
-        raise ProtocolError("output_not_writable", f"out_dir: the server may not write "
-                            f"{str(path)!r}", "out_dir")
+        raise ProtocolError(
+            "output_not_writable", f"out_dir: the server may not write {str(path)!r}", "out_dir"
+        )
     return path
 
 

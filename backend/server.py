@@ -100,23 +100,33 @@ class Server:
         self.store = JobStore(self.data_dir / datadir.STORE_NAME)
         requeued = self.store.requeue_abandoned(every_lease=True)  # we hold the lock
         if requeued:
-            log.info("requeued %d job(s) left running by a stopped server: %s",
-                     len(requeued), ", ".join(requeued))
+            log.info(
+                "requeued %d job(s) left running by a stopped server: %s",
+                len(requeued),
+                ", ".join(requeued),
+            )
         ready = self.runner.warm_up()
         self._open_sockets()
         self.worker = Worker(self.data_dir / datadir.STORE_NAME, self.runner, self._emit)
         facts = ServerFacts(self.runner.engine, [ready], self.data_dir)
         self.service = Service(self.store, facts, self.worker)
         self.worker.start()
-        datadir.write_server_info(self.data_dir, {
-            "address": self.address, "pid": os.getpid(), "version": __version__,
-            "curve": self.curve,
-        })
+        datadir.write_server_info(
+            self.data_dir,
+            {
+                "address": self.address,
+                "pid": os.getpid(),
+                "version": __version__,
+                "curve": self.curve,
+            },
+        )
         self._next_retention = 0.0
         log.info("listening on %s, engine %s, data dir %s", self.address, ready, self.data_dir)
-        return (f"gvmgen serve: listening on {self.address}{' (CURVE)' if self.curve else ''}"
-                f" · engines ready: {ready} · key file: {self.data_dir / datadir.KEY_NAME}"
-                f" · log: {self.data_dir / datadir.LOG_NAME}")
+        return (
+            f"gvmgen serve: listening on {self.address}{' (CURVE)' if self.curve else ''}"
+            f" · engines ready: {ready} · key file: {self.data_dir / datadir.KEY_NAME}"
+            f" · log: {self.data_dir / datadir.LOG_NAME}"
+        )
 
     def _open_sockets(self) -> None:
         self.context = zmq.Context()
@@ -140,7 +150,8 @@ class Server:
             raise GVMGenError(
                 f"cannot listen on {self.bind}: {error}; another program (or a server on "
                 "another data dir) may hold it: pass --bind tcp://127.0.0.1:PORT",
-                field="bind", code="bind_failed",
+                field="bind",
+                code="bind_failed",
             ) from None
         self.address = self.router.getsockopt_string(zmq.LAST_ENDPOINT)
         endpoint = f"inproc://worker-events-{uuid.uuid4().hex}"
@@ -187,8 +198,11 @@ class Server:
             return False
         if self._stop_deadline is None:
             self._begin_stop()
-        return (not self.worker.is_alive() or self._hurry.is_set()
-                or time.monotonic() >= self._stop_deadline)
+        return (
+            not self.worker.is_alive()
+            or self._hurry.is_set()
+            or time.monotonic() >= self._stop_deadline
+        )
 
     def _begin_stop(self) -> None:
         self._stop_deadline = time.monotonic() + self.stop_grace
@@ -196,8 +210,12 @@ class Server:
         self.worker.pause_running()
         job = self.worker.current_job()
         if job is not None:
-            log.info("stopping: job %s finishes its current cue (at most %g s), then goes back "
-                     "to the queue", job, self.stop_grace)
+            log.info(
+                "stopping: job %s finishes its current cue (at most %g s), then goes back "
+                "to the queue",
+                job,
+                self.stop_grace,
+            )
 
     def _shutdown(self) -> None:
         """Let the current job reach its cue boundary, else leave it checkpointed; close."""
@@ -208,8 +226,11 @@ class Server:
         if self.worker.is_alive():
             self.abandoned = self.worker.current_job()
             if self.abandon_on_stop:
-                log.info("job %s did not reach a cue boundary in time; it stays at its last "
-                         "finished cue; the next start resumes it", self.abandoned)
+                log.info(
+                    "job %s did not reach a cue boundary in time; it stays at its last "
+                    "finished cue; the next start resumes it",
+                    self.abandoned,
+                )
             else:
                 self.worker.cancel_current()
                 self.worker.join(CANCEL_WAIT_SECONDS)
@@ -240,8 +261,9 @@ class Server:
         msg_id = ""
         try:
             if len(payload) != 1:
-                raise ProtocolError("bad_message", f"expected one frame per message, got "
-                                    f"{len(payload)}")
+                raise ProtocolError(
+                    "bad_message", f"expected one frame per message, got {len(payload)}"
+                )
             envelope = decode(self.key, payload[0])
             msg_id = envelope.id
             reply = self.service.handle(envelope.type, envelope.body)
@@ -253,8 +275,11 @@ class Server:
             return
         except Exception:  # a bug in a handler must not take the server down
             log.exception("request %r failed", msg_id)
-            body = {"code": "internal_error", "message": "the server failed on this request; "
-                    f"see {self.data_dir / datadir.LOG_NAME}"}
+            body = {
+                "code": "internal_error",
+                "message": "the server failed on this request; "
+                f"see {self.data_dir / datadir.LOG_NAME}",
+            }
             self._send(identity, "error", msg_id, body)
             return
         self._deliver(identity, msg_id, reply)
@@ -295,8 +320,9 @@ class Server:
 
     def _send(self, identity: bytes, msg_type: str, msg_id: str, body: dict) -> None:
         try:
-            self.router.send_multipart([identity, encode(self.key, msg_type, msg_id, body)],
-                                       zmq.NOBLOCK)
+            self.router.send_multipart(
+                [identity, encode(self.key, msg_type, msg_id, body)], zmq.NOBLOCK
+            )
         except zmq.ZMQError as error:  # a peer that vanished: its messages are not ours to keep
             log.debug("dropped %s to a gone peer: %s", msg_type, error)
 
@@ -305,8 +331,7 @@ class Server:
         if now < self._next_retention:
             return
         self._next_retention = now + RETENTION_SECONDS
-        removed = apply_retention(self.store, self.data_dir / datadir.OUTPUTS_NAME,
-                                  self.retention)
+        removed = apply_retention(self.store, self.data_dir / datadir.OUTPUTS_NAME, self.retention)
         if removed:
             log.info("retention: forgot %d finished job(s)", len(removed))
 
@@ -317,4 +342,3 @@ class Server:
         with self._outbox_lock:
             if self._outbox_open:
                 self._outbox.send(message)
-

@@ -219,19 +219,22 @@ class Worker(threading.Thread):
         kind = outcome[0]
         if kind == "requeue":
             store.requeue(job.id, self.owner, progress)
-            log.info("job %s %s; back in the queue (lease released) for the next start",
-                     job.id, outcome[1])
+            log.info(
+                "job %s %s; back in the queue (lease released) for the next start",
+                job.id,
+                outcome[1],
+            )
             return
         if kind == "done":
             _, result, warnings = outcome
-            stored = store.finish(job.id, self.owner, "done", result=result, warnings=warnings,
-                                  progress=progress)
+            stored = store.finish(
+                job.id, self.owner, "done", result=result, warnings=warnings, progress=progress
+            )
             body = {"job_id": job.id, "result": result}
             if warnings:
                 body["warnings"] = warnings
         elif kind == "failed":
-            stored = store.finish(job.id, self.owner, "failed", error=outcome[1],
-                                  progress=progress)
+            stored = store.finish(job.id, self.owner, "failed", error=outcome[1], progress=progress)
             body = {"job_id": job.id, "error": outcome[1]}
         else:
             stored = store.finish(job.id, self.owner, "cancelled", progress=progress)

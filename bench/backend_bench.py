@@ -53,8 +53,9 @@ def echo_main() -> None:
 
 
 def start_echo() -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, __file__, "--echo-server"],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--echo-server"], stdout=subprocess.PIPE, text=True
+    )
     return process, process.stdout.readline().strip()
 
 
@@ -88,8 +89,21 @@ def ping_round_trips(client: Client, n: int) -> list[float]:
 def start_server(data_dir: Path) -> subprocess.Popen:
     """`gvmgen serve` on a free loopback port; returns once it listens."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "gvmgen.cli", "serve", "--data-dir", str(data_dir), "--bind",
-         "tcp://127.0.0.1:*", "--engine", "arranger"], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "gvmgen.cli",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--engine",
+            "arranger",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     line = process.stdout.readline()
     if "listening on" not in line:
         raise SystemExit(f"gvmgen serve did not start: {line!r}")
@@ -97,8 +111,7 @@ def start_server(data_dir: Path) -> subprocess.Popen:
 
 
 def first_progress_seconds(client: Client, clip: Path, out: Path) -> float:
-    body = {"input": str(clip), "out_dir": str(out), "engine": "arranger",
-            "key": uuid.uuid4().hex}
+    body = {"input": str(clip), "out_dir": str(out), "engine": "arranger", "key": uuid.uuid4().hex}
     began = time.perf_counter()
     first = None
     for event_type, _ in client.follow("submit", body, deadline=time.monotonic() + 120):
@@ -111,8 +124,21 @@ def cold_cli_first_progress(clip: Path, out: Path) -> float:
     """`gvmgen score` from a fresh process: seconds to its first progress line on stderr."""
     began = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gvmgen.cli", "score", str(clip), "--out", str(out),
-         "--engine", "arranger"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        [
+            sys.executable,
+            "-m",
+            "gvmgen.cli",
+            "score",
+            str(clip),
+            "--out",
+            str(out),
+            "--engine",
+            "arranger",
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     process.stderr.readline()
     first = time.perf_counter() - began
     process.wait(300)
@@ -122,8 +148,14 @@ def cold_cli_first_progress(clip: Path, out: Path) -> float:
 def status_rate_while_running(client: Client, clip: Path, out: Path, seconds: float) -> tuple:
     """(status replies per second, whether the job was running the whole time)."""
     long_clip = clip.with_name("long.mp4")
-    body = {"input": str(long_clip), "out_dir": str(out), "engine": "arranger", "takes": 4,
-            "key": uuid.uuid4().hex, "watch": False}
+    body = {
+        "input": str(long_clip),
+        "out_dir": str(out),
+        "engine": "arranger",
+        "takes": 4,
+        "key": uuid.uuid4().hex,
+        "watch": False,
+    }
     job_id = client.request("submit", body)[1]["job_id"]
     while client.request("status", {"job_id": job_id})[1]["state"] != "running":
         time.sleep(0.01)
@@ -178,11 +210,13 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(2):
                 bare += echo_round_trips(context, echo_address, frame, args.pings // 2)
                 ours += ping_round_trips(client, args.pings // 2)
-            first_warm = [first_progress_seconds(client, clip, tmp / f"w{i}")
-                          for i in range(args.jobs)]
+            first_warm = [
+                first_progress_seconds(client, clip, tmp / f"w{i}") for i in range(args.jobs)
+            ]
             first_cold = cold_cli_first_progress(clip, tmp / "cold")
-            status_rps, was_running = status_rate_while_running(client, clip, tmp / "long",
-                                                                args.status_seconds)
+            status_rps, was_running = status_rate_while_running(
+                client, clip, tmp / "long", args.status_seconds
+            )
             echo_rps = echo_rate(context, echo_address, frame, args.status_seconds)
             client.close()
         finally:
@@ -214,13 +248,19 @@ def print_table(f: dict, args) -> None:
     print(f"ping round trip ({args.pings} each, 127.0.0.1):")
     print(f"  gvmgen_backend ping  p50 {f['ping_p50_ms']:.3f} ms  p99 {f['ping_p99_ms']:.3f} ms")
     print(f"  bare ROUTER echo     p50 {f['echo_p50_ms']:.3f} ms  p99 {f['echo_p99_ms']:.3f} ms")
-    print(f"  ratio                p50 {f['ping_p50_ratio']:.2f}x     p99 "
-          f"{f['ping_p99_ratio']:.2f}x   (goal: <= 2x, p99 < 5 ms)")
-    print(f"submit -> first progress: warm server {f['first_progress_warm_ms']:.1f} ms (median "
-          f"of {args.jobs}); cold `gvmgen score` {f['first_progress_cold_cli_s']:.2f} s")
-    print(f"status while a job runs: {f['status_per_s_while_running']:.0f} req/s "
-          f"(job running throughout: {f['job_running_throughout']}); bare echo "
-          f"{f['echo_per_s']:.0f} req/s")
+    print(
+        f"  ratio                p50 {f['ping_p50_ratio']:.2f}x     p99 "
+        f"{f['ping_p99_ratio']:.2f}x   (goal: <= 2x, p99 < 5 ms)"
+    )
+    print(
+        f"submit -> first progress: warm server {f['first_progress_warm_ms']:.1f} ms (median "
+        f"of {args.jobs}); cold `gvmgen score` {f['first_progress_cold_cli_s']:.2f} s"
+    )
+    print(
+        f"status while a job runs: {f['status_per_s_while_running']:.0f} req/s "
+        f"(job running throughout: {f['job_running_throughout']}); bare echo "
+        f"{f['echo_per_s']:.0f} req/s"
+    )
 
 
 if __name__ == "__main__":

@@ -326,9 +326,9 @@ def _strip(draw, view: _View, y: int, fonts, detailed: bool) -> int:
 def _cue_lane(draw, view: _View, frame: _Frame, top: int, bottom: int, fonts) -> None:
     for cue in view.cues:
         x0, x1 = frame.x(max(cue.start, frame.t0)), frame.x(min(cue.end, frame.t1))
-        fill = COLOURS["silent"] if cue.silent else (COLOURS["cue_a"], COLOURS["cue_b"])[
-            cue.index % 2
-        ]
+        fill = (
+            COLOURS["silent"] if cue.silent else (COLOURS["cue_a"], COLOURS["cue_b"])[cue.index % 2]
+        )
         draw.rectangle([x0, top + 2, max(x0 + 1, x1 - 1), bottom - 4], fill=fill)
         label = f"{cue.name} (rest)" if cue.silent else cue.name
         if x1 - x0 > draw.textlength(label, font=fonts[13]) + 8:

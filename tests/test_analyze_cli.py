@@ -178,8 +178,18 @@ def test_a_very_short_range_is_analysed_but_not_scored(capfd, tmp_path, cut_clip
     assert json.loads(out)["duration"] < 1.0
 
     out_dir = tmp_path / "scored"
-    code = main(["score", str(cut_clip[0]), "--range", range_text, "--out", str(out_dir),
-                 "--engine", "arranger"])
+    code = main(
+        [
+            "score",
+            str(cut_clip[0]),
+            "--range",
+            range_text,
+            "--out",
+            str(out_dir),
+            "--engine",
+            "arranger",
+        ]
+    )
     out, err = capfd.readouterr()
     assert code == 2 and "Traceback" not in err and "Warning" not in err
     (line,) = err.strip().splitlines()
@@ -193,8 +203,9 @@ def truncated(tmp_path_factory):
     from gvmgen.media.synth import make_test_clip
 
     folder = tmp_path_factory.mktemp("truncated")
-    whole = make_test_clip(folder / "whole.mp4", duration=12.0, cut_frames=(53, 262),
-                           faststart=True)
+    whole = make_test_clip(
+        folder / "whole.mp4", duration=12.0, cut_frames=(53, 262), faststart=True
+    )
     data = whole.read_bytes()
     short = folder / "short.mp4"
     short.write_bytes(data[: len(data) // 2])
@@ -240,8 +251,11 @@ def test_edl_shaped_otio_without_media_exits_2_saying_so(capsys, tmp_path):
     rt, tr = otio.opentime.RationalTime, otio.opentime.TimeRange
     track = otio.schema.Track("V")
     for start, length in ((86501, 48), (86601, 72)):
-        track.append(otio.schema.Clip(f"shot {start}", otio.schema.MissingReference(),
-                                      tr(rt(start, 24), rt(length, 24))))
+        track.append(
+            otio.schema.Clip(
+                f"shot {start}", otio.schema.MissingReference(), tr(rt(start, 24), rt(length, 24))
+            )
+        )
     track.source_range = tr(rt(-86400, 24), rt(120, 24))
     timeline = otio.schema.Timeline("from an EDL")
     timeline.tracks.append(track)

@@ -113,10 +113,12 @@ def test_analysis_holes_find_a_gap_and_black_in_a_real_timeline(tmp_path):
         if media is None:
             track.append(otio.schema.Gap(duration=rt(75, RATE)))
             continue
-        ref = otio.schema.ExternalReference(str(media), available_range=tr(rt(0, RATE),
-                                                                           rt(100, RATE)))
-        track.append(otio.schema.Clip(media_reference=ref, source_range=tr(rt(0, RATE),
-                                                                           rt(75, RATE))))
+        ref = otio.schema.ExternalReference(
+            str(media), available_range=tr(rt(0, RATE), rt(100, RATE))
+        )
+        track.append(
+            otio.schema.Clip(media_reference=ref, source_range=tr(rt(0, RATE), rt(75, RATE)))
+        )
     timeline = otio.schema.Timeline(global_start_time=rt(0, RATE))
     timeline.tracks.append(track)
     analysis = analyze_edit(read_edit(timeline), tmp_path / "t.otio")

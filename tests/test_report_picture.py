@@ -25,8 +25,14 @@ def scored(tmp_path_factory):
     from gvmgen.media.synth import make_test_clip
 
     folder = tmp_path_factory.mktemp("report")
-    clip = make_test_clip(folder / "dz.mp4", rate=Fraction(RATE), duration=12.0,
-                          cut_frames=(53, 150, 262), dissolves=((190, 12),), size=(96, 54))
+    clip = make_test_clip(
+        folder / "dz.mp4",
+        rate=Fraction(RATE),
+        duration=12.0,
+        cut_frames=(53, 150, 262),
+        dissolves=((190, 12),),
+        size=(96, 54),
+    )
     rt, tr = otio.opentime.RationalTime, otio.opentime.TimeRange
     whole = tr(rt(0, RATE), rt(300, RATE))
     item = otio.schema.Clip("dz", otio.schema.ExternalReference(str(clip), whole), whole)
@@ -39,8 +45,10 @@ def scored(tmp_path_factory):
     otio.adapters.write_to_file(timeline, str(path))
     messages = []
     out = folder / "out"
-    score({"input": str(path), "out_dir": str(out), "engine": "arranger"},
-          on_event=lambda e: messages.append(e.message))
+    score(
+        {"input": str(path), "out_dir": str(out), "engine": "arranger"},
+        on_event=lambda e: messages.append(e.message),
+    )
     return json.loads((out / "report.json").read_text()), out / "report.png", messages
 
 
@@ -64,8 +72,11 @@ def test_every_cut_has_its_timecode_kind_and_whether_it_was_a_target(scored):
     for cut in report["cuts"]:
         if cut["target"]:
             start = report["cues"][cut["cue"]]["start"]
-            (hit,) = [h for (t, i), h in per_cue.items()
-                      if i == cut["cue"] and abs(t - (cut["time"] - start)) < 1e-3]
+            (hit,) = [
+                h
+                for (t, i), h in per_cue.items()
+                if i == cut["cue"] and abs(t - (cut["time"] - start)) < 1e-3
+            ]
             assert cut["hit"] is hit
         else:
             assert cut["hit"] is None
@@ -86,12 +97,16 @@ def _long_run(minutes: int = 12, cues: int = 12, cuts: int = 494):
     rt, tr = otio.opentime.RationalTime, otio.opentime.TimeRange
     timeline = otio.schema.Timeline("long", global_start_time=rt(3600 * RATE, RATE))
     track = otio.schema.Track()
-    track.append(otio.schema.Clip("gen", otio.schema.GeneratorReference(),
-                                  tr(rt(0, RATE), rt(minutes * 60 * RATE, RATE))))
+    track.append(
+        otio.schema.Clip(
+            "gen", otio.schema.GeneratorReference(), tr(rt(0, RATE), rt(minutes * 60 * RATE, RATE))
+        )
+    )
     timeline.tracks.append(track)
     edit = read_edit(timeline)
     analysis = SimpleNamespace(
-        duration=minutes * 60.0, rate=float(RATE),
+        duration=minutes * 60.0,
+        rate=float(RATE),
         cuts=[SimpleNamespace(time=f / RATE, frame=int(f), kind="shot") for f in frames],
     )
     rendered = []
@@ -99,16 +114,21 @@ def _long_run(minutes: int = 12, cues: int = 12, cuts: int = 494):
         length = (cue.end - cue.start) / RATE
         inside = [f / RATE - cue.start / RATE for f in frames if cue.start < f < cue.end]
         plan = SimpleNamespace(
-            cuts=np.array(inside), unhit=[SimpleNamespace(time=t) for t in inside[::7]],
+            cuts=np.array(inside),
+            unhit=[SimpleNamespace(time=t) for t in inside[::7]],
             pieces=[SimpleNamespace(target_start=0.0, target_end=length, tempo_factor=1.03)],
         )
         beats = SimpleNamespace(times=np.arange(0, length, 0.5))
         alignment = SimpleNamespace(beats_before=beats, beats_after=beats, plan=plan)
         audio = np.zeros((2, int(length * 48000)), np.float32)
-        rendered.append(SimpleNamespace(audio=audio, seed=cue.index, tempo=120.0,
-                                        alignment=alignment))
+        rendered.append(
+            SimpleNamespace(audio=audio, seed=cue.index, tempo=120.0, alignment=alignment)
+        )
     run = SimpleNamespace(
-        cues=plan_cues, analysis=analysis, edit=edit, rate=float(RATE),
+        cues=plan_cues,
+        analysis=analysis,
+        edit=edit,
+        rate=float(RATE),
         request=SimpleNamespace(input="long.otio", max_stretch=0.06),
         choice=SimpleNamespace(engine=SimpleNamespace(name="arranger")),
         cue_seconds=lambda c: (c.start / RATE, (c.end - c.start) / RATE),

@@ -47,31 +47,48 @@ def add_parser(subparsers, help_text: str) -> None:
 
 def _add_submit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, metavar="PATH", help="video or timeline file")
-    parser.add_argument("--range", metavar="IN-OUT",
-                        help="seconds, timecodes or fNNN-fMMM (as `gvmgen score --range`)")
+    parser.add_argument(
+        "--range",
+        metavar="IN-OUT",
+        help="seconds, timecodes or fNNN-fMMM (as `gvmgen score --range`)",
+    )
     parser.add_argument("--mode", choices=("range", "regenerate", "batch"), default="range")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--engine", choices=("auto", "arranger", "gvmgen"), default="auto")
     parser.add_argument("--takes", type=int, default=1)
     parser.add_argument("--seed", type=int)
-    parser.add_argument("--key", help="idempotency key: the same key never makes a second job "
-                        "(default: a fresh one, re-sent on every retry)")
+    parser.add_argument(
+        "--key",
+        help="idempotency key: the same key never makes a second job "
+        "(default: a fresh one, re-sent on every retry)",
+    )
     parser.add_argument("--no-wait", action="store_true", help="return once the job is stored")
 
 
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     from gvmgen.commands.serve import add_data_dir_option
 
-    parser.add_argument("--json-lines", action="store_true",
-                        help="one JSON object per line on stdout (for scripts)")
+    parser.add_argument(
+        "--json-lines", action="store_true", help="one JSON object per line on stdout (for scripts)"
+    )
     add_data_dir_option(parser)
-    parser.add_argument("--connect", metavar="ADDR", help="server address (default: the one in "
-                        "the data dir's server.json)")
-    parser.add_argument("--spawn", action="store_true",
-                        help="start `gvmgen serve` for the data dir when none answers")
-    parser.add_argument("--timeout", type=float, metavar="SECONDS",
-                        help="give up after this long (submit and watch: waiting for the job; "
-                        "default: no limit for jobs, 10 s for queries)")
+    parser.add_argument(
+        "--connect",
+        metavar="ADDR",
+        help="server address (default: the one in the data dir's server.json)",
+    )
+    parser.add_argument(
+        "--spawn",
+        action="store_true",
+        help="start `gvmgen serve` for the data dir when none answers",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="give up after this long (submit and watch: waiting for the job; "
+        "default: no limit for jobs, 10 s for queries)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,8 +114,9 @@ def _submit(args, out: _Output) -> int:
 
 def _watch(args, out: _Output) -> int:
     with _client(args) as client:
-        return _follow(out, client.follow("watch", {"job_id": args.job_id},
-                                          _deadline(args, None)), args)
+        return _follow(
+            out, client.follow("watch", {"job_id": args.job_id}, _deadline(args, None)), args
+        )
 
 
 def _status(args, out: _Output) -> int:
@@ -212,8 +230,13 @@ def _follow(out: _Output, events, args) -> int:
         elif event_type in TERMINAL_EXIT:
             out.line(event_type, body)
             return TERMINAL_EXIT[event_type]
-    out.error({"code": "timeout", "message": f"gave up after {args.timeout} s; job {job_id} "
-               f"goes on in the backend (`gvmgen client watch {job_id}` follows it)"})
+    out.error(
+        {
+            "code": "timeout",
+            "message": f"gave up after {args.timeout} s; job {job_id} "
+            f"goes on in the backend (`gvmgen client watch {job_id}` follows it)",
+        }
+    )
     return EXIT_INTERNAL
 
 
@@ -267,15 +290,21 @@ class _Output:
             self.error(error.error)
             return EXIT_REFUSED
         if isinstance(error, BackendUnreachable):
-            self.error({"code": "backend_unreachable", "message": str(error),
-                        "hint": "start it with `gvmgen serve`"})
+            self.error(
+                {
+                    "code": "backend_unreachable",
+                    "message": str(error),
+                    "hint": "start it with `gvmgen serve`",
+                }
+            )
             return EXIT_UNREACHABLE
         if isinstance(error, GVMGenError):
             self.error(error.to_dict())
             return EXIT_REFUSED
         if isinstance(error, KeyboardInterrupt):
-            self.error({"code": "interrupted", "message": "interrupted; the job goes on in "
-                        "the backend"})
+            self.error(
+                {"code": "interrupted", "message": "interrupted; the job goes on in the backend"}
+            )
             return EXIT_INTERNAL
         self.error({"code": "internal_error", "message": f"{type(error).__name__}: {error}"})
         return EXIT_INTERNAL
@@ -295,9 +324,13 @@ def _human(line_type: str, body: dict) -> str:
     if line_type == "accepted":
         return f"accepted: job {body['job_id']}"
     if line_type == "pong":
-        return (f"backend {body['version']} (protocol v{body['protocol']}) up: engines "
-                f"{', '.join(body['engines'])}; device {body['device']}; {body['queue']} queued")
+        return (
+            f"backend {body['version']} (protocol v{body['protocol']}) up: engines "
+            f"{', '.join(body['engines'])}; device {body['device']}; {body['queue']} queued"
+        )
     if line_type in ("status", "job"):
-        return (f"{body['job_id']}  {body['state']:<9} {body['mode']:<10} "
-                f"{body['fraction']:4.0%}  {body.get('message') or ''}")
+        return (
+            f"{body['job_id']}  {body['state']:<9} {body['mode']:<10} "
+            f"{body['fraction']:4.0%}  {body.get('message') or ''}"
+        )
     return json.dumps(body, indent=2)

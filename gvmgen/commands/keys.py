@@ -28,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"server key pair: {files.server_secret} (public: {files.folder / 'server.key'})")
     print(f"client key pair: {files.client_secret} (public: {files.folder / 'client.key'})")
     print(f"accepted client keys: {files.authorized}/ (copy other clients' .key files here)")
-    print("a client on another machine needs client.key_secret and server.key in its data dir's "
-          "curve/ folder, plus the data dir's key file")
+    print(
+        "a client on another machine needs client.key_secret and server.key in its data dir's "
+        "curve/ folder, plus the data dir's key file"
+    )
     return 0

@@ -27,18 +27,39 @@ def add_parser(subparsers, help_text: str) -> None:
         "`gvmgen keys generate` first)",
     )
     add_data_dir_option(parser)
-    parser.add_argument("--engine", choices=("auto", "arranger", "gvmgen"), default="auto",
-                        help="the engine for requests that ask for auto")
-    parser.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto",
-                        help="where GVMGen runs (cpu: slow, but works without a GPU)")
-    parser.add_argument("--keep-days", type=float, default=30.0,
-                        help="finished jobs (and their outputs under the data dir) are cleaned "
-                        "after this many days; 0 keeps nothing finished (default 30)")
-    parser.add_argument("--keep-gb", type=float, default=None,
-                        help="also keep the data dir's outputs folder under this size (GB)")
-    parser.add_argument("--stop-grace", type=_seconds, default=60.0, metavar="SECONDS",
-                        help="on SIGTERM/Ctrl-C, wait this long for the running job to finish "
-                        "its current cue before leaving it at its last finished one (default 60)")
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "arranger", "gvmgen"),
+        default="auto",
+        help="the engine for requests that ask for auto",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cuda", "cpu"),
+        default="auto",
+        help="where GVMGen runs (cpu: slow, but works without a GPU)",
+    )
+    parser.add_argument(
+        "--keep-days",
+        type=float,
+        default=30.0,
+        help="finished jobs (and their outputs under the data dir) are cleaned "
+        "after this many days; 0 keeps nothing finished (default 30)",
+    )
+    parser.add_argument(
+        "--keep-gb",
+        type=float,
+        default=None,
+        help="also keep the data dir's outputs folder under this size (GB)",
+    )
+    parser.add_argument(
+        "--stop-grace",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="on SIGTERM/Ctrl-C, wait this long for the running job to finish "
+        "its current cue before leaving it at its last finished one (default 60)",
+    )
 
 
 def _seconds(text: str) -> float:
@@ -72,8 +93,14 @@ def run(args: argparse.Namespace) -> int:
     handler = log_to(data_dir / LOG_NAME)
     try:
         keep_bytes = None if args.keep_gb is None else int(args.keep_gb * 1e9)
-        server = Server(data_dir, args.bind, args.engine, Retention(args.keep_days, keep_bytes),
-                        abandon_on_stop=True, stop_grace=args.stop_grace)
+        server = Server(
+            data_dir,
+            args.bind,
+            args.engine,
+            Retention(args.keep_days, keep_bytes),
+            abandon_on_stop=True,
+            stop_grace=args.stop_grace,
+        )
         print(server.start(), flush=True)
         return serve_until_signalled(server)
     finally:
@@ -108,8 +135,9 @@ def _choose_device(device: str) -> None:
         import torch
 
         if not torch.cuda.is_available():
-            raise EngineError("--device cuda: no CUDA device is visible to torch here; "
-                              "use --device auto or cpu")
+            raise EngineError(
+                "--device cuda: no CUDA device is visible to torch here; use --device auto or cpu"
+            )
 
 
 def log_to(path):

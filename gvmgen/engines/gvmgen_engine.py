@@ -120,7 +120,6 @@ class GVMGenEngine:
         mono = np.asarray(prompt_audio, dtype=np.float32).reshape(-1, prompt_audio.shape[-1])
         return torch.from_numpy(mono.mean(axis=0))
 
-
     def _prompts(self, prompts: list[np.ndarray | None], takes: int):
         """One prompt per take → mono tensor `[takes, N]`, or None when no take has one."""
         import torch

@@ -76,9 +76,7 @@ def make_test_clip(
     frames = _frame_source(kind, n_frames, size, cut_frames, dissolves)
     frames = _with_effects(frames, set(flashes), hold_every, brightness)
     with atomic_path(path) as tmp:
-        _encode(
-            tmp, frames, rate, size, codec, audio, audio_rate, rotation, start_time, faststart
-        )
+        _encode(tmp, frames, rate, size, codec, audio, audio_rate, rotation, start_time, faststart)
     return Path(path)
 
 

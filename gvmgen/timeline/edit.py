@@ -294,8 +294,11 @@ def _with_media_checked(segments: list[tuple[Segment, bool]], allow_missing: boo
         raise MissingMediaError(first.clip_name, path, hint=more + EDIT_POINTS_ONLY_HINT)
     if any(missing):
         gone = {seg.clip_name for (seg, _), lost in zip(segments, missing, strict=True) if lost}
-        log.warning("media missing for %d clip(s) (%s): using their edit points alone",
-                    len(gone), ", ".join(sorted(gone)[:3]) + (" …" if len(gone) > 3 else ""))
+        log.warning(
+            "media missing for %d clip(s) (%s): using their edit points alone",
+            len(gone),
+            ", ".join(sorted(gone)[:3]) + (" …" if len(gone) > 3 else ""),
+        )
     return [
         replace(seg, media_path=None) if gone else seg
         for (seg, _), gone in zip(segments, missing, strict=True)

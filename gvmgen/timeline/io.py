@@ -94,9 +94,7 @@ def _edl_rate(
         raise
 
 
-def _edl_media_rate(
-    text: str, path: Path, media_rate: Callable[[Path], float | None]
-) -> MediaRate:
+def _edl_media_rate(text: str, path: Path, media_rate: Callable[[Path], float | None]) -> MediaRate:
     """The rate of the first media file the EDL names that exists (asked only when needed)."""
 
     def first_media_rate() -> float | None:

@@ -37,17 +37,26 @@ def batch_timeline(tmp_path_factory) -> Path:
     media = make_test_clip(folder / "long.mp4", duration=8.0, cut_frames=(30, 90, 140, 170))
     frames = 8 * RATE
     ref = otio.schema.ExternalReference(
-        str(media), available_range=otio.opentime.range_from_start_end_time(
-            otio.opentime.RationalTime(0, RATE), otio.opentime.RationalTime(frames, RATE)))
+        str(media),
+        available_range=otio.opentime.range_from_start_end_time(
+            otio.opentime.RationalTime(0, RATE), otio.opentime.RationalTime(frames, RATE)
+        ),
+    )
     track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
-    track.append(otio.schema.Clip(name="long", media_reference=ref,
-                                  source_range=ref.available_range))
+    track.append(
+        otio.schema.Clip(name="long", media_reference=ref, source_range=ref.available_range)
+    )
     timeline = otio.schema.Timeline(name="batch")
     timeline.tracks.append(track)
     for i, frame in enumerate(range(0, frames, 2 * RATE)):
-        timeline.tracks.markers.append(otio.schema.Marker(
-            name=f"cue {i + 1}", marked_range=otio.opentime.TimeRange(
-                otio.opentime.RationalTime(frame, RATE), otio.opentime.RationalTime(1, RATE))))
+        timeline.tracks.markers.append(
+            otio.schema.Marker(
+                name=f"cue {i + 1}",
+                marked_range=otio.opentime.TimeRange(
+                    otio.opentime.RationalTime(frame, RATE), otio.opentime.RationalTime(1, RATE)
+                ),
+            )
+        )
     path = folder / "batch.otio"
     otio.adapters.write_to_file(timeline, str(path))
     return path

@@ -20,8 +20,13 @@ def main(data_dir: str, calls_file: str, steps: str, step_seconds: str, grace="6
     log_to(Path(data_dir) / "serve.log")
     engine = CountingArranger(int(steps), float(step_seconds), calls_file)
     runner = Runner("arranger", EngineRegistry(engines={"arranger": engine}))
-    server = Server(Path(data_dir), "tcp://127.0.0.1:*", runner=runner, abandon_on_stop=True,
-                    stop_grace=float(grace))
+    server = Server(
+        Path(data_dir),
+        "tcp://127.0.0.1:*",
+        runner=runner,
+        abandon_on_stop=True,
+        stop_grace=float(grace),
+    )
     print(server.start(), flush=True)
     return serve_until_signalled(server)
 

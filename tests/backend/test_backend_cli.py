@@ -37,37 +37,69 @@ def test_no_server_exits_3_with_one_error_line(tmp_path, capsys):
 
 
 def test_submit_prints_accepted_progress_then_done(server, clip, tmp_path, capsys):
-    code, lines = _client(capsys, "submit", "--input", str(clip), "--out", str(tmp_path / "o"),
-                          "--engine", "arranger", "--range", "0-3", "--data-dir",
-                          str(server.data_dir))
+    code, lines = _client(
+        capsys,
+        "submit",
+        "--input",
+        str(clip),
+        "--out",
+        str(tmp_path / "o"),
+        "--engine",
+        "arranger",
+        "--range",
+        "0-3",
+        "--data-dir",
+        str(server.data_dir),
+    )
     assert code == 0
     assert lines[0] == {"type": "accepted", "job_id": lines[0]["job_id"]}
     assert {line["type"] for line in lines[1:-1]} == {"progress"}
     assert lines[-1]["type"] == "done" and lines[-1]["job_id"] == lines[0]["job_id"]
     assert lines[-1]["result"]["cues"][0]["duration"] == pytest.approx(3.0)
-    assert all(set(p) >= {"stage", "fraction", "eta_seconds", "message", "cue", "take"}
-               for p in lines[1:-1])
+    assert all(
+        set(p) >= {"stage", "fraction", "eta_seconds", "message", "cue", "take"}
+        for p in lines[1:-1]
+    )
 
 
 def test_a_failing_job_exits_2_with_failed_last(server, clip, tmp_path, capsys):
-    code, lines = _client(capsys, "submit", "--input", str(clip), "--out", str(tmp_path / "o"),
-                          "--range", "50-60", "--data-dir", str(server.data_dir))
+    code, lines = _client(
+        capsys,
+        "submit",
+        "--input",
+        str(clip),
+        "--out",
+        str(tmp_path / "o"),
+        "--range",
+        "50-60",
+        "--data-dir",
+        str(server.data_dir),
+    )
     assert code == 2 and lines[0]["type"] == "accepted"
     assert lines[-1]["type"] == "failed" and lines[-1]["error"]["message"]
     assert not (tmp_path / "o").exists()
 
 
 def test_a_refused_submit_exits_2_with_error_naming_the_field(server, tmp_path, capsys):
-    code, lines = _client(capsys, "submit", "--input", str(tmp_path / "missing.mp4"), "--out",
-                          str(tmp_path / "o"), "--data-dir", str(server.data_dir))
+    code, lines = _client(
+        capsys,
+        "submit",
+        "--input",
+        str(tmp_path / "missing.mp4"),
+        "--out",
+        str(tmp_path / "o"),
+        "--data-dir",
+        str(server.data_dir),
+    )
     assert code == 2 and len(lines) == 1
     assert lines[0]["type"] == "error" and lines[0]["error"]["field"] == "input"
 
 
 def test_no_wait_then_watch_status_result_list_takes(server, clip, tmp_path, capsys):
     data, out = str(server.data_dir), str(tmp_path / "o")
-    code, lines = _client(capsys, "submit", "--input", str(clip), "--out", out, "--no-wait",
-                          "--data-dir", data)
+    code, lines = _client(
+        capsys, "submit", "--input", str(clip), "--out", out, "--no-wait", "--data-dir", data
+    )
     assert code == 0 and [line["type"] for line in lines] == ["accepted"]
     job_id = lines[0]["job_id"]
     code, watched = _client(capsys, "watch", job_id, "--data-dir", data)
@@ -84,8 +116,17 @@ def test_no_wait_then_watch_status_result_list_takes(server, clip, tmp_path, cap
 def test_cancel_then_watch_ends_cancelled_with_exit_4(start_server, clip, tmp_path, capsys):
     running = start_server(steps=300, step_seconds=0.02)
     data = str(running.data_dir)
-    job_id = _client(capsys, "submit", "--input", str(clip), "--out", str(tmp_path / "o"),
-                     "--no-wait", "--data-dir", data)[1][0]["job_id"]
+    job_id = _client(
+        capsys,
+        "submit",
+        "--input",
+        str(clip),
+        "--out",
+        str(tmp_path / "o"),
+        "--no-wait",
+        "--data-dir",
+        data,
+    )[1][0]["job_id"]
     code, lines = _client(capsys, "cancel", job_id, "--data-dir", data)
     assert code == 0 and lines[0]["cancel_requested"] is True
     code, lines = _client(capsys, "watch", job_id, "--data-dir", data)
@@ -181,8 +222,18 @@ def test_a_server_json_left_by_a_killed_server_is_not_waited_for(tmp_path, capsy
 def test_timeout_stops_following_but_the_job_goes_on(start_server, clip, tmp_path, capsys):
     running = start_server(steps=100, step_seconds=0.02)
     data = str(running.data_dir)
-    code, lines = _client(capsys, "submit", "--input", str(clip), "--out", str(tmp_path / "o"),
-                          "--timeout", "0.5", "--data-dir", data)
+    code, lines = _client(
+        capsys,
+        "submit",
+        "--input",
+        str(clip),
+        "--out",
+        str(tmp_path / "o"),
+        "--timeout",
+        "0.5",
+        "--data-dir",
+        data,
+    )
     assert code == 1 and lines[0]["type"] == "accepted"
     assert lines[-1]["type"] == "error" and lines[-1]["error"]["code"] == "timeout"
     code, lines = _client(capsys, "watch", lines[0]["job_id"], "--data-dir", data)
@@ -200,8 +251,9 @@ def test_without_json_lines_a_person_reads_the_summary(server, clip, tmp_path, c
     data = str(server.data_dir)
     assert main(["client", "ping", "--data-dir", data]) == 0
     assert capsys.readouterr().out.startswith("backend ")
-    code = main(["client", "submit", "--input", str(clip), "--out", str(tmp_path / "o"),
-                 "--data-dir", data])
+    code = main(
+        ["client", "submit", "--input", str(clip), "--out", str(tmp_path / "o"), "--data-dir", data]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "engine: arranger" in out and f"timeline: {tmp_path / 'o'}" in out
     assert main(["client", "list", "--data-dir", data]) == 0

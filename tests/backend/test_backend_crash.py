@@ -34,9 +34,18 @@ def spawn(tmp_path):
 
     def start(data_dir: Path, calls: Path, grace: float = GRACE) -> subprocess.Popen:
         process = subprocess.Popen(
-            [sys.executable, str(SERVER_SCRIPT), str(data_dir), str(calls), str(STEPS),
-             str(STEP_SECONDS), str(grace)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                str(SERVER_SCRIPT),
+                str(data_dir),
+                str(calls),
+                str(STEPS),
+                str(STEP_SECONDS),
+                str(grace),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         processes.append(process)
         line = process.stdout.readline()
@@ -64,8 +73,11 @@ def _wait_for(condition, seconds: float = 60.0):
 
 def _visible_files(out: Path) -> set[str]:
     """What an editor browsing the folder sees (the staging folder is hidden and private)."""
-    return {p.relative_to(out).as_posix() for p in out.rglob("*")
-            if p.is_file() and not p.relative_to(out).as_posix().startswith(STAGING_PREFIX)}
+    return {
+        p.relative_to(out).as_posix()
+        for p in out.rglob("*")
+        if p.is_file() and not p.relative_to(out).as_posix().startswith(STAGING_PREFIX)
+    }
 
 
 def test_kill_9_mid_batch_then_restart_completes_without_redoing_cues(
@@ -74,12 +86,28 @@ def test_kill_9_mid_batch_then_restart_completes_without_redoing_cues(
     data, calls, out = tmp_path / "data", tmp_path / "calls.txt", tmp_path / "out"
     server = spawn(data, calls)
     with Client(find_endpoint(data)) as client:
-        batch = client.request("submit", {
-            "input": str(batch_timeline), "out_dir": str(out), "mode": "batch",
-            "engine": "arranger", "key": uuid.uuid4().hex, "watch": False})[1]["job_id"]
-        queued = client.request("submit", {
-            "input": str(clip), "out_dir": str(tmp_path / "second"), "engine": "arranger",
-            "seed": OTHER_SEED, "key": uuid.uuid4().hex, "watch": False})[1]["job_id"]
+        batch = client.request(
+            "submit",
+            {
+                "input": str(batch_timeline),
+                "out_dir": str(out),
+                "mode": "batch",
+                "engine": "arranger",
+                "key": uuid.uuid4().hex,
+                "watch": False,
+            },
+        )[1]["job_id"]
+        queued = client.request(
+            "submit",
+            {
+                "input": str(clip),
+                "out_dir": str(tmp_path / "second"),
+                "engine": "arranger",
+                "seed": OTHER_SEED,
+                "key": uuid.uuid4().hex,
+                "watch": False,
+            },
+        )[1]["job_id"]
     stage = out / f"{STAGING_PREFIX}{batch}"
     _wait_for(lambda: len(list(stage.rglob("cue-02.*"))) == 1)  # two cues checkpointed
     os.kill(server.pid, signal.SIGKILL)
@@ -92,8 +120,7 @@ def test_kill_9_mid_batch_then_restart_completes_without_redoing_cues(
     spawn(data, calls)
     with Client(find_endpoint(data)) as client:
         done = list(client.follow("watch", {"job_id": batch}, deadline=time.monotonic() + 90))
-        second = list(client.follow("watch", {"job_id": queued},
-                                    deadline=time.monotonic() + 90))
+        second = list(client.follow("watch", {"job_id": queued}, deadline=time.monotonic() + 90))
         _, status = client.request("status", {"job_id": batch})
     second_run = _batch_calls(calls)
 
@@ -104,8 +131,12 @@ def test_kill_9_mid_batch_then_restart_completes_without_redoing_cues(
     assert status["attempts"] == 2
     result = done[-1][1]["result"]
     assert [c["index"] for c in result["cues"]] == [0, 1, 2, 3]
-    assert _visible_files(out) == {"score.otio", "report.json", "report.png",
-                                   *(f"takes/take-01/cue-0{i}.wav" for i in range(1, 5))}
+    assert _visible_files(out) == {
+        "score.otio",
+        "report.json",
+        "report.png",
+        *(f"takes/take-01/cue-0{i}.wav" for i in range(1, 5)),
+    }
     assert sum(sf.info(c["wav"]).frames for c in result["cues"]) == 8 * 48000
     assert not stage.exists()
 
@@ -117,9 +148,17 @@ def _batch_calls(calls: Path) -> list[int]:
 
 def _submit_batch(data: Path, timeline: Path, out: Path) -> str:
     with Client(find_endpoint(data)) as client:
-        return client.request("submit", {
-            "input": str(timeline), "out_dir": str(out), "mode": "batch",
-            "engine": "arranger", "key": uuid.uuid4().hex, "watch": False})[1]["job_id"]
+        return client.request(
+            "submit",
+            {
+                "input": str(timeline),
+                "out_dir": str(out),
+                "mode": "batch",
+                "engine": "arranger",
+                "key": uuid.uuid4().hex,
+                "watch": False,
+            },
+        )[1]["job_id"]
 
 
 def _kept(stage: Path) -> set[int]:
@@ -129,8 +168,11 @@ def _kept(stage: Path) -> set[int]:
 def _stored(data: Path, job_id: str) -> tuple:
     store = JobStore(data / STORE_NAME)
     try:
-        return tuple(store.db.execute(
-            "SELECT state, lease_owner, lease_until FROM jobs WHERE id = ?", (job_id,)).fetchone())
+        return tuple(
+            store.db.execute(
+                "SELECT state, lease_owner, lease_until FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+        )
     finally:
         store.close()
 
@@ -142,8 +184,9 @@ def _resume(spawn, data: Path, calls: Path, job_id: str) -> list:
         return list(client.follow("watch", {"job_id": job_id}, deadline=time.monotonic() + 90))
 
 
-def test_sigterm_mid_batch_finishes_the_cue_requeues_the_job_and_exits_0(spawn, tmp_path,
-                                                                         batch_timeline):
+def test_sigterm_mid_batch_finishes_the_cue_requeues_the_job_and_exits_0(
+    spawn, tmp_path, batch_timeline
+):
     data, calls, out = tmp_path / "data", tmp_path / "calls.txt", tmp_path / "out"
     server = spawn(data, calls)
     batch = _submit_batch(data, batch_timeline, out)
@@ -169,8 +212,9 @@ def test_sigterm_mid_batch_finishes_the_cue_requeues_the_job_and_exits_0(spawn, 
     assert not stage.exists()
 
 
-def test_sigterm_past_the_grace_leaves_the_job_at_its_last_finished_cue(spawn, tmp_path,
-                                                                        batch_timeline):
+def test_sigterm_past_the_grace_leaves_the_job_at_its_last_finished_cue(
+    spawn, tmp_path, batch_timeline
+):
     data, calls, out = tmp_path / "data", tmp_path / "calls.txt", tmp_path / "out"
     server = spawn(data, calls, grace=0.2)  # shorter than a cue: the cue cannot finish
     batch = _submit_batch(data, batch_timeline, out)

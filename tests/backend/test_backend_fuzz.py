@@ -13,8 +13,16 @@ from gvmgen_backend.protocol import MAX_MESSAGE_BYTES, encode, signature
 
 MESSAGES = 10_000
 BATCH = 250  # send a batch, then read its replies: the tight loop stays under the HWMs
-KNOWN_CODES = {"bad_message", "unauthorized", "unknown_type", "invalid_request",
-               "unsupported_version", "not_found", "output_not_writable", "message_too_large"}
+KNOWN_CODES = {
+    "bad_message",
+    "unauthorized",
+    "unknown_type",
+    "invalid_request",
+    "unsupported_version",
+    "not_found",
+    "output_not_writable",
+    "message_too_large",
+}
 
 
 def _signed(key: bytes, message: dict) -> bytes:
@@ -49,9 +57,20 @@ def _missing_fields(rng, key):
 
 def _wrong_types(rng, key):
     message = _envelope(rng, "ping", {})
-    name, value = rng.choice([("v", "1"), ("v", 1.0), ("v", True), ("id", 5), ("id", None),
-                              ("type", ["ping"]), ("type", ""), ("body", "x"), ("body", [1]),
-                              ("id", "x" * 500)])
+    name, value = rng.choice(
+        [
+            ("v", "1"),
+            ("v", 1.0),
+            ("v", True),
+            ("id", 5),
+            ("id", None),
+            ("type", ["ping"]),
+            ("type", ""),
+            ("body", "x"),
+            ("body", [1]),
+            ("id", "x" * 500),
+        ]
+    )
     message[name] = value
     return [_signed(key, message)]
 
@@ -74,27 +93,29 @@ def _bad_signature(rng, key):
 
 
 def _bad_body(rng, key):
-    msg_type, body = rng.choice([
-        ("ping", {"extra": 1}),
-        ("status", {}),
-        ("status", {"job_id": 12}),
-        ("status", {"job_id": "no-such-job"}),
-        ("result", {"job_id": ""}),
-        ("cancel", {"job_id": "x" * 100}),
-        ("watch", {"job": "abc"}),
-        ("list", {"limit": -1}),
-        ("list", {"limit": "10"}),
-        ("list", {"state": "exploded"}),
-        ("takes", {"out_dir": 5}),
-        ("takes", {}),
-        ("submit", {}),
-        ("submit", {"input": "/nonexistent.mp4", "out_dir": "/tmp/x", "key": "k"}),
-        ("submit", {"input": "/etc", "out_dir": "/tmp/x", "key": "k"}),
-        ("submit", {"input": 3, "out_dir": "/tmp/x", "key": "k"}),
-        ("submit", {"input": "/etc/hostname", "out_dir": "/tmp/x", "key": "k", "takes": 99}),
-        ("submit", {"input": "/etc/hostname", "out_dir": "/tmp/x", "key": "k", "bogus": 1}),
-        ("submit", {"input": "/etc/hostname", "out_dir": "/tmp/x"}),
-    ])
+    msg_type, body = rng.choice(
+        [
+            ("ping", {"extra": 1}),
+            ("status", {}),
+            ("status", {"job_id": 12}),
+            ("status", {"job_id": "no-such-job"}),
+            ("result", {"job_id": ""}),
+            ("cancel", {"job_id": "x" * 100}),
+            ("watch", {"job": "abc"}),
+            ("list", {"limit": -1}),
+            ("list", {"limit": "10"}),
+            ("list", {"state": "exploded"}),
+            ("takes", {"out_dir": 5}),
+            ("takes", {}),
+            ("submit", {}),
+            ("submit", {"input": "/nonexistent.mp4", "out_dir": "/tmp/x", "key": "k"}),
+            ("submit", {"input": "/etc", "out_dir": "/tmp/x", "key": "k"}),
+            ("submit", {"input": 3, "out_dir": "/tmp/x", "key": "k"}),
+            ("submit", {"input": "/etc/hostname", "out_dir": "/tmp/x", "key": "k", "takes": 99}),
+            ("submit", {"input": "/etc/hostname", "out_dir": "/tmp/x", "key": "k", "bogus": 1}),
+            ("submit", {"input": "/etc/hostname", "out_dir": "/tmp/x"}),
+        ]
+    )
     return [_signed(key, _envelope(rng, msg_type, body))]
 
 
@@ -114,8 +135,19 @@ def _deep(rng, key):
     return [("[" * depth + "]" * depth).encode()]
 
 
-GENERATORS = [_random_bytes, _broken_json, _not_an_object, _missing_fields, _wrong_types,
-              _unknown_type, _bad_signature, _bad_body, _wrong_version, _frames, _deep]
+GENERATORS = [
+    _random_bytes,
+    _broken_json,
+    _not_an_object,
+    _missing_fields,
+    _wrong_types,
+    _unknown_type,
+    _bad_signature,
+    _bad_body,
+    _wrong_version,
+    _frames,
+    _deep,
+]
 
 
 def test_ten_thousand_malformed_messages_each_get_an_error(server):

@@ -15,8 +15,16 @@ CLIENTS, REQUESTS = 50, 20
 def test_fifty_clients_twenty_requests_each_all_answered_correctly(server, clip, tmp_path):
     out = tmp_path / "out"
     with server.client() as client:
-        events = follow_all(client, "submit", {"input": str(clip), "out_dir": str(out),
-                                               "engine": "arranger", "key": uuid.uuid4().hex})
+        events = follow_all(
+            client,
+            "submit",
+            {
+                "input": str(clip),
+                "out_dir": str(out),
+                "engine": "arranger",
+                "key": uuid.uuid4().hex,
+            },
+        )
     job_id = events[0][1]["job_id"]
     wrong: list[str] = []
     answered = [0] * CLIENTS

@@ -15,8 +15,13 @@ from gvmgen_backend.protocol import encode
 
 
 def _submit_body(clip, out, **extra) -> dict:
-    return {"input": str(clip), "out_dir": str(out), "engine": "arranger",
-            "key": uuid.uuid4().hex, **extra}
+    return {
+        "input": str(clip),
+        "out_dir": str(out),
+        "engine": "arranger",
+        "key": uuid.uuid4().hex,
+        **extra,
+    }
 
 
 def test_submit_streams_progress_in_order_then_exactly_one_done(server, clip, tmp_path):
@@ -65,8 +70,7 @@ def test_cancel_mid_job_ends_it_within_one_step(start_server, clip, tmp_path):
     running = start_server(steps=200, step_seconds=0.02)
     out = tmp_path / "out"
     with running.client() as client:
-        stream = client.follow("submit", _submit_body(clip, out),
-                               deadline=time.monotonic() + 60)
+        stream = client.follow("submit", _submit_body(clip, out), deadline=time.monotonic() + 60)
         job_id = next(stream)[1]["job_id"]
         for event_type, body in stream:
             if event_type == "progress" and body["message"].endswith("step 3 of 200"):
@@ -86,8 +90,9 @@ def test_cancel_a_queued_job_tells_its_watcher(start_server, clip, tmp_path):
     running = start_server(steps=100, step_seconds=0.02)
     with running.client() as client:
         first = client.request("submit", _submit_body(clip, tmp_path / "a", watch=False))[1]
-        second = client.follow("submit", _submit_body(clip, tmp_path / "b"),
-                               deadline=time.monotonic() + 60)
+        second = client.follow(
+            "submit", _submit_body(clip, tmp_path / "b"), deadline=time.monotonic() + 60
+        )
         job_id = next(second)[1]["job_id"]
         with running.client() as other:
             _, status = other.request("cancel", {"job_id": job_id})
@@ -101,8 +106,9 @@ def test_interactive_jobs_go_before_batch(start_server, clip, batch_timeline, tm
     running = start_server(steps=10, step_seconds=0.02)
     with running.client() as client:
         blocker = client.request("submit", _submit_body(clip, tmp_path / "0", watch=False))
-        batch = client.request("submit", _submit_body(batch_timeline, tmp_path / "b",
-                                                      mode="batch", watch=False))
+        batch = client.request(
+            "submit", _submit_body(batch_timeline, tmp_path / "b", mode="batch", watch=False)
+        )
         single = client.request("submit", _submit_body(clip, tmp_path / "1", watch=False))
         ids = [r[1]["job_id"] for r in (blocker, batch, single)]
         for job_id in ids:
@@ -155,8 +161,9 @@ def test_a_key_reused_for_another_request_is_refused(server, clip, tmp_path):
     ids=["relative", "missing", "folder", "takes", "mode", "escape", "unwritable", "key"],
 )
 def test_bad_submits_are_refused_naming_the_field(server, clip, tmp_path, change, code, field):
-    change = {k: v.replace("FILE", str(clip)) if isinstance(v, str) else v
-              for k, v in change.items()}
+    change = {
+        k: v.replace("FILE", str(clip)) if isinstance(v, str) else v for k, v in change.items()
+    }
     body = _submit_body(clip, tmp_path / "out") | change
     with server.client() as client, pytest.raises(RequestRefused) as refused:
         client.request("submit", body)
@@ -225,8 +232,9 @@ def _freeze(running) -> None:
     running.server.stop()
 
 
-def test_out_of_memory_retries_with_fewer_takes_then_fails_clearly(server, clip, tmp_path,
-                                                                   monkeypatch):
+def test_out_of_memory_retries_with_fewer_takes_then_fails_clearly(
+    server, clip, tmp_path, monkeypatch
+):
     from gvmgen.errors import OutOfMemory
 
     runner = server.server.runner
@@ -261,8 +269,9 @@ def test_a_follower_rides_out_a_server_restart(start_server, clip, tmp_path):
     """Titanic's promise: any piece but the client may restart and nothing is lost."""
     first = start_server(steps=150, step_seconds=0.02)
     with first.client() as client:
-        stream = client.follow("submit", _submit_body(clip, tmp_path / "out"),
-                               deadline=time.monotonic() + 90)
+        stream = client.follow(
+            "submit", _submit_body(clip, tmp_path / "out"), deadline=time.monotonic() + 90
+        )
         job_id = next(stream)[1]["job_id"]
         next(e for e in stream if e[0] == "progress")
         first.server.stop()
@@ -278,8 +287,9 @@ def test_a_follower_rides_out_a_server_restart(start_server, clip, tmp_path):
     assert len(first.engine.calls) + len(second.engine.calls) == 1
 
 
-def test_a_bug_in_a_handler_is_an_internal_error_and_the_server_carries_on(server, caplog,
-                                                                           monkeypatch):
+def test_a_bug_in_a_handler_is_an_internal_error_and_the_server_carries_on(
+    server, caplog, monkeypatch
+):
     def broken(body):
         raise RuntimeError("a bug")
 
@@ -294,13 +304,16 @@ def test_a_bug_in_a_handler_is_an_internal_error_and_the_server_carries_on(serve
     caplog.clear()  # the ERROR it logged was the point of this test
 
 
-def test_a_running_batch_yields_to_an_interactive_job_between_cues(start_server, clip,
-                                                                   batch_timeline, tmp_path):
+def test_a_running_batch_yields_to_an_interactive_job_between_cues(
+    start_server, clip, batch_timeline, tmp_path
+):
     running = start_server(steps=25, step_seconds=0.02)  # ~0.5 s per cue, cues in order
     with running.client() as client:
-        batch = client.follow("submit", _submit_body(batch_timeline, tmp_path / "b",
-                                                     mode="batch"),
-                              deadline=time.monotonic() + 120)
+        batch = client.follow(
+            "submit",
+            _submit_body(batch_timeline, tmp_path / "b", mode="batch"),
+            deadline=time.monotonic() + 120,
+        )
         batch_id = next(batch)[1]["job_id"]
         next(e for e in batch if e[0] == "progress" and e[1]["message"].endswith("step 1 of 25"))
         with running.client() as other:
@@ -314,8 +327,7 @@ def test_a_running_batch_yields_to_an_interactive_job_between_cues(start_server,
     assert 0 < calls.index(100) < 4  # between the batch's cues
 
 
-def test_out_of_memory_with_one_take_retries_with_shorter_cues(server, clip, tmp_path,
-                                                               monkeypatch):
+def test_out_of_memory_with_one_take_retries_with_shorter_cues(server, clip, tmp_path, monkeypatch):
     monkeypatch.setattr(server.engine, "window_seconds", 4.0, raising=False)
     server.engine.oom_over = 3.9  # the whole 4 s clip in one cue does not fit; 2 s cues do
     with server.client() as client:

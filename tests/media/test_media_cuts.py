@@ -199,8 +199,7 @@ def test_a_truncated_faststart_mp4_is_refused_not_scored_short(tmp_path):
     from gvmgen.media.cuts import frame_differences
     from gvmgen.media.video import probe
 
-    whole = make_test_clip(tmp_path / "fs.mp4", duration=12.0, cut_frames=(53, 262),
-                           faststart=True)
+    whole = make_test_clip(tmp_path / "fs.mp4", duration=12.0, cut_frames=(53, 262), faststart=True)
     short = _cut_short(whole)
     assert probe(short).duration == pytest.approx(12.0)  # the index still promises 12 s
     with pytest.raises(MediaError, match=r"truncated or damaged: frames decode only up to"):

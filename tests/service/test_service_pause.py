@@ -45,12 +45,14 @@ def _request(timeline: Path, out: Path, job_id: str | None = None) -> dict:
 
 
 def _visible(out: Path) -> list[str]:
-    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
-                  if not any(part.startswith(".") for part in p.relative_to(out).parts))
+    return sorted(
+        p.relative_to(out).as_posix()
+        for p in out.rglob("*")
+        if not any(part.startswith(".") for part in p.relative_to(out).parts)
+    )
 
 
-def test_a_pause_in_cue_2_keeps_it_and_the_rerun_renders_only_cue_3(three_cue_timeline,
-                                                                     tmp_path):
+def test_a_pause_in_cue_2_keeps_it_and_the_rerun_renders_only_cue_3(three_cue_timeline, tmp_path):
     out, pause = tmp_path / "out", threading.Event()
     engine = InOrderArranger(pause, held={1})
     scorer = Scorer(EngineRegistry(engines={"arranger": engine}))
@@ -74,7 +76,9 @@ def test_a_pause_in_cue_2_keeps_it_and_the_rerun_renders_only_cue_3(three_cue_ti
         _request(three_cue_timeline, tmp_path / "uninterrupted")
     )
     assert [Path(w).name for w in resumed.takes[0].wavs] == [
-        "cue-01.wav", "cue-02.wav", "cue-03.wav"
+        "cue-01.wav",
+        "cue-02.wav",
+        "cue-03.wav",
     ]
     for wav, expected in zip(resumed.takes[0].wavs, reference.takes[0].wavs, strict=True):
         assert Path(wav).read_bytes() == Path(expected).read_bytes()

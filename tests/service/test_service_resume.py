@@ -151,9 +151,7 @@ class _Planted:
         return (os.mkdir, (str(self.marker),))
 
 
-def test_a_checkpoint_never_runs_code_and_a_bad_one_is_rendered_again(
-    three_cue_timeline, tmp_path
-):
+def test_a_checkpoint_never_runs_code_and_a_bad_one_is_rendered_again(three_cue_timeline, tmp_path):
     import pickle
 
     out, marker = tmp_path / "out", tmp_path / "code-ran"
@@ -179,9 +177,11 @@ def test_checkpoints_load_without_pickle(three_cue_timeline, tmp_path):
     killed = _score_cli(three_cue_timeline, out, calls, stall_from=2)
     checkpoints = out / ".staging-J1" / "cues" / "take-01"
     _wait_for(
-        lambda: all((checkpoints / f"cue-0{i}.npz").exists() for i in (1, 2))
-        and calls.exists()
-        and 2 in _seeds(calls),
+        lambda: (
+            all((checkpoints / f"cue-0{i}.npz").exists() for i in (1, 2))
+            and calls.exists()
+            and 2 in _seeds(calls)
+        ),
         killed,
     )
     killed.send_signal(signal.SIGKILL)

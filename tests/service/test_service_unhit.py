@@ -29,15 +29,22 @@ def _misses(cue) -> list[float]:
 
 
 def test_unhit_cuts_are_the_cuts_the_delivered_audio_misses(close_cut_clip, tmp_path):
-    result = score({"input": str(close_cut_clip), "out_dir": str(tmp_path), "engine": "arranger",
-                    "range": "0-12"})
+    result = score(
+        {
+            "input": str(close_cut_clip),
+            "out_dir": str(tmp_path),
+            "engine": "arranger",
+            "range": "0-12",
+        }
+    )
     assert any(_misses(cue) for cue in result.cues)  # cuts too close together: some missed
     for cue in result.cues:
         assert cue.unhit_cuts == _misses(cue)
 
 
-def test_a_cut_the_plan_hit_but_the_delivered_audio_misses_is_unhit(cut_clip, tmp_path,
-                                                                    monkeypatch):
+def test_a_cut_the_plan_hit_but_the_delivered_audio_misses_is_unhit(
+    cut_clip, tmp_path, monkeypatch
+):
     """Measured on the WAV as a miss (here: the first cut's measure turned into one), the cut is
     in `unhit_cuts` though the plan at the engine's rate counted it as hit."""
     measure = gvmgen.align.measure_alignment
@@ -49,8 +56,9 @@ def test_a_cut_the_plan_hit_but_the_delivered_audio_misses_is_unhit(cut_clip, tm
         return replace(metrics, per_cut=rows)
 
     monkeypatch.setattr(gvmgen.align, "measure_alignment", first_cut_missed)
-    result = score({"input": str(cut_clip[0]), "out_dir": str(tmp_path), "engine": "arranger",
-                    "range": "0-6"})
+    result = score(
+        {"input": str(cut_clip[0]), "out_dir": str(tmp_path), "engine": "arranger", "range": "0-6"}
+    )
     (cue,) = result.cues
     assert cue.cuts[0].hit is False
     assert cue.unhit_cuts == _misses(cue) == [round(cue.cuts[0].time, 3)]

@@ -29,8 +29,14 @@ def _as_otio_019(timeline_: otio.schema.Timeline) -> str:
             if item.get("OTIO_SCHEMA") == "Marker.2":
                 known = getattr(otio.core.Color, item["color"])
                 item["OTIO_SCHEMA"] = "Marker.3"
-                item["color"] = {"OTIO_SCHEMA": "Color.1", "r": known.r, "g": known.g,
-                                 "b": known.b, "a": 1.0, "name": item["color"]}
+                item["color"] = {
+                    "OTIO_SCHEMA": "Color.1",
+                    "r": known.r,
+                    "g": known.g,
+                    "b": known.b,
+                    "a": 1.0,
+                    "name": item["color"],
+                }
             if item.get("OTIO_SCHEMA") == "Transition.1":
                 item["enabled"] = True
             stack.extend(item.values())
@@ -38,12 +44,15 @@ def _as_otio_019(timeline_: otio.schema.Timeline) -> str:
 
 
 def _marked_cut(folder: Path, rate: float = 24.0) -> otio.schema.Timeline:
-    a, b = clip("A", 48, rate, 0, media_file(folder, "a.mov")), clip("B", 48, rate, 0,
-                                                                     media_file(folder, "b.mov"))
+    a, b = (
+        clip("A", 48, rate, 0, media_file(folder, "a.mov")),
+        clip("B", 48, rate, 0, media_file(folder, "b.mov")),
+    )
     b.markers.append(otio.schema.Marker("fix", TR(RT(10, rate), RT(0, rate)), color="PINK"))
     cut = timeline(rate, track(a, b, name="V1"))
-    cut.tracks.markers.append(otio.schema.Marker("cue A", TR(RT(20, rate), RT(0, rate)),
-                                                 color="RED"))
+    cut.tracks.markers.append(
+        otio.schema.Marker("cue A", TR(RT(20, rate), RT(0, rate)), color="RED")
+    )
     return cut
 
 
@@ -174,17 +183,21 @@ def _edl_at(rate: float, lengths: list[int], drop_frame: bool = False, source: s
     """A one-track EDL cut at `rate` from 01:00:00:00, one event per length (frames)."""
     from gvmgen.timeline import timecode
 
-    start = int(otio.opentime.from_timecode("01:00:00;00" if drop_frame else "01:00:00:00",
-                                            rate).value)
+    start = int(
+        otio.opentime.from_timecode("01:00:00;00" if drop_frame else "01:00:00:00", rate).value
+    )
     tc = lambda f: timecode(RT(f, rate), rate, drop_frame)  # noqa: E731
     fcm = "DROP FRAME" if drop_frame else "NON-DROP FRAME"
     lines, record = ["TITLE: RATE", f"FCM: {fcm}", ""], start
     for number, length in enumerate(lengths, start=1):
         src = start + 1000 * number
-        lines.append(f"{number:03d}  R{number:03d}    V     C        "
-                     f"{tc(src)} {tc(src + length)} {tc(record)} {tc(record + length)}")
-        lines.append(f"* FROM CLIP NAME: shot{number}" + (f"\n* FROM FILE: {source}" if source
-                                                           else ""))
+        lines.append(
+            f"{number:03d}  R{number:03d}    V     C        "
+            f"{tc(src)} {tc(src + length)} {tc(record)} {tc(record + length)}"
+        )
+        lines.append(
+            f"* FROM CLIP NAME: shot{number}" + (f"\n* FROM FILE: {source}" if source else "")
+        )
         record += length
     return "\n".join(lines) + "\n"
 
@@ -286,8 +299,9 @@ def test_an_otioz_in_a_newer_schema_says_how_to_read_it(tmp_path):
     otio.adapters.write_to_file(_marked_cut(tmp_path), str(path))
     with zipfile.ZipFile(path) as bundle:
         parts = {name: bundle.read(name) for name in bundle.namelist()}
-    parts["content.otio"] = _as_otio_019(otio.adapters.read_from_string(
-        parts["content.otio"].decode())).encode()
+    parts["content.otio"] = _as_otio_019(
+        otio.adapters.read_from_string(parts["content.otio"].decode())
+    ).encode()
     with zipfile.ZipFile(path, "w") as bundle:
         for name, data in parts.items():
             bundle.writestr(name, data)
