@@ -62,6 +62,9 @@ EXPERIMENTS = {
     "A9 attack at cut +9 ms": dict(ATTACK_LEAD=-0.009),
     "B4 attack at cut -4 ms": dict(ATTACK_LEAD=0.004),
     "B6 attack at cut -6 ms": dict(ATTACK_LEAD=0.006),
+    "B10 attack at cut -10 ms": dict(ATTACK_LEAD=0.010),
+    "B14 attack at cut -14 ms": dict(ATTACK_LEAD=0.014),
+    "B20 attack at cut -20 ms": dict(ATTACK_LEAD=0.020),
     "F5 flash weight 0.5 (was 0.7)": dict(FLASH_WEIGHT=0.5),
     "C3 splice clear 3 beats before its cut (was 2)": dict(CLEAR_BEATS=3),
     "S6 anchor slack ±6 ms (was ±12)": dict(anchor_slack=0.006),
@@ -424,7 +427,11 @@ def main() -> None:
     parser.add_argument("--no-stages", action="store_true")
     parser.add_argument("--compare", action="store_true", help="also phase-moving splices")
     parser.add_argument(
-        "--experiments", action="store_true", help="also each plan knob of EXPERIMENTS"
+        "--experiments",
+        nargs="?",
+        const="all",
+        metavar="NAMES",
+        help="also each plan knob of EXPERIMENTS (or only those named, e.g. B4,B10)",
     )
     parser.add_argument("--baseline", help="git revision whose stage times to show alongside")
     parser.add_argument("--stages-only", action="store_true", help="only the stage times")
@@ -451,8 +458,10 @@ def main() -> None:
     print(f"madmom's onsets read known attacks {ATTACK_BIAS_MS:+.1f} ms off (synthetic kicks)")
     names = list(VARIANTS) if args.compare else list(VARIANTS)[:1]
     if args.experiments:
-        VARIANTS.update({name: dict(knobs=knobs) for name, knobs in EXPERIMENTS.items()})
-        names += list(EXPERIMENTS)
+        wanted = None if args.experiments == "all" else set(args.experiments.split(","))
+        chosen = {n: k for n, k in EXPERIMENTS.items() if not wanted or n.split()[0] in wanted}
+        VARIANTS.update({name: dict(knobs=knobs) for name, knobs in chosen.items()})
+        names += list(chosen)
     tallies = {"unaligned": Tally(), **{name: Tally() for name in names}}
     for path in paths:
         print(run_clip(path, tallies), flush=True)
