@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import glob
 import io
+import itertools
 import json
 import os
 import subprocess
@@ -109,6 +110,7 @@ class Tally:
     length_errors: int = 0  # outputs whose length differs from the input by any sample
     seconds: float = 0.0
     music: float = 0.0
+    tempo_steps: list[float] = field(default_factory=list)  # factor change where pieces meet
     reachable: list[bool] = field(default_factory=list)  # `ceiling_mask`, unaligned music only
     librosa_lag_ms: list[float] = field(default_factory=list)  # where madmom hits: librosa's offset
 
@@ -281,6 +283,12 @@ def _add_plan(tally: Tally, result, audio) -> None:
     tally.length_errors += int(result.audio.shape != audio.shape)
     sizes = [abs(s.beats) for s in result.plan.splices]
     tally.smallest_splice = min([tally.smallest_splice, *sizes])
+    pieces = result.plan.pieces
+    tally.tempo_steps += [  # where the same music continues (an anchor), not across a splice
+        abs(b.tempo_factor - a.tempo_factor)
+        for a, b in itertools.pairwise(pieces)
+        if abs(a.source_end - b.source_start) < 1e-6
+    ]
 
 
 def print_table(tallies: dict[str, Tally], title: str) -> None:
@@ -293,16 +301,18 @@ def print_table(tallies: dict[str, Tally], title: str) -> None:
             print(f"| {name} | {label} | {t.rate(judge)} | {t.rate(judge, True)} |")
     print(
         "\n| music | off-beat (madmom) | median attack − cut (less the judge's own offset) "
-        "| max stretch | smallest splice "
+        "| max stretch | tempo step at an anchor, median / max | smallest splice "
         "| splices | clicks | length errors | s compute / min music |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, t in tallies.items():
         per_minute = f"{t.seconds / t.music * 60:.1f}" if t.seconds else "—"
         smallest = f"{t.smallest_splice:.2f} beats" if np.isfinite(t.smallest_splice) else "—"
+        steps = np.array(t.tempo_steps)
+        step = f"{np.median(steps):.1%} / {steps.max():.1%}" if len(steps) else "—"
         print(
-            f"| {name} | {t.off_beats()} | {t.attack()} | {t.max_stretch:.1%} | {smallest} | "
-            f"{t.splices} | {t.clicks} | {t.length_errors} | {per_minute} |"
+            f"| {name} | {t.off_beats()} | {t.attack()} | {t.max_stretch:.1%} | {step} | "
+            f"{smallest} | {t.splices} | {t.clicks} | {t.length_errors} | {per_minute} |"
         )
 
 
