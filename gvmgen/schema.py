@@ -77,6 +77,7 @@ class CutHit(_Model):
     hit: bool  # a beat within ±50 ms in the delivered audio
     hit_1frame: bool = False  # a beat within one frame
     offset_ms: float | None  # nearest beat minus cut; None when no beat was found
+    beat_phase: float | None = None  # that distance in beats, 0 … 0.5 (the off-beat)
     reason: str | None = None  # why the plan could not reach this cut
 
 

@@ -14,14 +14,16 @@ CLICK_RATIO = 12.0  # a click's 2nd difference towers over its surroundings by t
 CLICK_FLOOR = 2e-3  # ignore spikes below this (≈ −54 dBFS): dither, silence
 CLICK_CONTEXT = 0.005  # s either side that define "its surroundings"
 CLICK_MERGE = 0.010  # s; spikes closer than this are one click
+OFF_BEAT = 0.3  # of a beat from the nearest: a cut there is heard against the beat
 
 
 @dataclass(frozen=True)
 class AlignmentMetrics:
     """Hit rates (fractions of cuts with a re-tracked beat within the tolerance), the plan's
     stretch and splices, the length error (s) and clicks found. `per_cut` holds one dict per
-    cut: `{"time", "hit", "hit_1frame", "offset_ms", "reason"?}` (hit = within ±50 ms; only a
-    missed cut has a reason)."""
+    cut: `{"time", "hit", "hit_1frame", "offset_ms", "beat_phase", "reason"?}` (hit = within ±50 ms;
+    beat_phase = the nearest beat's distance as a fraction of the beat there, 0.5 = the
+    off-beat; only a missed cut has a reason, which ends with where its nearest beat is)."""
 
     hit_rate_1frame: float
     hit_rate_50ms: float
@@ -54,7 +56,7 @@ def metrics_from_beats(audio, sample_rate, beats: BeatGrid, cuts, fps, plan) -> 
     cuts = np.sort(np.asarray(cuts, dtype=np.float64).reshape(-1))
     offsets = cut_offsets(beats.times, cuts)
     frame = 1.0 / fps
-    per_cut = _per_cut(cuts, offsets, frame, plan)
+    per_cut = _per_cut(cuts, offsets, beat_phases(beats.times, cuts), frame, plan)
     duration = audio.shape[1] / sample_rate
     return AlignmentMetrics(
         hit_rate_1frame=hit_rate(offsets, frame),
@@ -80,6 +82,16 @@ def cut_offsets(beat_times: np.ndarray, cuts: np.ndarray) -> np.ndarray:
     return nearest - cuts
 
 
+def beat_phases(beat_times: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """|offset to the nearest beat| / the beat interval around each cut `[M]` (0 on a beat,
+    0.5 on the off-beat; nan with fewer than two beats)."""
+    if len(beat_times) < 2:
+        return np.full(len(cuts), np.nan)
+    index = np.clip(np.searchsorted(beat_times, cuts), 1, len(beat_times) - 1)
+    period = beat_times[index] - beat_times[index - 1]
+    return np.minimum(np.abs(cut_offsets(beat_times, cuts)) / period, 0.5)
+
+
 def hit_rate(offsets: np.ndarray, tolerance: float) -> float:
     """Fraction of cuts with a beat within ±tolerance s (1.0 when there are no cuts)."""
     if len(offsets) == 0:
@@ -87,21 +99,36 @@ def hit_rate(offsets: np.ndarray, tolerance: float) -> float:
     return float(np.mean(np.abs(offsets) <= tolerance + 1e-9))
 
 
-def _per_cut(cuts, offsets, frame: float, plan: AlignmentPlan | None) -> list[dict]:
+def _per_cut(cuts, offsets, phases, frame: float, plan: AlignmentPlan | None) -> list[dict]:
     reasons = _reasons(cuts, plan)
     rows = []
-    for index, (time, offset) in enumerate(zip(cuts, offsets, strict=True)):
+    for index, (time, offset, phase) in enumerate(zip(cuts, offsets, phases, strict=True)):
         finite = bool(np.isfinite(offset))
         row = {
             "time": float(time),
             "hit": bool(abs(offset) <= 0.050 + 1e-9),
             "hit_1frame": bool(abs(offset) <= frame + 1e-9),
             "offset_ms": round(float(offset) * 1000, 1) if finite else None,
+            "beat_phase": round(float(phase), 2) if np.isfinite(phase) else None,
         }
         if not row["hit"]:
-            row["reason"] = reasons.get(index) or _measured_miss(offset)
+            planned = reasons.get(index)
+            where = _where_it_falls(offset, phase)
+            row["reason"] = f"{planned}; {where}" if planned else _measured_miss(offset)
         rows.append(row)
     return rows
+
+
+def _where_it_falls(offset: float, phase: float) -> str:
+    """Where a missed cut's nearest beat is in the delivered music: the nudge that would put
+    the cut on it, and whether the cut sits on the off-beat."""
+    if not np.isfinite(offset):
+        return "the delivered music has no beat near it"
+    side = "after" if offset > 0 else "before"
+    where = f"its nearest beat is {abs(offset) * 1000:.0f} ms {side} it"
+    if np.isfinite(phase) and phase >= OFF_BEAT:
+        return f"{where}: it falls on the off-beat"
+    return where
 
 
 def _measured_miss(offset: float) -> str:
