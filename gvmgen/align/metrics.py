@@ -14,16 +14,15 @@ CLICK_RATIO = 12.0  # a click's 2nd difference towers over its surroundings by t
 CLICK_FLOOR = 2e-3  # ignore spikes below this (≈ −54 dBFS): dither, silence
 CLICK_CONTEXT = 0.005  # s either side that define "its surroundings"
 CLICK_MERGE = 0.010  # s; spikes closer than this are one click
-OFF_BEAT = 0.3  # of a beat from the nearest: a cut there is heard against the beat
 
 
 @dataclass(frozen=True)
 class AlignmentMetrics:
     """Hit rates (fractions of cuts with a re-tracked beat within the tolerance), the plan's
     stretch and splices, the length error (s) and clicks found. `per_cut` holds one dict per
-    cut: `{"time", "hit", "hit_1frame", "offset_ms", "beat_phase", "reason"?}` (hit = within ±50 ms;
-    beat_phase = the nearest beat's distance as a fraction of the beat there, 0.5 = the
-    off-beat; only a missed cut has a reason, which ends with where its nearest beat is)."""
+    cut: `{"time", "hit", "hit_1frame", "offset_ms", "beat_phase", "reason"?}` (hit = within
+    ±50 ms; offset_ms = nearest beat − cut, the nudge that would land a missed cut; beat_phase =
+    that distance in beats, 0.5 = the off-beat; only a missed cut has a reason)."""
 
     hit_rate_1frame: float
     hit_rate_50ms: float
@@ -112,23 +111,9 @@ def _per_cut(cuts, offsets, phases, frame: float, plan: AlignmentPlan | None) ->
             "beat_phase": round(float(phase), 2) if np.isfinite(phase) else None,
         }
         if not row["hit"]:
-            planned = reasons.get(index)
-            where = _where_it_falls(offset, phase)
-            row["reason"] = f"{planned}; {where}" if planned else _measured_miss(offset)
+            row["reason"] = reasons.get(index) or _measured_miss(offset)
         rows.append(row)
     return rows
-
-
-def _where_it_falls(offset: float, phase: float) -> str:
-    """Where a missed cut's nearest beat is in the delivered music: the nudge that would put
-    the cut on it, and whether the cut sits on the off-beat."""
-    if not np.isfinite(offset):
-        return "the delivered music has no beat near it"
-    side = "after" if offset > 0 else "before"
-    where = f"its nearest beat is {abs(offset) * 1000:.0f} ms {side} it"
-    if np.isfinite(phase) and phase >= OFF_BEAT:
-        return f"{where}: it falls on the off-beat"
-    return where
 
 
 def _measured_miss(offset: float) -> str:
