@@ -114,11 +114,12 @@ class Tally:
     reachable: list[bool] = field(default_factory=list)  # `ceiling_mask`, unaligned music only
     librosa_lag_ms: list[float] = field(default_factory=list)  # where madmom hits: librosa's offset
 
-    def add_judged(self, cuts, own_hits, audio, rate) -> dict[str, float]:
-        """Judge `audio` at `cuts` with both trackers; returns each judge's rate on this clip."""
+    def add_judged(self, cuts, own_hits, audio, rate, madmom=None) -> dict[str, float]:
+        """Judge `audio` at `cuts` with both trackers (`madmom`: its beats, if already tracked);
+        returns each judge's rate on this clip."""
         cuts = np.asarray(cuts, dtype=np.float64)
         beats = {"librosa": judges.librosa_beats(audio, rate)}
-        beats["madmom"] = judges.madmom_beats(audio, rate)
+        beats["madmom"] = judges.madmom_beats(audio, rate) if madmom is None else madmom
         judged = {"report": np.asarray(own_hits, dtype=bool)}
         for name, times in beats.items():
             judged[name] = np.abs(judges.nearest_offsets(times, cuts)) <= TOLERANCE + 1e-9
@@ -253,8 +254,8 @@ def run_clip(path: str, tallies: dict[str, Tally]) -> str:
     unaligned.music += music
     own = np.abs(judges.nearest_offsets(track_beats(audio, rate).times, cuts)) <= TOLERANCE
     unaligned.clicks += detect_clicks(audio, rate)
-    rates = unaligned.add_judged(cuts, own, audio, rate)
     heard = judges.madmom_beats(audio, rate)
+    rates = unaligned.add_judged(cuts, own, audio, rate, madmom=heard)
     period = float(np.median(np.diff(heard))) if len(heard) > 1 else 0.0
     unaligned.reachable += ceiling_mask(cuts, period).tolist()
     line.append("unaligned " + "/".join(f"{rates[j]:.0%}" for j in JUDGES))
