@@ -223,18 +223,9 @@ def _checked(reply: tuple[str, dict]) -> tuple[str, dict]:
     return reply
 
 
-def spawn_server(
-    data_dir: Path,
-    engine: str = "auto",
-    bind: str | None = None,
-    wait: float = SPAWN_WAIT_SECONDS,
-) -> None:
-    """Start `gvmgen serve` in the background for `data_dir` and wait until it answers ping.
-
-    Without `bind` it takes a free loopback port: clients find it in server.json.
-    """
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    command = [
+def serve_command(data_dir: Path, engine: str = "auto", bind: str | None = None) -> list[str]:
+    """The `gvmgen serve` command line for `data_dir` (default: a free loopback port)."""
+    return [
         sys.executable,
         "-m",
         "gvmgen.cli",
@@ -246,6 +237,20 @@ def spawn_server(
         "--bind",
         bind or "tcp://127.0.0.1:*",
     ]
+
+
+def spawn_server(
+    data_dir: Path,
+    engine: str = "auto",
+    bind: str | None = None,
+    wait: float = SPAWN_WAIT_SECONDS,
+) -> None:
+    """Start `gvmgen serve` in the background for `data_dir` and wait until it answers ping.
+
+    Without `bind` it takes a free loopback port: clients find it in server.json.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    command = serve_command(data_dir, engine, bind)
     log = open(data_dir / "spawn.log", "ab")  # noqa: SIM115 - handed to the child
     with log:
         subprocess.Popen(

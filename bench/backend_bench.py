@@ -30,7 +30,7 @@ import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gvmgen_backend.client import Client, find_endpoint
+from gvmgen_backend.client import Client, find_endpoint, serve_command
 from gvmgen_backend.protocol import encode
 
 
@@ -89,20 +89,7 @@ def ping_round_trips(client: Client, n: int) -> list[float]:
 def start_server(data_dir: Path) -> subprocess.Popen:
     """`gvmgen serve` on a free loopback port; returns once it listens."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gvmgen.cli",
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--bind",
-            "tcp://127.0.0.1:*",
-            "--engine",
-            "arranger",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+        serve_command(data_dir, "arranger"), stdout=subprocess.PIPE, text=True
     )
     line = process.stdout.readline()
     if "listening on" not in line:

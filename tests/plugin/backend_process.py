@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from gvmgen_backend.client import serve_command
 
 START_SECONDS = 120.0  # a cold start imports torch; a loaded 2-core machine is slow at it
 
@@ -16,18 +17,7 @@ START_SECONDS = 120.0  # a cold start imports torch; a loaded 2-core machine is 
 def running_backend(data_dir: Path, engine: str = "arranger") -> Iterator[subprocess.Popen]:
     """`gvmgen serve` on a free loopback port for `data_dir`; stopped (SIGTERM) on exit."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    command = [
-        sys.executable,
-        "-m",
-        "gvmgen.cli",
-        "serve",
-        "--data-dir",
-        str(data_dir),
-        "--engine",
-        engine,
-        "--bind",
-        "tcp://127.0.0.1:*",
-    ]
+    command = serve_command(data_dir, engine)
     log = open(data_dir / "serve.log", "ab")  # noqa: SIM115 - handed to the child
     with log:
         server = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
