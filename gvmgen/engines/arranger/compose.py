@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gvmgen.engines.arranger.dynamics import bar_intensity, ride_db, velocity_scale
+from gvmgen.engines.arranger.ending import FADE_BARS, final_bar, write_final
 from gvmgen.engines.arranger.form import MIN_ANCHOR_GAP, Grid, plan_grid, plan_sections
 from gvmgen.engines.arranger.harmony import PROGRESSIONS, Chord, voice_chords
 from gvmgen.engines.arranger.mood import SCENE_CHANGE_THRESHOLD, mood_of, scene_change_strength
@@ -14,47 +16,80 @@ from gvmgen.engines.arranger.parts import (
     write_bass,
     write_chords,
     write_drums,
-    write_ending,
     write_lead,
 )
 from gvmgen.engines.arranger.score import Score, Section
-from gvmgen.engines.base import CueConditioning
+from gvmgen.engines.arranger.takes import PALETTES, Idea, idea_of, shifted_mode
+from gvmgen.engines.base import CueConditioning, Ending
 
 _INTRO_BARS = 2  # bars without melody at the top of a cue of 8 bars or more (see _intro_bars)
-_ENDING_AFTER_BARS = 4  # cues this long end on a held home chord rather than mid-groove
 
 
 def compose(cue: CueConditioning, seed: int, min_anchor_gap: float = MIN_ANCHOR_GAP) -> Score:
-    """The score for `cue`: deterministic for a given cue and seed."""
+    """The score for `cue`: deterministic for a given cue and seed (the seed also picks the
+    take's idea: tempo lane, key, groove and instrumentation, see `takes`)."""
     rng = np.random.default_rng(seed % 2**63)
+    idea = idea_of(seed)
+    ending = cue.resolved_ending
     mood = mood_of(cue)
-    grid = plan_grid(cue.duration, cue.cuts, mood.tempo_range, min_anchor_gap)
-    cut_anchors = grid.anchors[(grid.anchors > 0) & (grid.anchors < cue.duration)]
+    tonic = (mood.tonic + idea.transpose) % 12
+    cuts = np.asarray(cue.cuts, dtype=np.float64)
+    cuts = cuts[cuts < ending.out - 1e-6]  # what rings past the out frame is the next cue's
+    grid = plan_grid(ending.out, cuts, mood.tempo_range, min_anchor_gap, idea.lane, ending.ring > 0)
+    cut_anchors = grid.anchors[(grid.anchors > 0) & (grid.anchors < ending.out)]
     strength = np.array([scene_change_strength(cue, t) for t in cut_anchors])
     scene_changes = (
         cut_anchors[strength >= SCENE_CHANGE_THRESHOLD] if len(strength) else cut_anchors
     )
-    sections = _sections(cue, grid, scene_changes, rng)
-    chords = _chords(grid, sections, mood.tonic)
-    contexts = _bar_contexts(grid, sections, chords, cut_anchors)
-    notes = _write_parts(contexts, mood.tonic, mood.register, rng).to_notes(grid, cue.duration)
-    return _score(cue.duration, grid, mood.tonic, cut_anchors, sections, notes)
+    downbeats = grid.beats[grid.bar_starts[:-1]]
+    last = final_bar(downbeats, ending)
+    sections = _sections(cue, grid, scene_changes, rng, idea, last + 1)
+    intensity = _intensity(cue, downbeats[: last + 1], sections, ending)
+    chords = _chords(grid, sections, tonic)
+    contexts = _bar_contexts(grid, sections, chords, cut_anchors, intensity)
+    hold = _beats_between(grid, downbeats[last], cue.duration)
+    sink = _write_parts(contexts, tonic, mood.register, rng, ending, idea, hold)
+    notes = sink.to_notes(grid, cue.duration, swing=idea.groove == "shuffle")
+    return _score(cue, grid, tonic, cut_anchors, sections, notes, intensity, idea, last)
+
+
+def _intensity(
+    cue: CueConditioning, downbeats: np.ndarray, sections: list[Section], ending: Ending
+) -> np.ndarray:
+    """Each bar's intensity from the picture; a fade ending thins out over its last bars."""
+    intensity = bar_intensity(cue, downbeats, [s.first_bar for s in sections])
+    if ending.kind == "fade" and len(intensity) > 1:
+        bars = min(FADE_BARS, len(intensity) - 1)
+        intensity[-bars:] *= np.linspace(0.8, 0.2, bars)
+    return intensity
+
+
+def _beats_between(grid: Grid, start: float, end: float) -> float:
+    index = np.arange(len(grid.beats), dtype=np.float64)
+    return float(np.interp(end, grid.beats, index) - np.interp(start, grid.beats, index))
 
 
 def _sections(
-    cue: CueConditioning, grid: Grid, scene_changes: np.ndarray, rng: np.random.Generator
+    cue: CueConditioning,
+    grid: Grid,
+    scene_changes: np.ndarray,
+    rng: np.random.Generator,
+    idea: Idea,
+    bars_in_cue: int,
 ) -> list[Section]:
-    """Sections from the form plan, each with the mood of its own stretch of picture."""
-    starts = plan_sections(grid, cue.duration, scene_changes)
-    bars_in_cue = int(np.searchsorted(grid.beats[grid.bar_starts[:-1]], cue.duration - 1e-6))
-    bars_in_cue = max(1, bars_in_cue)
+    """Sections from the form plan, each with the mood of its own stretch of picture, in the
+    take's mode (the picture's, moved `idea.mode_step` darker or brighter)."""
+    downbeats = grid.beats[grid.bar_starts[:-1]]
+    end_time = float(downbeats[bars_in_cue]) if bars_in_cue < len(downbeats) else cue.duration
+    starts = [s for s in plan_sections(grid, end_time, scene_changes) if s[0] < bars_in_cue]
     sections = []
     for i, (first_bar, at_change) in enumerate(starts):
         end_bar = starts[i + 1][0] if i + 1 < len(starts) else bars_in_cue
         start = grid.bar_start_time(first_bar)
         end = min(cue.duration, grid.bar_start_time(end_bar))
         mood = mood_of(cue, start, end)
-        pool = PROGRESSIONS[mood.mode]
+        mode = shifted_mode(mood.mode, idea.mode_step)
+        pool = PROGRESSIONS[mode]
         progression = pool[int(rng.integers(len(pool)))]
         texture = "keys" if mood.density >= 2 or (mood.density == 1 and i % 2) else "pad"
         melody = "pluck" if mood.density == 0 or (mood.density == 1 and i % 2 == 0) else "lead"
@@ -66,7 +101,7 @@ def _sections(
                 end,
                 first_bar,
                 end_bar,
-                mood.mode,
+                mode,
                 mood.density,
                 progression,
                 texture,
@@ -86,8 +121,8 @@ def _chords(grid: Grid, sections: list[Section], tonic: int) -> list[Chord]:
             modes.append(section.mode)
             degrees.append(progression[(bar - section.first_bar) % len(progression)])
             sevenths.append(section.texture == "pad")
-    if len(degrees) >= 4:
-        degrees[-1] = 0  # end at home
+    if len(degrees) >= 2:
+        degrees[-1], sevenths[-1] = 0, False  # end at home, on a plain triad
     modes.append(modes[-1])
     degrees.append(0)
     sevenths.append(False)
@@ -95,7 +130,11 @@ def _chords(grid: Grid, sections: list[Section], tonic: int) -> list[Chord]:
 
 
 def _bar_contexts(
-    grid: Grid, sections: list[Section], chords: list[Chord], cut_anchors: np.ndarray
+    grid: Grid,
+    sections: list[Section],
+    chords: list[Chord],
+    cut_anchors: np.ndarray,
+    intensity: np.ndarray,
 ) -> list[BarContext]:
     contexts = []
     for section in sections:
@@ -113,31 +152,40 @@ def _bar_contexts(
                     opens_section=bar == section.first_bar and bar > 0,
                     closes_section=bar == section.end_bar - 1 and section is not sections[-1],
                     at_cut=bool(np.any(np.abs(cut_anchors - time) < 1e-6)),
+                    intensity=float(intensity[bar]),
                 )
             )
     return contexts
 
 
 def _write_parts(
-    contexts: list[BarContext], tonic: int, register: int, rng: np.random.Generator
+    contexts: list[BarContext],
+    tonic: int,
+    register: int,
+    rng: np.random.Generator,
+    ending: Ending,
+    idea: Idea,
+    hold_beats: float,
 ) -> NoteSink:
-    """All four parts, bar by bar; each section gets its own motif and drum variant."""
-    sink = NoteSink()
+    """All four parts, bar by bar (each section its own motif and drum variant), then the
+    ending on the last bar; every note as loud as its bar's intensity asks."""
+    sink = NoteSink(PALETTES[idea.palette])
     motifs, variants = {}, {}
     lead_index = 4
     intro = _intro_bars(contexts)
-    ending = contexts[-1] if len(contexts) >= _ENDING_AFTER_BARS else None
+    accent = contexts[-1] if ending.kind != "fade" and len(contexts) >= 2 else None
     for ctx in contexts:
-        if ctx is ending:
-            write_ending(sink, ctx, tonic, register)
+        sink.level = velocity_scale(ctx.intensity)
+        if ctx is accent:
+            write_final(sink, ctx, ending, tonic, register, hold_beats)
             break
         label = ctx.section.label
         if label not in motifs:
             motifs[label] = make_motif(ctx.section.density, rng)
             variants[label] = int(rng.integers(2))
-        write_drums(sink, ctx, variants[label], rng)
-        write_bass(sink, ctx)
-        write_chords(sink, ctx)
+        write_drums(sink, ctx, variants[label], rng, idea.groove)
+        write_bass(sink, ctx, idea.groove == "push")
+        write_chords(sink, ctx, idea.groove == "push")
         if ctx.bar >= intro:
             lead_index = write_lead(sink, ctx, motifs[label], lead_index, tonic, register)
     return sink
@@ -154,23 +202,37 @@ def _intro_bars(contexts: list[BarContext]) -> int:
 
 
 def _score(
-    duration: float,
+    cue: CueConditioning,
     grid: Grid,
     tonic: int,
     cut_anchors: np.ndarray,
     sections: list[Section],
     notes: list,
+    intensity: np.ndarray,
+    idea: Idea,
+    last: int,
 ) -> Score:
+    """The score; its beats are those played: up to the ending's accent (a fade: the out)."""
+    ending = cue.resolved_ending
     bar_times = grid.beats[grid.bar_starts[:-1]]
-    in_cue = bar_times < duration
+    final = float(bar_times[last]) if ending.kind != "fade" and last > 0 else None
+    played_until = final if final is not None else ending.out
+    beats = grid.beats[grid.beats <= played_until + 1e-6] if final is not None else grid.beats
+    beats = beats[beats < min(cue.duration, ending.out + 1e-6) - (0 if final else 1e-6)]
+    in_cue = np.arange(len(bar_times)) <= last
     return Score(
-        duration=duration,
+        duration=cue.duration,
         tempo=grid.tempo,
         tonic=tonic,
-        beat_times=grid.beats[grid.beats < duration].copy(),
+        beat_times=beats.copy(),
         downbeat_times=bar_times[in_cue].copy(),
         beats_per_bar=np.diff(grid.bar_starts)[in_cue].astype(np.int64),
-        anchors=cut_anchors.copy(),
+        anchors=cut_anchors[cut_anchors <= played_until + 1e-6].copy(),
         sections=tuple(sections),
         notes=tuple(notes),
+        ending=ending,
+        final_time=final,
+        ride_db=ride_db(intensity),
+        idea=idea,
+        pinned_by=grid.pinned_by,
     )
