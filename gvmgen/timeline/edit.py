@@ -289,9 +289,8 @@ def _with_media_checked(segments: list[tuple[Segment, bool]], allow_missing: boo
         names = [seg.clip_name for (seg, _), gone in zip(segments, missing, strict=True) if gone]
         first = next(seg for (seg, _), gone in zip(segments, missing, strict=True) if gone)
         others = len(set(names) - {first.clip_name})
-        more = f"{others} more clip(s) also missing; " if others else ""
         path = str(first.media_path) if first.media_path else NO_FILE
-        raise MissingMediaError(first.clip_name, path, hint=more + EDIT_POINTS_ONLY_HINT)
+        raise MissingMediaError(first.clip_name, path, EDIT_POINTS_ONLY_HINT, also_missing=others)
     if any(missing):
         gone = {seg.clip_name for (seg, _), lost in zip(segments, missing, strict=True) if lost}
         log.warning(
