@@ -21,8 +21,11 @@ client.REQUEST_OPTIONS = {
   { flag = "--seed", job = "seed" },
   { flag = "--engine", setting = "engine" },
   { flag = "--takes", setting = "takes" },
-  { flag = "--rate", setting = "rate" }, -- an EDL's rate; Resolve exports OTIO, which has one
+  { flag = "--max-stretch", setting = "max_stretch" },
+  { flag = "--target-lufs", setting = "target_lufs" },
   { flag = "--edit-points-only", setting = "edit_points_only" },
+  { flag = "--rate", setting = "rate" }, -- an EDL's rate; Resolve exports OTIO, which has one
+  { flag = "--preview", setting = "preview" },
 }
 -- How a submit waits for its job: how long, and whether to start `gvmgen serve` if none answers.
 client.WAIT_OPTIONS = {

@@ -4,14 +4,17 @@ and in the installed layout; install writes exactly them and uninstall removes e
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from gvmgen_plugin import installer
 from lupa import luajit21
 
+from gvmgen.commands.score import SCORE_OPTIONS
 from tests.plugin.conftest import client_calls, errors_in, make_editor
+from tests.plugin.options import plugin_options, plugin_request_flags
 
-RESOLVE_DIR = installer.Path(installer.__file__).parent / "resolve"
+RESOLVE_DIR = Path(installer.__file__).parent / "resolve"
 
 
 def load_core(folder):
@@ -110,3 +113,13 @@ def test_a_switch_set_to_false_is_left_out(tmp_path, monkeypatch):
     assert errors_in(editor.run("Score Marked Range")) == []
     (call,) = [c for c in client_calls(tmp_path) if "submit" in c]
     assert "--edit-points-only" not in call and "--spawn" not in call
+
+
+def test_the_scripts_can_pass_every_score_option_of_the_client():
+    wanted = {option.flag for option in SCORE_OPTIONS} | {"--input", "--out"}
+    assert plugin_request_flags() == wanted, (
+        "add the missing flags to REQUEST_OPTIONS in plugin/resolve/gvmgen_client.lua"
+    )
+    for row in plugin_options():  # a standing choice is named after its flag in gvmgen.json
+        if "setting" in row:
+            assert row["setting"] == row["flag"].removeprefix("--").replace("-", "_")
