@@ -13,7 +13,7 @@ import importlib
 import sys
 
 from gvmgen import __version__
-from gvmgen.errors import GVMGenError
+from gvmgen.errors import GVMGenError, one_line
 
 # name -> one-line help; the module gvmgen.commands.<name> does the rest.
 COMMANDS = {
@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _command_module(args.command).run(args) or 0
     except GVMGenError as error:
-        print(f"gvmgen {args.command}: error: {error}", file=sys.stderr)
+        print(
+            f"gvmgen {args.command}: error: {one_line(error.message, error.hint)}", file=sys.stderr
+        )
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"gvmgen {args.command}: interrupted", file=sys.stderr)

@@ -355,8 +355,11 @@ def test_picture_cutting_in_the_opening_bars_gets_the_melody_from_the_first_bar(
     assert min(melody) < score.downbeat_times[1]
 
 
-def test_a_long_cue_with_no_cut_in_its_opening_keeps_its_two_bar_intro(irregular):
-    _, _, score = irregular
+def test_a_long_cue_with_no_cut_in_its_opening_keeps_its_two_bar_intro(engine):
+    cue = make_cue(
+        30.0, IRREGULAR_CUTS[IRREGULAR_CUTS > 7.0], colours=[(90, 110, 140), (150, 120, 80)]
+    )
+    _, score = engine.generate_with_score(cue, seed=10)
     assert len(score.downbeat_times) >= 8 and not np.any(score.anchors < score.downbeat_times[2])
     melody = [n.start for n in score.notes if n.part in MELODY_PARTS]
     assert min(melody) >= score.downbeat_times[2] - 1e-6

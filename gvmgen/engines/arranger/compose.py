@@ -6,7 +6,13 @@ import numpy as np
 
 from gvmgen.engines.arranger.dynamics import bar_intensity, ride_db, velocity_scale
 from gvmgen.engines.arranger.ending import FADE_BARS, final_bar, write_final
-from gvmgen.engines.arranger.form import MIN_ANCHOR_GAP, Grid, plan_grid, plan_sections
+from gvmgen.engines.arranger.form import (
+    MAX_TEMPO_DEVIATION,
+    MIN_ANCHOR_GAP,
+    Grid,
+    plan_grid,
+    plan_sections,
+)
 from gvmgen.engines.arranger.harmony import PROGRESSIONS, Chord, voice_chords
 from gvmgen.engines.arranger.mood import SCENE_CHANGE_THRESHOLD, mood_of, scene_change_strength
 from gvmgen.engines.arranger.parts import (
@@ -19,10 +25,17 @@ from gvmgen.engines.arranger.parts import (
     write_lead,
 )
 from gvmgen.engines.arranger.score import Score, Section
+from gvmgen.engines.arranger.steering import (
+    change_bars,
+    controls_at_bar,
+    section_style,
+    tempo_plan,
+)
 from gvmgen.engines.arranger.takes import PALETTES, Idea, idea_of, shifted_mode
 from gvmgen.engines.base import CueConditioning, Ending
 
 _INTRO_BARS = 2  # bars without melody at the top of a cue of 8 bars or more (see _intro_bars)
+_BREATH_BEATS = 0.5  # nothing new starts this long before a button or ring: the accent stands out
 
 
 def compose(cue: CueConditioning, seed: int, min_anchor_gap: float = MIN_ANCHOR_GAP) -> Score:
@@ -33,9 +46,21 @@ def compose(cue: CueConditioning, seed: int, min_anchor_gap: float = MIN_ANCHOR_
     ending = cue.resolved_ending
     mood = mood_of(cue)
     tonic = (mood.tonic + idea.transpose) % 12
-    cuts = np.asarray(cue.cuts, dtype=np.float64)
+    tempo_range, max_deviation, cuts = tempo_plan(
+        cue.controls, mood.tempo_range, MAX_TEMPO_DEVIATION, cue.cuts
+    )
+    cuts = np.asarray(cuts, dtype=np.float64)
     cuts = cuts[cuts < ending.out - 1e-6]  # what rings past the out frame is the next cue's
-    grid = plan_grid(ending.out, cuts, mood.tempo_range, min_anchor_gap, idea.lane, ending.ring > 0)
+    grid = plan_grid(
+        ending.out,
+        cuts,
+        tempo_range,
+        min_anchor_gap,
+        max_deviation,
+        lane=idea.lane,
+        end_anchor=ending.ring > 0,
+        widen=tempo_range == mood.tempo_range,  # an editor's tempo or mood bounds every take
+    )
     cut_anchors = grid.anchors[(grid.anchors > 0) & (grid.anchors < ending.out)]
     strength = np.array([scene_change_strength(cue, t) for t in cut_anchors])
     scene_changes = (
@@ -43,25 +68,35 @@ def compose(cue: CueConditioning, seed: int, min_anchor_gap: float = MIN_ANCHOR_
     )
     downbeats = grid.beats[grid.bar_starts[:-1]]
     last = final_bar(downbeats, ending)
-    sections = _sections(cue, grid, scene_changes, rng, idea, last + 1)
-    intensity = _intensity(cue, downbeats[: last + 1], sections, ending)
+    sections = _sections(cue, grid, scene_changes, rng, mood.register, seed, idea, last + 1)
+    phrases = [bar for bar, _ in plan_sections(grid, ending.out, scene_changes) if bar <= last]
+    intensity = _intensity(cue, downbeats[: last + 1], phrases, ending)
     chords = _chords(grid, sections, tonic)
     contexts = _bar_contexts(grid, sections, chords, cut_anchors, intensity)
     hold = _beats_between(grid, downbeats[last], cue.duration)
-    sink = _write_parts(contexts, tonic, mood.register, rng, ending, idea, hold)
+    sink = _write_parts(contexts, tonic, rng, ending, idea, hold)
     notes = sink.to_notes(grid, cue.duration, swing=idea.groove == "shuffle")
     return _score(cue, grid, tonic, cut_anchors, sections, notes, intensity, idea, last)
 
 
 def _intensity(
-    cue: CueConditioning, downbeats: np.ndarray, sections: list[Section], ending: Ending
+    cue: CueConditioning, downbeats: np.ndarray, phrases: list[int], ending: Ending
 ) -> np.ndarray:
-    """Each bar's intensity from the picture; a fade ending thins out over its last bars."""
-    intensity = bar_intensity(cue, downbeats, [s.first_bar for s in sections])
+    """Each bar's intensity from the picture, phrased by the form's sections (not the editor's
+    markers: the music before a marker stays as it was); a fade thins out over its last bars."""
+    intensity = bar_intensity(cue, downbeats, phrases)
     if ending.kind == "fade" and len(intensity) > 1:
         bars = min(FADE_BARS, len(intensity) - 1)
         intensity[-bars:] *= np.linspace(0.8, 0.2, bars)
     return intensity
+
+
+def _ride(intensity: np.ndarray, accent: bool) -> np.ndarray:
+    """The level ride; the ending's accent plays at full level."""
+    ride = ride_db(intensity)
+    if accent and len(ride):
+        ride[-1] = 0.0
+    return ride
 
 
 def _beats_between(grid: Grid, start: float, end: float) -> float:
@@ -74,25 +109,35 @@ def _sections(
     grid: Grid,
     scene_changes: np.ndarray,
     rng: np.random.Generator,
+    register: int,
+    seed: int,
     idea: Idea,
     bars_in_cue: int,
 ) -> list[Section]:
-    """Sections from the form plan, each with the mood of its own stretch of picture, in the
-    take's mode (the picture's, moved `idea.mode_step` darker or brighter)."""
+    """Sections from the form plan, each with the mood of its own stretch of picture, steered
+    by the editor's controls (a mood or intensity marker opens a section at its nearest
+    downbeat), in the take's mode unless the editor named a mood."""
     downbeats = grid.beats[grid.bar_starts[:-1]]
     end_time = float(downbeats[bars_in_cue]) if bars_in_cue < len(downbeats) else cue.duration
-    starts = [s for s in plan_sections(grid, end_time, scene_changes) if s[0] < bars_in_cue]
+    marker_bars = change_bars(cue.controls, downbeats[:bars_in_cue])
+    starts = _with_marker_bars(plan_sections(grid, end_time, scene_changes), marker_bars)
+    starts = [(bar, change) for bar, change in starts if bar < bars_in_cue]
     sections = []
     for i, (first_bar, at_change) in enumerate(starts):
         end_bar = starts[i + 1][0] if i + 1 < len(starts) else bars_in_cue
         start = grid.bar_start_time(first_bar)
         end = min(cue.duration, grid.bar_start_time(end_bar))
         mood = mood_of(cue, start, end)
-        mode = shifted_mode(mood.mode, idea.mode_step)
-        pool = PROGRESSIONS[mode]
-        progression = pool[int(rng.integers(len(pool)))]
         texture = "keys" if mood.density >= 2 or (mood.density == 1 and i % 2) else "pad"
         melody = "pluck" if mood.density == 0 or (mood.density == 1 and i % 2 == 0) else "lead"
+        controls = controls_at_bar(cue.controls, downbeats, first_bar)
+        mode = mood.mode if controls.mood else shifted_mode(mood.mode, idea.mode_step)
+        style = section_style(controls, mode, mood.density, texture, melody, register)
+        pool = PROGRESSIONS[style.mode]
+        # a marker's section draws from its own generator, so the music before it is the same
+        # as without the marker
+        source = np.random.default_rng((seed, first_bar)) if first_bar in marker_bars else rng
+        progression = pool[int(source.integers(len(pool)))]
         label = chr(ord("A") + i) if i < 26 else f"S{i}"
         sections.append(
             Section(
@@ -101,15 +146,28 @@ def _sections(
                 end,
                 first_bar,
                 end_bar,
-                mode,
-                mood.density,
+                style.mode,
+                style.density,
                 progression,
-                texture,
-                melody,
+                style.texture,
+                style.melody,
                 at_change,
+                kit=style.kit,
+                register=style.register,
             )
         )
     return sections
+
+
+def _with_marker_bars(starts: list[tuple[int, bool]], bars: list[int]) -> list[tuple[int, bool]]:
+    """The form's section starts with a start at every marker's bar (an editor's change wins
+    over the form's minimum section length: the section before it simply ends there)."""
+    if not bars:
+        return starts
+    merged = dict(starts)
+    for bar in bars:
+        merged.setdefault(bar, False)
+    return sorted(merged.items())
 
 
 def _chords(grid: Grid, sections: list[Section], tonic: int) -> list[Chord]:
@@ -161,7 +219,6 @@ def _bar_contexts(
 def _write_parts(
     contexts: list[BarContext],
     tonic: int,
-    register: int,
     rng: np.random.Generator,
     ending: Ending,
     idea: Idea,
@@ -175,15 +232,19 @@ def _write_parts(
     intro = _intro_bars(contexts)
     accent = contexts[-1] if ending.kind != "fade" and len(contexts) >= 2 else None
     for ctx in contexts:
+        register = ctx.section.register
         sink.level = velocity_scale(ctx.intensity)
         if ctx is accent:
+            sink.level = 1.0  # the ending's accent is full, whatever the bar before
+            sink.clear(ctx.beat - _BREATH_BEATS, ctx.beat)  # a breath before the button
             write_final(sink, ctx, ending, tonic, register, hold_beats)
             break
         label = ctx.section.label
         if label not in motifs:
             motifs[label] = make_motif(ctx.section.density, rng)
             variants[label] = int(rng.integers(2))
-        write_drums(sink, ctx, variants[label], rng, idea.groove)
+        if ctx.section.kit != "none":
+            write_drums(sink, ctx, variants[label], rng, idea.groove)
         write_bass(sink, ctx, idea.groove == "push")
         write_chords(sink, ctx, idea.groove == "push")
         if ctx.bar >= intro:
@@ -232,7 +293,7 @@ def _score(
         notes=tuple(notes),
         ending=ending,
         final_time=final,
-        ride_db=ride_db(intensity),
+        ride_db=_ride(intensity, final is not None),
         idea=idea,
         pinned_by=grid.pinned_by,
     )

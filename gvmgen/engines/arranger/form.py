@@ -77,8 +77,10 @@ def plan_grid(
     cuts: np.ndarray,
     tempo_range: tuple[float, float],
     min_gap: float = MIN_ANCHOR_GAP,
+    max_deviation: float = MAX_TEMPO_DEVIATION,
     lane: int = 0,
-    end_anchor: bool = False,
+    end_anchor: bool | None = None,
+    widen: bool = True,
 ) -> Grid:
     """The beat grid for a cue: downbeats on every cut `min_gap` after the previous anchor.
 
@@ -87,20 +89,22 @@ def plan_grid(
         cuts: cut times, seconds from cue start, `[M]`.
         tempo_range: (slowest, fastest) base tempo to consider, BPM.
         min_gap: shortest stretch, seconds, between anchors.
+        max_deviation: farthest a stretch's tempo should stray from the base, as a ratio (an
+            editor's single tempo narrows it).
         lane: a take's tempo lane (see `tempo_lanes`); 0 is the best tempo for the cuts.
-        end_anchor: the cue end is a downbeat however close the last anchor cut is (an ending
-            lands there).
+        end_anchor: whether the cue end is a downbeat (see `anchor_times`).
+        widen: other takes' lanes may leave `tempo_range` (no editor bounds it).
     """
     cuts = np.sort(np.asarray(cuts, dtype=np.float64))
     anchors = anchor_times(duration, cuts, min_gap, end_anchor)
     stretches = np.diff(anchors)
-    wide = lane > 0 and tempo_range[1] / tempo_range[0] > 1 + TEMPO_LANE_STEP
+    wide = widen and lane > 0 and tempo_range[1] / tempo_range[0] > 1 + TEMPO_LANE_STEP
     search = _LANE_WIDEN if wide else (1.0, 1.0)
     candidates = []
     for bpm in np.arange(
         tempo_range[0] * search[0], tempo_range[1] * search[1] + 1e-9, _TEMPO_SEARCH_STEP
     ):
-        counts, cost = _beat_counts(stretches, 60.0 / bpm)
+        counts, cost = _beat_counts(stretches, 60.0 / bpm, max_deviation)
         cost += 1e-4 * abs(bpm - np.mean(tempo_range))  # ties go to the middle of the range
         cost += _OUTSIDE_WEIGHT * _outside(bpm, tempo_range)
         heard = 60.0 * sum(counts) / float(np.sum(stretches)) if counts else bpm
@@ -146,10 +150,11 @@ def _cuts_on_beats(grid: Grid, cuts: np.ndarray) -> float:
 
 
 def anchor_times(
-    duration: float, cuts: np.ndarray, min_gap: float, end_anchor: bool = False
+    duration: float, cuts: np.ndarray, min_gap: float, end_anchor: bool | None = None
 ) -> np.ndarray:
-    """Cue start, each cut ≥ `min_gap` after the previous anchor, and the cue end if far enough
-    (with `end_anchor`, always: an anchor cut too close before it gives way)."""
+    """Cue start, each cut ≥ `min_gap` after the previous anchor, and the cue end: if far
+    enough (`end_anchor` None), always (True: an ending lands there; an anchor cut too close
+    before it gives way) or never (False: the music runs on at its tempo to the end)."""
     anchors = [0.0]
     for cut in np.sort(np.asarray(cuts, dtype=np.float64)):
         if cut - anchors[-1] >= min_gap and cut < duration:
@@ -157,25 +162,28 @@ def anchor_times(
     if end_anchor:
         while len(anchors) > 1 and duration - anchors[-1] < min_gap:
             anchors.pop()
-    if duration - anchors[-1] >= min_gap or (end_anchor and duration > anchors[-1]):
-        anchors.append(float(duration))  # the cue ends on a downbeat: joins crossfade there
+    far = duration - anchors[-1] >= min_gap
+    if (end_anchor is None and far) or (end_anchor and duration > anchors[-1]):
+        anchors.append(float(duration))
     return np.asarray(anchors)
 
 
-def _beat_counts(stretches: np.ndarray, period: float) -> tuple[list[int], float]:
+def _beat_counts(
+    stretches: np.ndarray, period: float, max_deviation: float = MAX_TEMPO_DEVIATION
+) -> tuple[list[int], float]:
     """Beats in each stretch for base beat `period` seconds (Viterbi), and the total cost."""
     if len(stretches) == 0:
         return [], 0.0
     cands = [_candidate_counts(d, period) for d in stretches]
     periods = [d / c for d, c in zip(stretches, cands, strict=True)]
-    cost = _unary_cost(cands[0], periods[0], period)
+    cost = _unary_cost(cands[0], periods[0], period, max_deviation)
     back = []
     for k in range(1, len(stretches)):
         step = np.abs(np.log(periods[k][None, :] / periods[k - 1][:, None]))
         pair = _STEP_WEIGHT * step + _STEP_PENALTY * np.maximum(0.0, step - MAX_TEMPO_STEP)
         total = cost[:, None] + pair
         back.append(np.argmin(total, axis=0))
-        cost = total.min(axis=0) + _unary_cost(cands[k], periods[k], period)
+        cost = total.min(axis=0) + _unary_cost(cands[k], periods[k], period, max_deviation)
     choice = int(np.argmin(cost))
     counts = [int(cands[-1][choice])]
     for k in range(len(stretches) - 1, 0, -1):
@@ -193,10 +201,12 @@ def _candidate_counts(stretch: float, period: float) -> np.ndarray:
     return counts[counts >= 1]
 
 
-def _unary_cost(counts: np.ndarray, periods: np.ndarray, period: float) -> np.ndarray:
+def _unary_cost(
+    counts: np.ndarray, periods: np.ndarray, period: float, max_deviation: float
+) -> np.ndarray:
     short_bar = np.array([_SHORT_BAR_COST[int(c) % 4] for c in counts])
     deviation = np.abs(np.log(periods / period))
-    beyond = np.maximum(0.0, deviation - MAX_TEMPO_DEVIATION)
+    beyond = np.maximum(0.0, deviation - max_deviation)
     return _DEVIATION_WEIGHT * deviation + _DEVIATION_PENALTY * beyond + short_bar
 
 

@@ -146,6 +146,10 @@ class NoteSink:
         velocity = float(np.clip(velocity * self.level, 0.05, 1.0))
         self._rows.append((self.palette.get(part, part), beat, length, int(pitch), velocity))
 
+    def clear(self, first: float, last: float) -> None:
+        """Drop the notes that start in `[first, last)` beats."""
+        self._rows = [row for row in self._rows if not first <= row[1] < last]
+
     def to_notes(self, grid: Grid, duration: float, swing: bool = False) -> list[Note]:
         """Notes in seconds, sorted by onset; those starting at or after `duration` are dropped.
         With `swing`, off-beat eighths move to the third triplet (a shuffle)."""
@@ -196,7 +200,7 @@ def write_drums(
     )
     snare = GM_SIDE_STICK if density == 0 else GM_SNARE  # calm pictures get a softer backbeat
     for part, key in (("kick", GM_KICK), ("snare", snare), ("hat", GM_CLOSED_HAT)):
-        if part == "hat" and quiet:
+        if part == "hat" and (quiet or ctx.section.kit == "soft"):  # a low intensity: no hats
             continue
         for step, mark in enumerate(pattern[part][:fill_from]):
             if mark == ".":

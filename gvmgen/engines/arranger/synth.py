@@ -321,7 +321,7 @@ def _damped(tone: np.ndarray, n_held: int, sr: int, release: float, tau: float) 
 @lru_cache(maxsize=8)
 def _bow_noise(sr: int) -> np.ndarray:
     """A few seconds of soft, dark noise that strings mix under their tone."""
-    noise = _one_pole_lowpass(_noise(4 * sr, 7919), 3500.0, sr)
+    noise = _one_pole_lowpass(_noise(4 * sr, 7919), 1800.0, sr)
     noise.flags.writeable = False
     return noise
 
@@ -331,7 +331,7 @@ def strings(pitch: int, n_held: int, sr: int) -> np.ndarray:
     low-pass would take them, a slow bow attack, and bow noise. `[2, n]`."""
     env = envelope(n_held, sr, 0.28, 0.4, 0.85, 0.55)
     n, f = len(env), midi_hz(pitch)
-    harmonics = max(2, int(min(5000.0, 900.0 + 3.0 * f) / f))
+    harmonics = max(2, int(min(3000.0, 600.0 + 2.0 * f) / f))
     bow = _bow_noise(sr)
     sides = []
     for side, cents in enumerate(((-9.0, 3.0, 11.0), (-4.0, 7.0, -12.0))):
@@ -343,7 +343,7 @@ def strings(pitch: int, n_held: int, sr: int) -> np.ndarray:
             )
         start = (pitch * 4409 + side * 22050) % max(1, len(bow) - n)
         noise = bow[start : start + n] if n <= len(bow) else np.resize(bow, n)
-        sides.append(mix / 3 + 0.06 * noise)
+        sides.append(mix / 3 + 0.03 * noise)
     return np.stack(sides) * env
 
 

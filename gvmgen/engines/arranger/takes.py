@@ -48,8 +48,8 @@ IDEAS = (
 
 # Which instrument plays each role, per palette. Roles are what the part writers write.
 PALETTES: dict[str, dict[str, str]] = {
-    "band": {"pad": "strings", "keys": "piano", "lead": "lead", "pluck": "harp"},
-    "chamber": {"pad": "strings", "keys": "harp", "lead": "strings_lead", "pluck": "piano"},
+    "band": {"pad": "strings", "keys": "keys", "lead": "lead", "pluck": "harp"},
+    "chamber": {"pad": "strings", "keys": "piano", "lead": "strings_lead", "pluck": "harp"},
     "electric": {"pad": "pad", "keys": "keys", "lead": "bell", "pluck": "pluck"},
 }
 
