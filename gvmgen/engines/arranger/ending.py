@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from gvmgen.align.joins import DECAY_SECONDS
 from gvmgen.engines.arranger.harmony import scale_pitch
 from gvmgen.engines.arranger.parts import LEAD_BASE, BarContext, NoteSink
 from gvmgen.engines.arranger.score import GM_CRASH, GM_KICK, GM_SNARE
 from gvmgen.engines.base import Ending
 
-ROOM = {"button": 1.2, "ring": 2.5, "fade": 0.0}  # s an outer-end accent needs to decay in
+ROOM = {**DECAY_SECONDS, "fade": 0.0}  # s an outer-end accent needs to decay in
 FADE_BARS = 4  # a fade ending thins the groove over this many bars
 
 
