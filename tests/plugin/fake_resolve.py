@@ -253,12 +253,12 @@ class FakeResolve(_Gated):
 
     # for tests
     def menu_entries(self, scripts_root: Path) -> list[str]:
-        """What Workspace > Scripts lists: .lua always, .py not on free 21.1+."""
+        """What Workspace > Scripts lists: every .lua, and .py except on free 21.1+."""
         shown = []
         for path in sorted((scripts_root / "Utility").rglob("*")):
             python_hidden = not self.studio and self.version >= (21, 1, 0)
             listed = path.suffix == ".lua" or (path.suffix == ".py" and not python_hidden)
-            if listed and path.parent.name == "GVMGen" and path.stem != "gvmgen_core":
+            if listed and path.parent.name == "GVMGen":
                 shown.append(path.stem)
         return shown
 
