@@ -305,9 +305,7 @@ FCM: NON-DROP FRAME
 """
 
 
-def test_an_edl_whose_source_lengths_miss_its_record_is_read_at_its_record_times(
-    capsys, tmp_path
-):
+def test_an_edl_whose_source_lengths_miss_its_record_is_read_at_its_record_times(capsys, tmp_path):
     edl = tmp_path / "stills.edl"
     edl.write_text(STILLS_EDL)
     code, out, err = _analyze(capsys, edl, "--json", "--edit-points-only", "--rate", "25")
@@ -321,9 +319,7 @@ def test_an_edl_whose_source_lengths_miss_its_record_is_read_at_its_record_times
     assert "2 event(s)" in warning and "event 002" in warning and "Traceback" not in err
 
 
-def test_a_dissolve_whose_source_length_misses_its_record_is_read_with_a_warning(
-    capsys, tmp_path
-):
+def test_a_dissolve_whose_source_length_misses_its_record_is_read_with_a_warning(capsys, tmp_path):
     edl = tmp_path / "dissolve.edl"
     edl.write_text(
         "TITLE: D\nFCM: NON-DROP FRAME\n\n"
