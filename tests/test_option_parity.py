@@ -10,6 +10,7 @@ tests/backend/test_backend_cli.py.
 from __future__ import annotations
 
 import argparse
+import types
 import typing
 from enum import Enum
 from pathlib import Path
@@ -138,7 +139,11 @@ def test_each_option_has_the_model_default_and_choices(option):
 
 
 def _allowed_values(annotation) -> tuple | None:
-    """The values a Literal or Enum field accepts; None for open types."""
+    """The values a Literal or Enum field accepts (besides None, for an optional one); None for
+    open types."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
+        annotation = args[0]
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return tuple(member.value for member in annotation)
     if typing.get_origin(annotation) is typing.Literal:

@@ -11,6 +11,9 @@ import argparse
 import sys
 from dataclasses import dataclass
 
+from gvmgen.controls import MOODS
+from gvmgen.schema import DEFAULT_DUCK_DB, LOUDNESS_PRESETS
+
 
 def add_parser(subparsers, help_text: str) -> None:
     parser = subparsers.add_parser(
@@ -31,6 +34,14 @@ def add_parser(subparsers, help_text: str) -> None:
         "(finished cues are kept), or after it finished to get its result without a new take",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def duck_depth(text: str) -> float:
+    """`--duck 10` and `--duck -10` both mean 10 dB down (the model checks the range)."""
+    try:
+        return -abs(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a depth in dB, e.g. 10") from None
 
 
 def positive_rate(text: str) -> float:
@@ -127,6 +138,51 @@ SCORE_OPTIONS = (
         action="store_true",
         default=False,
         help="also write DIR/preview.mp4: the picture with the new music (video input)",
+    ),
+    _option(
+        "--mood",
+        "mood",
+        metavar="NAME",
+        help="the music's mood, one of: " + ", ".join(MOODS) + " (each a tempo band, mode and "
+        "instrumentation: see README); markers `mood NAME` change it from there on",
+    ),
+    _option(
+        "--intensity",
+        "intensity",
+        type=int,
+        metavar="1-9",
+        help="1 barely there, 5 as the picture asks, 9 everything; markers `intensity N` "
+        "change it from there on",
+    ),
+    _option(
+        "--tempo",
+        "tempo",
+        metavar="BPM|MIN-MAX",
+        help="tempo 40-220 BPM, one value (96) or a band (90-110); a `tempo N` marker starts "
+        "a new cue there",
+    ),
+    _option(
+        "--duck",
+        "duck_db",
+        type=duck_depth,
+        default=DEFAULT_DUCK_DB,
+        metavar="DB",
+        help="lower the music this many dB under the timeline's own dialogue (default 10)",
+    ),
+    _option(
+        "--no-duck",
+        "duck_db",
+        action="store_const",
+        const=0.0,
+        default=DEFAULT_DUCK_DB,
+        help="leave the music at full level under dialogue",
+    ),
+    _option(
+        "--loudness",
+        "loudness",
+        choices=tuple(LOUDNESS_PRESETS),
+        help="delivery standard: streaming (-14 LUFS, -1 dBTP), web (-16, -1), ebu-r128 "
+        "(-23, -1), atsc-a85 (-24 LKFS, -2); --target-lufs for any other value",
     ),
 )
 

@@ -26,6 +26,14 @@ client.REQUEST_OPTIONS = {
   { flag = "--edit-points-only", setting = "edit_points_only" },
   { flag = "--rate", setting = "rate" }, -- an EDL's rate; Resolve exports OTIO, which has one
   { flag = "--preview", setting = "preview" },
+  -- The editor's controls for the whole range (Studio: the score dialog; free edition:
+  -- gvmgen.json). Markers named `mood …`, `intensity N`, `tempo N` change them mid-range.
+  { flag = "--mood", setting = "mood" },
+  { flag = "--intensity", setting = "intensity" },
+  { flag = "--tempo", setting = "tempo" },
+  { flag = "--duck", setting = "duck" },
+  { flag = "--no-duck", setting = "no_duck" },
+  { flag = "--loudness", setting = "loudness" },
 }
 -- How a submit waits for its job: how long, and whether to start `gvmgen serve` if none answers.
 client.WAIT_OPTIONS = {

@@ -312,10 +312,16 @@ EXAMPLES = {
     "--seed": "7",
     "--takes": "2",
     "--max-stretch": "0.05",
-    "--target-lufs": "-18",
+    "--target-lufs": "-23",  # agrees with --loudness ebu-r128 below
     "--edit-points-only": None,
     "--rate": "25",
     "--preview": None,
+    "--mood": "tense",
+    "--intensity": "7",
+    "--tempo": "90-110",
+    "--duck": "6",
+    "--no-duck": None,
+    "--loudness": "ebu-r128",
 }
 
 
@@ -332,7 +338,13 @@ def test_every_score_option_reaches_the_backend(server, clip, tmp_path, capsys):
     code, lines = _client(capsys, *argv, "--data-dir", str(server.data_dir))
     assert code == 0, lines
     stored = server.server.store.get(lines[0]["job_id"]).request
+    sent = {}  # by field: the last option given for a field wins (--duck, then --no-duck)
     for option in SCORE_OPTIONS:
         value = EXAMPLES[option.flag]
-        sent = True if value is None else option.spec.get("type", str)(value)
-        assert stored.get(option.field) == sent, f"{option.flag} did not reach the backend"
+        flag_value = option.spec.get("const", True)
+        sent[option.field] = (
+            flag_value if value is None else option.spec.get("type", str)(value),
+            option.flag,
+        )
+    for field, (value, flag) in sent.items():
+        assert stored.get(field) == value, f"{flag} did not reach the backend"
