@@ -97,13 +97,40 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _submit(args, out: _Output) -> int:
+    from gvmgen_backend.client import RequestRefused
+
     body = _request(args) | {"key": args.key or uuid.uuid4().hex, "watch": not args.no_wait}
     with _client(args) as client:
-        if args.no_wait:
-            _, reply = client.request("submit", body)
-            out.line("accepted", {"job_id": reply["job_id"]})
-            return EXIT_OK
-        return _follow(out, client.follow("submit", body, _deadline(args, None)), args)
+        try:
+            if args.no_wait:
+                _, reply = client.request("submit", body)
+                out.line("accepted", {"job_id": reply["job_id"]})
+                return EXIT_OK
+            return _follow(out, client.follow("submit", body, _deadline(args, None)), args)
+        except RequestRefused as refused:
+            raise _older_backend(client, refused) or refused from None
+
+
+def _older_backend(client, refused):
+    """A `BackendOutdated` when the server refused a request field this client knows (a server
+    started before the field existed forbids it as unknown), else None."""
+    from gvmgen.errors import GVMGenError
+    from gvmgen.schema import ScoreRequest
+
+    field = refused.error.get("field")
+    unknown = "extra" in str(refused.error.get("message", "")).lower()
+    if not (unknown and field in ScoreRequest.model_fields):
+        return None
+    try:
+        _, pong = client.request("ping", {})
+        version = pong.get("version", "unknown")
+    except GVMGenError:
+        version = "unknown"
+    return GVMGenError(
+        f"the backend (version {version}) is older than this client: restart `gvmgen serve`",
+        field=field,
+        code="backend_outdated",
+    )
 
 
 def _watch(args, out: _Output) -> int:

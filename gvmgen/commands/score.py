@@ -195,12 +195,16 @@ def add_score_options(parser: argparse.ArgumentParser) -> None:
 
 
 def request_from_args(args: argparse.Namespace) -> dict:
-    """The ScoreRequest fields the options gave (unset ones are left to the model), plus
+    """The ScoreRequest fields the options gave (unset or default ones are left to the model), plus
     `input`, `out_dir` and `job_id` from the command's own arguments."""
+    from gvmgen.schema import ScoreRequest
+
     request = {"input": args.input, "out_dir": args.out}
     for option in SCORE_OPTIONS:
         value = getattr(args, option.field)
-        if value is not None:
+        # a default is left to the model, so that a client only sends what was asked for
+        # (a server older than a field then refuses only a request that uses it)
+        if value is not None and value != ScoreRequest.model_fields[option.field].default:
             request[option.field] = value
     if getattr(args, "job_id", None):
         request["job_id"] = args.job_id
