@@ -13,6 +13,8 @@ import sys
 
 
 def add_parser(subparsers, help_text: str) -> None:
+    from gvmgen.commands.score import positive_rate
+
     parser = subparsers.add_parser(
         "analyze",
         help=help_text,
@@ -31,7 +33,7 @@ def add_parser(subparsers, help_text: str) -> None:
     parser.add_argument("--json", action="store_true", help="JSON Lines, one object per input")
     parser.add_argument(
         "--rate",
-        type=_positive_rate,
+        type=positive_rate,
         metavar="FPS",
         help="frame rate of EDL inputs (EDLs carry none; default: told from the timecodes or "
         "the media they name), e.g. 25 or 29.97",
@@ -57,16 +59,6 @@ def run(args: argparse.Namespace) -> int:
         else:
             _print_table(result.to_json())
     return 0
-
-
-def _positive_rate(text: str) -> float:
-    try:
-        rate = float(text)
-    except ValueError:
-        rate = 0.0
-    if not 1.0 <= rate <= 240.0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a frame rate; expected 24, 25, 29.97 …")
-    return rate
 
 
 def _print_table(report: dict, out=None) -> None:

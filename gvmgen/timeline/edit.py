@@ -179,6 +179,25 @@ def read_edit(
     )
 
 
+def audio_track_segments(edit: Edit) -> list[list[Segment]]:
+    """The clips of each enabled audio track inside the edit's range, one list per track (audio
+    tracks mix, so none hides another), in the same frames as `Edit.segments`. A clip whose
+    media is missing keeps its path: whoever reads the audio plays silence there."""
+    base_dir = edit.source_path.parent if edit.source_path else None
+    from gvmgen.timeline.score_track import METADATA_KEY, SCORE_TRACK_NAME
+
+    tracks = []
+    for track in edit.timeline.audio_tracks():
+        if track.name.startswith(SCORE_TRACK_NAME) or any(
+            METADATA_KEY in item.metadata for item in track
+        ):  # music we placed before is not the timeline's own sound
+            continue
+        pieces = visible_pieces([track])
+        found = _segments_in_range(pieces, edit.range, edit.rate, base_dir)
+        tracks.append([segment for segment, needs_file in found if needs_file])
+    return [t for t in tracks if t]
+
+
 def _timeline_and_path(
     path_or_timeline: str | os.PathLike | otio.schema.Timeline,
     rate: float | None,
@@ -289,9 +308,8 @@ def _with_media_checked(segments: list[tuple[Segment, bool]], allow_missing: boo
         names = [seg.clip_name for (seg, _), gone in zip(segments, missing, strict=True) if gone]
         first = next(seg for (seg, _), gone in zip(segments, missing, strict=True) if gone)
         others = len(set(names) - {first.clip_name})
-        more = f"{others} more clip(s) also missing; " if others else ""
         path = str(first.media_path) if first.media_path else NO_FILE
-        raise MissingMediaError(first.clip_name, path, hint=more + EDIT_POINTS_ONLY_HINT)
+        raise MissingMediaError(first.clip_name, path, EDIT_POINTS_ONLY_HINT, also_missing=others)
     if any(missing):
         gone = {seg.clip_name for (seg, _), lost in zip(segments, missing, strict=True) if lost}
         log.warning(

@@ -16,6 +16,8 @@ from fractions import Fraction
 
 import opentimelineio as otio
 
+from gvmgen.controls import ControlChange
+from gvmgen.errors import InputError
 from gvmgen.timeline.flatten import seconds
 from gvmgen.timeline.ranges import at_rate, nearest_frame, rate_fraction
 
@@ -92,6 +94,9 @@ def _comment(marker: otio.schema.Marker) -> str:
 # --- conventions: what a marker's leading word asks for ---------------------------------------
 
 HIT_WORD = "hit"  # a sync point the music must land on: the top priority of the plan
+# The editor's controls from a marker on (gvmgen.controls): `mood tense`, `intensity 8`,
+# `tempo 96` (or `tempo 90-110`).
+CONTROL_WORDS = ("mood", "intensity", "tempo")
 
 
 @dataclass(frozen=True)
@@ -115,11 +120,16 @@ class MarkerConventions:
     """Everything the editor's markers ask of the score, one field per convention."""
 
     must_hits: tuple[MustHit, ...] = ()
+    control_changes: tuple[ControlChange, ...] = ()
+    warnings: tuple[str, ...] = ()  # markers that name a convention but cannot be read
 
 
 def read_conventions(markers: list[TimelineMarker]) -> MarkerConventions:
     """Every convention of `markers` (as `markers_in_range` returns them)."""
-    return MarkerConventions(must_hits=must_hits(markers))
+    changes, warnings = control_changes(markers)
+    return MarkerConventions(
+        must_hits=must_hits(markers), control_changes=changes, warnings=warnings
+    )
 
 
 def must_hits(markers: list[TimelineMarker]) -> tuple[MustHit, ...]:
@@ -146,3 +156,41 @@ def leading_word(marker: TimelineMarker, word: str) -> str | None:
 def _word_pattern(word: str) -> re.Pattern:
     # the word, then the end or a character that is not a letter, digit or underscore
     return re.compile(rf"\s*{re.escape(word)}(?![\w])[\s:;,.\-\u2013\u2014]*(.*)", re.I | re.S)
+
+
+def control_changes(
+    markers: list[TimelineMarker],
+) -> tuple[tuple[ControlChange, ...], tuple[str, ...]]:
+    """The `mood NAME`, `intensity N` and `tempo BPM` markers as changes from their time on (in
+    time order; the last of one control on one frame wins), and one warning per such marker
+    whose value cannot be read, naming it: a bad marker never stops a score."""
+    found: dict[tuple[int, str], ControlChange] = {}
+    warnings = []
+    for marker in markers:
+        for word in CONTROL_WORDS:
+            value = leading_word(marker, word)
+            if value is None:
+                continue
+            try:
+                change = ControlChange(
+                    marker.time.to_seconds(), word, _control_value(word, value), marker.name
+                )
+            except InputError as error:
+                where = f"{marker.time.to_seconds():.2f} s into the range"
+                reason = str(error).split(": ", 1)[-1]
+                warnings.append(f"marker {marker.name!r} at {where} ignored: {reason}")
+                continue
+            found[marker.time.value, word] = change
+    changes = tuple(found[key] for key in sorted(found))
+    return changes, tuple(warnings)
+
+
+def _control_value(word: str, text: str):
+    from gvmgen.controls import check_intensity, check_mood, parse_tempo
+
+    value = text.split()[0] if text.split() else ""
+    if word == "mood":
+        return check_mood(value)
+    if word == "intensity":
+        return check_intensity(value)
+    return parse_tempo(text)

@@ -70,20 +70,20 @@ def test_timecodes_to_frames_drop_frame_included(core, rate, timecode, frame):
     import opentimelineio as otio
 
     module, _ = core
-    parsed = module.timecode_frame(timecode, module.parse_rate(rate))
+    parsed = module.frames.timecode_frame(timecode, module.frames.parse_rate(rate))
     assert parsed == frame
     exact = {"24": 24.0, "23.976": 24000 / 1001, "29.97": 30000 / 1001}[rate]
     assert round(otio.opentime.from_timecode(timecode, exact).value) == frame
 
 
 def test_rates_are_exact_fractions(core):
-    module, _ = core
-    r = module.parse_rate("23.976")
+    frames = core[0].frames
+    r = frames.parse_rate("23.976")
     assert (r.num, r.den) == (24000, 1001)
-    assert module.frames_at(20.854166666666668, r) == 500
-    r = module.parse_rate("29.97")
+    assert frames.frames_at(20.854166666666668, r) == 500
+    r = frames.parse_rate("29.97")
     assert (r.num, r.den) == (30000, 1001)
-    assert module.parse_rate("nonsense") is None
+    assert frames.parse_rate("nonsense") is None
 
 
 def test_the_four_menu_scripts_are_one_loader_with_their_own_command():
@@ -102,9 +102,9 @@ def test_free_21_1_lists_every_command_and_runs_without_ui_or_python(tmp_path, m
     editor = make_editor(tmp_path, "24", version=(21, 1, 0), studio=False)
     assert editor.resolve.fusion.UIManager is None
     (editor.menu_dir / "Old Python Script.py").write_text("print('hidden on free 21.1')")
-    assert editor.resolve.menu_entries(editor.scripts_root) == [
-        Path(n).stem for n in sorted(installer.MENU_SCRIPTS)
-    ]
+    entries = editor.resolve.menu_entries(editor.scripts_root)
+    assert {Path(n).stem for n in installer.MENU_SCRIPTS} <= set(entries)
+    assert "Old Python Script" not in entries
     editor.timeline.set_marks(48, 527)
     assert errors_in(editor.run("Score Marked Range")) == []
     assert [len(t.items) for t in editor.timeline.audio] == [1, 1]
