@@ -111,18 +111,18 @@ def _edl_media_rate(text: str, path: Path, media_rate: Callable[[Path], float | 
 
 def _check_parses(path: Path, rate: float) -> None:
     try:
-        _read_edl(path, rate)
+        _read_edl(path, rate, warn=False)  # the rate question is the one line to show
     except Exception as err:  # as in read_timeline: adapters raise anything
         raise TimelineError(f"cannot read {str(path)!r} as cmx_3600: {_reason(err)}") from err
 
 
-def _read_edl(path: Path, rate: float) -> otio.schema.Timeline:
+def _read_edl(path: Path, rate: float, warn: bool = True) -> otio.schema.Timeline:
     """An EDL at its record times: plain cuts whose source length differs from their record
     length are read at the record length (`edl_mismatch`); any other mismatch the adapter
     finds is laid out by its source length (`ignore_timecode_mismatch`). Each says so once."""
     name = repr(str(path))
     text, mismatched = record_timed(path.read_text(encoding="utf-8", errors="replace"), rate)
-    if mismatched:
+    if mismatched and warn:
         log.warning(describe(name, mismatched))
     read = functools.partial(otio.adapters.read_from_string, adapter_name="cmx_3600", rate=rate)
     try:
@@ -130,7 +130,8 @@ def _read_edl(path: Path, rate: float) -> otio.schema.Timeline:
     except Exception as err:  # the adapter's EDLParseError; anything else is raised again below
         if "don't match" not in str(err):
             raise
-        log.warning(laid_out_by_source(name, str(err)))
+        if warn:
+            log.warning(laid_out_by_source(name, str(err)))
     return read(text, ignore_timecode_mismatch=True)
 
 

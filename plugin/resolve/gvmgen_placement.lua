@@ -227,9 +227,9 @@ local function leftovers(session, before)
   local now = snapshot(session)
   local extra = #now - #before
   local stray = 0
-  for track = 1, math.min(#now, #before) do
+  for track = 1, #now do
     for key in pairs(now[track]) do
-      if not before[track][key] then stray = stray + 1 end
+      if not (before[track] or {})[key] then stray = stray + 1 end
     end
   end
   if extra == 0 and stray == 0 then return nil end
