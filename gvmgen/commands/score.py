@@ -242,6 +242,9 @@ def print_summary(result, out=None) -> None:
         if cue.silent:  # a rest over a gap or long black: nothing aimed at, nothing to rate
             print(f"{where}   rest: silence over a gap or black", file=out)
             continue
+        if cue.hit_rate_50ms is None:  # no cut to aim at: no rate to claim
+            print(f"{where} {cue.tempo:>5.0f} {cue.seed:>6}   no cuts in range", file=out)
+            continue
         print(
             f"{where} {cue.tempo:>5.0f} "
             f"{cue.seed:>6} {cue.hit_rate_1frame:>8.0%} {cue.hit_rate_50ms:>6.0%} "
