@@ -1,5 +1,6 @@
 """Every score option exists alike in `gvmgen score`, `gvmgen client submit`, the protocol's
-request model (`ScoreRequest`, the `submit` body) and docs/protocol.md.
+request model (`ScoreRequest`, the `submit` body), docs/protocol.md and the Resolve scripts'
+option table (`REQUEST_OPTIONS` in plugin/resolve/gvmgen_client.lua, read through lupa).
 
 The table is `SCORE_OPTIONS` in gvmgen/commands/score.py. An option added to one place and not
 the others fails here, and the message names the place to add it. The backend end of the wire
@@ -156,3 +157,33 @@ def test_docs_protocol_names_every_submit_field():
     row = next(line for line in doc.splitlines() if line.startswith("| `submit` |"))
     missing = [o.field for o in SCORE_OPTIONS if f"`{o.field}`" not in row]
     assert not missing, f"docs/protocol.md's submit row does not name {missing}"
+
+
+PLUGIN_TABLE = "REQUEST_OPTIONS in plugin/resolve/gvmgen_client.lua"
+
+
+def test_the_resolve_scripts_can_pass_every_score_option():
+    from tests.plugin.options import plugin_request_flags
+
+    plugin = plugin_request_flags() - {"--input", "--out"}
+    table = {option.flag for option in SCORE_OPTIONS}
+    problems = [
+        f"{flag} is in {TABLE} but the Resolve scripts cannot pass it: add a row to "
+        f"{PLUGIN_TABLE} (a `setting` named after the flag, or the `job` field it comes from)"
+        for flag in sorted(table - plugin)
+    ]
+    problems += [
+        f"{PLUGIN_TABLE} passes {flag}, which is not in {TABLE}: gvmgen score and the protocol "
+        "do not know it"
+        for flag in sorted(plugin - table)
+    ]
+    assert not problems, "\n".join(problems)
+
+
+def test_every_flag_the_resolve_scripts_pass_is_one_the_client_takes():
+    from tests.plugin.options import TABLES, plugin_options
+
+    submit = set(_flags(_commands()["client submit"]))
+    passed = {row["flag"]: table for table in TABLES for row in plugin_options(table)}
+    unknown = [f"{flag} ({table})" for flag, table in sorted(passed.items()) if flag not in submit]
+    assert not unknown, f"gvmgen client submit does not take what the scripts pass: {unknown}"

@@ -1,8 +1,8 @@
 """`gvmgen analyze INPUT... [--range IN-OUT] [--json]`: the cuts of media files and timelines.
 
 A contract other tools rely on: with --json, one JSON object per input (JSON Lines) with
-`input`, `duration` (s), `rate` (fps), `cuts` [{time, frame, kind}]; exit 2 with one line on
-stderr for bad input.
+`input`, `duration` (s), `rate` (fps), `cuts` [{time, frame, record, kind}] (`record`: the
+timecode the editor sees); exit 2 with one line on stderr for bad input.
 """
 
 from __future__ import annotations
@@ -70,6 +70,10 @@ def _print_table(report: dict, out=None) -> None:
         file=out,
     )
     if cuts:
-        print(f"  {'#':>3}  {'time (s)':>10}  {'frame':>7}  kind", file=out)
+        print(f"  {'#':>3}  {'record':<11}  {'time (s)':>10}  {'frame':>7}  kind", file=out)
     for i, cut in enumerate(cuts, 1):
-        print(f"  {i:>3}  {cut['time']:>10.3f}  {cut['frame']:>7}  {cut['kind']}", file=out)
+        print(
+            f"  {i:>3}  {cut['record']:<11}  {cut['time']:>10.3f}  {cut['frame']:>7}  "
+            f"{cut['kind']}",
+            file=out,
+        )

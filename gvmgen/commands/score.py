@@ -195,12 +195,16 @@ def add_score_options(parser: argparse.ArgumentParser) -> None:
 
 
 def request_from_args(args: argparse.Namespace) -> dict:
-    """The ScoreRequest fields the options gave (unset ones are left to the model), plus
+    """The ScoreRequest fields the options gave (unset or default ones are left to the model), plus
     `input`, `out_dir` and `job_id` from the command's own arguments."""
+    from gvmgen.schema import ScoreRequest
+
     request = {"input": args.input, "out_dir": args.out}
     for option in SCORE_OPTIONS:
         value = getattr(args, option.field)
-        if value is not None:
+        # a default is left to the model, so that a client only sends what was asked for
+        # (a server older than a field then refuses only a request that uses it)
+        if value is not None and value != ScoreRequest.model_fields[option.field].default:
             request[option.field] = value
     if getattr(args, "job_id", None):
         request["job_id"] = args.job_id
@@ -237,6 +241,9 @@ def print_summary(result, out=None) -> None:
         where = f"  {cue.name[:14]:<14} {cue.record_in:>11} {cue.record_out:>11}"
         if cue.silent:  # a rest over a gap or long black: nothing aimed at, nothing to rate
             print(f"{where}   rest: silence over a gap or black", file=out)
+            continue
+        if cue.hit_rate_50ms is None:  # no cut to aim at: no rate to claim
+            print(f"{where} {cue.tempo:>5.0f} {cue.seed:>6}   no cuts in range", file=out)
             continue
         print(
             f"{where} {cue.tempo:>5.0f} "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,8 @@ from gvmgen.timeline.ranges import (
     nearest_frame,
     parse_range,
     range_at_rate,
+    range_form,
+    range_text,
     rate_fraction,
     timecode,
     timeline_rate,
@@ -152,7 +155,7 @@ def read_edit(
     tl_rate = timeline_rate(timeline, rate or 24.0)
     global_start = at_rate(timeline.global_start_time or RationalTime(0, tl_rate), tl_rate)
     drop_frame = uses_drop_frame(global_start, tl_rate)
-    selected = _selected_range(timeline, range, tl_rate, global_start, drop_frame)
+    selected = _selected_range(timeline, range, tl_rate, global_start, drop_frame, min_seconds)
     where = _describe(selected, tl_rate, global_start, drop_frame)
     check_long_enough(int(selected.duration.value), tl_rate, min_seconds, where)
     base_dir = source_path.parent if source_path else None
@@ -215,6 +218,7 @@ def _selected_range(
     rate: float,
     global_start: RationalTime,
     drop_frame: bool,
+    min_seconds: float = 0.0,
 ) -> TimeRange:
     """The range to score in track time, whole frames at `rate`, checked against the timeline."""
     extent = TimeRange(RationalTime(0, rate), at_rate(timeline.duration(), rate))
@@ -232,8 +236,35 @@ def _selected_range(
         raise TimelineError(
             f"range {_describe(selected, rate, global_start, drop_frame)} is outside timeline "
             f"{timeline.name!r}, which runs {_describe(extent, rate, global_start, drop_frame)}"
+            + _clamp_offer(selected, extent, range_, global_start, drop_frame, min_seconds),
+            field="range",
         )
     return selected
+
+
+def _clamp_offer(
+    selected: TimeRange,
+    extent: TimeRange,
+    typed: TimeRange | str,
+    global_start: RationalTime,
+    drop_frame: bool,
+    min_seconds: float,
+) -> str:
+    """`; the timeline ends at 01:00:29:12; use --range 01:00:10:00-01:00:29:12`: the part of
+    the range inside the timeline, written as the editor wrote theirs, when it is long enough."""
+    rate = extent.duration.rate
+    start = max(selected.start_time.value, 0)
+    end = min(selected.end_time_exclusive().value, extent.end_time_exclusive().value)
+    edge = "starts" if selected.start_time.value < 0 else "ends"
+    at = timecode((extent.start_time if edge == "starts" else extent.end_time_exclusive())
+                  + global_start, rate, drop_frame)  # fmt: skip
+    if end - start < max(1, math.ceil(min_seconds * rate_fraction(rate))):
+        return f"; the timeline {edge} at {at}: mark a range inside it"
+    form = range_form(typed) if isinstance(typed, str) else "timecode"
+    clamped = TimeRange(RationalTime(start, rate), RationalTime(end - start, rate))
+    return f"; the timeline {edge} at {at}; use --range " + range_text(
+        clamped, form, global_start, drop_frame
+    )
 
 
 def _describe(

@@ -227,9 +227,9 @@ local function leftovers(session, before)
   local now = snapshot(session)
   local extra = #now - #before
   local stray = 0
-  for track = 1, math.min(#now, #before) do
+  for track = 1, #now do
     for key in pairs(now[track]) do
-      if not before[track][key] then stray = stray + 1 end
+      if not (before[track] or {})[key] then stray = stray + 1 end
     end
   end
   if extra == 0 and stray == 0 then return nil end
@@ -330,15 +330,21 @@ function placement.save_and_recheck(session, cues, track)
   end
 end
 
+local function rate_text(rate)
+  if rate.den == 1 then return tostring(rate.num) end
+  return (string.format("%.3f", rate.value):gsub("0+$", ""))
+end
+
 -- Say so where Resolve could not place a cue's exact length (a WAV in the project's rate on a
--- faster timeline): the clip is one frame short rather than over the next one.
+-- faster timeline): the clip is short rather than over the next one.
 local function tell_short(session, cues)
   for _, cue in ipairs(cues) do
     local _, landed = placement.landing(session, cue)
     if landed ~= cue.frames then
-      console.say(string.format("%s is %d frames, not %d: Resolve counts the WAV at the project's "
-        .. "frame rate and cannot place %d frames of it on this %.3f fps timeline", tostring(cue.name),
-        landed, cue.frames, cue.frames, session.rate.value))
+      console.say(string.format("placed %s %d frame%s short (%d of %d): its WAV counts frames at "
+        .. "the project's rate, and no whole number of them fills exactly %d frames of this %s fps "
+        .. "timeline", tostring(cue.name), cue.frames - landed, cue.frames - landed == 1 and "" or "s",
+        landed, cue.frames, cue.frames, rate_text(session.rate)))
     end
   end
 end
