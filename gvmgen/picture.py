@@ -197,7 +197,7 @@ def _cue_view(
         pieces=pieces,
         unhit={round(start + float(u.time), 3) for u in plan.unhit},
         silent=cue.silent,
-        hit_rate=report.hit_rate_50ms if report is not None else None,
+        hit_rate=_measured_rate(report),
         stretch_used=float(report.max_stretch) if report is not None else planned,
     )
 
@@ -276,10 +276,17 @@ def _header(draw, view: _View, fonts) -> int:
     return HEADER
 
 
+def _measured_rate(report) -> float | None:
+    """The report's ±50 ms rate; nan for a measured cue with no cut in it (None: no report)."""
+    if report is None:
+        return None
+    return float("nan") if report.hit_rate_50ms is None else report.hit_rate_50ms
+
+
 def _rate_text(rate: float | None) -> str:
     if rate is None:  # drawn without the measured report
         return "hits not measured"
-    return "no cuts to hit" if not math.isfinite(rate) else f"{rate:.0%} of cuts hit"
+    return "no cuts in range" if not math.isfinite(rate) else f"{rate:.0%} of cuts hit"
 
 
 def _legend(draw, y: int, fonts, overview: bool) -> int:

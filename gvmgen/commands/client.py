@@ -46,17 +46,11 @@ def add_parser(subparsers, help_text: str) -> None:
 
 
 def _add_submit_options(parser: argparse.ArgumentParser) -> None:
+    from gvmgen.commands.score import add_score_options
+
     parser.add_argument("--input", required=True, metavar="PATH", help="video or timeline file")
-    parser.add_argument(
-        "--range",
-        metavar="IN-OUT",
-        help="seconds, timecodes or fNNN-fMMM (as `gvmgen score --range`)",
-    )
-    parser.add_argument("--mode", choices=("range", "regenerate", "batch"), default="range")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--engine", choices=("auto", "arranger", "gvmgen"), default="auto")
-    parser.add_argument("--takes", type=int, default=1)
-    parser.add_argument("--seed", type=int)
+    add_score_options(parser)
     parser.add_argument(
         "--key",
         help="idempotency key: the same key never makes a second job "
@@ -103,13 +97,40 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _submit(args, out: _Output) -> int:
+    from gvmgen_backend.client import RequestRefused
+
     body = _request(args) | {"key": args.key or uuid.uuid4().hex, "watch": not args.no_wait}
     with _client(args) as client:
-        if args.no_wait:
-            _, reply = client.request("submit", body)
-            out.line("accepted", {"job_id": reply["job_id"]})
-            return EXIT_OK
-        return _follow(out, client.follow("submit", body, _deadline(args, None)), args)
+        try:
+            if args.no_wait:
+                _, reply = client.request("submit", body)
+                out.line("accepted", {"job_id": reply["job_id"]})
+                return EXIT_OK
+            return _follow(out, client.follow("submit", body, _deadline(args, None)), args)
+        except RequestRefused as refused:
+            raise _older_backend(client, refused) or refused from None
+
+
+def _older_backend(client, refused):
+    """A `BackendOutdated` when the server refused a request field this client knows (a server
+    started before the field existed forbids it as unknown), else None."""
+    from gvmgen.errors import GVMGenError
+    from gvmgen.schema import ScoreRequest
+
+    field = refused.error.get("field")
+    unknown = "extra" in str(refused.error.get("message", "")).lower()
+    if not (unknown and field in ScoreRequest.model_fields):
+        return None
+    try:
+        _, pong = client.request("ping", {})
+        version = pong.get("version", "unknown")
+    except GVMGenError:
+        version = "unknown"
+    return GVMGenError(
+        f"the backend (version {version}) is older than this client: restart `gvmgen serve`",
+        field=field,
+        code="backend_outdated",
+    )
 
 
 def _watch(args, out: _Output) -> int:
@@ -175,17 +196,11 @@ _ACTIONS = {
 
 def _request(args) -> dict:
     """The ScoreRequest fields; paths made absolute here, where the user's cwd is known."""
-    request = {
-        "input": str(Path(args.input).expanduser().resolve()),
-        "mode": args.mode,
-        "engine": args.engine,
-        "takes": args.takes,
-        "out_dir": str(Path(args.out).expanduser().resolve()),
-    }
-    if args.range is not None:
-        request["range"] = args.range
-    if args.seed is not None:
-        request["seed"] = args.seed
+    from gvmgen.commands.score import request_from_args
+
+    request = request_from_args(args)
+    request["input"] = str(Path(args.input).expanduser().resolve())
+    request["out_dir"] = str(Path(args.out).expanduser().resolve())
     return request
 
 
@@ -316,8 +331,9 @@ class _Output:
 
 
 def _one_line(error: dict) -> str:
-    text = error.get("message", "")
-    return text + (f" ({error['hint']})" if error.get("hint") else "")
+    from gvmgen.errors import one_line
+
+    return one_line(error.get("message", ""), error.get("hint"))
 
 
 def _human(line_type: str, body: dict) -> str:

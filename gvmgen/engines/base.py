@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from gvmgen.controls import CueControls
 from gvmgen.progress import ProgressFn, check_cancel
 
 if TYPE_CHECKING:
@@ -34,6 +35,9 @@ class CueConditioning:
         motion_times: time of each motion value, float64 `[F]`, or None.
         prompt_audio: the previous cue's tail at the engine's sample rate, float32
             `[channels, samples]`, for engines that continue from it; None at the first cue.
+        controls: the editor's mood, intensity and tempo at the cue's start and the markers'
+            changes inside it (`gvmgen.controls`); an engine lists what it honours in
+            `steered_controls` (none: picture only).
     """
 
     duration: float
@@ -43,6 +47,7 @@ class CueConditioning:
     motion: np.ndarray | None = None
     motion_times: np.ndarray | None = None
     prompt_audio: np.ndarray | None = None
+    controls: CueControls = field(default_factory=CueControls)
 
     def __post_init__(self) -> None:
         if not self.duration > 0:

@@ -258,3 +258,93 @@ def test_without_json_lines_a_person_reads_the_summary(server, clip, tmp_path, c
     assert code == 0 and "engine: arranger" in out and f"timeline: {tmp_path / 'o'}" in out
     assert main(["client", "list", "--data-dir", data]) == 0
     assert " done " in capsys.readouterr().out
+
+
+def _edl(path, media=None, rate=25):
+    """Two events cut at `rate` from 01:00:00:00, frame fields all 00 (24 or 25 fps alike)."""
+    events = [(1, 3, 0), (2, 5, 2)]  # (source in s, source out s, record in s)
+    lines = ["TITLE: T", "FCM: NON-DROP FRAME", ""]
+    for number, (src_in, src_out, rec_in) in enumerate(events, start=1):
+        rec_out = rec_in + src_out - src_in
+        lines.append(
+            f"{number:03d}  AX       V     C        00:00:{src_in:02d}:00 00:00:{src_out:02d}:00 "
+            f"01:00:{rec_in:02d}:00 01:00:{rec_out:02d}:00"
+        )
+        lines.append(f"* FROM CLIP NAME: shot{number}")
+        if media:
+            lines.append(f"* FROM FILE: {media}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_an_edl_is_scored_through_the_client_with_rate_and_edit_points_only(
+    server, tmp_path, capsys
+):
+    edl = _edl(tmp_path / "cut.edl")
+    data, out = str(server.data_dir), str(tmp_path / "o")
+    argv = ["submit", "--input", str(edl), "--out", out, "--data-dir", data]
+    code, lines = _client(capsys, *argv)
+    assert code == 2 and "--rate" in lines[-1]["error"]["message"]
+    code, lines = _client(capsys, *argv, "--rate", "25", "--edit-points-only")
+    assert code == 0 and lines[-1]["type"] == "done"
+    result = lines[-1]["result"]
+    assert result["rate"] == 25.0 and result["range_in"] == "01:00:00:00"
+    assert [c["record"] for c in result["cuts"]] == ["01:00:02:00"]
+
+
+def test_a_refusal_says_its_hint_once(server, tmp_path, capsys):
+    edl = _edl(tmp_path / "cut.edl")
+    data, out = str(server.data_dir), str(tmp_path / "o")
+    code = main(["client", "submit", "--input", str(edl), "--out", out, "--data-dir", data,
+                 "--rate", "25"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    (line,) = [line for line in err.splitlines() if "failed" in line]
+    assert "media for clip 'shot1' not found" in line and "1 more clip(s) also missing" in line
+    assert line.count("--edit-points-only") == 1
+
+
+# A value for each score option other than its default, as a user would type it.
+EXAMPLES = {
+    "--range": "0-3",
+    "--mode": "batch",
+    "--engine": "arranger",
+    "--seed": "7",
+    "--takes": "2",
+    "--max-stretch": "0.05",
+    "--target-lufs": "-23",  # agrees with --loudness ebu-r128 below
+    "--edit-points-only": None,
+    "--rate": "25",
+    "--preview": None,
+    "--mood": "tense",
+    "--intensity": "7",
+    "--tempo": "90-110",
+    "--duck": "6",
+    "--no-duck": None,
+    "--loudness": "ebu-r128",
+}
+
+
+def test_every_score_option_reaches_the_backend(server, clip, tmp_path, capsys):
+    """What `gvmgen client submit` is given is what the backend stores for the job."""
+    from gvmgen.commands.score import SCORE_OPTIONS
+
+    missing = [o.flag for o in SCORE_OPTIONS if o.flag not in EXAMPLES]
+    assert not missing, f"give {missing} a value in EXAMPLES here (tests/backend)"
+    argv = ["submit", "--input", str(clip), "--out", str(tmp_path / "o"), "--no-wait"]
+    for option in SCORE_OPTIONS:
+        value = EXAMPLES[option.flag]
+        argv += [option.flag] if value is None else [option.flag, value]
+    code, lines = _client(capsys, *argv, "--data-dir", str(server.data_dir))
+    assert code == 0, lines
+    stored = server.server.store.get(lines[0]["job_id"]).request
+    sent = {}  # by field: the last option given for a field wins (--duck, then --no-duck)
+    for option in SCORE_OPTIONS:
+        value = EXAMPLES[option.flag]
+        flag_value = option.spec.get("const", True)
+        sent[option.field] = (
+            flag_value if value is None else option.spec.get("type", str)(value),
+            option.flag,
+        )
+    for field, (value, flag) in sent.items():
+        assert stored.get(field) == value, f"{flag} did not reach the backend"

@@ -18,6 +18,7 @@ from gvmgen.engines.arranger.form import MIN_ANCHOR_GAP
 from gvmgen.engines.arranger.heard import heard_beat_times
 from gvmgen.engines.arranger.render import render_score
 from gvmgen.engines.arranger.score import Score
+from gvmgen.engines.arranger.steering import STEERED
 from gvmgen.engines.base import CueConditioning, ProgressFn, check_cancel
 from gvmgen.errors import InputError
 from gvmgen.progress import report, scaled
@@ -38,6 +39,7 @@ class ArrangerEngine:
     window_seconds = float("inf")  # any length in one go
     needs_gpu = False
     takes_prompt_audio = False
+    steered_controls = STEERED  # the editor's mood, intensity and tempo shape the composition
 
     def __init__(self, sample_rate: int = 48000, min_anchor_gap: float = MIN_ANCHOR_GAP):
         if int(sample_rate) != sample_rate or sample_rate < _LOWEST_RATE:

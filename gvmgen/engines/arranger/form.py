@@ -70,6 +70,7 @@ def plan_grid(
     cuts: np.ndarray,
     tempo_range: tuple[float, float],
     min_gap: float = MIN_ANCHOR_GAP,
+    max_deviation: float = MAX_TEMPO_DEVIATION,
 ) -> Grid:
     """The beat grid for a cue: downbeats on every cut `min_gap` after the previous anchor.
 
@@ -78,12 +79,14 @@ def plan_grid(
         cuts: cut times, seconds from cue start, `[M]`.
         tempo_range: (slowest, fastest) base tempo to consider, BPM.
         min_gap: shortest stretch, seconds, between anchors.
+        max_deviation: farthest a stretch's tempo should stray from the base, as a ratio (an
+            editor's single tempo narrows it).
     """
     anchors = anchor_times(duration, cuts, min_gap)
     stretches = np.diff(anchors)
     best = None
     for bpm in np.arange(tempo_range[0], tempo_range[1] + 1e-9, _TEMPO_SEARCH_STEP):
-        counts, cost = _beat_counts(stretches, 60.0 / bpm)
+        counts, cost = _beat_counts(stretches, 60.0 / bpm, max_deviation)
         cost += 1e-4 * abs(bpm - np.mean(tempo_range))  # ties go to the middle of the range
         if best is None or cost < best[0]:
             best = (cost, float(bpm), counts)
@@ -103,20 +106,22 @@ def anchor_times(duration: float, cuts: np.ndarray, min_gap: float) -> np.ndarra
     return np.asarray(anchors)
 
 
-def _beat_counts(stretches: np.ndarray, period: float) -> tuple[list[int], float]:
+def _beat_counts(
+    stretches: np.ndarray, period: float, max_deviation: float = MAX_TEMPO_DEVIATION
+) -> tuple[list[int], float]:
     """Beats in each stretch for base beat `period` seconds (Viterbi), and the total cost."""
     if len(stretches) == 0:
         return [], 0.0
     cands = [_candidate_counts(d, period) for d in stretches]
     periods = [d / c for d, c in zip(stretches, cands, strict=True)]
-    cost = _unary_cost(cands[0], periods[0], period)
+    cost = _unary_cost(cands[0], periods[0], period, max_deviation)
     back = []
     for k in range(1, len(stretches)):
         step = np.abs(np.log(periods[k][None, :] / periods[k - 1][:, None]))
         pair = _STEP_WEIGHT * step + _STEP_PENALTY * np.maximum(0.0, step - MAX_TEMPO_STEP)
         total = cost[:, None] + pair
         back.append(np.argmin(total, axis=0))
-        cost = total.min(axis=0) + _unary_cost(cands[k], periods[k], period)
+        cost = total.min(axis=0) + _unary_cost(cands[k], periods[k], period, max_deviation)
     choice = int(np.argmin(cost))
     counts = [int(cands[-1][choice])]
     for k in range(len(stretches) - 1, 0, -1):
@@ -134,10 +139,12 @@ def _candidate_counts(stretch: float, period: float) -> np.ndarray:
     return counts[counts >= 1]
 
 
-def _unary_cost(counts: np.ndarray, periods: np.ndarray, period: float) -> np.ndarray:
+def _unary_cost(
+    counts: np.ndarray, periods: np.ndarray, period: float, max_deviation: float
+) -> np.ndarray:
     short_bar = np.array([_SHORT_BAR_COST[int(c) % 4] for c in counts])
     deviation = np.abs(np.log(periods / period))
-    beyond = np.maximum(0.0, deviation - MAX_TEMPO_DEVIATION)
+    beyond = np.maximum(0.0, deviation - max_deviation)
     return _DEVIATION_WEIGHT * deviation + _DEVIATION_PENALTY * beyond + short_bar
 
 

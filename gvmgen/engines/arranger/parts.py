@@ -160,6 +160,8 @@ def write_drums(sink: NoteSink, ctx: BarContext, variant: int, rng: np.random.Ge
     )
     snare = GM_SIDE_STICK if density == 0 else GM_SNARE  # calm pictures get a softer backbeat
     for part, key in (("kick", GM_KICK), ("snare", snare), ("hat", GM_CLOSED_HAT)):
+        if part == "hat" and ctx.section.kit == "soft":  # a low intensity: no hats
+            continue
         for step, mark in enumerate(pattern[part][:fill_from]):
             if mark == ".":
                 continue

@@ -53,6 +53,8 @@ class Section:
         texture: "pad" (sustained chords) or "keys" (rhythmic electric piano).
         melody: the melody's instrument, "lead" (sustained synth) or "pluck" (harp-like).
         starts_at_scene_change: True when a scene change opens the section.
+        kit: the drums, "full", "soft" (no hats) or "none" (the editor's mood or intensity).
+        register: octave offset of the melody (bright pictures or high intensity: 1).
     """
 
     label: str
@@ -66,6 +68,8 @@ class Section:
     texture: str
     melody: str
     starts_at_scene_change: bool
+    kit: str = "full"
+    register: int = 0
 
 
 @dataclass(frozen=True)
