@@ -64,6 +64,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     submit.add_argument("--takes", type=int, default=1)
     submit.add_argument("--rate")
     submit.add_argument("--edit-points-only", action="store_true")
+    for flag in ("--mood", "--intensity", "--tempo", "--duck", "--loudness"):  # the controls
+        submit.add_argument(flag)
+    submit.add_argument("--no-duck", action="store_true")
     for name in ("ping", "list"):
         client.add_parser(name)
     client.add_parser("cancel").add_argument("job_id")
