@@ -24,8 +24,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 from gvmgen import outputs
 from gvmgen.analysis import Analysis, analyze_edit, is_timeline, load_edit
 from gvmgen.conditioning import cue_cut_times
@@ -34,7 +32,14 @@ from gvmgen.engines import EngineRegistry
 from gvmgen.errors import InputError, Paused
 from gvmgen.media.audio import DELIVERY_RATE
 from gvmgen.progress import Parts, Pump, Update, check_cancel, check_pause
-from gvmgen.rendering import RenderedCue, Timings, parallel_map, render_takes, timed
+from gvmgen.rendering import (
+    RenderedCue,
+    Timings,
+    parallel_map,
+    render_takes,
+    take_track,
+    timed,
+)
 from gvmgen.schema import (
     CueMetrics,
     CueReport,
@@ -283,6 +288,8 @@ def _fingerprint(plan: ScorePlan) -> str:
     }
     if r.rate is not None:  # only when given, so jobs staged before the field keep their key
         what["rate"] = r.rate
+    if (r.ending, r.tail) != ("button", 0.0):  # likewise: the defaults keep older jobs' keys
+        what["ending"], what["tail"] = r.ending, r.tail
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -383,9 +390,11 @@ def _write_takes(
     for (take, _), cues in zip(takes, rendered, strict=True):
         folder = Path("takes") / outputs.take_dir_name(take)
         for cue, audio in zip(plan.cues, cues, strict=True):
-            relative = folder / outputs.cue_wav_name(cue.index)
-            write_wav(job.out / relative, audio.audio, DELIVERY_RATE)
-            wavs[take, cue.index] = str(plan.out_dir / relative)
+            wavs[take, cue.index] = None  # a rest: a gap on the track, no file
+            if not cue.silent:
+                relative = folder / outputs.cue_wav_name(cue.index)
+                write_wav(job.out / relative, audio.audio, DELIVERY_RATE)
+                wavs[take, cue.index] = str(plan.out_dir / relative)
     jobs = [
         (take, cue, audio)
         for (take, _), cues in zip(takes, rendered, strict=True)
@@ -404,7 +413,7 @@ def _write_takes(
 
     def one(item):  # each take's whole-track loudness first, beside the cues' measures
         kind, what = item
-        return _track_loudness(what) if kind == "take" else measured(what)
+        return _track_loudness(plan, what) if kind == "take" else measured(what)
 
     done = parallel_map(one, [("take", t) for t in rendered] + [("cue", j) for j in jobs])
     loudness, reports = done[: len(rendered)], done[len(rendered) :]
@@ -423,15 +432,15 @@ def _write_takes(
     ]
 
 
-def _track_loudness(cues: list[RenderedCue]) -> float:
+def _track_loudness(plan: ScorePlan, cues: list[RenderedCue]) -> float:
     from gvmgen.align import integrated_lufs
 
-    track = np.concatenate([c.audio for c in cues], axis=1)
+    track = take_track(plan.cues, cues, plan.rate)
     return round(integrated_lufs(track, DELIVERY_RATE), 2)
 
 
 def _cue_report(
-    plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str, take: int, seconds: Timings
+    plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str | None, take: int, seconds: Timings
 ) -> CueReport:
     """Metrics re-measured on the delivered audio, never taken from the plan."""
     from gvmgen.align import integrated_lufs, measure_alignment
@@ -455,7 +464,7 @@ def _cue_report(
 
 
 def _rest_report(
-    plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str, take: int
+    plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str | None, take: int
 ) -> CueReport:
     """A rest: no music made, no cut aimed at, so no hit rate or loudness to claim."""
     return CueReport(
@@ -473,7 +482,9 @@ def _rest_report(
     )
 
 
-def _placement(plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str, take: int) -> dict:
+def _placement(
+    plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str | None, take: int
+) -> dict:
     from gvmgen.analysis import timecode_at
 
     start, duration = plan.cue_seconds(cue)
@@ -487,6 +498,7 @@ def _placement(plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str, take:
         "seed": rendered.seed,
         "take": take,
         "wav": wav,
+        "ring": round(max(rendered.audio.shape[1] / DELIVERY_RATE - duration, 0.0), 4),
     }
 
 

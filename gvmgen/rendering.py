@@ -6,7 +6,7 @@ goes through these stages, one function each, every one taking the previous stag
     a cue of music:  generate → align → level        `generated` → `aligned` → `levelled`
                      (RenderedCue: `_music_cue` chains them and checkpoints the result)
     a rest:          exact-length silence              `rest`
-    a take:          release before rests → join       `joined` (`released`, `join_cues`)
+    a take:          segues and rings → join           `joined` (`join_cues`)
 
 The values between them: `CueConditioning` → `Generated` (the engine's audio and beats) →
 `AlignmentResult` (at the engine's rate) → levelled 48 kHz audio → `RenderedCue` → the take's
@@ -41,12 +41,17 @@ import numpy as np
 from gvmgen.conditioning import cue_conditioning, cue_cut_times
 from gvmgen.cues import Cue
 from gvmgen.engines import CueConditioning, MusicEngine, TakesInOnePass
+from gvmgen.engines.base import Ending
 from gvmgen.media.audio import DELIVERY_RATE, resample
 from gvmgen.progress import Parts, ProgressFn, Update, check_cancel, check_pause
 from gvmgen.score_plan import ScorePlan, Take
 
-TAIL_SECONDS = 1.5  # each cue rings on this long under the next one's first downbeat
-RELEASE_SECONDS = 0.5  # into a rest, music fades to nothing over this (then digital silence)
+TAIL_SECONDS = 1.5  # a cue's ending rings at most this long under the next cue or into a rest
+# GVMGen's music cannot be re-composed to end: at the outer end it is released after its last
+# downbeat that leaves room to decay ("release"), or faded ("fade"). bench/cue_bench.py
+# measures both on the shared clips' own GVMGen music; see docs/BENCHMARKS.md.
+GVMGEN_ENDING = "release"
+GVMGEN_RELEASE = 0.6  # s: a released GVMGen ending decays over this after its last downbeat
 PROMPT_SECONDS = 10.0  # how much of the previous cue an engine that continues music hears
 MAX_WORKERS = 4  # cues rendered at once when they are independent
 # Of one cue's share: (generate, align, level); GVMGen's time is all in the model.
@@ -227,7 +232,7 @@ def render_takes(
     joins = []
     for cues in rendered:
         with timed(seconds, "mix"):
-            joins.append(joined(plan.cues, cues, plan.rate))
+            joins.append(joined(plan.cues, cues, plan.rate, plan.request.tail))
     return joins
 
 
@@ -323,12 +328,29 @@ def kept_cue(checkpoints: Checkpoints, take: int, cue_index: int) -> RenderedCue
 
 
 def _conditioning(plan: ScorePlan, cue: Cue, seconds: Timings) -> CueConditioning:
-    """What the picture says over the cue, plus the tail it rings on under the next cue (no
-    prompt: the takes that continue music add their own)."""
+    """What the picture says over the cue and how it ends (`cue_ending`), over the cue plus
+    what may ring past its out frame (no prompt: the takes that continue music add their own)."""
     start, duration = plan.cue_seconds(cue)
-    tail = 0.0 if cue.index == len(plan.cues) - 1 else TAIL_SECONDS
+    ending = cue_ending(plan, cue)
     with timed(seconds, "frames"):
-        return cue_conditioning(plan.analysis, start, duration + tail, prompt_audio=None)
+        whole = cue_conditioning(plan.analysis, start, duration + ending.ring, prompt_audio=None)
+    cuts = cue_cut_times(plan.analysis, start, duration)  # the ring's cuts are the next cue's
+    return replace(whole, cuts=cuts, ending=ending)
+
+
+def cue_ending(plan: ScorePlan, cue: Cue) -> Ending:
+    """How `cue` ends: the request's kind on its out frame, ringing `TAIL_SECONDS` under the
+    next cue (the segue) or into a following rest, and the request's `tail` past the range's
+    out frame (0: decayed by it)."""
+    _, duration = plan.cue_seconds(cue)
+    following = plan.cues[cue.index + 1] if cue.index + 1 < len(plan.cues) else None
+    if following is None:
+        ring = float(plan.request.tail)
+    elif following.silent:
+        ring = min(TAIL_SECONDS, following.frames / plan.rate)
+    else:
+        ring = TAIL_SECONDS
+    return Ending(plan.request.ending, duration, ring)
 
 
 # --- the stages of one cue: generate → align → level ---------------------------------------
@@ -377,7 +399,7 @@ def _music_cue(
     checkpoints: Checkpoints,
     seconds: Timings,
 ) -> RenderedCue:
-    """The chain after generation, in order — align → level — then the checkpoint."""
+    """The chain after generation, in order — align → ending → level — then the checkpoint."""
     start, duration = plan.cue_seconds(cue)
     rate = plan.engine.sample_rate
     with timed(seconds, "align"):
@@ -389,8 +411,11 @@ def _music_cue(
             plan.rate,
             progress.within("align"),
         )
+    music = alignment.audio
+    if not getattr(plan.engine, "composes_endings", False):
+        music = ended(music, rate, cue_ending(plan, cue), alignment.beats_after)
     with timed(seconds, "level"):
-        audio = levelled(alignment.audio, rate, plan.request.target_lufs, progress.within("level"))
+        audio = levelled(music, rate, plan.request.target_lufs, progress.within("level"))
     progress.at("level", 1.0, "levelled")
     tempo = float(getattr(made.beats, "tempo", 0.0) or alignment.beats_after.tempo)
     rendered = RenderedCue(audio, seed, tempo, alignment)
@@ -420,6 +445,33 @@ def aligned(
         beats=made.beats,
         progress=lambda f, m: progress(f, f"aligning: {m}"),
     )
+
+
+def ended(audio: np.ndarray, sample_rate: int, ending: Ending, beats) -> np.ndarray:
+    """Stage 2½, ending, for music an engine could not end by itself (GVMGen). At the outer end
+    (`ending.ring` 0) it plays to its last downbeat that leaves `GVMGEN_RELEASE` before the out
+    frame, then is released over that (`GVMGEN_ENDING` "release", chosen by
+    `bench/cue_bench.py`), or fades (a fade ending, or no downbeat to end on); what may ring
+    past the out frame fades by its end."""
+    from gvmgen.align.joins import ending_gain, release_gain
+
+    n = audio.shape[-1]
+    gain = None
+    if ending.ring == 0 and ending.kind != "fade" and GVMGEN_ENDING == "release":
+        downbeat = _last_downbeat(beats, ending.out - GVMGEN_RELEASE)
+        if downbeat is not None:
+            gain = release_gain(n, sample_rate, downbeat + 0.05, downbeat + GVMGEN_RELEASE)
+    if gain is None:
+        fade = ending.ring == 0 and ending.kind != "fade"
+        gain = ending_gain(n, sample_rate, replace(ending, kind="fade") if fade else ending)
+    return (np.asarray(audio, np.float32) * gain).astype(np.float32)
+
+
+def _last_downbeat(beats, latest: float) -> float | None:
+    times = np.asarray(getattr(beats, "times", np.zeros(0)), np.float64)
+    flags = np.asarray(getattr(beats, "downbeats", np.zeros(len(times), bool)), bool)
+    found = times[flags & (times <= latest)] if len(flags) == len(times) else times[:0]
+    return float(found[-1]) if len(found) else None
 
 
 def levelled(
@@ -476,42 +528,60 @@ def prompt(previous: RenderedCue | None, sample_rate: int) -> np.ndarray | None:
     return audio[:, -round(PROMPT_SECONDS * sample_rate) :]
 
 
-def joined(cues: Sequence[Cue], rendered: list[RenderedCue], rate: float) -> list[RenderedCue]:
-    """The levelled cues of one take laid on one track, each tail under the next cue's start.
+def joined(
+    cues: Sequence[Cue], rendered: list[RenderedCue], rate: float, tail: float = 0.0
+) -> list[RenderedCue]:
+    """The levelled cues of one take laid on one track, each cue's ending under the next.
 
-    The track is cut back into one piece per cue at frame-exact sample positions, so the clips
-    sit end to end on the timeline (no gap, no overlap) and the crossfades are baked in.
+    Consecutive cues meet in a segue: the outgoing cue's ending (its accent on the shared
+    frame, then its ring) under the incoming cue's entrance, in an equal-power crossfade from
+    that downbeat over whole beats of the incoming cue (at least one, at most `TAIL_SECONDS`).
+    The segues are baked in: the track is cut back into one piece per cue at frame-exact
+    sample positions, so clips of consecutive cues sit end to end. A rest is no audio at all
+    (a gap on the track); the cue before it keeps its ring into it, and the last cue its `tail`:
+    those pieces are longer than their cue by what rings past the out frame.
     """
     from gvmgen.align import join_cues
 
     bounds = [_sample_at(cue.start, rate) for cue in cues]
-    total = _sample_at(cues[-1].end, rate)
+    end = _sample_at(cues[-1].end, rate)
+    total = end + round(tail * DELIVERY_RATE)
     starts = [b / DELIVERY_RATE for b in bounds]
-    ends = [*bounds[1:], total]
-    following = [*rendered[1:], None]
-    audio = [
-        released(c, f, b - a) for c, f, a, b in zip(rendered, following, bounds, ends, strict=True)
-    ]
-    track = join_cues(audio, starts, DELIVERY_RATE, total / DELIVERY_RATE)
-    return [
-        RenderedCue(track[:, a:b], c.seed, c.tempo, c.alignment, c.silent)
-        for c, a, b in zip(rendered, bounds, ends, strict=True)
-    ]
+    fades = [_segue_seconds(nxt) for nxt in rendered[1:]]
+    track = join_cues(
+        [c.audio for c in rendered], starts, DELIVERY_RATE, total / DELIVERY_RATE, fades
+    )
+    pieces = []
+    for i, (cue, made) in enumerate(zip(cues, rendered, strict=True)):
+        stop = bounds[i + 1] if i + 1 < len(cues) else total
+        if i + 1 < len(cues) and cues[i + 1].silent and not cue.silent:
+            rest_end = bounds[i + 2] if i + 2 < len(cues) else end
+            stop = min(bounds[i] + made.audio.shape[1], rest_end)  # its ring, declared
+        audio = track[:, 0:0] if cue.silent else track[:, bounds[i] : stop]
+        pieces.append(RenderedCue(audio, made.seed, made.tempo, made.alignment, made.silent))
+    return pieces
 
 
-def released(cue: RenderedCue, following: RenderedCue | None, slot: int) -> np.ndarray:
-    """The cue's audio; before a rest, cut `RELEASE_SECONDS` past its slot with a raised-cosine
-    fade to zero there, so the music rings briefly into the rest and nothing more (the equal
-    power crossfade alone would leave it at -30 dB at the end)."""
-    if following is None or not following.silent or cue.silent:
-        return cue.audio
-    release = round(RELEASE_SECONDS * DELIVERY_RATE)
-    audio = np.array(cue.audio[:, : slot + release], dtype=np.float32)
-    length = max(audio.shape[1] - slot, 0)
-    if length:
-        fall = 0.5 * (1.0 + np.cos(np.pi * (np.arange(length) + 0.5) / length))
-        audio[:, slot:] *= fall.astype(np.float32)
-    return audio
+def take_track(cues: Sequence[Cue], rendered: Sequence[RenderedCue], rate: float) -> np.ndarray:
+    """One take as a single track `[2, N]` at 48 kHz: every cue's audio at its start, rests
+    silent, rings and the tail included (for the preview, the picture and whole-take loudness)."""
+    ends = [
+        _sample_at(c.start, rate) + r.audio.shape[1] for c, r in zip(cues, rendered, strict=True)
+    ]
+    track = np.zeros((2, max(_sample_at(cues[-1].end, rate), *ends)), np.float32)
+    for cue, made in zip(cues, rendered, strict=True):
+        first = _sample_at(cue.start, rate)
+        track[:, first : first + made.audio.shape[1]] += made.audio
+    return track
+
+
+def _segue_seconds(incoming: RenderedCue) -> float:
+    """The segue's crossfade: whole beats of the incoming cue within `TAIL_SECONDS`, at least
+    one (a rest has no beats: its side of the join is silence, the outgoing rings into it)."""
+    if incoming.silent:
+        return TAIL_SECONDS
+    beat = 60.0 / incoming.tempo if incoming.tempo > 0 else 0.5
+    return beat * max(1, int(TAIL_SECONDS / beat + 1e-9))
 
 
 def _sample_at(frame: int, rate: float) -> int:

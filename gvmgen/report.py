@@ -20,7 +20,7 @@ from gvmgen.cues import Cue
 from gvmgen.media.audio import DELIVERY_RATE
 from gvmgen.progress import ProgressFn
 from gvmgen.progress import report as tell
-from gvmgen.rendering import RenderedCue, Timings
+from gvmgen.rendering import RenderedCue, Timings, take_track
 from gvmgen.schema import CueReport, CutEntry, ScoreResult, TakeInfo
 from gvmgen.score_plan import ScorePlan
 
@@ -144,9 +144,11 @@ def _score_timeline(plan: ScorePlan, takes: Sequence[int], result: ScoreResult, 
     timeline = plan.edit.timeline
     for i, take in enumerate(takes):
         name = tl.SCORE_TRACK_NAME if i == 0 else f"{tl.SCORE_TRACK_NAME} (take {take})"
+        info = this_run[take]
         placed = [
-            _placed(plan, cue, Path(w), stage)
-            for cue, w in zip(plan.cues, this_run[take].wavs, strict=True)
+            _placed(plan, cue, Path(w), stage, report.ring)
+            for cue, w, report in zip(plan.cues, info.wavs, info.cues, strict=True)
+            if w is not None  # a rest: the track's gap
         ]
         timeline = tl.timeline_with_score(
             timeline,
@@ -158,16 +160,18 @@ def _score_timeline(plan: ScorePlan, takes: Sequence[int], result: ScoreResult, 
     return _relinked(timeline, stage, plan.out_dir)
 
 
-def _placed(plan: ScorePlan, cue: Cue, final_wav: Path, stage: Path):
-    """A cue on the track; the WAV is read from the stage now and linked to its final home."""
+def _placed(plan: ScorePlan, cue: Cue, final_wav: Path, stage: Path, ring: float = 0.0):
+    """A cue on the track, longer than its cue by what it declares rings past its out frame;
+    the WAV is read from the stage now and linked to its final home."""
     import opentimelineio as otio
 
     from gvmgen import timeline as tl
 
     start = plan.edit.range.start_time + otio.opentime.RationalTime(cue.start, plan.rate)
-    record = otio.opentime.TimeRange(start, otio.opentime.RationalTime(cue.frames, plan.rate))
+    frames = cue.frames + math.floor(ring * plan.rate + 1e-6)
+    record = otio.opentime.TimeRange(start, otio.opentime.RationalTime(frames, plan.rate))
     staged = stage / final_wav.relative_to(plan.out_dir)
-    meta = {"job_id": plan.job_id, "cue": cue.index, "engine": plan.engine.name}
+    meta = {"job_id": plan.job_id, "cue": cue.index, "engine": plan.engine.name, "ring": ring}
     return tl.PlacedCue(staged, record, name=f"GVMGen {cue.name}", metadata=meta)
 
 
@@ -236,7 +240,9 @@ def _write_timelines(timeline, result: ScoreResult, stage: Path) -> None:
 def _write_preview(plan: ScorePlan, cues: list[RenderedCue], target: Path) -> None:
     from gvmgen.media.preview import mux_preview
 
-    track = np.concatenate([c.audio for c in cues], axis=1)
+    track = take_track(plan.cues, cues, plan.rate)[
+        :, : round(plan.analysis.duration * DELIVERY_RATE)
+    ]
     media = plan.edit.segments[0].media_path
     start = plan.edit.range.start_time.to_seconds()
     duration = plan.analysis.duration

@@ -322,6 +322,8 @@ EXAMPLES = {
     "--duck": "6",
     "--no-duck": None,
     "--loudness": "ebu-r128",
+    "--ending": "ring",
+    "--tail": "1.5",
 }
 
 
