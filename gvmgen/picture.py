@@ -22,7 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from gvmgen.atomic import atomic_path
+from gvmgen.cues import Cue
 from gvmgen.media.audio import DELIVERY_RATE
+from gvmgen.rendering import RenderedCue
+from gvmgen.schema import CueReport, ScoreResult
+from gvmgen.score_plan import ScorePlan
 
 WIDTH, LEFT, RIGHT = 1600, 96, 24
 DETAIL_SECONDS = 90.0  # up to this long, one detailed strip says it all
@@ -105,16 +109,21 @@ class _Frame:
         return self.t0 <= seconds <= self.t1
 
 
-def draw_report(run, cues, target: Path, result=None) -> Path:
-    """Draw the first take of this run (`cues`: its rendered cues) to `target` (PNG).
+def draw_report(
+    plan: ScorePlan,
+    rendered: list[RenderedCue],
+    target: Path,
+    result: ScoreResult | None = None,
+) -> Path:
+    """Draw one take of the job (`rendered`: its cues, as joined) to `target` (PNG).
 
-    :param result: the run's `ScoreResult` (for hit rates, the cut list and the stretch
+    :param result: the job's `ScoreResult` (for hit rates, the cut list and the stretch
         measured on the delivered audio); without it the plan's own figures are shown.
     """
     from PIL import Image, ImageDraw
     from PIL.PngImagePlugin import PngInfo
 
-    view = _gather(run, cues, result)
+    view = _gather(plan, rendered, result)
     panels = _detail_frames(view) if view.duration > DETAIL_SECONDS else []
     height = _height(view, panels)
     image = Image.new("RGB", (WIDTH, height), COLOURS["bg"])
@@ -135,41 +144,43 @@ def draw_report(run, cues, target: Path, result=None) -> Path:
 # --- gathering ----------------------------------------------------------------------------
 
 
-def _gather(run, rendered, result) -> _View:
+def _gather(plan: ScorePlan, rendered: list[RenderedCue], result: ScoreResult | None) -> _View:
     from gvmgen.analysis import range_timecodes, timecode_at
 
     reports = {c.index: c for c in result.cues} if result is not None else {}
     cues = [
-        _cue_view(run, cue, r, reports.get(cue.index))
-        for cue, r in zip(run.cues, rendered, strict=True)
+        _cue_view(plan, cue, r, reports.get(cue.index))
+        for cue, r in zip(plan.cues, rendered, strict=True)
     ]
-    cuts = _cut_views(run, result, cues)
+    cuts = _cut_views(plan, result, cues)
     track = np.concatenate([c.audio for c in rendered], axis=1).mean(axis=0)
-    rate = float(run.rate)
-    range_in, range_out = range_timecodes(run.edit)
+    rate = plan.rate
+    range_in, range_out = range_timecodes(plan.edit)
     targets = [c for c in cuts if c.target]
     hits = sum(1 for c in targets if c.hit)
     used = max((c.stretch_used for c in cues), default=0.0)
     title = (
-        f"{Path(run.request.input).name}   {range_in} - {range_out}   "
-        f"engine {run.choice.engine.name}   {len(cues)} cue(s)   {len(cuts)} cut(s): "
+        f"{Path(plan.request.input).name}   {range_in} - {range_out}   "
+        f"engine {plan.engine.name}   {len(cues)} cue(s)   {len(cuts)} cut(s): "
         f"{len(targets)} aimed at, {hits} hit within 50 ms   "
-        f"stretch used: max {used:.1%} (limit ±{run.request.max_stretch:.0%})"
+        f"stretch used: max {used:.1%} (limit ±{plan.request.max_stretch:.0%})"
     )
     return _View(
         title=title,
-        duration=max(float(run.analysis.duration), 1e-6),
-        bound=max(float(run.request.max_stretch), 1e-6),
+        duration=max(float(plan.analysis.duration), 1e-6),
+        bound=max(float(plan.request.max_stretch), 1e-6),
         cues=cues,
         cuts=cuts,
         level=track,
         level_rate=DELIVERY_RATE,
-        timecode=lambda seconds: timecode_at(run.edit, round(seconds * rate)),
+        timecode=lambda seconds: timecode_at(plan.edit, round(seconds * rate)),
     )
 
 
-def _cue_view(run, cue, rendered, report) -> _CueView:
-    start, duration = run.cue_seconds(cue)
+def _cue_view(
+    plan: ScorePlan, cue: Cue, rendered: RenderedCue, report: CueReport | None
+) -> _CueView:
+    start, duration = plan.cue_seconds(cue)
     alignment = rendered.alignment
     plan = alignment.plan
     pieces = [(start + p.target_start, start + p.target_end, p.tempo_factor) for p in plan.pieces]
@@ -185,7 +196,7 @@ def _cue_view(run, cue, rendered, report) -> _CueView:
         after=start + _inside(alignment.beats_after.times, duration),
         pieces=pieces,
         unhit={round(start + float(u.time), 3) for u in plan.unhit},
-        silent=bool(getattr(cue, "silent", False)),
+        silent=cue.silent,
         hit_rate=_measured_rate(report),
         stretch_used=float(report.max_stretch) if report is not None else planned,
     )
@@ -196,16 +207,16 @@ def _inside(times, duration: float) -> np.ndarray:
     return times[(times >= 0) & (times < duration)]
 
 
-def _cut_views(run, result, cues: list[_CueView]) -> list[_CutView]:
+def _cut_views(plan: ScorePlan, result: ScoreResult | None, cues: list[_CueView]) -> list[_CutView]:
     """The report's cut list; without a result, the analysis' cuts against the plans."""
     if result is not None:
         return [_CutView(c.time, c.target, c.hit) for c in result.cuts]
     from gvmgen.conditioning import cue_cut_times
 
     views = []
-    for cut in run.analysis.cuts:
+    for cut in plan.analysis.cuts:
         cue = next((c for c in cues if c.start <= cut.time < c.end), cues[-1])
-        aimed = cue_cut_times(run.analysis, cue.start, cue.end - cue.start) + cue.start
+        aimed = cue_cut_times(plan.analysis, cue.start, cue.end - cue.start) + cue.start
         target = bool(np.any(np.abs(aimed - cut.time) < 1e-6))
         hit = round(float(cut.time), 3) not in cue.unhit if target else None
         views.append(_CutView(float(cut.time), target, hit))

@@ -7,14 +7,17 @@ from __future__ import annotations
 import json
 import re
 from fractions import Fraction
-from types import SimpleNamespace
 
 import numpy as np
 import opentimelineio as otio
 import pytest
 from PIL import Image
+from score_plans import generated_plan
 
+from gvmgen.align import AlignmentMetrics, AlignmentPlan, AlignmentResult, BeatGrid, Piece, UnhitCut
+from gvmgen.cues import Cue
 from gvmgen.pipeline import score
+from gvmgen.rendering import RenderedCue
 
 RATE = 25
 
@@ -86,61 +89,41 @@ def test_every_cut_has_its_timecode_kind_and_whether_it_was_a_target(scored):
 
 
 def _long_run(minutes: int = 12, cues: int = 12, cuts: int = 494):
-    """What draw_report reads of a run: 12 one-minute cues, 494 cuts, beats every 0.5 s."""
-    from gvmgen.cues import Cue
-    from gvmgen.timeline import read_edit
-
+    """A plan and its rendered take as draw_report reads them: 12 one-minute cues, 494 cuts,
+    beats every 0.5 s, one cut in seven missed (no scoring: made here)."""
     rng = np.random.default_rng(0)
     frames = np.sort(rng.choice(np.arange(20, minutes * 60 * RATE - 20), cuts, replace=False))
     per = minutes * 60 * RATE // cues
     plan_cues = [Cue(i, f"cue {i + 1}", i * per, (i + 1) * per) for i in range(cues)]
-    rt, tr = otio.opentime.RationalTime, otio.opentime.TimeRange
-    timeline = otio.schema.Timeline("long", global_start_time=rt(3600 * RATE, RATE))
-    track = otio.schema.Track()
-    track.append(
-        otio.schema.Clip(
-            "gen", otio.schema.GeneratorReference(), tr(rt(0, RATE), rt(minutes * 60 * RATE, RATE))
-        )
-    )
-    timeline.tracks.append(track)
-    edit = read_edit(timeline)
-    analysis = SimpleNamespace(
-        duration=minutes * 60.0,
-        rate=float(RATE),
-        cuts=[SimpleNamespace(time=f / RATE, frame=int(f), kind="shot") for f in frames],
-    )
+    plan = generated_plan(minutes * 60 * RATE, frames, plan_cues, rate=RATE, input="long.otio")
     rendered = []
     for cue in plan_cues:
         length = (cue.end - cue.start) / RATE
         inside = [f / RATE - cue.start / RATE for f in frames if cue.start < f < cue.end]
-        plan = SimpleNamespace(
+        aimed = AlignmentPlan(
             cuts=np.array(inside),
-            unhit=[SimpleNamespace(time=t) for t in inside[::7]],
-            pieces=[SimpleNamespace(target_start=0.0, target_end=length, tempo_factor=1.03)],
+            duration=length,
+            source_duration=length * 1.03,
+            stretch_bound=0.06,
+            anchors=(),
+            pieces=(Piece(0.0, length * 1.03, 0.0, length),),
+            splices=(),
+            unhit=tuple(UnhitCut(i, t, "closer than a beat") for i, t in enumerate(inside[::7])),
         )
-        beats = SimpleNamespace(times=np.arange(0, length, 0.5))
-        alignment = SimpleNamespace(beats_before=beats, beats_after=beats, plan=plan)
+        times = np.arange(0, length, 0.5)
+        beats = BeatGrid(times, np.arange(len(times)) % 4 == 0, 120.0, np.ones(len(times)), 0.9)
+        metrics = AlignmentMetrics(0.9, 0.9, 0.9, 0.03, 0.03, 0, 0.0, 0, [])
         audio = np.zeros((2, int(length * 48000)), np.float32)
-        rendered.append(
-            SimpleNamespace(audio=audio, seed=cue.index, tempo=120.0, alignment=alignment)
-        )
-    run = SimpleNamespace(
-        cues=plan_cues,
-        analysis=analysis,
-        edit=edit,
-        rate=float(RATE),
-        request=SimpleNamespace(input="long.otio", max_stretch=0.06),
-        choice=SimpleNamespace(engine=SimpleNamespace(name="arranger")),
-        cue_seconds=lambda c: (c.start / RATE, (c.end - c.start) / RATE),
-    )
-    return run, rendered
+        alignment = AlignmentResult(audio, aimed, metrics, beats, beats)
+        rendered.append(RenderedCue(audio, cue.index, 120.0, alignment))
+    return plan, rendered
 
 
 def test_a_long_batch_gets_an_overview_and_a_panel_per_cue(tmp_path):
     from gvmgen.picture import PANEL_LANES, draw_report
 
-    run, rendered = _long_run()
-    path = draw_report(run, rendered, tmp_path / "report.png")
+    plan, rendered = _long_run()
+    path = draw_report(plan, rendered, tmp_path / "report.png")
     image = Image.open(path)
     assert image.text["gvmgen.cuts"] == "494" and image.text["gvmgen.cues"] == "12"
     rows = 6  # 12 one-minute cues, two panels a row
