@@ -126,8 +126,6 @@ def statements(controls: Controls, markers: int, steered: tuple[str, ...], takes
                 f"tempo {controls.tempo}: alignment stretch bounded to ±{TEMPO_TOLERANCE:g} BPM"
             )
     if markers:
-        applied.append(
-            f"{markers} control marker(s): from their nearest downbeat on "
-            + ("(level at intensity markers)" if "intensity" not in steered else "")
-        )
+        how = "the music" if steered else "the level at intensity markers"
+        applied.append(f"{markers} control marker(s): {how} changes at each one's nearest downbeat")
     return applied, not_applied
