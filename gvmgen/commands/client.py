@@ -40,6 +40,9 @@ def add_parser(subparsers, help_text: str) -> None:
     actions.add_parser("list", help="recent jobs, newest first")
     takes = actions.add_parser("takes", help="the takes on disk in an output folder")
     takes.add_argument("--out", required=True, metavar="DIR")
+    takes.add_argument(
+        "--json", action="store_true", help="the reply as one JSON object (for programs)"
+    )
     actions.add_parser("ping", help="exit 0 only when a server answers")
     for action in actions.choices.values():
         _add_connection_options(action)
@@ -155,21 +158,43 @@ def _result(args, out: _Output) -> int:
 
 def _cancel(args, out: _Output) -> int:
     with _client(args) as client:
-        out.line(*client.request("cancel", {"job_id": args.job_id}))
+        _, job = client.request("cancel", {"job_id": args.job_id})
+    if job["state"] in ("done", "failed"):  # finished before the cancel came: nothing stopped
+        out.error(
+            {
+                "code": "already_finished",
+                "message": f"job {job['job_id']} had already finished ({job['state']}); "
+                "nothing to cancel",
+                "hint": f"its outcome: `gvmgen client result {job['job_id']}`",
+            }
+        )
+        return EXIT_REFUSED
+    out.line("status", job)
     return EXIT_OK
 
 
 def _list(args, out: _Output) -> int:
     with _client(args) as client:
         _, body = client.request("list", {})
-    for job in body["jobs"]:
-        out.line("job", job)
+    if out.json_lines:
+        for job in body["jobs"]:
+            out.line("job", job)
+    elif body["jobs"]:
+        from gvmgen.commands.client_view import job_table
+
+        print("\n".join(job_table(body["jobs"])))
+    else:
+        print("no jobs yet")
     return EXIT_OK
 
 
 def _takes(args, out: _Output) -> int:
     with _client(args) as client:
-        out.line(*client.request("takes", {"out_dir": str(Path(args.out).resolve())}))
+        line_type, body = client.request("takes", {"out_dir": str(Path(args.out).resolve())})
+    if args.json and not out.json_lines:
+        print(json.dumps(body, indent=2))
+    else:
+        out.line(line_type, body)
     return EXIT_OK
 
 
@@ -345,8 +370,11 @@ def _human(line_type: str, body: dict) -> str:
             f"{', '.join(body['engines'])}; device {body['device']}; {body['queue']} queued"
         )
     if line_type in ("status", "job"):
-        return (
-            f"{body['job_id']}  {body['state']:<9} {body['mode']:<10} "
-            f"{body['fraction']:4.0%}  {body.get('message') or ''}"
-        )
+        from gvmgen.commands.client_view import job_line
+
+        return job_line(body)
+    if line_type == "takes":
+        from gvmgen.commands.client_view import takes_table
+
+        return "\n".join(takes_table(body))
     return json.dumps(body, indent=2)

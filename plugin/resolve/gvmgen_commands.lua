@@ -107,6 +107,8 @@ function commands.score(session, config, job)
   local win = window.open(session)
   local answer
   if win then
+    config = window.ask_controls(win, config)
+    if not config then fail("Nothing was scored: the score dialog was closed.") end
     answer = window.follow(win, config, job, job.out_dir)
   else
     answer = client.run(config, "submit", job, job.out_dir, client.show_progress)

@@ -35,7 +35,9 @@ function frames.parse_rate(text, drop_frame)
   if not rate and math.abs(value - round(value)) < 1e-6 then rate = { num = round(value), den = 1 } end
   rate = rate or { num = round(value * 1000), den = 1000 }
   rate.value = rate.num / rate.den
-  rate.drop_frame = (drop_frame == true or text:upper():find("DF", 1, true) ~= nil) and can_drop(rate)
+  local says_df = false
+  for word in text:upper():gmatch("%a+") do says_df = says_df or word == "DF" end -- not "NDF"
+  rate.drop_frame = (drop_frame == true or says_df) and can_drop(rate)
   return rate
 end
 

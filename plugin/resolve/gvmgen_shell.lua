@@ -82,7 +82,7 @@ end
 
 -- LuaJIT's pclose reports no exit status (without its Lua 5.2 switch), so on POSIX the shell
 -- prints it after the command's own lines, behind this mark.
-local EXIT_MARK = "gvmgen-shell-exit:"
+local EXIT_MARK = "gvmgen_shell_exit=" -- no Lua pattern magic in it
 
 local function command_line_with_status(argv, err_path)
   local run = shell.command_line(argv) .. " 2>" .. shell.quote(err_path)

@@ -10,6 +10,10 @@ local shell, console, client = use("shell"), use("console"), use("client")
 
 local window = {}
 
+-- The moods `--mood` takes (gvmgen.controls.MOODS; tests compare the two lists).
+window.MOODS = { "tense", "warm", "uplifting", "sombre", "playful", "epic", "driving", "ambient" }
+local FROM_PICTURE = "from the picture"
+
 --- UIManager and a dispatcher on Studio; nil on the free edition or where UIManager is missing.
 function window.open(session)
   if not session.studio or not session.env then return nil end
@@ -44,6 +48,56 @@ local function build(ui, disp)
       ui:Label({ ID = "Bar", Text = bar(0) }),
       ui:Button({ ID = "Cancel", Text = "Cancel" }),
     }))
+end
+
+local function pick(items, id, choices, current)
+  items[id]:AddItem(FROM_PICTURE)
+  for i, choice in ipairs(choices) do
+    items[id]:AddItem(choice)
+    if tostring(current) == choice then items[id].CurrentIndex = i end
+  end
+end
+
+local function chosen(text)
+  if text == nil or text == "" or text == FROM_PICTURE then return nil end
+  return text
+end
+
+--- Studio's score dialog: mood, intensity and tempo for the whole range, preset from
+--- gvmgen.json. Returns a copy of `config` with the editor's choices, or nil when the editor
+--- closed it (then nothing is submitted). Markers still change them mid-range.
+function window.ask_controls(win_ui, config)
+  local ui, disp = win_ui.ui, win_ui.disp
+  local levels = {}
+  for i = 1, 9 do levels[i] = tostring(i) end
+  local win = disp:AddWindow({ ID = "GVMGenControls", WindowTitle = "GVMGen: score",
+    Geometry = { 200, 200, 420, 170 } },
+    ui:VGroup({
+      ui:HGroup({ ui:Label({ Text = "Mood" }), ui:ComboBox({ ID = "Mood" }) }),
+      ui:HGroup({ ui:Label({ Text = "Intensity (1-9)" }), ui:ComboBox({ ID = "Intensity" }) }),
+      ui:HGroup({ ui:Label({ Text = "Tempo (BPM or MIN-MAX)" }),
+        ui:LineEdit({ ID = "Tempo", Text = config.tempo and tostring(config.tempo) or "",
+          PlaceholderText = FROM_PICTURE }) }),
+      ui:HGroup({ ui:Button({ ID = "Score", Text = "Score" }), ui:Button({ ID = "Close", Text = "Cancel" }) }),
+    }))
+  local items = win:GetItems()
+  pick(items, "Mood", window.MOODS, config.mood)
+  pick(items, "Intensity", levels, config.intensity)
+  local answer
+  win.On.Score.Clicked = function()
+    answer = {}
+    for key, value in pairs(config) do answer[key] = value end
+    answer.mood = chosen(items.Mood.CurrentText)
+    answer.intensity = chosen(items.Intensity.CurrentText)
+    answer.tempo = chosen(items.Tempo.Text)
+    disp:ExitLoop()
+  end
+  win.On.Close.Clicked = function() disp:ExitLoop() end
+  win.On.GVMGenControls.Close = function() disp:ExitLoop() end
+  win:Show()
+  disp:RunLoop()
+  win:Hide()
+  return answer
 end
 
 --- Submit `job` in the background and follow it in the window until it answers; returns the

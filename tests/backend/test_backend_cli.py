@@ -348,3 +348,92 @@ def test_every_score_option_reaches_the_backend(server, clip, tmp_path, capsys):
         )
     for field, (value, flag) in sent.items():
         assert stored.get(field) == value, f"{flag} did not reach the backend"
+
+
+def test_takes_is_a_table_for_people_and_json_for_programs(server, clip, tmp_path, capsys):
+    data, out = str(server.data_dir), str(tmp_path / "o")
+    argv = ["--input", str(clip), "--out", out, "--range", "0-3", "--data-dir", data]
+    assert _client(capsys, "submit", *argv, "--takes", "2")[0] == 0
+    assert main(["client", "takes", "--out", out, "--data-dir", data]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"2 take(s) in {tmp_path / 'o'} (clip.mp4, 00:00:00:00-00:00:03:00)"
+    assert lines[1].split()[:4] == ["take", "seed", "created", "cues"]
+    rows = [line.split() for line in lines[2:]]
+    assert [(row[0], row[1]) for row in rows] == [("1", "0"), ("2", "1")]
+    assert all("LUFS" in line and "(" in line for line in lines[2:])  # hits and loudness
+    assert main(["client", "takes", "--out", out, "--json", "--data-dir", data]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert [t["take"] for t in body["takes"]] == [1, 2] and body["out_dir"] == out
+
+
+def test_list_shows_each_jobs_input_out_folder_and_why_it_failed(server, clip, tmp_path, capsys):
+    data = str(server.data_dir)
+    good, bad = str(tmp_path / "good"), str(tmp_path / "bad")
+    assert (
+        _client(capsys, "submit", "--input", str(clip), "--out", good, "--data-dir", data)[0] == 0
+    )
+    argv = ["submit", "--input", str(clip), "--out", bad, "--range", "50-60", "--data-dir", data]
+    assert _client(capsys, *argv)[0] == 2
+    assert main(["client", "list", "--data-dir", data]) == 0
+    header, failed, reason, done = capsys.readouterr().out.splitlines()
+    assert header.split() == ["job", "state", "mode", "done", "created", "input", "out"]
+    assert failed.split()[1] == "failed" and "clip.mp4" in failed and failed.endswith(bad)
+    assert reason.startswith("  └ failed: range ") and "outside" in reason
+    assert done.split()[1] == "done" and done.endswith(good)
+
+
+def test_list_with_no_jobs_says_so(server, capsys):
+    assert main(["client", "list", "--data-dir", str(server.data_dir)]) == 0
+    assert capsys.readouterr().out == "no jobs yet\n"
+    code, lines = _client(capsys, "list", "--data-dir", str(server.data_dir))
+    assert code == 0 and lines == []  # scripts: no jobs, no lines
+
+
+def test_cancel_on_a_finished_job_exits_2_saying_so(server, clip, tmp_path, capsys):
+    data = str(server.data_dir)
+    argv = ["submit", "--input", str(clip), "--out", str(tmp_path / "o"), "--data-dir", data]
+    job_id = _client(capsys, *argv)[1][0]["job_id"]
+    code, lines = _client(capsys, "cancel", job_id, "--data-dir", data)
+    assert code == 2 and [line["error"]["code"] for line in lines] == ["already_finished"]
+    assert main(["client", "cancel", job_id, "--data-dir", data]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == (
+        f"gvmgen client: error: job {job_id} had already finished (done); nothing to cancel "
+        f"(its outcome: `gvmgen client result {job_id}`)\n"
+    )
+    assert _client(capsys, "result", job_id, "--data-dir", data)[1][-1]["type"] == "done"
+
+
+def test_serve_says_so_when_ctrl_c_stops_it(tmp_path):
+    import subprocess
+    import sys
+
+    serve = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gvmgen.cli",
+            "serve",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert serve.stdout.readline().startswith("gvmgen serve: listening on ")
+        serve.send_signal(signal.SIGINT)
+        out, _ = serve.communicate(timeout=60)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+    assert serve.returncode == 0
+    assert out.splitlines() == [
+        "gvmgen serve: stopping on SIGINT: a running job first finishes its current cue "
+        "(at most 60 s); Ctrl-C again stops at once",
+        "gvmgen serve: stopped",
+    ]

@@ -75,3 +75,14 @@ def test_the_request_round_trips_through_json():
     request = parse_request(BASE | {"mood": "epic", "intensity": 3, "tempo": "100-120"})
     again = ScoreRequest.model_validate_json(request.model_dump_json())
     assert again == request
+
+
+def test_the_documented_moods_are_the_moods():
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "controls.md").read_text(encoding="utf-8")
+    rows = [line for line in doc.splitlines() if line.startswith("| `")]
+    documented = {row.split("`")[1]: row for row in rows if " BPM | " in row}
+    assert list(documented) == list(MOODS)
+    for name, mood in MOODS.items():
+        assert f"{mood.tempo[0]:g}–{mood.tempo[1]:g} BPM | {mood.mode} |" in documented[name]

@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import ClassVar
 
 import opentimelineio as otio
 import soundfile
@@ -688,11 +689,33 @@ class Widget:
         return getattr(self, name)
 
 
+class ComboBox(Widget):
+    """`AddItem(text)`, `CurrentIndex` (0-based, as UIManager's), `CurrentText`."""
+
+    def __init__(self, props=None):
+        self.choices, self.CurrentIndex = [], 0
+        super().__init__("ComboBox", props)
+
+    def AddItem(self, text):
+        self.choices.append(str(text))
+
+    @property
+    def CurrentText(self):
+        return self.choices[self.CurrentIndex] if self.choices else ""
+
+    def choose(self, text: str) -> None:
+        self.CurrentIndex = self.choices.index(text)
+
+
+def _widgets(widget) -> list:
+    return [widget, *(w for child in widget.children for w in _widgets(child))]
+
+
 class FakeWindow:
     def __init__(self, props, layout):
         self.props, self.layout, self.On = dict(props.items()), layout, Handlers()
         self.shown = False
-        self.items = {w.ID: w for w in layout.children if w.ID}
+        self.items = {w.ID: w for w in _widgets(layout) if w.ID}
 
     def GetItems(self):
         return _lua().table_from(self.items)
@@ -722,6 +745,15 @@ class FakeUI:
     def VGroup(self, children):
         return Widget("VGroup", None, _values(children))
 
+    def HGroup(self, children):
+        return Widget("HGroup", None, _values(children))
+
+    def ComboBox(self, props):
+        return ComboBox(props)
+
+    def LineEdit(self, props):
+        return Widget("LineEdit", props)
+
     def Label(self, props):
         return Widget("Label", props)
 
@@ -736,6 +768,10 @@ class FakeDispatcher:
     """RunLoop fires the timer every 50 ms; `press_cancel` clicks Cancel once a stage shows."""
 
     press_cancel = False
+    # The score dialog: the editor's choices by item ID ("Mood", "Intensity": a choice's text;
+    # "Tempo": the text typed), then Score; None: the editor closes the dialog.
+    controls: ClassVar[dict | None] = {}
+    opened_with: ClassVar[dict] = {}  # what the dialog showed when it opened (read by tests)
 
     def __init__(self, ui):
         self.ui, self.On, self.running = ui, Handlers(), False
@@ -748,6 +784,9 @@ class FakeDispatcher:
     def RunLoop(self):
         import time
 
+        window = self.ui.windows[-1]
+        if window.props.get("ID") == "GVMGenControls":
+            return self._answer_controls(window)
         self.running = True
         for _ in range(600):  # 30 s at most
             if not self.running:
@@ -761,6 +800,23 @@ class FakeDispatcher:
 
     def ExitLoop(self):
         self.running = False
+
+    def _answer_controls(self, window):
+        items = window.items
+        FakeDispatcher.opened_with = {
+            "Mood": items["Mood"].CurrentText,
+            "Intensity": items["Intensity"].CurrentText,
+            "Tempo": items["Tempo"].Text,
+        }
+        if self.controls is None:
+            window.On.Close.Clicked()
+            return
+        for key, value in self.controls.items():
+            if key == "Tempo":
+                items[key].Text = value
+            else:
+                items[key].choose(value)
+        window.On.Score.Clicked()
 
 
 class FakeBmd:

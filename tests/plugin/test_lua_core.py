@@ -150,3 +150,46 @@ def test_the_live_probe_compiles_and_is_never_installed(tmp_path):
     assert compiles(probe.read_text(encoding="utf-8"))
     target = installer.plan(scripts_dir=tmp_path)
     assert probe.name not in target.files
+
+
+@pytest.mark.parametrize(
+    ("text", "setting", "drop"),
+    [
+        ("29.97 DF", False, True),
+        ("29.97", True, True),
+        ("29.97 NDF", False, False),
+        ("59.94 DF", False, True),
+        ("29.97", False, False),
+        ("23.976", True, False),  # no drop-frame count exists at 23.976
+        ("25", True, False),
+    ],
+)
+def test_drop_frame_comes_from_the_rate_text_or_the_setting(core, text, setting, drop):
+    rate = core[0].frames.parse_rate(text, setting)
+    assert rate.drop_frame is drop
+    assert rate.value == pytest.approx(float(text.split()[0]), abs=1e-3)
+
+
+def test_a_drop_frame_timeline_counts_drop_frame_whatever_the_separator(core):
+    frames = core[0].frames
+    drop_frame = frames.parse_rate("29.97 DF")
+    assert frames.timecode_frame("01:01:00:02", drop_frame) == 109692
+    assert frames.timecode_frame("01:01:00;02", drop_frame) == 109692
+    assert frames.timecode_frame("01:00:00;00", frames.parse_rate("59.94 DF")) == 215784
+
+
+@pytest.mark.parametrize("rate", ["29.97", "59.94"])
+def test_a_timeline_whose_rate_reads_df_scores_and_regenerates(tmp_path, monkeypatch, rate):
+    monkeypatch.setenv("FAKE_GVMGEN_LOG", str(tmp_path / "client-calls.jsonl"))
+    editor = make_editor(tmp_path, rate, version=(20, 2, 0), rate_says_df=True)
+    tl = editor.timeline
+    assert tl.GetSetting("timelineFrameRate") == f"{rate} DF"
+    tl.set_marks(40, 400)
+    assert errors_in(editor.run("Score Marked Range")) == []
+    ((first,),) = [t.items for t in tl.audio if t.name == "GVMGen Score"]
+    assert (first.start, first.duration) == (tl.start + 40, 361)
+    tl.playhead = first.start + 300  # no GetSelectedClips before 21.0.4: the playhead's clip
+    assert errors_in(editor.run("Regenerate Selected Clip")) == []
+    ((second,),) = [t.items for t in tl.audio if t.name == "GVMGen Score"]
+    assert (second.start, second.duration) == (first.start, first.duration)
+    assert "take-02" in second.mpi.path
