@@ -29,11 +29,12 @@ class ScorePlan:
     :ivar analysis: the range's cuts and motion (times from the range start).
     :ivar choice: the engine that makes the music, and why it was chosen.
     :ivar cues: the cue plan, in order; silent cues are rests.
+    :ivar warnings: what the plan changed of the editor's markers, in words (the report's),
+        and the markers it could not read.
     :ivar controls: the editor's mood, intensity and tempo for the range (`gvmgen.controls`).
     :ivar control_changes: the control markers' changes, seconds from the range start.
     :ivar dialogue: speech in the range's own sound, `(start, end)` seconds from its start;
         empty when ducking is off or nobody speaks.
-    :ivar warnings: what the editor should know before delivering (unreadable markers).
     """
 
     request: ScoreRequest
@@ -42,10 +43,10 @@ class ScorePlan:
     analysis: Analysis
     choice: EngineChoice
     cues: tuple[Cue, ...]
+    warnings: tuple[str, ...] = ()
     controls: Controls = field(default_factory=Controls)
     control_changes: tuple[ControlChange, ...] = ()
     dialogue: tuple[tuple[float, float], ...] = ()
-    warnings: tuple[str, ...] = ()
 
     def cue_controls(self, cue: Cue, tail: float = 0.0) -> CueControls:
         """The controls the engine is asked for `cue` (its start and the markers inside it)."""
