@@ -30,7 +30,7 @@ from gvmgen import outputs
 from gvmgen.analysis import Analysis, analyze_edit, is_timeline, load_edit
 from gvmgen.concurrency import Timings, parallel_map, timed
 from gvmgen.conditioning import cue_cut_times
-from gvmgen.cues import BATCH_CUE_SECONDS, Cue, CutMark, analysis_holes, plan_cues
+from gvmgen.cues import Cue, CuePlan, analysis_holes, plan_cues
 from gvmgen.engines import EngineRegistry
 from gvmgen.errors import InputError, Paused
 from gvmgen.media.audio import DELIVERY_RATE
@@ -234,14 +234,15 @@ def _prepare(
         )
     found = f"{len(analysis.cuts)} cuts in {analysis.duration:.1f} s"
     pump.post(Update("cuts", span("job", "cuts")[1], found))
-    cues = _plan(edit, analysis, choice.engine, request.mode)
+    cue_plan = _plan(edit, analysis)
+    cues = cue_plan.cues
     if all(c.silent for c in cues):  # a take of pure silence is no score (and has no loudness)
         raise InputError(
             f"{Path(request.input).name}: the range has no picture (gap or black throughout), "
             "so there is nothing to score; choose a range with picture (--range)",
             field="range",
         )
-    plan = ScorePlan(request, job_id, edit, analysis, choice, tuple(cues))
+    plan = ScorePlan(request, job_id, edit, analysis, choice, cues, cue_plan.warnings)
     _step(pump, Update("plan", span("job", "plan")[1], f"plan: {len(cues)} cue(s)"))
     return plan
 
@@ -259,19 +260,17 @@ def _range_to_score(request: ScoreRequest, previous: outputs.PreviousScore | Non
     return request.range or f"{previous.range_in}-{previous.range_out}"
 
 
-def _plan(edit, analysis: Analysis, engine, mode: str) -> list[Cue]:
+def _plan(edit, analysis: Analysis) -> CuePlan:
+    """The cues: one per `cue` marker's section, rests over gaps and long black; the same for a
+    batch and for a range of the same pictures (no engine window splits a section)."""
     rate = float(edit.rate)
     total = round(edit.duration.to_seconds() * rate)
-    marks = [CutMark(c.frame, c.score if c.kind == "shot" else 1.0) for c in analysis.cuts]
     markers = [
         (round(m.time.to_seconds() * rate), m.name)
         for m in edit.markers
         if m.name.strip().lower().startswith(CUE_MARKER_PREFIX)
     ]
-    window, holes = engine.window_seconds, []
-    if mode == ScoreMode.BATCH.value:  # a whole timeline: rests over its gaps and long black
-        window, holes = min(window, BATCH_CUE_SECONDS), analysis_holes(analysis)
-    return plan_cues(total, rate, marks, markers, max_seconds=window, holes=holes)
+    return plan_cues(total, rate, markers, analysis_holes(analysis))
 
 
 def _choose_seeds(request: ScoreRequest, used: set[int]) -> list[int]:

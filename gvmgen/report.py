@@ -71,6 +71,7 @@ def build_result(
         report_picture=str(out_dir / REPORT_PICTURE),
         preview=str(out_dir / PREVIEW) if wants_preview else None,
         seconds={k: round(v, 3) for k, v in seconds.items()},
+        warnings=list(plan.warnings),
     )
 
 
