@@ -349,10 +349,22 @@ def _write_outputs(
             )
             if plan.request.preview and result.preview is None:
                 result.warnings.append("preview: only a video input gets preview.mp4")
+            result.warnings.extend(_chain_warnings(takes, rendered))
             _write_all(plan, takes, result, rendered, job, pump)
             job.commit()
     pump.post(Update("done", 1.0, "done"))
     return result
+
+
+def _chain_warnings(takes: list[Take], rendered: list[list[RenderedCue]]) -> list[str]:
+    """What the audio chain did instead of what was asked, per cue (and take, if several)."""
+    several = len(takes) > 1
+    return [
+        f"take {take}, {warning}" if several else warning
+        for (take, _), cues in zip(takes, rendered, strict=True)
+        for cue in cues
+        for warning in cue.warnings
+    ]
 
 
 def _write_all(

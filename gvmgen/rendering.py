@@ -64,6 +64,7 @@ class RenderedCue:
     tempo: float
     alignment: object  # gvmgen.align.AlignmentResult (engine rate)
     silent: bool = False  # a rest: zeros, no engine, no alignment to speak of
+    warnings: tuple[str, ...] = ()  # what the chain had to do instead, in words (the report's)
 
 
 class Generated(NamedTuple):
@@ -368,6 +369,8 @@ def _music_cue(
     seconds: Timings,
 ) -> RenderedCue:
     """The chain after generation, in order — align → level — then the checkpoint."""
+    from gvmgen.align.aligner import without_holes
+
     start, duration = plan.cue_seconds(cue)
     rate = plan.engine.sample_rate
     with timed(seconds, "align"):
@@ -379,11 +382,13 @@ def _music_cue(
             plan.rate,
             progress.within("align"),
         )
+        alignment, warning = without_holes(made.audio, rate, alignment, plan.rate, duration)
     with timed(seconds, "level"):
         audio = levelled(alignment.audio, rate, plan.request.target_lufs, progress.within("level"))
     progress.at("level", 1.0, "levelled")
     tempo = float(getattr(made.beats, "tempo", 0.0) or alignment.beats_after.tempo)
-    rendered = RenderedCue(audio, seed, tempo, alignment)
+    said = (f"{cue.name}: {warning}",) if warning else ()
+    rendered = RenderedCue(audio, seed, tempo, alignment, warnings=said)
     checkpoints.save_cue(progress.take, cue.index, cue_arrays(rendered))
     return rendered
 
@@ -481,10 +486,7 @@ def joined(cues: Sequence[Cue], rendered: list[RenderedCue], rate: float) -> lis
         released(c, f, b - a) for c, f, a, b in zip(rendered, following, bounds, ends, strict=True)
     ]
     track = join_cues(audio, starts, DELIVERY_RATE, total / DELIVERY_RATE)
-    return [
-        RenderedCue(track[:, a:b], c.seed, c.tempo, c.alignment, c.silent)
-        for c, a, b in zip(rendered, bounds, ends, strict=True)
-    ]
+    return [replace(c, audio=track[:, a:b]) for c, a, b in zip(rendered, bounds, ends, strict=True)]
 
 
 def released(cue: RenderedCue, following: RenderedCue | None, slot: int) -> np.ndarray:
