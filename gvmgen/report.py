@@ -16,12 +16,13 @@ import numpy as np
 from gvmgen import outputs
 from gvmgen.analysis import range_timecodes
 from gvmgen.atomic import write_text_atomic
+from gvmgen.concurrency import Timings
 from gvmgen.cue_sheet import CUE_SHEET, write_cue_sheet
 from gvmgen.cues import Cue
 from gvmgen.media.audio import DELIVERY_RATE
 from gvmgen.progress import ProgressFn
 from gvmgen.progress import report as tell
-from gvmgen.rendering import RenderedCue, Timings
+from gvmgen.rendering import RenderedCue
 from gvmgen.schema import (
     ControlsReport,
     CueReport,
