@@ -200,6 +200,7 @@ class CueMetrics(_Model):
     mean_stretch: float
     splices: int
     clicks: int = 0  # clicks found in the delivered audio (should be 0)
+    silence: float = 0.0  # seconds of digital silence in runs over 50 ms in the delivered audio
     loudness_lufs: float | None
     unhit_cuts: list[float] = []  # the cuts the delivered audio misses (`cuts` hit false)
     cuts: list[CutHit] = []
