@@ -256,13 +256,23 @@ def _prepare(
         analysis,
         choice,
         cues,
-        (*cue_plan.warnings, *conventions.warnings),
+        (*cue_plan.warnings, *conventions.warnings, *_stem_warnings(request, choice.engine)),
         controls=request.controls(),
         control_changes=conventions.control_changes,
         dialogue=dialogue,
     )
     _step(pump, Update("plan", span("job", "plan")[1], f"plan: {len(cues)} cue(s)"))
     return plan
+
+
+def _stem_warnings(request: ScoreRequest, engine) -> tuple[str, ...]:
+    """An engine that makes one mix says so when stems are asked for, rather than pretend."""
+    if not request.stems or callable(getattr(engine, "generate_stems_with_beats", None)):
+        return ()
+    return (
+        f"--stems: {engine.name} makes its music as one mix and has no stems; none were "
+        "written (the arranger writes drums, bass, harmony and melody)",
+    )
 
 
 def _range_to_score(request: ScoreRequest, previous: outputs.PreviousScore | None) -> str | None:
@@ -331,6 +341,8 @@ def _fingerprint(plan: ScorePlan) -> str:
         what["rate"] = r.rate
     if (r.ending, r.tail) != ("button", 0.0):  # likewise: the defaults keep older jobs' keys
         what["ending"], what["tail"] = r.ending, r.tail
+    if r.stems:
+        what["stems"] = True
     # the controls, likewise only when they differ from a request made before they existed
     asked = {f: getattr(r, f) for f in CONTROL_FIELDS if getattr(r, f) != _default(f)}
     if asked or plan.control_changes:
@@ -447,7 +459,7 @@ def _write_takes(
     from gvmgen import delivery
 
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    wavs, written = {}, {}
+    wavs, written, stem_wavs = {}, {}, {}
     for (take, _), cues in zip(takes, rendered, strict=True):
         folder = Path("takes") / outputs.take_dir_name(take)
         for cue, audio in zip(plan.cues, cues, strict=True):
@@ -457,6 +469,9 @@ def _write_takes(
             placed, clean = delivery.write_cue_wavs(job.out, folder, plan, cue, audio.audio)
             written[take, cue.index] = (placed, clean)
             wavs[take, cue.index] = str(plan.out_dir / placed)
+            if audio.stems:
+                stems = delivery.write_stem_wavs(job.out, folder, plan, cue, audio.stems)
+                stem_wavs[take, cue.index] = {n: str(plan.out_dir / p) for n, p in stems.items()}
     jobs = [
         (take, cue, audio)
         for (take, _), cues in zip(takes, rendered, strict=True)
@@ -473,6 +488,7 @@ def _write_takes(
         cue_report = _cue_report(plan, cue, audio, wavs[take, cue.index], take, seconds)
         if clean is not None:
             cue_report.clean_wav = str(plan.out_dir / clean)
+        cue_report.stems = stem_wavs.get((take, cue.index), {})
         delivery.stamp_cue_wavs(job.out, plan, cue, cue_report, placed, clean)
         whole = parts.advance((take, cue.index), 1.0)
         _step(pump, Update("write", whole, f"take {take} {cue.name}: measured", cue.index, take))

@@ -70,6 +70,7 @@ class RenderedCue:
     alignment: object  # gvmgen.align.AlignmentResult (engine rate)
     silent: bool = False  # a rest: zeros, no engine, no alignment to speak of
     warnings: tuple[str, ...] = ()  # what the chain had to do instead, in words (the report's)
+    stems: dict[str, np.ndarray] | None = None  # `--stems`: by name, `[2, N]`, summing to audio
 
 
 class Generated(NamedTuple):
@@ -78,6 +79,7 @@ class Generated(NamedTuple):
 
     audio: np.ndarray
     beats: object  # gvmgen.align.BeatGrid | None
+    stems: dict[str, np.ndarray] | None = None  # the engine's stems, summing to `audio`
 
 
 class Checkpoints(Protocol):
@@ -223,8 +225,30 @@ def render_takes(
     joins = []
     for cues in rendered:
         with timed(seconds, "mix"):
-            joins.append(joined(plan.cues, cues, plan.rate, plan.request.tail))
+            joins.append(_joined_with_stems(plan, cues))
     return joins
+
+
+def _joined_with_stems(plan: ScorePlan, cues: list[RenderedCue]) -> list[RenderedCue]:
+    """`joined`, and each stem joined the same way (the same segues and rings), so the stems
+    of every delivered piece still sum to it."""
+    mix = joined(plan.cues, cues, plan.rate, plan.request.tail)
+    names = next((tuple(c.stems) for c in cues if c.stems), ())
+    if not names:
+        return mix
+    pieces = {
+        name: joined(plan.cues, [_as_stem(c, name) for c in cues], plan.rate, plan.request.tail)
+        for name in names
+    }
+    return [
+        replace(piece, stems=None if piece.silent else {n: pieces[n][i].audio for n in names})
+        for i, piece in enumerate(mix)
+    ]
+
+
+def _as_stem(cue: RenderedCue, name: str) -> RenderedCue:
+    audio = cue.stems[name] if cue.stems else np.zeros_like(cue.audio)
+    return replace(cue, audio=audio, stems=None)
 
 
 def _render_independent(
@@ -248,7 +272,12 @@ def _render_independent(
         conditioning = _conditioning(plan, cue, seconds)
         with timed(seconds, "engine"):
             made = generated(
-                plan.engine, conditioning, seed + cue.index, progress.within("generate"), stop
+                plan.engine,
+                conditioning,
+                seed + cue.index,
+                progress.within("generate"),
+                stop,
+                stems=plan.request.stems,
             )
         return _music_cue(plan, cue, seed + cue.index, made, progress, checkpoints, seconds)
 
@@ -354,8 +383,13 @@ def generated(
     seed: int,
     progress: ProgressFn,
     stop: threading.Event,
+    stems: bool = False,
 ) -> Generated:
-    """Stage 1, generate: the engine's music for one cue of one take."""
+    """Stage 1, generate: the engine's music for one cue of one take (with `stems`, as stems
+    too, when the engine makes them)."""
+    if stems and callable(getattr(engine, "generate_stems_with_beats", None)):
+        parts, beats = engine.generate_stems_with_beats(conditioning, seed, progress, stop)
+        return Generated(sum(parts.values()), beats, parts)
     audio, beats = engine.generate_with_beats(conditioning, seed, progress, stop)
     return Generated(audio, beats)
 
@@ -407,18 +441,57 @@ def _music_cue(
             progress.within("align"),
         )
         alignment, warning = without_holes(made.audio, rate, alignment, plan.rate, duration)
+        warped = _warped_stems(made.stems, rate, alignment.plan)
+        if warped is not None:  # the delivered mix is the sum of the stems
+            alignment = replace(alignment, audio=sum(warped.values()))
     with timed(seconds, "level"):
         music = intensity_in_mix(alignment, rate, controls, plan.engine)
         if not getattr(plan.engine, "composes_endings", False):
             music = ended(music, rate, cue_ending(plan, cue), alignment.beats_after)
         target, ceiling = plan.request.loudness_target
         audio = levelled(music, rate, target, progress.within("level"), ceiling)
+        stems = _stems_following(warped, rate, audio)
     progress.at("level", 1.0, "levelled")
     tempo = float(getattr(made.beats, "tempo", 0.0) or alignment.beats_after.tempo)
     said = (f"{cue.name}: {warning}",) if warning else ()
-    rendered = RenderedCue(audio, seed, tempo, alignment, warnings=said)
+    rendered = RenderedCue(audio, seed, tempo, alignment, warnings=said, stems=stems)
     checkpoints.save_cue(progress.take, cue.index, cue_arrays(rendered))
     return rendered
+
+
+def _warped_stems(stems, sample_rate: int, plan) -> dict[str, np.ndarray] | None:
+    """Each stem through the alignment's own warp plan (the mix's), or None without stems."""
+    if not stems:
+        return None
+    from gvmgen.align.render import render_alignment
+
+    return {name: render_alignment(audio, sample_rate, plan) for name, audio in stems.items()}
+
+
+def _stems_following(stems, sample_rate: int, mix: np.ndarray) -> dict[str, np.ndarray] | None:
+    """The stems at 48 kHz with the gain curve that took their sum to the delivered `mix`
+    (intensity, ending, loudness and the limiter: each one gain for every channel), so the
+    stems still sum to the mix."""
+    if stems is None:
+        return None
+    delivered = {name: resample(audio, sample_rate, DELIVERY_RATE) for name, audio in stems.items()}
+    gain = gain_between(sum(delivered.values()), mix)
+    return {name: (audio * gain).astype(np.float32) for name, audio in delivered.items()}
+
+
+def gain_between(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """The per-sample gain `[N]` that made `after` `[C, N]` of `before` (the least-squares gain
+    across channels where `before` sounds; interpolated across its silences)."""
+    n = min(before.shape[1], after.shape[1])
+    before, after = before[:, :n].astype(np.float64), after[:, :n].astype(np.float64)
+    power = (before**2).sum(axis=0)
+    sounding = power > 1e-12 * max(float(power.max(initial=0.0)), 1e-30)
+    gain = np.zeros(n)
+    gain[sounding] = (before * after).sum(axis=0)[sounding] / power[sounding]
+    where = np.flatnonzero(sounding)
+    if len(where):
+        gain = np.interp(np.arange(n), where, gain[where])
+    return gain.astype(np.float32)
 
 
 def aligned(
@@ -577,8 +650,9 @@ def joined(
     total = end + round(tail * DELIVERY_RATE)
     starts = [b / DELIVERY_RATE for b in bounds]
     fades = [_segue_seconds(nxt) for nxt in rendered[1:]]
+    rests = [c.silent for c in rendered]
     track = join_cues(
-        [c.audio for c in rendered], starts, DELIVERY_RATE, total / DELIVERY_RATE, fades
+        [c.audio for c in rendered], starts, DELIVERY_RATE, total / DELIVERY_RATE, fades, rests
     )
     pieces = []
     for i, (cue, made) in enumerate(zip(cues, rendered, strict=True)):

@@ -193,7 +193,26 @@ def _score_timeline(plan: ScorePlan, takes: Sequence[int], result: ScoreResult, 
             markers=_cue_markers(plan, result) if i == 0 else (),
             metadata=_timeline_metadata(result) if i == 0 else None,
         )
+        if i == 0:
+            timeline = _with_stem_tracks(timeline, plan, info, stage)
     return _relinked(timeline, stage, plan.out_dir)
+
+
+def _with_stem_tracks(timeline, plan: ScorePlan, info: TakeInfo, stage: Path):
+    """`--stems`: one track per stem of the placed take ("GVMGen Drums" …), each stem clip
+    where its cue's clip is."""
+    from gvmgen import timeline as tl
+
+    names = next((list(c.stems) for c in info.cues if c.stems), [])
+    for name in names:
+        placed = [
+            _placed(plan, cue, Path(report.stems[name]), stage, report.ring)
+            for cue, report in zip(plan.cues, info.cues, strict=True)
+            if name in report.stems
+        ]
+        track = f"{tl.SCORE_TRACK_NAME.split()[0]} {name.capitalize()}"
+        timeline = tl.timeline_with_score(timeline, placed, track_name=track)
+    return timeline
 
 
 def _placed(plan: ScorePlan, cue: Cue, final_wav: Path, stage: Path, ring: float = 0.0):

@@ -96,6 +96,7 @@ class ScoreRequest(_Model):
     # out frame (the WAV is longer by it, which score.otio and the report declare).
     ending: Literal["button", "ring", "fade"] = "button"
     tail: float = Field(0.0, ge=0.0, le=10.0, description="seconds the final ending rings past")
+    stems: bool = False  # also write each cue's drums, bass, harmony and melody (arranger)
 
     @field_validator("mood")
     @classmethod
@@ -237,6 +238,8 @@ class CueReport(CueMetrics):
     # what the WAV holds past the cue's out frame, declared: its ending ringing into a following
     # rest, or the last cue's --tail; the clip on the timeline is longer by it
     ring: float = 0.0
+    # `--stems`: the cue's stems by name (drums, bass, harmony, melody), summing to `wav`
+    stems: dict[str, str] = {}
     # Whose music it is (gvmgen.licences): one line, the non-commercial flag, every weight used.
     licence: str = ""
     non_commercial: bool | None = None

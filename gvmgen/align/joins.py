@@ -39,13 +39,15 @@ def join_cues(
     sample_rate: int,
     total_duration: float,
     fade: float | Sequence[float] = CUE_FADE,
+    rests: Sequence[bool] | None = None,
 ) -> np.ndarray:
     """Place cues `[C, N_i]` at `starts` (s) on one track `[C, round(total·sr)]`.
 
     Where a cue runs past the next one's start, the two crossfade (equal power) over
     min(`fade`, the overlap) from that start, and the earlier cue stops there; `fade` is one
-    length for every join or one per join. Into silence (a rest, all zeros) the earlier cue
-    rings on as it is. A cue edge that meets silence gets a 5 ms ramp; the track's end fades.
+    length for every join or one per join. Into a rest (`rests`; default: a cue of zeros) the
+    earlier cue rings on as it is. A cue edge that meets silence gets a 5 ms ramp; the track's
+    end fades.
     """
     if len(cues) != len(starts):
         raise InputError(f"{len(cues)} cues but {len(starts)} start times")
@@ -56,23 +58,24 @@ def join_cues(
     track = np.zeros((channels, total), dtype=np.float32)
     bounds = [int(round(s * sample_rate)) for s in starts] + [total]
     fades = [fade] * max(len(cues) - 1, 0) if np.isscalar(fade) else list(fade)
-    crossfades = _crossfades(cues, bounds, [int(round(f * sample_rate)) for f in fades])
+    rests = [not np.any(c) for c in cues] if rests is None else list(rests)
+    crossfades = _crossfades(cues, bounds, [int(round(f * sample_rate)) for f in fades], rests)
     for i, cue in enumerate(cues):
         cue = np.broadcast_to(cue, (channels, cue.shape[1]))
         fade_in = crossfades[i - 1] if i else 0
         keep = bounds[i + 1] - bounds[i] + crossfades[i]
-        if i + 1 < len(cues) and not np.any(cues[i + 1]):
+        if i + 1 < len(cues) and rests[i + 1]:
             keep = cue.shape[1]  # into a rest: the cue's own ending, as far as it rings
         _mix(track, _shaped_cue(cue, keep, fade_in, crossfades[i], sample_rate), bounds[i])
     return fade_tail(track, sample_rate)
 
 
-def _crossfades(cues, bounds, fades: list[int]) -> list[int]:
+def _crossfades(cues, bounds, fades: list[int], rests: list[bool]) -> list[int]:
     """Samples of crossfade between cue i and cue i+1: how far i runs past i+1's start, ≤ its
     fade; none into silence (the earlier cue rings on into it, ending as it was shaped)."""
     ends = [b + c.shape[1] for b, c in zip(bounds, cues, strict=False)]
     out = [
-        0 if not np.any(cues[i + 1]) else min(max(ends[i] - bounds[i + 1], 0), fades[i])
+        0 if rests[i + 1] else min(max(ends[i] - bounds[i + 1], 0), fades[i])
         for i in range(len(cues) - 1)
     ]
     return [*out, 0]

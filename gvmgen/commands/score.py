@@ -201,6 +201,14 @@ SCORE_OPTIONS = (
         help="let the last cue's ending land on the out frame and ring this long past it "
         "(0-10; the WAV is longer by it; default 0: decayed by the out frame)",
     ),
+    _option(
+        "--stems",
+        "stems",
+        action="store_true",
+        default=False,
+        help="also write each cue's drums, bass, harmony and melody, summing to its mix, on "
+        "tracks of their own (the arranger; GVMGen makes one mix and has none)",
+    ),
 )
 
 

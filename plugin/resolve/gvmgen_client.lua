@@ -37,6 +37,7 @@ client.REQUEST_OPTIONS = {
   -- How each cue ends, and how long the last may ring past the range's out frame.
   { flag = "--ending", setting = "ending" },
   { flag = "--tail", setting = "tail" },
+  { flag = "--stems", setting = "stems" },
 }
 -- How a submit waits for its job: how long, and whether to start `gvmgen serve` if none answers.
 client.WAIT_OPTIONS = {

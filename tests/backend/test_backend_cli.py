@@ -324,6 +324,7 @@ EXAMPLES = {
     "--loudness": "ebu-r128",
     "--ending": "ring",
     "--tail": "1.5",
+    "--stems": None,
 }
 
 
