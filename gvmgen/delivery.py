@@ -116,8 +116,10 @@ def write_stem_wavs(stage, folder, plan, cue, stems: dict) -> dict[str, str]:
     written = {}
     for name, audio in stems.items():
         dipped = ducked(audio, plan.dialogue, plan.request.ducking, start)
-        relative = Path(folder) / STEMS_DIR / outputs.cue_wav_name(cue.index).replace(
-            ".wav", f"-{name}.wav"
+        relative = (
+            Path(folder)
+            / STEMS_DIR
+            / outputs.cue_wav_name(cue.index).replace(".wav", f"-{name}.wav")
         )
         write_wav(Path(stage) / relative, audio if dipped is None else dipped, DELIVERY_RATE)
         written[name] = str(relative)
