@@ -226,13 +226,12 @@ def part_batch(folder: Path, timeline: Path) -> dict:
     rate = 48000
     rests = [c for c in cues if c.get("silent")]
     rest_wavs = sum(1 for c in rests if c.get("wav"))
-    track = np.concatenate(
-        [
-            a if a is not None else np.zeros((2, round(c["duration"] * rate)), np.float32)
-            for a, c in zip(audio, cues, strict=True)
-        ],
-        axis=1,
-    )
+    length = max(round((c["start"] + c["duration"] + c.get("ring", 0.0)) * rate) for c in cues)
+    track = np.zeros((2, length), np.float32)  # each WAV at its start: rings run into rests
+    for cue, wav in zip(cues, audio, strict=True):
+        if wav is not None:
+            first = round(cue["start"] * rate)
+            track[:, first : first + wav.shape[1]] += wav
     short = [c for c in cues if not c.get("silent") and c["duration"] < 4.0]
     joins, rows = [], []
     for prev, cue in itertools.pairwise(cues):

@@ -59,6 +59,11 @@ TAIL_SECONDS = 1.5  # a cue's ending rings at most this long under the next cue 
 # measures both on the shared clips' own GVMGen music; see docs/BENCHMARKS.md.
 GVMGEN_ENDING = "release"
 GVMGEN_RELEASE = 0.6  # s: a released GVMGen ending decays over this after its last downbeat
+# The engine makes this much more than the cue and its ring: when the alignment shifts the music
+# a little, its tail still reads music (or the composed ending's silence) rather than looping
+# back a bar over the ending (`gvmgen.align.plan._tail_pieces`).
+ENGINE_MARGIN = 0.5
+GUARD_SECONDS = 0.2  # a composed ending is made silent over this before its end, after aligning
 PROMPT_SECONDS = 10.0  # how much of the previous cue an engine that continues music hears
 
 
@@ -352,8 +357,9 @@ def _conditioning(plan: ScorePlan, cue: Cue, seconds: Timings) -> CueConditionin
     what may ring past its out frame (no prompt: the takes that continue music add their own)."""
     start, duration = plan.cue_seconds(cue)
     ending = cue_ending(plan, cue)
+    made = duration + ending.ring + ENGINE_MARGIN  # spare music: the aligner never loops back
     with timed(seconds, "frames"):
-        whole = cue_conditioning(plan.analysis, start, duration + ending.ring, prompt_audio=None)
+        whole = cue_conditioning(plan.analysis, start, made, prompt_audio=None)
     cuts = cue_cut_times(plan.analysis, start, duration)  # the ring's cuts are the next cue's
     controls = plan.cue_controls(cue, ending.ring)
     return replace(whole, cuts=cuts, ending=ending, controls=controls)
@@ -431,6 +437,7 @@ def _music_cue(
     start, duration = plan.cue_seconds(cue)
     rate = plan.engine.sample_rate
     controls = plan.cue_controls(cue)
+    ending = cue_ending(plan, cue)
     with timed(seconds, "align"):
         alignment = aligned(
             made,
@@ -439,6 +446,7 @@ def _music_cue(
             stretch_bound(plan.request.max_stretch, controls),
             plan.rate,
             progress.within("align"),
+            ending.out + ending.ring,
         )
         alignment, warning = without_holes(made.audio, rate, alignment, plan.rate, duration)
         warped = _warped_stems(made.stems, rate, alignment.plan)
@@ -446,8 +454,10 @@ def _music_cue(
             alignment = replace(alignment, audio=sum(warped.values()))
     with timed(seconds, "level"):
         music = intensity_in_mix(alignment, rate, controls, plan.engine)
-        if not getattr(plan.engine, "composes_endings", False):
-            music = ended(music, rate, cue_ending(plan, cue), alignment.beats_after)
+        if getattr(plan.engine, "composes_endings", False):
+            music = music * _ending_guard(music.shape[-1], rate, ending)
+        else:
+            music = ended(music, rate, ending, alignment.beats_after)
         target, ceiling = plan.request.loudness_target
         audio = levelled(music, rate, target, progress.within("level"), ceiling)
         stems = _stems_following(warped, rate, audio)
@@ -501,9 +511,11 @@ def aligned(
     max_stretch: float,
     fps: float,
     progress: ProgressFn,
+    duration: float | None = None,
 ):
     """Stage 2, align: the music warped so its beats land on `cuts` (seconds from the cue
-    start), at the engine's rate; a `gvmgen.align.AlignmentResult`."""
+    start), at the engine's rate, `duration` long (default: the music's); a
+    `gvmgen.align.AlignmentResult`."""
     from gvmgen.align import align_to_cuts
 
     progress(0.0, "aligning to the cuts")
@@ -514,8 +526,19 @@ def aligned(
         max_stretch=max_stretch,
         fps=fps,
         beats=made.beats,
+        duration=duration,
         progress=lambda f, m: progress(f, f"aligning: {m}"),
     )
+
+
+def _ending_guard(n: int, sample_rate: int, ending: Ending) -> np.ndarray:
+    """For an engine that composed its ending: silence by the end of what may sound, whatever
+    the alignment did to the last moments (a short release into the end, 1 where the music has
+    already rung out)."""
+    from gvmgen.align.joins import GONE_BEFORE_OUT, release_gain
+
+    stop = ending.out + ending.ring if ending.ring > 0 else ending.out - GONE_BEFORE_OUT
+    return release_gain(n, sample_rate, max(stop - GUARD_SECONDS, 0.0), max(stop, 0.0))
 
 
 def ended(audio: np.ndarray, sample_rate: int, ending: Ending, beats) -> np.ndarray:
