@@ -59,10 +59,6 @@ TAIL_SECONDS = 1.5  # a cue's ending rings at most this long under the next cue 
 # measures both on the shared clips' own GVMGen music; see docs/BENCHMARKS.md.
 GVMGEN_ENDING = "release"
 GVMGEN_RELEASE = 0.6  # s: a released GVMGen ending decays over this after its last downbeat
-# The engine makes this much more than the cue and its ring: when the alignment shifts the music
-# a little, its tail still reads music (or the composed ending's silence) rather than looping
-# back a bar over the ending (`gvmgen.align.plan._tail_pieces`).
-ENGINE_MARGIN = 0.5
 GUARD_SECONDS = 0.2  # a composed ending is made silent over this before its end, after aligning
 PROMPT_SECONDS = 10.0  # how much of the previous cue an engine that continues music hears
 
@@ -357,9 +353,8 @@ def _conditioning(plan: ScorePlan, cue: Cue, seconds: Timings) -> CueConditionin
     what may ring past its out frame (no prompt: the takes that continue music add their own)."""
     start, duration = plan.cue_seconds(cue)
     ending = cue_ending(plan, cue)
-    made = duration + ending.ring + ENGINE_MARGIN  # spare music: the aligner never loops back
     with timed(seconds, "frames"):
-        whole = cue_conditioning(plan.analysis, start, made, prompt_audio=None)
+        whole = cue_conditioning(plan.analysis, start, duration + ending.ring, prompt_audio=None)
     cuts = cue_cut_times(plan.analysis, start, duration)  # the ring's cuts are the next cue's
     controls = plan.cue_controls(cue, ending.ring)
     return replace(whole, cuts=cuts, ending=ending, controls=controls)
@@ -438,15 +433,27 @@ def _music_cue(
     rate = plan.engine.sample_rate
     controls = plan.cue_controls(cue)
     ending = cue_ending(plan, cue)
+    cuts = cue_cut_times(plan.analysis, start, duration)
+    if (
+        ending.ring > 0
+        and ending.kind != "fade"
+        and getattr(plan.engine, "composes_endings", False)
+    ):
+        # the composed accent is on the out frame, a beat of its own: the aligner keeps it
+        # there as it keeps a cut, so no splice or stretch before it pushes the button off
+        cuts = np.append(cuts, ending.out)
     with timed(seconds, "align"):
         alignment = aligned(
             made,
             rate,
-            cue_cut_times(plan.analysis, start, duration),
+            cuts,
             stretch_bound(plan.request.max_stretch, controls),
             plan.rate,
             progress.within("align"),
             ending.out + ending.ring,
+            # composed music is cut into only by its composer: stretch, never splice, so the
+            # music the arranger wrote between its anchors (and its ending) stays whole
+            splices=not getattr(plan.engine, "composes_endings", False),
         )
         alignment, warning = without_holes(made.audio, rate, alignment, plan.rate, duration)
         warped = _warped_stems(made.stems, rate, alignment.plan)
@@ -512,6 +519,7 @@ def aligned(
     fps: float,
     progress: ProgressFn,
     duration: float | None = None,
+    splices: bool = True,
 ):
     """Stage 2, align: the music warped so its beats land on `cuts` (seconds from the cue
     start), at the engine's rate, `duration` long (default: the music's); a
@@ -527,6 +535,7 @@ def aligned(
         fps=fps,
         beats=made.beats,
         duration=duration,
+        allow_splices=splices,
         progress=lambda f, m: progress(f, f"aligning: {m}"),
     )
 
