@@ -21,7 +21,6 @@ import json
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,11 +30,11 @@ from gvmgen import outputs
 from gvmgen.analysis import Analysis, analyze_edit, is_timeline, load_edit
 from gvmgen.conditioning import cue_cut_times
 from gvmgen.cues import BATCH_CUE_SECONDS, Cue, CutMark, analysis_holes, plan_cues
-from gvmgen.engines import EngineChoice, EngineRegistry
+from gvmgen.engines import EngineRegistry
 from gvmgen.errors import InputError, Paused
 from gvmgen.media.audio import DELIVERY_RATE
 from gvmgen.progress import Parts, Pump, Update, check_cancel, check_pause
-from gvmgen.rendering import RenderedCue, parallel_map, render_takes, timed
+from gvmgen.rendering import RenderedCue, Timings, parallel_map, render_takes, timed
 from gvmgen.schema import (
     CueMetrics,
     CueReport,
@@ -46,6 +45,7 @@ from gvmgen.schema import (
     TakeInfo,
     parse_request,
 )
+from gvmgen.score_plan import ScorePlan, Take
 
 OnEvent = Callable[[ProgressEvent], None]
 
@@ -106,43 +106,6 @@ def score(
     return Scorer(engines).score(request, on_event=on_event, cancel=cancel, pause=pause)
 
 
-@dataclass
-class _Run:
-    """The state of one scoring job, shared by the step helpers below."""
-
-    request: ScoreRequest
-    job_id: str
-    edit: object
-    analysis: Analysis
-    choice: EngineChoice
-    cues: list[Cue]
-    pump: Pump
-    takes: list[tuple[int, int]] = field(default_factory=list)  # (take number, seed)
-    job: outputs.Job | None = None
-    seconds: dict[str, float] = field(default_factory=dict)
-    pause: threading.Event | None = None  # set: stop at the next cue boundary, keep the stage
-
-    @property
-    def rate(self) -> float:
-        return float(self.edit.rate)
-
-    @property
-    def stop(self) -> threading.Event:
-        return self.pump.stop
-
-    @property
-    def out_dir(self) -> Path:
-        return Path(self.request.out_dir).resolve()
-
-    def cue_seconds(self, cue: Cue) -> tuple[float, float]:
-        return cue.start / self.rate, cue.frames / self.rate
-
-    def post(self, stage: str, fraction: float, message: str, cue=None, take=None) -> None:
-        """Report a step (any thread) and stop here if the job was cancelled."""
-        self.pump.post(Update(stage, fraction, message, cue, take))
-        check_cancel(self.stop)
-
-
 def _score_job(
     request: ScoreRequest,
     job_id: str,
@@ -157,28 +120,43 @@ def _score_job(
     if done is not None:
         pump.post(Update("done", 1.0, "done: this job had finished before"))
         return done
-    run = _prepare(request, job_id, engines, previous, pump)
-    run.pause = pause
+    seconds: Timings = {}
+    plan = _prepare(request, job_id, engines, previous, pump, seconds)
+    fingerprint = _fingerprint(plan)
     with outputs.user_os_errors(out_dir), outputs.Job.open(out_dir, job_id) as job:
-        job.check_request(_fingerprint(run))  # before this run touches anything there
+        job.check_request(fingerprint)  # before this run touches anything there
         try:
             done = _finished(outputs.read_previous(out_dir), job_id)  # finished meanwhile?
             if done is not None:
                 job.discard()
                 pump.post(Update("done", 1.0, "done: this job had finished before"))
                 return done
-            run.job = job
-            run.takes = job.resume_or_reserve(
-                _fingerprint(run), request.takes, lambda used: _choose_seeds(request, used)
+            takes = job.resume_or_reserve(
+                fingerprint, request.takes, lambda used: _choose_seeds(request, used)
             )
-            takes = render_takes(run, PREPARED, RENDERED)
+            rendered = render_takes(
+                plan,
+                takes,
+                job,
+                pump.post,
+                stop=pump.stop,
+                pause=pause,
+                seconds=seconds,
+                span=(PREPARED, RENDERED),
+            )
             check_pause(pause)  # every cue is checkpointed: the rerun only writes
-            return _write_outputs(run, takes, job)
+            return _write_outputs(plan, takes, rendered, job, pump, seconds)
         except Paused:
             raise  # the stage and its checkpoints stay for the rerun; nothing was committed
         except BaseException:
             job.discard()
             raise
+
+
+def _step(pump: Pump, update: Update) -> None:
+    """Report a step of the job (any thread), and stop here if the job was cancelled."""
+    pump.post(update)
+    check_cancel(pump.stop)
 
 
 def _finished(previous: outputs.PreviousScore | None, job_id: str) -> ScoreResult | None:
@@ -207,9 +185,15 @@ def _take_loudness_of(info: TakeInfo, latest: ScoreResult) -> float:
     return info.loudness_lufs if info.loudness_lufs is not None else latest.loudness_lufs
 
 
-def _prepare(request, job_id: str, engines: EngineRegistry, previous, pump: Pump) -> _Run:
+def _prepare(
+    request: ScoreRequest,
+    job_id: str,
+    engines: EngineRegistry,
+    previous: outputs.PreviousScore | None,
+    pump: Pump,
+    seconds: Timings,
+) -> ScorePlan:
     """Everything that can fail because of the user's input, before a single file is written."""
-    seconds: dict[str, float] = {}
     with timed(seconds, "timeline"):
         range_text = _range_to_score(request, previous)
         edit = load_edit(request.input, range_text, request.allow_missing_media, rate=request.rate)
@@ -235,9 +219,9 @@ def _prepare(request, job_id: str, engines: EngineRegistry, previous, pump: Pump
             "so there is nothing to score; choose a range with picture (--range)",
             field="range",
         )
-    run = _Run(request, job_id, edit, analysis, choice, cues, pump, seconds=seconds)
-    run.post("plan", PREPARED, f"plan: {len(cues)} cue(s)")
-    return run
+    plan = ScorePlan(request, job_id, edit, analysis, choice, tuple(cues))
+    _step(pump, Update("plan", PREPARED, f"plan: {len(cues)} cue(s)"))
+    return plan
 
 
 def _range_to_score(request: ScoreRequest, previous: outputs.PreviousScore | None) -> str | None:
@@ -281,22 +265,22 @@ def _choose_seeds(request: ScoreRequest, used: set[int]) -> list[int]:
     return seeds
 
 
-def _fingerprint(run: _Run) -> str:
+def _fingerprint(plan: ScorePlan) -> str:
     """What makes a job's audio: a rerun under the same job id must ask for the same."""
     from gvmgen.analysis import range_timecodes
 
-    r = run.request
+    r = plan.request
     what = {
         "input": str(Path(r.input).resolve()),
-        "range": range_timecodes(run.edit),
+        "range": range_timecodes(plan.edit),
         "mode": r.mode,
-        "engine": run.choice.engine.name,
+        "engine": plan.engine.name,
         "takes": r.takes,
         "seed": r.seed,
         "max_stretch": r.max_stretch,
         "target_lufs": r.target_lufs,
         "allow_missing_media": r.allow_missing_media,
-        "cues": [(c.start, c.frames) for c in run.cues],
+        "cues": [(c.start, c.frames) for c in plan.cues],
     }
     if r.rate is not None:  # only when given, so jobs staged before the field keep their key
         what["rate"] = r.rate
@@ -317,30 +301,46 @@ def _check_same_range(previous: outputs.PreviousScore, request: ScoreRequest, ed
         )
 
 
-def _write_outputs(run: _Run, takes: list[list[RenderedCue]], job: outputs.Job) -> ScoreResult:
+def _write_outputs(
+    plan: ScorePlan,
+    takes: list[Take],
+    rendered: list[list[RenderedCue]],
+    job: outputs.Job,
+    pump: Pump,
+    seconds: Timings,
+) -> ScoreResult:
     """Measure and stage every take, then commit under the folder's lock: the report lists the
     takes on disk now (another job may have committed since this one started)."""
     from gvmgen import report
 
-    run.post("write", RENDERED, "measuring and writing")
-    with timed(run.seconds, "write"):
-        ours = _write_takes(run, takes, job)
-        check_cancel(run.stop)
-        with outputs.folder_lock(run.out_dir):
-            run.post("write", WRITTEN, "writing the timeline and report")
-            previous = outputs.read_previous(run.out_dir)
+    _step(pump, Update("write", RENDERED, "measuring and writing"))
+    with timed(seconds, "write"):
+        ours = _write_takes(plan, takes, rendered, job, pump, seconds)
+        check_cancel(pump.stop)
+        with outputs.folder_lock(plan.out_dir):
+            _step(pump, Update("write", WRITTEN, "writing the timeline and report"))
+            previous = outputs.read_previous(plan.out_dir)
             infos = _merged_takes(previous, ours)
-            result = report.build_result(run, infos, ours[0].cues, takes, ours[0].loudness_lufs)
-            ours[0].loudness_lufs = result.loudness_lufs
-            if run.request.preview and result.preview is None:
+            first = ours[0]  # the take this job places on the track
+            result = report.build_result(
+                plan, first.take, infos, first.cues, first.loudness_lufs, seconds
+            )
+            if plan.request.preview and result.preview is None:
                 result.warnings.append("preview: only a video input gets preview.mp4")
-            _write_all(run, result, takes, job)
+            _write_all(plan, takes, result, rendered, job, pump)
             job.commit()
-    run.pump.post(Update("done", 1.0, "done"))
+    pump.post(Update("done", 1.0, "done"))
     return result
 
 
-def _write_all(run: _Run, result: ScoreResult, takes, job: outputs.Job) -> None:
+def _write_all(
+    plan: ScorePlan,
+    takes: list[Take],
+    result: ScoreResult,
+    rendered: list[list[RenderedCue]],
+    job: outputs.Job,
+    pump: Pump,
+) -> None:
     """The timelines, picture, preview and report, staged; an extra timeline format that could
     not be written becomes a warning in the report (score.otio holds everything)."""
     from gvmgen import report
@@ -350,9 +350,9 @@ def _write_all(run: _Run, result: ScoreResult, takes, job: outputs.Job) -> None:
     span = (1.0 - WRITTEN) * 0.9  # leaves room before "done"
 
     def progress(fraction: float, message: str) -> None:
-        run.post("write", WRITTEN + span * fraction, message)
+        _step(pump, Update("write", WRITTEN + span * fraction, message))
 
-    report.write_all(run, result, takes, job.out, progress)
+    report.write_all(plan, [t for t, _ in takes], result, rendered[0], job.out, progress)
     dropped = [Path(p).name for p in asked if p not in result.extra_timelines]
     if dropped:
         result.warnings.extend(
@@ -368,52 +368,59 @@ def _merged_takes(previous: outputs.PreviousScore | None, ours: list[TakeInfo]) 
     return sorted([t for t in kept if t.take not in mine] + ours, key=lambda t: t.take)
 
 
-def _write_takes(run: _Run, takes, job: outputs.Job) -> list[TakeInfo]:
+def _write_takes(
+    plan: ScorePlan,
+    takes: list[Take],
+    rendered: list[list[RenderedCue]],
+    job: outputs.Job,
+    pump: Pump,
+    seconds: Timings,
+) -> list[TakeInfo]:
     """Every take's WAVs into the stage, and every take's cues measured on them."""
     from gvmgen.media.audio import write_wav
 
     now = datetime.now(UTC).isoformat(timespec="seconds")
     wavs = {}
-    for (take, _), cues in zip(run.takes, takes, strict=True):
+    for (take, _), cues in zip(takes, rendered, strict=True):
         folder = Path("takes") / outputs.take_dir_name(take)
-        for cue, rendered in zip(run.cues, cues, strict=True):
+        for cue, audio in zip(plan.cues, cues, strict=True):
             relative = folder / outputs.cue_wav_name(cue.index)
-            write_wav(job.out / relative, rendered.audio, DELIVERY_RATE)
-            wavs[take, cue.index] = str(run.out_dir / relative)
+            write_wav(job.out / relative, audio.audio, DELIVERY_RATE)
+            wavs[take, cue.index] = str(plan.out_dir / relative)
     jobs = [
-        (take, cue, rendered)
-        for (take, _), cues in zip(run.takes, takes, strict=True)
-        for cue, rendered in zip(run.cues, cues, strict=True)
+        (take, cue, audio)
+        for (take, _), cues in zip(takes, rendered, strict=True)
+        for cue, audio in zip(plan.cues, cues, strict=True)
     ]
     parts = Parts({(t, c.index): float(c.frames) for t, c, _ in jobs}, RENDERED, WRITTEN)
 
-    def measured(job) -> CueReport:
-        take, cue, rendered = job
+    def measured(item: tuple[int, Cue, RenderedCue]) -> CueReport:
+        take, cue, audio = item
         whole = parts.advance((take, cue.index), 0.0)
-        run.post("write", whole, f"take {take} {cue.name}: measuring", cue.index, take)
-        cue_report = _cue_report(run, cue, rendered, wavs[take, cue.index], take)
+        _step(pump, Update("write", whole, f"take {take} {cue.name}: measuring", cue.index, take))
+        cue_report = _cue_report(plan, cue, audio, wavs[take, cue.index], take, seconds)
         whole = parts.advance((take, cue.index), 1.0)
-        run.post("write", whole, f"take {take} {cue.name}: measured", cue.index, take)
+        _step(pump, Update("write", whole, f"take {take} {cue.name}: measured", cue.index, take))
         return cue_report
 
     def one(item):  # each take's whole-track loudness first, beside the cues' measures
         kind, what = item
         return _track_loudness(what) if kind == "take" else measured(what)
 
-    done = parallel_map(one, [("take", t) for t in takes] + [("cue", j) for j in jobs])
-    loudness, reports = done[: len(takes)], done[len(takes) :]
-    n = len(run.cues)
+    done = parallel_map(one, [("take", t) for t in rendered] + [("cue", j) for j in jobs])
+    loudness, reports = done[: len(rendered)], done[len(rendered) :]
+    n = len(plan.cues)
     return [
         TakeInfo(
             take=take,
             seed=seed,
-            wavs=[wavs[take, c.index] for c in run.cues],
+            wavs=[wavs[take, c.index] for c in plan.cues],
             created=now,
-            job_id=run.job_id,
+            job_id=plan.job_id,
             cues=reports[i * n : (i + 1) * n],
             loudness_lufs=loudness[i],
         )
-        for i, (take, seed) in enumerate(run.takes)
+        for i, (take, seed) in enumerate(takes)
     ]
 
 
@@ -424,29 +431,33 @@ def _track_loudness(cues: list[RenderedCue]) -> float:
     return round(integrated_lufs(track, DELIVERY_RATE), 2)
 
 
-def _cue_report(run: _Run, cue: Cue, rendered: RenderedCue, wav: str, take: int) -> CueReport:
+def _cue_report(
+    plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str, take: int, seconds: Timings
+) -> CueReport:
     """Metrics re-measured on the delivered audio, never taken from the plan."""
     from gvmgen.align import integrated_lufs, measure_alignment
 
     if cue.silent:
-        return _rest_report(run, cue, rendered, wav, take)
-    start, duration = run.cue_seconds(cue)
-    cuts = cue_cut_times(run.analysis, start, duration)
-    plan = rendered.alignment.plan
-    with timed(run.seconds, "measure"):
-        metrics = measure_alignment(rendered.audio, DELIVERY_RATE, cuts, fps=run.rate, plan=plan)
+        return _rest_report(plan, cue, rendered, wav, take)
+    start, duration = plan.cue_seconds(cue)
+    cuts = cue_cut_times(plan.analysis, start, duration)
+    aimed = rendered.alignment.plan
+    with timed(seconds, "measure"):
+        metrics = measure_alignment(rendered.audio, DELIVERY_RATE, cuts, fps=plan.rate, plan=aimed)
         loudness = integrated_lufs(rendered.audio, DELIVERY_RATE)
     # the cuts the delivered 48 kHz audio misses (the plan's `unhit` is at the engine's rate)
     unhit = [round(c["time"], 3) for c in metrics.per_cut if not c["hit"]]
     return CueReport(
         **CueMetrics.measured(metrics, round(loudness, 2), unhit),
-        **_placement(run, cue, rendered, wav, take),
-        engine=run.choice.engine.name,
+        **_placement(plan, cue, rendered, wav, take),
+        engine=plan.engine.name,
         tempo=round(rendered.tempo, 2),
     )
 
 
-def _rest_report(run: _Run, cue: Cue, rendered: RenderedCue, wav: str, take: int) -> CueReport:
+def _rest_report(
+    plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str, take: int
+) -> CueReport:
     """A rest: no music made, no cut aimed at, so no hit rate or loudness to claim."""
     return CueReport(
         hit_rate_1frame=None,
@@ -456,24 +467,24 @@ def _rest_report(run: _Run, cue: Cue, rendered: RenderedCue, wav: str, take: int
         mean_stretch=0.0,
         splices=0,
         loudness_lufs=None,
-        **_placement(run, cue, rendered, wav, take),
+        **_placement(plan, cue, rendered, wav, take),
         engine=SILENCE_ENGINE,
         tempo=0.0,
         silent=True,
     )
 
 
-def _placement(run: _Run, cue: Cue, rendered: RenderedCue, wav: str, take: int) -> dict:
+def _placement(plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str, take: int) -> dict:
     from gvmgen.analysis import timecode_at
 
-    start, duration = run.cue_seconds(cue)
+    start, duration = plan.cue_seconds(cue)
     return {
         "index": cue.index,
         "name": cue.name,
         "start": start,
         "duration": duration,
-        "record_in": timecode_at(run.edit, cue.start),
-        "record_out": timecode_at(run.edit, cue.end),
+        "record_in": timecode_at(plan.edit, cue.start),
+        "record_out": timecode_at(plan.edit, cue.end),
         "seed": rendered.seed,
         "take": take,
         "wav": wav,

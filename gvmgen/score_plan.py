@@ -1,0 +1,55 @@
+"""`ScorePlan`: what one job will make, settled before a single file is written.
+
+`pipeline._prepare` builds it from the request (reading the edit, finding the cuts, choosing
+the engine, planning the cues); rendering, the report and the picture read it and never change
+it. What changes while a job runs is passed beside it, each value on its own: the takes
+reserved in the output folder, the checkpoints, progress, stop and pause, the stage timings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from gvmgen.analysis import Analysis
+from gvmgen.cues import Cue
+from gvmgen.engines import EngineChoice, MusicEngine
+from gvmgen.schema import ScoreRequest
+from gvmgen.timeline.edit import Edit
+
+Take = tuple[int, int]  # (take number, seed): the takes a job renders, as the folder reserved them
+
+
+@dataclass(frozen=True)
+class ScorePlan:
+    """One job's request, edit, cuts, engine and cues.
+
+    :ivar edit: the scored range of the input, as read from its file.
+    :ivar analysis: the range's cuts and motion (times from the range start).
+    :ivar choice: the engine that makes the music, and why it was chosen.
+    :ivar cues: the cue plan, in order; silent cues are rests.
+    """
+
+    request: ScoreRequest
+    job_id: str
+    edit: Edit
+    analysis: Analysis
+    choice: EngineChoice
+    cues: tuple[Cue, ...]
+
+    @property
+    def rate(self) -> float:
+        """The timeline's frame rate; cue frames count at this rate."""
+        return float(self.edit.rate)
+
+    @property
+    def engine(self) -> MusicEngine:
+        return self.choice.engine
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.request.out_dir).resolve()
+
+    def cue_seconds(self, cue: Cue) -> tuple[float, float]:
+        """The cue's start (from the range start) and duration, in seconds."""
+        return cue.start / self.rate, cue.frames / self.rate
