@@ -16,11 +16,12 @@ import numpy as np
 from gvmgen import outputs
 from gvmgen.analysis import range_timecodes
 from gvmgen.atomic import write_text_atomic
+from gvmgen.concurrency import Timings
 from gvmgen.cues import Cue
 from gvmgen.media.audio import DELIVERY_RATE
 from gvmgen.progress import ProgressFn
 from gvmgen.progress import report as tell
-from gvmgen.rendering import RenderedCue, Timings
+from gvmgen.rendering import RenderedCue
 from gvmgen.schema import CueReport, CutEntry, ScoreResult, TakeInfo
 from gvmgen.score_plan import ScorePlan
 
@@ -70,6 +71,7 @@ def build_result(
         report_picture=str(out_dir / REPORT_PICTURE),
         preview=str(out_dir / PREVIEW) if wants_preview else None,
         seconds={k: round(v, 3) for k, v in seconds.items()},
+        warnings=list(plan.warnings),
     )
 
 

@@ -28,6 +28,7 @@ class ScorePlan:
     :ivar analysis: the range's cuts and motion (times from the range start).
     :ivar choice: the engine that makes the music, and why it was chosen.
     :ivar cues: the cue plan, in order; silent cues are rests.
+    :ivar warnings: what the plan changed of the editor's markers, in words (the report's).
     """
 
     request: ScoreRequest
@@ -36,6 +37,7 @@ class ScorePlan:
     analysis: Analysis
     choice: EngineChoice
     cues: tuple[Cue, ...]
+    warnings: tuple[str, ...] = ()
 
     @property
     def rate(self) -> float:
