@@ -31,6 +31,7 @@ from gvmgen.analysis import Analysis, analyze_edit, is_timeline, load_edit
 from gvmgen.concurrency import Timings, parallel_map, timed
 from gvmgen.conditioning import cue_cut_times
 from gvmgen.cues import Cue, CuePlan, analysis_holes, plan_cues
+from gvmgen.delivery import cue_terms, dialogue_regions, placed_first
 from gvmgen.engines import EngineRegistry
 from gvmgen.errors import InputError, Paused
 from gvmgen.media.audio import DELIVERY_RATE
@@ -56,6 +57,7 @@ from gvmgen.schema import (
     parse_request,
 )
 from gvmgen.score_plan import ScorePlan, Take
+from gvmgen.timeline.markers import read_conventions
 
 OnEvent = Callable[[ProgressEvent], None]
 
@@ -156,6 +158,7 @@ def _score_job(
                 span=span("job", "render"),
             )
             check_pause(pause)  # every cue is checkpointed: the rerun only writes
+            takes, rendered = placed_first(plan, takes, rendered)
             return _write_outputs(plan, takes, rendered, job, pump, seconds)
         except Paused:
             raise  # the stage and its checkpoints stay for the rerun; nothing was committed
@@ -234,6 +237,7 @@ def _prepare(
         )
     found = f"{len(analysis.cuts)} cuts in {analysis.duration:.1f} s"
     pump.post(Update("cuts", span("job", "cuts")[1], found))
+    conventions = read_conventions(edit.markers)
     cue_plan = _plan(edit, analysis)
     cues = cue_plan.cues
     if all(c.silent for c in cues):  # a take of pure silence is no score (and has no loudness)
@@ -242,7 +246,23 @@ def _prepare(
             "so there is nothing to score; choose a range with picture (--range)",
             field="range",
         )
-    plan = ScorePlan(request, job_id, edit, analysis, choice, cues, cue_plan.warnings)
+    with timed(seconds, "dialogue"):
+        dialogue = dialogue_regions(edit, request.ducking)
+    if dialogue:
+        found = f"dialogue: {len(dialogue)} region(s) to duck under"
+        pump.post(Update("cuts", span("job", "cuts")[1], found))
+    plan = ScorePlan(
+        request,
+        job_id,
+        edit,
+        analysis,
+        choice,
+        cues,
+        (*cue_plan.warnings, *conventions.warnings),
+        controls=request.controls(),
+        control_changes=conventions.control_changes,
+        dialogue=dialogue,
+    )
     _step(pump, Update("plan", span("job", "plan")[1], f"plan: {len(cues)} cue(s)"))
     return plan
 
@@ -269,6 +289,12 @@ def _plan(edit, analysis: Analysis) -> CuePlan:
         (round(m.time.to_seconds() * rate), m.name)
         for m in edit.markers
         if m.name.strip().lower().startswith(CUE_MARKER_PREFIX)
+    ]
+    # a tempo marker starts a new cue: one cue keeps one tempo, the next segues in at another
+    markers += [
+        (round(c.time * rate), c.marker)
+        for c in read_conventions(edit.markers).control_changes
+        if c.control == "tempo" and 0 < round(c.time * rate) < total
     ]
     return plan_cues(total, rate, markers, analysis_holes(analysis))
 
@@ -305,7 +331,19 @@ def _fingerprint(plan: ScorePlan) -> str:
     }
     if r.rate is not None:  # only when given, so jobs staged before the field keep their key
         what["rate"] = r.rate
+    # the controls, likewise only when they differ from a request made before they existed
+    asked = {f: getattr(r, f) for f in CONTROL_FIELDS if getattr(r, f) != _default(f)}
+    if asked or plan.control_changes:
+        what["controls"] = asked
+        what["control_markers"] = [(c.time, c.control, str(c.value)) for c in plan.control_changes]
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:20]
+
+
+CONTROL_FIELDS = ("mood", "intensity", "tempo", "duck_db", "loudness")
+
+
+def _default(field_name: str):
+    return ScoreRequest.model_fields[field_name].default
 
 
 def _check_same_range(previous: outputs.PreviousScore, request: ScoreRequest, edit) -> None:
@@ -347,8 +385,6 @@ def _write_outputs(
             result = report.build_result(
                 plan, first.take, infos, first.cues, first.loudness_lufs, seconds
             )
-            if plan.request.preview and result.preview is None:
-                result.warnings.append("preview: only a video input gets preview.mp4")
             result.warnings.extend(_chain_warnings(takes, rendered))
             _write_all(plan, takes, result, rendered, job, pump)
             job.commit()
@@ -408,16 +444,16 @@ def _write_takes(
     seconds: Timings,
 ) -> list[TakeInfo]:
     """Every take's WAVs into the stage, and every take's cues measured on them."""
-    from gvmgen.media.audio import write_wav
+    from gvmgen import delivery
 
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    wavs = {}
+    wavs, written = {}, {}
     for (take, _), cues in zip(takes, rendered, strict=True):
         folder = Path("takes") / outputs.take_dir_name(take)
         for cue, audio in zip(plan.cues, cues, strict=True):
-            relative = folder / outputs.cue_wav_name(cue.index)
-            write_wav(job.out / relative, audio.audio, DELIVERY_RATE)
-            wavs[take, cue.index] = str(plan.out_dir / relative)
+            placed, clean = delivery.write_cue_wavs(job.out, folder, plan, cue, audio.audio)
+            written[take, cue.index] = (placed, clean)
+            wavs[take, cue.index] = str(plan.out_dir / placed)
     jobs = [
         (take, cue, audio)
         for (take, _), cues in zip(takes, rendered, strict=True)
@@ -430,7 +466,11 @@ def _write_takes(
         take, cue, audio = item
         whole = parts.advance((take, cue.index), 0.0)
         _step(pump, Update("write", whole, f"take {take} {cue.name}: measuring", cue.index, take))
+        placed, clean = written[take, cue.index]
         cue_report = _cue_report(plan, cue, audio, wavs[take, cue.index], take, seconds)
+        if clean is not None:
+            cue_report.clean_wav = str(plan.out_dir / clean)
+        delivery.stamp_cue_wavs(job.out, plan, cue, cue_report, placed, clean)
         whole = parts.advance((take, cue.index), 1.0)
         _step(pump, Update("write", whole, f"take {take} {cue.name}: measured", cue.index, take))
         return cue_report
@@ -482,6 +522,7 @@ def _cue_report(
     return CueReport(
         **CueMetrics.measured(metrics, round(loudness, 2), unhit),
         **_placement(plan, cue, rendered, wav, take),
+        **cue_terms(plan, rendered.audio, silent=False),
         engine=plan.engine.name,
         tempo=round(rendered.tempo, 2),
     )
@@ -500,6 +541,7 @@ def _rest_report(
         splices=0,
         loudness_lufs=None,
         **_placement(plan, cue, rendered, wav, take),
+        **cue_terms(plan, rendered.audio, silent=True),
         engine=SILENCE_ENGINE,
         tempo=0.0,
         silent=True,

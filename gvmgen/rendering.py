@@ -319,7 +319,8 @@ def _conditioning(plan: ScorePlan, cue: Cue, seconds: Timings) -> CueConditionin
     start, duration = plan.cue_seconds(cue)
     tail = 0.0 if cue.index == len(plan.cues) - 1 else TAIL_SECONDS
     with timed(seconds, "frames"):
-        return cue_conditioning(plan.analysis, start, duration + tail, prompt_audio=None)
+        conditioning = cue_conditioning(plan.analysis, start, duration + tail, prompt_audio=None)
+    return replace(conditioning, controls=plan.cue_controls(cue, tail))
 
 
 # --- the stages of one cue: generate → align → level ---------------------------------------
@@ -373,18 +374,21 @@ def _music_cue(
 
     start, duration = plan.cue_seconds(cue)
     rate = plan.engine.sample_rate
+    controls = plan.cue_controls(cue)
     with timed(seconds, "align"):
         alignment = aligned(
             made,
             rate,
             cue_cut_times(plan.analysis, start, duration),
-            plan.request.max_stretch,
+            stretch_bound(plan.request.max_stretch, controls),
             plan.rate,
             progress.within("align"),
         )
         alignment, warning = without_holes(made.audio, rate, alignment, plan.rate, duration)
     with timed(seconds, "level"):
-        audio = levelled(alignment.audio, rate, plan.request.target_lufs, progress.within("level"))
+        music = intensity_in_mix(alignment, rate, controls, plan.engine)
+        target, ceiling = plan.request.loudness_target
+        audio = levelled(music, rate, target, progress.within("level"), ceiling)
     progress.at("level", 1.0, "levelled")
     tempo = float(getattr(made.beats, "tempo", 0.0) or alignment.beats_after.tempo)
     said = (f"{cue.name}: {warning}",) if warning else ()
@@ -418,18 +422,51 @@ def aligned(
 
 
 def levelled(
-    audio: np.ndarray, sample_rate: int, target_lufs: float, progress: ProgressFn
+    audio: np.ndarray,
+    sample_rate: int,
+    target_lufs: float,
+    progress: ProgressFn,
+    true_peak_dbtp: float = -1.0,
 ) -> np.ndarray:
-    """Stage 3, level: the aligned music at 48 kHz and `target_lufs` integrated."""
+    """Stage 3, level: the aligned music at 48 kHz, `target_lufs` integrated, true peaks under
+    `true_peak_dbtp` (the delivery standard's ceiling)."""
     from gvmgen.align import normalize_loudness
 
     progress(span("level", "resample")[0], "levelling: resampling")
     delivered = resample(audio, sample_rate, DELIVERY_RATE)
     loudness = scaled(progress, *span("level", "loudness"))
     out, _ = normalize_loudness(
-        delivered, DELIVERY_RATE, target_lufs, progress=lambda f, m: loudness(f, f"levelling: {m}")
+        delivered,
+        DELIVERY_RATE,
+        target_lufs,
+        true_peak_dbtp,
+        progress=lambda f, m: loudness(f, f"levelling: {m}"),
     )
     return out
+
+
+def stretch_bound(max_stretch: float, controls) -> float:
+    """The alignment's stretch limit: an editor's single tempo holds it within the tempo's
+    tolerance (±2 BPM), whatever the engine."""
+    from gvmgen.controls import TEMPO_TOLERANCE
+
+    tempo = controls.start.tempo
+    if tempo is not None and tempo.single:
+        return min(max_stretch, TEMPO_TOLERANCE / tempo.low)
+    return max_stretch
+
+
+def intensity_in_mix(alignment, sample_rate: int, controls, engine) -> np.ndarray:
+    """The aligned music with intensity's share of the mix: the level across intensity markers
+    (every engine), and a brightness tilt for an engine that cannot compose by intensity."""
+    from gvmgen.align.dynamics import brightness_tilt, intensity_levels
+
+    grid = alignment.beats_after
+    downbeats = grid.times[grid.downbeats] if len(grid.times) else np.zeros(0)
+    audio = alignment.audio
+    if "intensity" not in getattr(engine, "steered_controls", ()):
+        audio = brightness_tilt(audio, sample_rate, controls, downbeats)
+    return intensity_levels(audio, sample_rate, controls, downbeats)
 
 
 # --- rests, prompts, joins -----------------------------------------------------------------
