@@ -29,7 +29,13 @@ def scored(cut_clip, tmp_path_factory):
 def test_outputs_land_in_the_folder(scored):
     result, out = scored
     names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    assert names == {"score.otio", "report.json", "report.png", "takes/take-01/cue-01.wav"}
+    assert names == {
+        "score.otio",
+        "report.json",
+        "report.png",
+        "cue_sheet.csv",
+        "takes/take-01/cue-01.wav",
+    }
     assert json.loads((out / "report.json").read_text())["engine"] == "arranger"
     assert result.engine_reason == "arranger requested"
 
