@@ -275,7 +275,8 @@ function placement.place(session, cues, track)
       give_up(session, before, added,
         "Resolve did not place the score on audio track " .. chosen .. " and would not add an audio track for it")
     end
-    chosen, added[#added + 1] = fresh, fresh
+    chosen = fresh
+    added[#added + 1] = fresh
     placed, missing = placement.append_and_verify(session, chosen, cues)
   end
   if not placed then
@@ -373,7 +374,11 @@ function placement.replace(session, item, track, cues)
   end
   local ok, placed = pcall(placement.place, session, cues, track)
   if not ok then
-    placement.append_and_verify(session, track, { old })
+    if not placement.append_and_verify(session, track, { old }) then
+      fail("Resolve took neither the new take nor the old one back on audio track " .. track
+        .. "; both are in the " .. placement.BIN_NAME .. " bin: drag the old take back to "
+        .. "where it was.")
+    end
     error(placed, 0)
   end
   placement.label(cues, placed)

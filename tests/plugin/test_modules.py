@@ -117,9 +117,12 @@ def test_a_switch_set_to_false_is_left_out(tmp_path, monkeypatch):
 
 def test_the_scripts_can_pass_every_score_option_of_the_client():
     wanted = {option.flag for option in SCORE_OPTIONS} | {"--input", "--out"}
-    assert plugin_request_flags() == wanted, (
-        "add the missing flags to REQUEST_OPTIONS in plugin/resolve/gvmgen_client.lua"
+    have = plugin_request_flags()
+    assert not wanted - have, (
+        f"the Resolve scripts cannot pass {sorted(wanted - have)}: add one line each to "
+        "REQUEST_OPTIONS in plugin/resolve/gvmgen_client.lua (a `setting`, named after the flag)"
     )
+    assert not have - wanted, f"REQUEST_OPTIONS passes {sorted(have - wanted)}, no client option"
     for row in plugin_options():  # a standing choice is named after its flag in gvmgen.json
         if "setting" in row:
             assert row["setting"] == row["flag"].removeprefix("--").replace("-", "_")

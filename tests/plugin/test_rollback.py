@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.plugin.conftest import errors_in
 from tests.plugin.fake_resolve import FakeTimeline, MediaPoolItem
 from tests.plugin.test_mixed_rates import Placer
 
@@ -98,3 +99,17 @@ def test_a_placement_that_lands_returns_the_tracks_it_added():
         placer.session, lua.table_from([lua.table_from(cue(placer, 100, 48, "cue 2"))])
     )
     assert track == 2 and list(added.values()) == []  # the score track had room
+
+
+def test_regenerate_says_so_when_neither_take_goes_back(one_editor, monkeypatch):
+    tl = one_editor.timeline
+    tl.set_marks(0, 479)
+    one_editor.run("Score Marked Range")
+    (track,) = [t for t in tl.audio if t.name == "GVMGen Score"]
+    tl.selected = list(track.items)
+    monkeypatch.setattr(FakeTimeline, "append", lambda self, infos: one_editor.lua.table())
+    (message,) = errors_in(one_editor.run("Regenerate Selected Clip"))
+    assert "took neither the new take nor the old one back" in message
+    assert "unchanged" not in message
+    bin_paths = [m.path for m in one_editor.resolve.project.media_pool.all_clips()]
+    assert len(bin_paths) == 2  # both takes are in the bin to drag back

@@ -16,7 +16,7 @@ import numpy as np
 from gvmgen.engines.arranger.compose import compose
 from gvmgen.engines.arranger.form import MIN_ANCHOR_GAP
 from gvmgen.engines.arranger.heard import heard_beat_times
-from gvmgen.engines.arranger.render import render_score
+from gvmgen.engines.arranger.render import render_score, render_stems
 from gvmgen.engines.arranger.score import Score
 from gvmgen.engines.arranger.steering import STEERED
 from gvmgen.engines.base import CueConditioning, ProgressFn, check_cancel
@@ -39,6 +39,7 @@ class ArrangerEngine:
     window_seconds = float("inf")  # any length in one go
     needs_gpu = False
     takes_prompt_audio = False
+    composes_endings = True  # its music ends as `CueConditioning.ending` asks, by itself
     steered_controls = STEERED  # the editor's mood, intensity and tempo shape the composition
 
     def __init__(self, sample_rate: int = 48000, min_anchor_gap: float = MIN_ANCHOR_GAP):
@@ -65,6 +66,13 @@ class ArrangerEngine:
     ) -> np.ndarray:
         """Audio of `score`: float32 `[2, round(duration * sample_rate)]` in [-1, 1]."""
         return render_score(score, self.sample_rate, duration, progress, cancel)
+
+    def stems(
+        self, score: Score, duration: float | None = None, cancel: threading.Event | None = None
+    ) -> dict[str, np.ndarray]:
+        """The stems of `score` (drums, bass, harmony, melody), each `[2, N]`, summing to
+        `render(score)`."""
+        return render_stems(score, self.sample_rate, duration, None, cancel)
 
     def generate_with_score(
         self,
