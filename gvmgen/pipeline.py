@@ -247,6 +247,9 @@ def _prepare(
             "so there is nothing to score; choose a range with picture (--range)",
             field="range",
         )
+    if request.ducking is not None:
+        listening = "dialogue: listening to the range's own sound"
+        pump.post(Update("cuts", span("job", "cuts")[1], listening))
     with timed(seconds, "dialogue"):
         dialogue = dialogue_regions(edit, request.ducking)
     if dialogue:
