@@ -82,6 +82,8 @@ EXPERIMENTS = {
     "F5 flash weight 0.5 (was 0.7)": dict(FLASH_WEIGHT=0.5),
     "C3 splice clear 3 beats before its cut (was 2)": dict(CLEAR_BEATS=3),
     "S6 anchor slack ±6 ms (was ±12)": dict(anchor_slack=0.006),
+    "S25 anchor slack ±25 ms (was ±12)": dict(anchor_slack=0.025),
+    "S35 anchor slack ±35 ms (was ±12)": dict(anchor_slack=0.035),
 }
 
 

@@ -55,6 +55,8 @@ class BeatGrid:
         tempo: beats per minute (from the median inter-beat interval; 0 when no beats).
         strength: `[B]` onset strength at each beat, 0..1 (1 = strongest onset in the audio).
         confidence: 0..1 — regular intervals and beats clearly stronger than off-beats.
+        peaks: `[B]` where each beat's onset envelope peaks (s), 20–45 ms after its attack on
+            a sharp hit, later on a soft one; None when not tracked (an engine's own grid).
     """
 
     times: np.ndarray
@@ -62,6 +64,7 @@ class BeatGrid:
     tempo: float
     strength: np.ndarray
     confidence: float
+    peaks: np.ndarray | None = None
 
     @property
     def period(self) -> float:
@@ -110,7 +113,7 @@ def track_beats(audio: np.ndarray, sample_rate: int) -> BeatGrid:
     weight = _sample(low, peaks) + strength  # the kick and bass mark the strong beats
     times = attack_times(mono, ANALYSIS_RATE, peaks)
     tempo = 60.0 / float(np.median(np.diff(times)))
-    return BeatGrid(times, _downbeats(weight), tempo, strength, confidence)
+    return BeatGrid(times, _downbeats(weight), tempo, strength, confidence, peaks)
 
 
 def tactus_level(envelope: np.ndarray, peaks: np.ndarray) -> int:
