@@ -181,3 +181,17 @@ def test_no_host_to_device_copy_in_any_decoding_step(tiny_model):
     inside = [call for call in mode.calls if 1 <= call[0] < steps]
     assert inside == [], f"copies while decoding: {inside[:5]}"
     assert mode.calls  # the watch does see the copies made once per cue (frames, prompts)
+
+
+def test_gvmgen_precision_chooses_the_precision_and_a_bad_value_is_one_line(monkeypatch):
+    from gvmgen.errors import EngineError
+    from gvmgen.model.precision import from_environment
+
+    cpu = torch.device("cpu")
+    monkeypatch.delenv("GVMGEN_PRECISION", raising=False)
+    assert from_environment(cpu) == "fp32"  # the CPU default, as the official code
+    monkeypatch.setenv("GVMGEN_PRECISION", "BF16")
+    assert from_environment(cpu) == "bf16"
+    monkeypatch.setenv("GVMGEN_PRECISION", "half")
+    with pytest.raises(EngineError, match=r"unknown precision 'half' .*fp32, bf16, fp16"):
+        from_environment(cpu)
