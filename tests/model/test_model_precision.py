@@ -92,8 +92,10 @@ def test_an_fp16_overflow_is_named_and_the_cue_is_made_again_in_bf16():
         "run it in bf16 (set GVMGEN_PRECISION=bf16)"
     )
 
-    audio = engine.generate(_cue(), seed=3)
+    lines = []
+    audio = engine.generate(_cue(), seed=3, progress=lambda f, m: lines.append(m))
     assert audio.shape == (1, 6400) and np.isfinite(audio).all() and np.abs(audio).max() > 0
+    assert "NaN/Inf in fp16 at decoding step 1: making the cue again in bf16" in lines
     record = engine.provenance()
     assert record["precision"] == "bf16" == engine.generator.precision
     retry = {"stage": "lm", "precision": "fp16", "step": 1, "retried_in": "bf16"}
