@@ -225,6 +225,257 @@ def score(
     return json.loads(done.stdout)
 
 
+def _track(result: dict) -> tuple[np.ndarray, int]:
+    """The placed take's delivered track (its cue WAVs end to end) and whether it is ducked."""
+    import soundfile as sf
+
+    parts = [sf.read(c["wav"], dtype="float32", always_2d=True)[0].T for c in result["cues"]]
+    return np.concatenate(parts, axis=1), 48_000
+
+
+def _clean_track(result: dict) -> np.ndarray:
+    import soundfile as sf
+
+    parts = [
+        sf.read(c.get("clean_wav") or c["wav"], dtype="float32", always_2d=True)[0].T
+        for c in result["cues"]
+    ]
+    return np.concatenate(parts, axis=1)
+
+
+def _mono22(audio: np.ndarray, rate: int) -> np.ndarray:
+    from gvmgen.media.audio import resample
+
+    return resample(audio.mean(axis=0, keepdims=True), rate, 22_050)[0]
+
+
+def _onsets_centroid(audio: np.ndarray, rate: int) -> tuple[float, float]:
+    import librosa
+
+    mono = _mono22(audio, rate)
+    onsets = librosa.onset.onset_detect(y=mono, sr=22_050, units="time")
+    centroid = float(np.mean(librosa.feature.spectral_centroid(y=mono, sr=22_050)))
+    return len(onsets) / (len(mono) / 22_050), centroid
+
+
+def _lufs(audio: np.ndarray, rate: int) -> float:
+    import pyloudnorm
+
+    return float(pyloudnorm.Meter(rate).integrated_loudness(audio.T.astype(np.float64)))
+
+
+def _timeline(clip: Path, folder: Path, markers=(), speech_at: float | None = None) -> Path:
+    """A one-clip OTIO timeline of `clip` at 24 fps (its first 15 s), with markers
+    `[(seconds, name)]` and, optionally, the speech fixture on A1 from `speech_at` seconds."""
+    import opentimelineio as otio
+    from controls_fixtures import SPEECH_WAV
+
+    from gvmgen.media.video import probe
+
+    rate = 24.0
+    frames = int(min(15.0, probe(clip).duration - 0.1) * rate)
+
+    def rt(value):
+        return otio.opentime.RationalTime(value, rate)
+
+    timeline = otio.schema.Timeline(name=clip.stem)
+    video = otio.schema.Track(name="V1")
+    video.append(
+        otio.schema.Clip(
+            name=clip.stem,
+            media_reference=otio.schema.ExternalReference(target_url=str(clip)),
+            source_range=otio.opentime.TimeRange(rt(0), rt(frames)),
+        )
+    )
+    timeline.tracks.append(video)
+    if speech_at is not None:
+        audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
+        lead = int(speech_at * rate)
+        audio.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(rt(0), rt(lead))))
+        audio.append(
+            otio.schema.Clip(
+                name="dialogue",
+                media_reference=otio.schema.ExternalReference(target_url=str(SPEECH_WAV)),
+                source_range=otio.opentime.TimeRange(rt(0), rt(min(250, frames - lead))),
+            )
+        )
+        timeline.tracks.append(audio)
+    for seconds, name in markers:
+        marked = otio.opentime.TimeRange(rt(round(seconds * rate)), rt(1))
+        timeline.tracks.markers.append(otio.schema.Marker(name=name, marked_range=marked))
+    path = folder / f"{clip.stem}-{len(list(folder.iterdir()))}.otio"
+    otio.adapters.write_to_file(timeline, str(path))
+    return path
+
+
+def bench_intensity(clips: list[Path]) -> dict:
+    rows, right = {}, 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for clip in clips:
+            row = {}
+            for level in (2, 8):
+                out = Path(tmp) / f"{clip.stem}-{level}"
+                result = score(clip, out, "--engine", "arranger", "--intensity", str(level))
+                audio, rate = _track(result)
+                onsets, centroid = _onsets_centroid(audio, rate)
+                row[level] = {
+                    "onsets_per_s": round(onsets, 2),
+                    "centroid_hz": round(centroid),
+                    "lufs": round(_lufs(audio, rate), 2),
+                }
+            ok = (
+                row[8]["onsets_per_s"] > row[2]["onsets_per_s"]
+                and row[8]["centroid_hz"] > row[2]["centroid_hz"]
+            )
+            right += ok
+            rows[clip.stem] = {**{str(k): v for k, v in row.items()}, "right_direction": ok}
+    print(f"\n## intensity 2 vs 8, arranger (librosa onsets and centroid; load {load()})")
+    for name, row in rows.items():
+        print(f"  {name:8s} {json.dumps(row)}")
+    print(f"  right direction on both: {right}/{len(clips)} clips")
+    return {"clips": rows, "right_direction": f"{right}/{len(clips)}"}
+
+
+def _short_term(audio: np.ndarray, rate: int, start: float) -> float:
+    first = max(0, round(start * rate))
+    return _lufs(audio[:, first : first + 3 * rate], rate)
+
+
+def bench_marker(clips: list[Path]) -> dict:
+    """An `intensity 2` start and an `intensity 8` marker at 7.3 s on each clip."""
+    from judges import madmom_beats
+
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for clip in clips:
+            path = _timeline(clip, Path(tmp), markers=[(7.3, "intensity 8")])
+            out = Path(tmp) / f"{clip.stem}-marker"
+            result = score(path, out, "--engine", "arranger", "--intensity", "2")
+            audio, rate = _track(result)
+            beats = madmom_beats(audio, rate)
+            # the change happens at the downbeat nearest 7.3 s: judge 3 s either side of the
+            # beat madmom hears nearest the marker
+            at = float(beats[np.argmin(np.abs(beats - 7.3))]) if len(beats) else 7.3
+            before, after = _short_term(audio, rate, at - 3.2), _short_term(audio, rate, at + 0.2)
+            cue_lufs = [c["loudness_lufs"] for c in result["cues"] if not c["silent"]]
+            rows[clip.stem] = {
+                "short_term_before": round(before, 2),
+                "short_term_after": round(after, 2),
+                "step_lu": round(after - before, 2),
+                "integrated": round(_lufs(audio, rate), 2),
+                "cues_report_lufs": cue_lufs,
+            }
+    steps = [r["step_lu"] for r in rows.values()]
+    print(f"\n## intensity marker 2 -> 8 at 7.3 s (pyloudnorm, 3 s windows; load {load()})")
+    for name, row in rows.items():
+        print(f"  {name:8s} {json.dumps(row)}")
+    print(f"  smallest step {min(steps):.2f} LU, median {np.median(steps):.2f} LU (target >= 3)")
+    return {"clips": rows, "smallest_step_lu": min(steps)}
+
+
+def bench_tempo(clips: list[Path]) -> dict:
+    from judges import librosa_beats, madmom_beats
+
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for clip in clips:
+            out = Path(tmp) / f"{clip.stem}-96"
+            result = score(clip, out, "--engine", "arranger", "--tempo", "96")
+            audio, rate = _track(result)
+            tempos = {}
+            for judge, beats in (
+                ("librosa", librosa_beats(audio, rate)),
+                ("madmom", madmom_beats(audio, rate)),
+            ):
+                tempos[judge] = round(60.0 / float(np.median(np.diff(beats))), 2)
+            tempos["report"] = [c["tempo"] for c in result["cues"] if not c["silent"]]
+            tempos["within_2"] = all(abs(tempos[j] - 96) <= 2 for j in ("librosa", "madmom"))
+            rows[clip.stem] = tempos
+    ok = sum(r["within_2"] for r in rows.values())
+    print(f"\n## --tempo 96, arranger (median inter-beat interval; load {load()})")
+    for name, row in rows.items():
+        print(f"  {name:8s} {json.dumps(row)}")
+    print(f"  96 +/- 2 BPM by both trackers: {ok}/{len(clips)} clips")
+    return {"clips": rows, "within_2": f"{ok}/{len(clips)}"}
+
+
+def bench_mood(clips: list[Path]) -> dict:
+    """`--mood sombre` with a `mood driving` marker at 7.3 s: where does the music change?"""
+    import librosa
+    from judges import madmom_beats
+
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for clip in clips:
+            path = _timeline(clip, Path(tmp), markers=[(7.3, "mood driving")])
+            out = Path(tmp) / f"{clip.stem}-mood"
+            result = score(path, out, "--engine", "arranger", "--mood", "sombre")
+            audio, rate = _track(result)
+            mono = _mono22(audio, rate)
+            hop = 512
+            centroid = librosa.feature.spectral_centroid(y=mono, sr=22_050, hop_length=hop)[0]
+            smooth = np.convolve(centroid, np.ones(43) / 43, mode="same")  # ~1 s
+            lag = 43
+            jump = np.abs(smooth[lag:] - smooth[:-lag])
+            change = (np.argmax(jump) + lag / 2) * hop / 22_050
+            beats = madmom_beats(audio, rate)
+            bars = beats[::4] if len(beats) else np.zeros(1)
+            downbeat = float(bars[np.argmin(np.abs(bars - 7.3))])
+            period = float(np.median(np.diff(beats))) if len(beats) > 1 else 0.5
+            rows[clip.stem] = {
+                "change_s": round(change, 2),
+                "nearest_downbeat_s": round(downbeat, 2),
+                "off_by_beats": round(abs(change - downbeat) / period, 2),
+            }
+    print(f"\n## mood marker sombre -> driving at 7.3 s (1 s centroid jump; load {load()})")
+    for name, row in rows.items():
+        print(f"  {name:8s} {json.dumps(row)}")
+    within = sum(r["off_by_beats"] <= 1.0 for r in rows.values())
+    print(f"  change within a beat of the marker's downbeat: {within}/{len(clips)} clips")
+    return {"clips": rows, "within_a_beat": f"{within}/{len(clips)}"}
+
+
+def bench_duck(clips: list[Path]) -> dict:
+    """The speech fixture on A1 from 3 s: the placed (ducked) track against the clean one."""
+    from controls_fixtures import SPEECH_REGIONS
+
+    from gvmgen.align.ducking import ATTACK
+
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for clip in clips[:4]:
+            path = _timeline(clip, Path(tmp), speech_at=3.0)
+            out = Path(tmp) / f"{clip.stem}-duck"
+            result = score(path, out, "--engine", "arranger")
+            ducked, rate = _track(result)
+            clean = _clean_track(result)
+            n = int(FRAME * rate)
+            count = min(ducked.shape[1], clean.shape[1]) // n
+
+            def rms(x, n=n, count=count):
+                return np.sqrt((x[0, : count * n].reshape(count, n) ** 2).mean(axis=1) + 1e-20)
+
+            gain = 20 * np.log10(rms(ducked) / rms(clean))
+            times = np.arange(count) * FRAME
+            under = np.zeros(count, bool)
+            far = np.ones(count, bool)
+            for start, end in SPEECH_REGIONS:
+                under |= (times >= start + 3.0) & (times < end + 3.0)
+                far &= (times < start + 2.0) | (times > end + 4.0)
+            steepest = float(np.abs(np.diff(gain)).max())
+            rows[clip.stem] = {
+                "regions_found": result.get("dialogue"),
+                "median_gain_under_speech_db": round(float(np.median(gain[under])), 2),
+                "max_gain_away_from_speech_db": round(float(np.abs(gain[far]).max()), 2),
+                "steepest_step_db_per_10ms": round(steepest, 3),
+                "attack_limit_db_per_10ms": round(10.0 * FRAME / ATTACK, 3),
+            }
+    print(f"\n## ducking -10 dB under the speech fixture (gain per 10 ms; load {load()})")
+    for name, row in rows.items():
+        print(f"  {name:8s} {json.dumps(row)}")
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=Path, default=SHARED)

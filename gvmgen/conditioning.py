@@ -1,8 +1,16 @@
 """What the picture says about one cue: frames at 1 fps, cut times and motion.
 
 Frames are sampled per visible segment, by timestamp, at the instants `cue_start + k / fps` of
-the scored range, and come out in CLIP's geometry (short side 336, centre crop) so every
-engine gets one stack `[N, 336, 336, 3]` whatever the sources' sizes.
+the scored range, and come out in CLIP's geometry exactly as the official GVMGen code makes it
+(bicubic resize of the full-size picture's short side to 336, torchvision's centre crop:
+`media.video.clip_geometry`), so every engine gets one stack `[N, 336, 336, 3]` whatever the
+sources' sizes.
+
+Frame *selection* differs from the official code on purpose. It keeps every `int(fps)`-th
+decoded frame (`i % int(29.97) == 0`: every 29th at 29.97 fps, one each 0.968 s, drifting
+~0.94 s behind the picture by the 30th frame) and starts at the file's first frame; we take the
+frame on screen at each whole second of the scored range, by timestamp, at any frame rate and
+from any start, so frame k is the picture k seconds into the cue.
 """
 
 from __future__ import annotations
@@ -76,23 +84,12 @@ def _segment_frames(segment, offsets: np.ndarray) -> np.ndarray:
         start=segment.file_offset + float(offsets[0]),
         duration=float(offsets[-1] - offsets[0]) + step / 2,
         fps=1.0 / step,
-        short_side=FRAME_SIZE,
+        clip_size=FRAME_SIZE,
     )
-    frames = np.stack([_centre_crop(f) for f in sampled.frames]) if len(sampled.frames) else None
+    frames = sampled.frames if len(sampled.frames) else None
     if frames is None or len(frames) < len(offsets):  # media shorter than the timeline says
         pad = np.zeros((len(offsets), FRAME_SIZE, FRAME_SIZE, 3), np.uint8)
         if frames is not None:
             pad[: len(frames)] = frames
         frames = pad
     return frames
-
-
-def _centre_crop(frame: np.ndarray) -> np.ndarray:
-    h, w = frame.shape[:2]
-    top, left = (h - FRAME_SIZE) // 2, (w - FRAME_SIZE) // 2
-    crop = frame[max(0, top) : max(0, top) + FRAME_SIZE, max(0, left) : max(0, left) + FRAME_SIZE]
-    if crop.shape[:2] != (FRAME_SIZE, FRAME_SIZE):  # a source smaller than 336: pad
-        padded = np.zeros((FRAME_SIZE, FRAME_SIZE, 3), np.uint8)
-        padded[: crop.shape[0], : crop.shape[1]] = crop
-        crop = padded
-    return crop

@@ -22,7 +22,7 @@ chunks (`gvmgen.cuts`, `gvmgen.cues`) for tools.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +56,7 @@ COLOURS = {
     "cue_b": (70, 60, 90),
     "silent": (40, 42, 48),
     "marker": (200, 150, 240),  # a marker without a colour of its own
+    "dialogue": (200, 170, 90),  # speech in the range's own sound: the music ducks there
 }
 # OTIO's marker colours (as the NLEs export them) → how they draw on the dark background
 MARKER_COLOURS = {
@@ -165,6 +166,8 @@ class _View:
     level: np.ndarray  # [N] mono at `level_rate`
     level_rate: int
     clock: _Clock
+    dialogue: list[tuple[float, float]] = field(default_factory=list)  # where the music ducks
+    duck_db: float | None = None
 
     def timecode(self, seconds: float) -> str:
         return self.clock.label(seconds)
@@ -257,6 +260,8 @@ def _gather(plan: ScorePlan, rendered: list[RenderedCue], result: ScoreResult | 
         level=track,
         level_rate=DELIVERY_RATE,
         clock=_clock(plan),
+        dialogue=list(plan.dialogue) if plan.request.ducking else [],
+        duck_db=plan.request.ducking,
     )
 
 
@@ -335,8 +340,21 @@ PANEL_GAP = 14
 RESTS_LINE = 22
 
 
+DIALOGUE_LANE = 18
+
+
+def _lanes(view: _View, detailed: bool) -> dict[str, int]:
+    """The strip's lanes; a dialogue lane under the level when the music ducks somewhere."""
+    lanes = dict(DETAIL_LANES if detailed else STRIP_LANES)
+    if not view.dialogue:
+        return lanes
+    at = list(lanes).index("level") + 1
+    items = list(lanes.items())
+    return dict([*items[:at], ("dialogue", DIALOGUE_LANE), *items[at:]])
+
+
 def _height(view: _View, panels: list[_Frame]) -> int:
-    strip = sum((STRIP_LANES if panels else DETAIL_LANES).values())
+    strip = sum(_lanes(view, detailed=not panels).values())
     rows = math.ceil(min(len(panels), MAX_PANELS) / 2)
     panel = sum(PANEL_LANES.values()) + PANEL_GAP
     more = 24 if len(panels) > MAX_PANELS else 0
@@ -444,7 +462,7 @@ def _swatch(draw, shape: str, colour, x: int, y: int) -> None:
 def _strip(draw, view: _View, y: int, fonts, detailed: bool) -> int:
     """The whole range in one strip; `detailed` adds the beat lane (short ranges)."""
     frame = _Frame(LEFT, WIDTH - RIGHT, 0.0, view.duration)
-    lanes = DETAIL_LANES if detailed else STRIP_LANES
+    lanes = _lanes(view, detailed)
     if detailed:  # under the lanes they cross, so a beat on a cut stays visible over its line
         top = y + lanes["cues"] + lanes["markers"]
         _cut_lines(draw, view, frame, top, top + lanes["level"] + lanes["beats"])
@@ -604,8 +622,22 @@ def _tick_step(least: float) -> float:
     return 7200.0
 
 
+def _dialogue_lane(draw, view: _View, frame: _Frame, top: int, bottom: int, fonts) -> None:
+    """Where the timeline's own dialogue is: the music is ducked there."""
+    for start, end in view.dialogue:
+        x0, x1 = frame.x(max(start, frame.t0)), frame.x(min(end, frame.t1))
+        if x1 > x0:
+            draw.rectangle([x0, top + 3, x1, bottom - 3], fill=COLOURS["dialogue"])
+    if view.dialogue and view.duck_db is not None:  # the depth, inside the first region
+        x0 = frame.x(max(view.dialogue[0][0], frame.t0))
+        draw.text(
+            (x0 + 3, top + 2), f"music {view.duck_db:g} dB", fill=COLOURS["bg"], font=fonts[11]
+        )
+
+
 _LANES = {
     "cues": _cue_lane,
+    "dialogue": _dialogue_lane,
     "markers": _marker_lane,
     "cuts": _cuts_lane,
     "level": _level_lane,

@@ -28,13 +28,24 @@ import numpy as np
 
 from gvmgen import outputs
 from gvmgen.analysis import Analysis, analyze_edit, is_timeline, load_edit
+from gvmgen.concurrency import Timings, parallel_map, timed
 from gvmgen.conditioning import cue_cut_times
-from gvmgen.cues import BATCH_CUE_SECONDS, Cue, CutMark, analysis_holes, plan_cues
+from gvmgen.cues import Cue, CuePlan, analysis_holes, plan_cues
+from gvmgen.delivery import cue_terms, dialogue_regions, placed_first
 from gvmgen.engines import EngineRegistry
 from gvmgen.errors import InputError, Paused
 from gvmgen.media.audio import DELIVERY_RATE
-from gvmgen.progress import Parts, Pump, Update, check_cancel, check_pause
-from gvmgen.rendering import RenderedCue, Timings, parallel_map, render_takes, timed
+from gvmgen.progress import (
+    Parts,
+    ProgressFn,
+    Pump,
+    Update,
+    check_cancel,
+    check_pause,
+    scaled,
+    span,
+)
+from gvmgen.rendering import RenderedCue, render_takes
 from gvmgen.schema import (
     CueMetrics,
     CueReport,
@@ -46,13 +57,12 @@ from gvmgen.schema import (
     parse_request,
 )
 from gvmgen.score_plan import ScorePlan, Take
+from gvmgen.timeline.markers import read_conventions
 
 OnEvent = Callable[[ProgressEvent], None]
 
 CUE_MARKER_PREFIX = "cue"
 SILENCE_ENGINE = "silence"  # what the report names as the maker of a rest
-# The whole job's progress: reading and cuts, then the cues, then measuring and writing.
-PREPARED, RENDERED, WRITTEN = 0.10, 0.85, 0.97
 
 
 class Scorer:
@@ -73,6 +83,7 @@ class Scorer:
         on_event: OnEvent | None = None,
         cancel: threading.Event | None = None,
         pause: threading.Event | None = None,
+        progress_from: float = 0.0,
     ) -> ScoreResult:
         """Score `request.input` into `request.out_dir`.
 
@@ -80,6 +91,8 @@ class Scorer:
         step (about a second) with `Cancelled`, leaving the output folder as it was. Setting
         `pause` lets the cue being rendered finish and be checkpointed, then stops with
         `Paused`: nothing shows in the output folder, and the same `job_id` resumes the job.
+        `progress_from`: the fraction an earlier, interrupted attempt of this job reached; its
+        listeners never see less.
         """
         request = request if isinstance(request, ScoreRequest) else parse_request(request)
         job_id = request.job_id or uuid.uuid4().hex[:12]
@@ -90,7 +103,7 @@ class Scorer:
             if on_event is not None:
                 on_event(ProgressEvent(job_id=job_id, eta_seconds=eta, **vars(update)))
 
-        pump = Pump(deliver)
+        pump = Pump(deliver, start=progress_from)
         return pump.run(lambda: _score_job(request, job_id, self.engines, pump, pause), cancel)
 
 
@@ -142,9 +155,10 @@ def _score_job(
                 stop=pump.stop,
                 pause=pause,
                 seconds=seconds,
-                span=(PREPARED, RENDERED),
+                span=span("job", "render"),
             )
             check_pause(pause)  # every cue is checkpointed: the rerun only writes
+            takes, rendered = placed_first(plan, takes, rendered)
             return _write_outputs(plan, takes, rendered, job, pump, seconds)
         except Paused:
             raise  # the stage and its checkpoints stay for the rerun; nothing was committed
@@ -157,6 +171,16 @@ def _step(pump: Pump, update: Update) -> None:
     """Report a step of the job (any thread), and stop here if the job was cancelled."""
     pump.post(update)
     check_cancel(pump.stop)
+
+
+def _poster(pump: Pump, stage: str) -> ProgressFn:
+    """`progress(fraction of the job, message)` posting steps of `stage`."""
+    return lambda fraction, message: pump.post(Update(stage, fraction, message))
+
+
+def _stepper(pump: Pump, stage: str) -> ProgressFn:
+    """`_poster`, and each step is also where a cancelled job stops."""
+    return lambda fraction, message: _step(pump, Update(stage, fraction, message))
 
 
 def _finished(previous: outputs.PreviousScore | None, job_id: str) -> ScoreResult | None:
@@ -201,26 +225,48 @@ def _prepare(
         _check_same_range(previous, request, edit)
     with timed(seconds, "engine"):
         choice = engines.choose(request.engine)
-    pump.post(Update("timeline", 0.02, f"engine: {choice.reason}"))
+    pump.post(Update("timeline", span("job", "timeline")[1], f"engine: {choice.reason}"))
     with timed(seconds, "cuts"):
         kind = "timeline" if is_timeline(request.input) else "video"
         analysis = analyze_edit(
             edit,
             Path(request.input),
             kind,
-            progress=lambda f, m: pump.post(Update("cuts", 0.02 + 0.07 * f, m)),
+            progress=scaled(_poster(pump, "cuts"), *span("job", "cuts")),
             cancel=pump.stop,
         )
-    pump.post(Update("cuts", 0.09, f"{len(analysis.cuts)} cuts in {analysis.duration:.1f} s"))
-    cues = _plan(edit, analysis, choice.engine, request.mode)
+    found = f"{len(analysis.cuts)} cuts in {analysis.duration:.1f} s"
+    pump.post(Update("cuts", span("job", "cuts")[1], found))
+    conventions = read_conventions(edit.markers)
+    cue_plan = _plan(edit, analysis)
+    cues = cue_plan.cues
     if all(c.silent for c in cues):  # a take of pure silence is no score (and has no loudness)
         raise InputError(
             f"{Path(request.input).name}: the range has no picture (gap or black throughout), "
             "so there is nothing to score; choose a range with picture (--range)",
             field="range",
         )
-    plan = ScorePlan(request, job_id, edit, analysis, choice, tuple(cues))
-    _step(pump, Update("plan", PREPARED, f"plan: {len(cues)} cue(s)"))
+    if request.ducking is not None:
+        listening = "dialogue: listening to the range's own sound"
+        pump.post(Update("cuts", span("job", "cuts")[1], listening))
+    with timed(seconds, "dialogue"):
+        dialogue = dialogue_regions(edit, request.ducking)
+    if dialogue:
+        found = f"dialogue: {len(dialogue)} region(s) to duck under"
+        pump.post(Update("cuts", span("job", "cuts")[1], found))
+    plan = ScorePlan(
+        request,
+        job_id,
+        edit,
+        analysis,
+        choice,
+        cues,
+        (*cue_plan.warnings, *conventions.warnings),
+        controls=request.controls(),
+        control_changes=conventions.control_changes,
+        dialogue=dialogue,
+    )
+    _step(pump, Update("plan", span("job", "plan")[1], f"plan: {len(cues)} cue(s)"))
     return plan
 
 
@@ -237,19 +283,23 @@ def _range_to_score(request: ScoreRequest, previous: outputs.PreviousScore | Non
     return request.range or f"{previous.range_in}-{previous.range_out}"
 
 
-def _plan(edit, analysis: Analysis, engine, mode: str) -> list[Cue]:
+def _plan(edit, analysis: Analysis) -> CuePlan:
+    """The cues: one per `cue` marker's section, rests over gaps and long black; the same for a
+    batch and for a range of the same pictures (no engine window splits a section)."""
     rate = float(edit.rate)
     total = round(edit.duration.to_seconds() * rate)
-    marks = [CutMark(c.frame, c.score if c.kind == "shot" else 1.0) for c in analysis.cuts]
     markers = [
         (round(m.time.to_seconds() * rate), m.name)
         for m in edit.markers
         if m.name.strip().lower().startswith(CUE_MARKER_PREFIX)
     ]
-    window, holes = engine.window_seconds, []
-    if mode == ScoreMode.BATCH.value:  # a whole timeline: rests over its gaps and long black
-        window, holes = min(window, BATCH_CUE_SECONDS), analysis_holes(analysis)
-    return plan_cues(total, rate, marks, markers, max_seconds=window, holes=holes)
+    # a tempo marker starts a new cue: one cue keeps one tempo, the next segues in at another
+    markers += [
+        (round(c.time * rate), c.marker)
+        for c in read_conventions(edit.markers).control_changes
+        if c.control == "tempo" and 0 < round(c.time * rate) < total
+    ]
+    return plan_cues(total, rate, markers, analysis_holes(analysis))
 
 
 def _choose_seeds(request: ScoreRequest, used: set[int]) -> list[int]:
@@ -284,7 +334,19 @@ def _fingerprint(plan: ScorePlan) -> str:
     }
     if r.rate is not None:  # only when given, so jobs staged before the field keep their key
         what["rate"] = r.rate
+    # the controls, likewise only when they differ from a request made before they existed
+    asked = {f: getattr(r, f) for f in CONTROL_FIELDS if getattr(r, f) != _default(f)}
+    if asked or plan.control_changes:
+        what["controls"] = asked
+        what["control_markers"] = [(c.time, c.control, str(c.value)) for c in plan.control_changes]
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:20]
+
+
+CONTROL_FIELDS = ("mood", "intensity", "tempo", "duck_db", "loudness")
+
+
+def _default(field_name: str):
+    return ScoreRequest.model_fields[field_name].default
 
 
 def _check_same_range(previous: outputs.PreviousScore, request: ScoreRequest, edit) -> None:
@@ -313,24 +375,35 @@ def _write_outputs(
     takes on disk now (another job may have committed since this one started)."""
     from gvmgen import report
 
-    _step(pump, Update("write", RENDERED, "measuring and writing"))
+    _step(pump, Update("write", span("job", "measure")[0], "measuring and writing"))
     with timed(seconds, "write"):
         ours = _write_takes(plan, takes, rendered, job, pump, seconds)
         check_cancel(pump.stop)
         with outputs.folder_lock(plan.out_dir):
-            _step(pump, Update("write", WRITTEN, "writing the timeline and report"))
+            writing = span("job", "write")[0]
+            _step(pump, Update("write", writing, "writing the timeline and report"))
             previous = outputs.read_previous(plan.out_dir)
             infos = _merged_takes(previous, ours)
             first = ours[0]  # the take this job places on the track
             result = report.build_result(
                 plan, first.take, infos, first.cues, first.loudness_lufs, seconds
             )
-            if plan.request.preview and result.preview is None:
-                result.warnings.append("preview: only a video input gets preview.mp4")
+            result.warnings.extend(_chain_warnings(takes, rendered))
             _write_all(plan, takes, result, rendered, job, pump)
             job.commit()
     pump.post(Update("done", 1.0, "done"))
     return result
+
+
+def _chain_warnings(takes: list[Take], rendered: list[list[RenderedCue]]) -> list[str]:
+    """What the audio chain did instead of what was asked, per cue (and take, if several)."""
+    several = len(takes) > 1
+    return [
+        f"take {take}, {warning}" if several else warning
+        for (take, _), cues in zip(takes, rendered, strict=True)
+        for cue in cues
+        for warning in cue.warnings
+    ]
 
 
 def _write_all(
@@ -347,11 +420,8 @@ def _write_all(
     from gvmgen.atomic import write_text_atomic
 
     asked = list(result.extra_timelines)
-    span = (1.0 - WRITTEN) * 0.9  # leaves room before "done"
-
-    def progress(fraction: float, message: str) -> None:
-        _step(pump, Update("write", WRITTEN + span * fraction, message))
-
+    in_job = scaled(_stepper(pump, "write"), *span("job", "write"))
+    progress = scaled(in_job, *span("write", "files"))  # leaves room before "done"
     report.write_all(plan, [t for t, _ in takes], result, rendered[0], job.out, progress)
     dropped = [Path(p).name for p in asked if p not in result.extra_timelines]
     if dropped:
@@ -377,28 +447,33 @@ def _write_takes(
     seconds: Timings,
 ) -> list[TakeInfo]:
     """Every take's WAVs into the stage, and every take's cues measured on them."""
-    from gvmgen.media.audio import write_wav
+    from gvmgen import delivery
 
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    wavs = {}
+    wavs, written = {}, {}
     for (take, _), cues in zip(takes, rendered, strict=True):
         folder = Path("takes") / outputs.take_dir_name(take)
         for cue, audio in zip(plan.cues, cues, strict=True):
-            relative = folder / outputs.cue_wav_name(cue.index)
-            write_wav(job.out / relative, audio.audio, DELIVERY_RATE)
-            wavs[take, cue.index] = str(plan.out_dir / relative)
+            placed, clean = delivery.write_cue_wavs(job.out, folder, plan, cue, audio.audio)
+            written[take, cue.index] = (placed, clean)
+            wavs[take, cue.index] = str(plan.out_dir / placed)
     jobs = [
         (take, cue, audio)
         for (take, _), cues in zip(takes, rendered, strict=True)
         for cue, audio in zip(plan.cues, cues, strict=True)
     ]
-    parts = Parts({(t, c.index): float(c.frames) for t, c, _ in jobs}, RENDERED, WRITTEN)
+    weights = {(t, c.index): float(c.frames) for t, c, _ in jobs}
+    parts = Parts(weights, *span("job", "measure"))
 
     def measured(item: tuple[int, Cue, RenderedCue]) -> CueReport:
         take, cue, audio = item
         whole = parts.advance((take, cue.index), 0.0)
         _step(pump, Update("write", whole, f"take {take} {cue.name}: measuring", cue.index, take))
+        placed, clean = written[take, cue.index]
         cue_report = _cue_report(plan, cue, audio, wavs[take, cue.index], take, seconds)
+        if clean is not None:
+            cue_report.clean_wav = str(plan.out_dir / clean)
+        delivery.stamp_cue_wavs(job.out, plan, cue, cue_report, placed, clean)
         whole = parts.advance((take, cue.index), 1.0)
         _step(pump, Update("write", whole, f"take {take} {cue.name}: measured", cue.index, take))
         return cue_report
@@ -450,6 +525,7 @@ def _cue_report(
     return CueReport(
         **CueMetrics.measured(metrics, round(loudness, 2), unhit),
         **_placement(plan, cue, rendered, wav, take),
+        **cue_terms(plan, rendered.audio, silent=False),
         engine=plan.engine.name,
         tempo=round(rendered.tempo, 2),
     )
@@ -468,6 +544,7 @@ def _rest_report(
         splices=0,
         loudness_lufs=None,
         **_placement(plan, cue, rendered, wav, take),
+        **cue_terms(plan, rendered.audio, silent=True),
         engine=SILENCE_ENGINE,
         tempo=0.0,
         silent=True,

@@ -12,7 +12,7 @@ The values between them: `CueConditioning` → `Generated` (the engine's audio a
 `AlignmentResult` (at the engine's rate) → levelled 48 kHz audio → `RenderedCue` → the take's
 `RenderedCue`s cut back from one track. A new stage of the audio chain (align → ending →
 loudness → duck → stems) is one more function called from `_music_cue` in that order, taking
-and returning audio; its share of a cue's progress goes into `CUE_SHARES`.
+and returning audio; its share of a cue's progress is one line in `progress.STAGE_WEIGHTS`.
 
 Cues of an engine that continues music (GVMGen) go in order, every take continuing its own
 previous cue (`prompt`), and the takes of one cue in one batched pass when the engine can;
@@ -26,35 +26,35 @@ job stops (`CueProgress.at`).
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import threading
-import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from gvmgen.concurrency import Timings, parallel_map, timed
 from gvmgen.conditioning import cue_conditioning, cue_cut_times
 from gvmgen.cues import Cue
 from gvmgen.engines import CueConditioning, MusicEngine, TakesInOnePass
 from gvmgen.media.audio import DELIVERY_RATE, resample
-from gvmgen.progress import Parts, ProgressFn, Update, check_cancel, check_pause
+from gvmgen.progress import (
+    Parts,
+    Post,
+    ProgressFn,
+    Update,
+    check_cancel,
+    check_pause,
+    scaled,
+    span,
+)
 from gvmgen.score_plan import ScorePlan, Take
 
 TAIL_SECONDS = 1.5  # each cue rings on this long under the next one's first downbeat
 RELEASE_SECONDS = 0.5  # into a rest, music fades to nothing over this (then digital silence)
 PROMPT_SECONDS = 10.0  # how much of the previous cue an engine that continues music hears
-MAX_WORKERS = 4  # cues rendered at once when they are independent
-# Of one cue's share: (generate, align, level); GVMGen's time is all in the model.
-CUE_SHARES = {True: (0.90, 0.08, 0.02), False: (0.35, 0.50, 0.15)}
-_TIMING_LOCK = threading.Lock()
-
-Post = Callable[[Update], None]  # hands a step to the job's listener (`Pump.post`), any thread
-Timings = dict[str, float]  # wall seconds per stage, summed over threads (`timed`)
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class RenderedCue:
     tempo: float
     alignment: object  # gvmgen.align.AlignmentResult (engine rate)
     silent: bool = False  # a rest: zeros, no engine, no alignment to speak of
+    warnings: tuple[str, ...] = ()  # what the chain had to do instead, in words (the report's)
 
 
 class Generated(NamedTuple):
@@ -160,22 +161,17 @@ def _decode(node, arrays, kinds: dict[str, type]):
 
 
 class CueProgress:
-    """Progress of one cue of one take: its share of the job, split generate/align/level.
+    """Progress of one cue of one take: its share of the job, split into the stages of the
+    progress table `table` ("cue on a GPU" or "cue on a CPU", see `progress.STAGE_WEIGHTS`).
 
     Every step is posted and is also a point where a cancelled job stops (`stop` set).
     """
 
     def __init__(
-        self,
-        parts: Parts,
-        take: int,
-        cue: Cue,
-        shares: tuple[float, float, float],
-        post: Post,
-        stop: threading.Event,
+        self, parts: Parts, take: int, cue: Cue, table: str, post: Post, stop: threading.Event
     ):
         self.parts, self.take, self.cue = parts, take, cue
-        self.shares, self.post, self.stop = shares, post, stop
+        self.table, self.post, self.stop = table, post, stop
 
     def at(self, stage: str, fraction: float, message: str) -> None:
         whole = self.parts.advance((self.take, self.cue.index), fraction)
@@ -185,13 +181,8 @@ class CueProgress:
 
     def within(self, stage: str) -> ProgressFn:
         """A `progress(fraction, message)` for one stage of this cue."""
-        generate, align, _ = self.shares
-        start, width = {
-            "generate": (0.0, generate),
-            "align": (generate, align),
-            "level": (generate + align, 1.0 - generate - align),
-        }[stage]
-        return lambda fraction, message: self.at(stage, start + width * fraction, message)
+        whole = functools.partial(self.at, stage)
+        return scaled(whole, *span(self.table, stage))
 
 
 def render_takes(
@@ -216,9 +207,9 @@ def render_takes(
     """
     weights = {(take, cue.index): float(cue.frames) for take, _ in takes for cue in plan.cues}
     parts = Parts(weights, *span)
-    shares = CUE_SHARES[bool(plan.engine.needs_gpu)]
+    table = "cue on a GPU" if plan.engine.needs_gpu else "cue on a CPU"
     steps = {
-        key: CueProgress(parts, key[0], plan.cues[key[1]], shares, post, stop) for key in weights
+        key: CueProgress(parts, key[0], plan.cues[key[1]], table, post, stop) for key in weights
     }
     if plan.engine.takes_prompt_audio:  # each cue continues the one before: in order
         rendered = _render_in_order(plan, takes, steps, checkpoints, stop, pause, seconds)
@@ -328,7 +319,8 @@ def _conditioning(plan: ScorePlan, cue: Cue, seconds: Timings) -> CueConditionin
     start, duration = plan.cue_seconds(cue)
     tail = 0.0 if cue.index == len(plan.cues) - 1 else TAIL_SECONDS
     with timed(seconds, "frames"):
-        return cue_conditioning(plan.analysis, start, duration + tail, prompt_audio=None)
+        conditioning = cue_conditioning(plan.analysis, start, duration + tail, prompt_audio=None)
+    return replace(conditioning, controls=plan.cue_controls(cue, tail))
 
 
 # --- the stages of one cue: generate → align → level ---------------------------------------
@@ -378,22 +370,29 @@ def _music_cue(
     seconds: Timings,
 ) -> RenderedCue:
     """The chain after generation, in order — align → level — then the checkpoint."""
+    from gvmgen.align.aligner import without_holes
+
     start, duration = plan.cue_seconds(cue)
     rate = plan.engine.sample_rate
+    controls = plan.cue_controls(cue)
     with timed(seconds, "align"):
         alignment = aligned(
             made,
             rate,
             cue_cut_times(plan.analysis, start, duration),
-            plan.request.max_stretch,
+            stretch_bound(plan.request.max_stretch, controls),
             plan.rate,
             progress.within("align"),
         )
+        alignment, warning = without_holes(made.audio, rate, alignment, plan.rate, duration)
     with timed(seconds, "level"):
-        audio = levelled(alignment.audio, rate, plan.request.target_lufs, progress.within("level"))
+        music = intensity_in_mix(alignment, rate, controls, plan.engine)
+        target, ceiling = plan.request.loudness_target
+        audio = levelled(music, rate, target, progress.within("level"), ceiling)
     progress.at("level", 1.0, "levelled")
     tempo = float(getattr(made.beats, "tempo", 0.0) or alignment.beats_after.tempo)
-    rendered = RenderedCue(audio, seed, tempo, alignment)
+    said = (f"{cue.name}: {warning}",) if warning else ()
+    rendered = RenderedCue(audio, seed, tempo, alignment, warnings=said)
     checkpoints.save_cue(progress.take, cue.index, cue_arrays(rendered))
     return rendered
 
@@ -423,20 +422,51 @@ def aligned(
 
 
 def levelled(
-    audio: np.ndarray, sample_rate: int, target_lufs: float, progress: ProgressFn
+    audio: np.ndarray,
+    sample_rate: int,
+    target_lufs: float,
+    progress: ProgressFn,
+    true_peak_dbtp: float = -1.0,
 ) -> np.ndarray:
-    """Stage 3, level: the aligned music at 48 kHz and `target_lufs` integrated."""
+    """Stage 3, level: the aligned music at 48 kHz, `target_lufs` integrated, true peaks under
+    `true_peak_dbtp` (the delivery standard's ceiling)."""
     from gvmgen.align import normalize_loudness
 
-    progress(0.0, "levelling: resampling")
+    progress(span("level", "resample")[0], "levelling: resampling")
     delivered = resample(audio, sample_rate, DELIVERY_RATE)
+    loudness = scaled(progress, *span("level", "loudness"))
     out, _ = normalize_loudness(
         delivered,
         DELIVERY_RATE,
         target_lufs,
-        progress=lambda f, m: progress(0.2 + 0.8 * f, f"levelling: {m}"),
+        true_peak_dbtp,
+        progress=lambda f, m: loudness(f, f"levelling: {m}"),
     )
     return out
+
+
+def stretch_bound(max_stretch: float, controls) -> float:
+    """The alignment's stretch limit: an editor's single tempo holds it within the tempo's
+    tolerance (±2 BPM), whatever the engine."""
+    from gvmgen.controls import TEMPO_TOLERANCE
+
+    tempo = controls.start.tempo
+    if tempo is not None and tempo.single:
+        return min(max_stretch, TEMPO_TOLERANCE / tempo.low)
+    return max_stretch
+
+
+def intensity_in_mix(alignment, sample_rate: int, controls, engine) -> np.ndarray:
+    """The aligned music with intensity's share of the mix: the level across intensity markers
+    (every engine), and a brightness tilt for an engine that cannot compose by intensity."""
+    from gvmgen.align.dynamics import brightness_tilt, intensity_levels
+
+    grid = alignment.beats_after
+    downbeats = grid.times[grid.downbeats] if len(grid.times) else np.zeros(0)
+    audio = alignment.audio
+    if "intensity" not in getattr(engine, "steered_controls", ()):
+        audio = brightness_tilt(audio, sample_rate, controls, downbeats)
+    return intensity_levels(audio, sample_rate, controls, downbeats)
 
 
 # --- rests, prompts, joins -----------------------------------------------------------------
@@ -493,10 +523,7 @@ def joined(cues: Sequence[Cue], rendered: list[RenderedCue], rate: float) -> lis
         released(c, f, b - a) for c, f, a, b in zip(rendered, following, bounds, ends, strict=True)
     ]
     track = join_cues(audio, starts, DELIVERY_RATE, total / DELIVERY_RATE)
-    return [
-        RenderedCue(track[:, a:b], c.seed, c.tempo, c.alignment, c.silent)
-        for c, a, b in zip(rendered, bounds, ends, strict=True)
-    ]
+    return [replace(c, audio=track[:, a:b]) for c, a, b in zip(rendered, bounds, ends, strict=True)]
 
 
 def released(cue: RenderedCue, following: RenderedCue | None, slot: int) -> np.ndarray:
@@ -517,23 +544,3 @@ def released(cue: RenderedCue, following: RenderedCue | None, slot: int) -> np.n
 def _sample_at(frame: int, rate: float) -> int:
     """The 48 kHz sample where `frame` starts; rounding each boundary keeps clips contiguous."""
     return round(frame * DELIVERY_RATE / rate)
-
-
-def parallel_map(fn, items: list) -> list:
-    """`[fn(x) for x in items]` on a few threads; the first exception propagates."""
-    workers = min(MAX_WORKERS, os.cpu_count() or 1, len(items))
-    if workers <= 1:
-        return [fn(item) for item in items]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fn, items))
-
-
-@contextmanager
-def timed(seconds: dict[str, float], stage: str):
-    """Add the block's wall time to `seconds[stage]` (summed over threads when in parallel)."""
-    began = time.perf_counter()
-    try:
-        yield
-    finally:
-        with _TIMING_LOCK:
-            seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - began

@@ -16,12 +16,21 @@ import numpy as np
 from gvmgen import outputs
 from gvmgen.analysis import range_timecodes
 from gvmgen.atomic import write_text_atomic
+from gvmgen.concurrency import Timings
+from gvmgen.cue_sheet import CUE_SHEET, write_cue_sheet
 from gvmgen.cues import Cue
 from gvmgen.media.audio import DELIVERY_RATE
 from gvmgen.progress import ProgressFn
 from gvmgen.progress import report as tell
-from gvmgen.rendering import RenderedCue, Timings
-from gvmgen.schema import CueReport, CutEntry, ScoreResult, TakeInfo
+from gvmgen.rendering import RenderedCue
+from gvmgen.schema import (
+    ControlsReport,
+    CueReport,
+    CutEntry,
+    DialogueRegion,
+    ScoreResult,
+    TakeInfo,
+)
 from gvmgen.score_plan import ScorePlan
 
 log = logging.getLogger(__name__)
@@ -48,7 +57,8 @@ def build_result(
     range_in, range_out = range_timecodes(plan.edit)
     suffix = Path(plan.request.input).suffix.lower()
     extra = [str(out_dir / ANSWER_IN_KIND[suffix])] if suffix in ANSWER_IN_KIND else []
-    wants_preview = plan.request.preview and plan.analysis.kind == "video"
+    wants_preview = plan.request.preview
+    request = plan.request
     return ScoreResult(
         job_id=plan.job_id,
         input=str(Path(plan.request.input).resolve()),
@@ -70,6 +80,32 @@ def build_result(
         report_picture=str(out_dir / REPORT_PICTURE),
         preview=str(out_dir / PREVIEW) if wants_preview else None,
         seconds={k: round(v, 3) for k, v in seconds.items()},
+        warnings=list(plan.warnings),
+        controls=controls_report(plan),
+        dialogue=[DialogueRegion(start=a, end=b) for a, b in plan.dialogue],
+        duck_db=request.ducking,
+        loudness_target=list(request.loudness_target),
+        loudness_standard=request.loudness,
+        cue_sheet=str(out_dir / CUE_SHEET),
+    )
+
+
+def controls_report(plan: ScorePlan) -> ControlsReport:
+    """What the editor asked (request and markers) and what the engine could do with it."""
+    from gvmgen.steering import statements
+
+    controls = plan.controls
+    steered = tuple(getattr(plan.engine, "steered_controls", ()))
+    applied, not_applied = statements(
+        controls, len(plan.control_changes), steered, plan.request.takes
+    )
+    return ControlsReport(
+        mood=controls.mood,
+        intensity=controls.intensity,
+        tempo=None if controls.tempo is None else str(controls.tempo),
+        markers=[f"{c.marker} at {c.time:.2f} s" for c in plan.control_changes],
+        applied=applied,
+        not_applied=not_applied,
     )
 
 
@@ -127,8 +163,9 @@ def write_all(
     tell(progress, 0.2, f"drawing {REPORT_PICTURE}")
     draw_report(plan, first_take, stage / REPORT_PICTURE, result)
     tell(progress, 0.6 if result.preview else 0.9, f"wrote {REPORT_PICTURE}")
+    write_cue_sheet(stage / CUE_SHEET, result, lambda secs: _duration_timecode(plan, secs))
     if result.preview:
-        tell(progress, 0.6, f"muxing {PREVIEW}")
+        tell(progress, 0.6, f"rendering {PREVIEW}")
         _write_preview(plan, first_take, stage / PREVIEW)
         tell(progress, 0.9, f"wrote {PREVIEW}")
     write_text_atomic(stage / outputs.REPORT_NAME, result.model_dump_json(indent=2))
@@ -232,15 +269,45 @@ def _write_timelines(timeline, result: ScoreResult, stage: Path) -> None:
             result.extra_timelines.remove(path)
 
 
+def _duration_timecode(plan: ScorePlan, seconds: float) -> str:
+    import opentimelineio as otio
+
+    from gvmgen.timeline.ranges import timecode
+
+    frames = round(seconds * plan.rate)
+    return timecode(otio.opentime.RationalTime(frames, plan.rate), plan.rate, plan.edit.drop_frame)
+
+
 def _write_preview(plan: ScorePlan, cues: list[RenderedCue], target: Path) -> None:
+    from gvmgen.align.ducking import duck
     from gvmgen.media.preview import mux_preview
 
     track = np.concatenate([c.audio for c in cues], axis=1)
+    if plan.dialogue and plan.request.ducking:  # the music as placed: ducked under dialogue
+        track = duck(track, DELIVERY_RATE, list(plan.dialogue), plan.request.ducking)
+    if plan.analysis.kind == "timeline":
+        _write_timeline_preview(plan, track, target)
+        return
     media = plan.edit.segments[0].media_path
     start = plan.edit.range.start_time.to_seconds()
     duration = plan.analysis.duration
     track = _with_original_ducked(track, media, start, duration)
     mux_preview(media, track, DELIVERY_RATE, target, start=start, duration=duration)
+
+
+def _write_timeline_preview(plan: ScorePlan, music: np.ndarray, target: Path) -> None:
+    """The range as the viewer plays it: its flattened picture, its own sound at full level and
+    the music (ducked under its dialogue) over it."""
+    from gvmgen.media.preview import render_timeline_preview
+    from gvmgen.media.range_audio import read_range_audio
+
+    own = read_range_audio(plan.edit).audio
+    length = min(own.shape[1], music.shape[1])
+    mixed = music.copy()
+    mixed[:, :length] += own[:, :length]
+    peak = float(np.abs(mixed).max(initial=0.0))
+    mixed = mixed / np.float32(peak) if peak > 1.0 else mixed
+    render_timeline_preview(plan.edit, mixed, DELIVERY_RATE, target)
 
 
 def _with_original_ducked(track: np.ndarray, media, start: float, duration: float) -> np.ndarray:

@@ -200,6 +200,7 @@ class CueMetrics(_Model):
     mean_stretch: float
     splices: int
     clicks: int = 0  # clicks found in the delivered audio (should be 0)
+    silence: float = 0.0  # seconds of digital silence in runs over 50 ms in the delivered audio
     loudness_lufs: float | None
     unhit_cuts: list[float] = []  # the cuts the delivered audio misses (`cuts` hit false)
     cuts: list[CutHit] = []
@@ -228,6 +229,31 @@ class CueReport(CueMetrics):
     wav: str
     tempo: float
     silent: bool = False  # a rest over a gap or long black: digital silence, engine "silence"
+    # Whose music it is (gvmgen.licences): one line, the non-commercial flag, every weight used.
+    licence: str = ""
+    non_commercial: bool | None = None
+    weights: list[dict] = []
+    true_peak_dbtp: float | None = None  # a BS.1770-4 meter's reading (4x oversampled)
+    clean_wav: str | None = None  # the unducked music when `wav` (the placed one) is ducked
+    features: dict | None = None  # measured tempo, centroid, onset density (gvmgen.steering)
+
+
+class ControlsReport(_Model):
+    """What the editor asked of the music and what became of it, in plain lines."""
+
+    mood: str | None = None
+    intensity: int | None = None
+    tempo: str | None = None
+    markers: list[str] = []  # the control markers read, "intensity 8 at 12.50 s"
+    applied: list[str] = []
+    not_applied: list[str] = []
+
+
+class DialogueRegion(_Model):
+    """Speech in the range's own sound, seconds from the range start."""
+
+    start: float
+    end: float
 
 
 class TakeInfo(_Model):
@@ -275,6 +301,12 @@ class ScoreResult(_Model):
     preview: str | None = None
     seconds: dict[str, float] = {}  # wall time per stage
     warnings: list[str] = []  # what was left out, e.g. an extra timeline format not written
+    controls: ControlsReport | None = None
+    dialogue: list[DialogueRegion] = []  # where the music is ducked (empty: none, or off)
+    duck_db: float | None = None  # how far, dB (None: ducking off)
+    loudness_target: list[float] | None = None  # [integrated LUFS, true-peak ceiling dBTP]
+    loudness_standard: str | None = None  # the --loudness preset, when one was named
+    cue_sheet: str | None = None  # cue_sheet.csv
 
 
 def parse_request(data: dict) -> ScoreRequest:

@@ -8,10 +8,11 @@ reserved in the output folder, the checkpoints, progress, stop and pause, the st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gvmgen.analysis import Analysis
+from gvmgen.controls import ControlChange, Controls, CueControls, cue_controls
 from gvmgen.cues import Cue
 from gvmgen.engines import EngineChoice, MusicEngine
 from gvmgen.schema import ScoreRequest
@@ -28,6 +29,12 @@ class ScorePlan:
     :ivar analysis: the range's cuts and motion (times from the range start).
     :ivar choice: the engine that makes the music, and why it was chosen.
     :ivar cues: the cue plan, in order; silent cues are rests.
+    :ivar warnings: what the plan changed of the editor's markers, in words (the report's),
+        and the markers it could not read.
+    :ivar controls: the editor's mood, intensity and tempo for the range (`gvmgen.controls`).
+    :ivar control_changes: the control markers' changes, seconds from the range start.
+    :ivar dialogue: speech in the range's own sound, `(start, end)` seconds from its start;
+        empty when ducking is off or nobody speaks.
     """
 
     request: ScoreRequest
@@ -36,6 +43,15 @@ class ScorePlan:
     analysis: Analysis
     choice: EngineChoice
     cues: tuple[Cue, ...]
+    warnings: tuple[str, ...] = ()
+    controls: Controls = field(default_factory=Controls)
+    control_changes: tuple[ControlChange, ...] = ()
+    dialogue: tuple[tuple[float, float], ...] = ()
+
+    def cue_controls(self, cue: Cue, tail: float = 0.0) -> CueControls:
+        """The controls the engine is asked for `cue` (its start and the markers inside it)."""
+        start, duration = self.cue_seconds(cue)
+        return cue_controls(self.controls, list(self.control_changes), start, duration + tail)
 
     @property
     def rate(self) -> float:

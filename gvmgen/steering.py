@@ -25,7 +25,7 @@ class TakeFeatures:
     """What a take sounds like, measured on its audio (librosa's defaults)."""
 
     tempo: float  # BPM, median inter-beat interval of librosa's beat tracker
-    centroid_hz: float  # mean spectral centroid: brightness
+    centroid_hz: float  # spectral centroid, energy-weighted mean over frames: brightness
     onsets_per_second: float  # onset density
 
     def to_dict(self) -> dict:
@@ -42,7 +42,10 @@ def take_features(audio: np.ndarray, sample_rate: int) -> TakeFeatures:
     seconds = max(len(mono) / FEATURE_RATE, 1e-6)
     _, beats = librosa.beat.beat_track(y=mono, sr=FEATURE_RATE, units="time")
     tempo = 60.0 / float(np.median(np.diff(beats))) if len(beats) > 2 else 0.0
-    centroid = float(np.mean(librosa.feature.spectral_centroid(y=mono, sr=FEATURE_RATE)))
+    centroid = librosa.feature.spectral_centroid(y=mono, sr=FEATURE_RATE)[0]
+    energy = librosa.feature.rms(y=mono)[0][: len(centroid)]
+    # weighted by each frame's energy: the silences between notes have no brightness
+    centroid = float(np.sum(centroid * energy) / max(np.sum(energy), 1e-12))
     onsets = librosa.onset.onset_detect(y=mono, sr=FEATURE_RATE, units="time")
     return TakeFeatures(tempo, centroid, len(onsets) / seconds)
 
@@ -75,8 +78,7 @@ def _tempo_band(tempo: TempoBand) -> tuple[float, float]:
 
 
 def _outside(value: float, band: tuple[float, float]) -> float:
-    """0 inside `band`; else the distance to its nearer end, relative to that end. A tempo is
-    also judged at half and double (a tracker's octave error is not a miss)."""
+    """0 inside `band`; else the distance to its nearer end, relative to that end."""
     low, high = band
     if low <= value <= high:
         return 0.0
@@ -124,8 +126,6 @@ def statements(controls: Controls, markers: int, steered: tuple[str, ...], takes
                 f"tempo {controls.tempo}: alignment stretch bounded to ±{TEMPO_TOLERANCE:g} BPM"
             )
     if markers:
-        applied.append(
-            f"{markers} control marker(s): from their nearest downbeat on "
-            + ("(level at intensity markers)" if "intensity" not in steered else "")
-        )
+        how = "the music" if steered else "the level at intensity markers"
+        applied.append(f"{markers} control marker(s): {how} changes at each one's nearest downbeat")
     return applied, not_applied

@@ -19,6 +19,9 @@ from gvmgen.align.plan_types import AlignmentPlan, UnhitCut
 from gvmgen.align.render import render_alignment
 
 REPLANS = 2  # extra plan → render → measure rounds when a planned hit is measured off
+# A cue whose aligned music is digitally silent for more than this share of its length, where
+# the music it came from was not, is refused: the music goes out unwarped instead.
+HOLE_SHARE = 0.10
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,30 @@ def align_to_cuts(
         best = as_is if _score(as_is, source_silence) > _score(best, source_silence) else best
     report(1.0, "done")
     return best
+
+
+def without_holes(
+    audio: np.ndarray, sample_rate: int, result: AlignmentResult, fps: float, length: float
+) -> tuple[AlignmentResult, str | None]:
+    """`result`, or — when its audio is digitally silent for more than `HOLE_SHARE` of its
+    first `length` seconds (the cue before its ending) more than the source music is over as
+    long — the music unwarped, with a warning saying why. The last line of defence against a
+    plan that reads past the music (issue 23); `align_to_cuts` already ranks such renders last.
+    """
+    length = min(length, result.audio.shape[1] / sample_rate)
+    window = round(length * sample_rate)
+    hole = silent_seconds(result.audio[:, :window], sample_rate)
+    own = silent_seconds(audio[:, :window], sample_rate)
+    if hole - own <= HOLE_SHARE * length:
+        return result, None
+    unwarped = _render_and_measure(
+        audio, sample_rate, _as_is_plan(result.plan), result.beats_before, fps
+    )
+    warning = (
+        f"the aligned music was silent for {hole:.2f} s of {length:.2f} s; the music went out "
+        "unwarped instead (its cuts not aimed at)"
+    )
+    return unwarped, warning
 
 
 def _as_is_plan(plan: AlignmentPlan) -> AlignmentPlan:

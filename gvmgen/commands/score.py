@@ -257,6 +257,17 @@ def print_summary(result, out=None) -> None:
     print(f"report:   {result.report_json}\npicture:  {result.report_picture}", file=out)
     if result.preview:
         print(f"preview:  {result.preview}", file=out)
+    if result.controls is not None:
+        for line in result.controls.applied:
+            print(f"applied:  {line}", file=out)
+        for line in result.controls.not_applied:
+            print(f"not applied: {line}", file=out)
+    if result.dialogue and result.duck_db is not None:
+        print(
+            f"ducked:   {result.duck_db:g} dB under {len(result.dialogue)} dialogue region(s); "
+            "the clean music is in each take's clean/ folder",
+            file=out,
+        )
     for warning in result.warnings:
         print(f"warning:  {warning}", file=out)
     if len(result.takes) > 1:

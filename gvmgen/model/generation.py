@@ -29,10 +29,9 @@ from gvmgen.model.precision import (
 )
 from gvmgen.model.precision import check as check_precision
 from gvmgen.model.sampling import guided_logits, make_generators, sample
-from gvmgen.progress import ProgressFn, check_cancel, report
+from gvmgen.progress import ProgressFn, check_cancel, report, scaled, span
 
 CLIP_BATCH = 16  # frames per CLIP pass: bounds activation memory on long cues
-LM_SHARE = 0.95  # of the progress bar: the LM steps; EnCodec's single decode takes the rest
 FINITE_CHECK_STEPS = 64  # how often the decoding loop looks (one sync) for NaN/Inf logits
 
 
@@ -246,12 +245,12 @@ class MusicGenerator:
         tokens = self.encode_frames(pixels)
         check_cancel(cancel)
         prompt = None if prompt_audio is None else self.encode_prompt(prompt_audio)
-        steps = None if progress is None else (lambda f, m: progress(LM_SHARE * f, m))
+        steps = scaled(progress, *span("model", "lm"))  # EnCodec's one decode: the rest
         codes = self.generate_codes(
             tokens, frame_times, math.ceil(duration * self.frame_rate), seeds, prompt, steps, cancel
         )
         check_cancel(cancel)
-        report(progress, LM_SHARE, "decoding audio")
+        report(progress, span("model", "decode")[0], "decoding audio")
         if prompt is None:
             audio = self.decode(codes, num_samples)
         else:
