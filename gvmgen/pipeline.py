@@ -28,12 +28,27 @@ from pathlib import Path
 
 import numpy as np
 
-from gvmgen import outputs
-from gvmgen.analysis import Analysis, analyze_edit, is_timeline, load_edit
+from gvmgen import outputs, report
+from gvmgen.align import integrated_lufs, measure_alignment, metre_ceiling, sync_weights
+from gvmgen.analysis import (
+    Analysis,
+    analyze_edit,
+    is_timeline,
+    load_edit,
+    range_timecodes,
+    timecode_at,
+)
+from gvmgen.atomic import write_text_atomic
 from gvmgen.concurrency import Timings, parallel_map, timed
 from gvmgen.conditioning import cue_sync_points
 from gvmgen.cues import Cue, CuePlan, analysis_holes, plan_cues, split_to_fit
-from gvmgen.delivery import cue_terms, dialogue_regions, placed_first
+from gvmgen.delivery import (
+    cue_terms,
+    dialogue_regions,
+    placed_first,
+    stamp_cue_wavs,
+    write_cue_wavs,
+)
 from gvmgen.engines import EngineRegistry
 from gvmgen.errors import InputError, Paused
 from gvmgen.media.audio import DELIVERY_RATE
@@ -347,7 +362,6 @@ def _choose_seeds(request: ScoreRequest, used: set[int]) -> list[int]:
 
 def _fingerprint(plan: ScorePlan) -> str:
     """What makes a job's audio: a rerun under the same job id must ask for the same."""
-    from gvmgen.analysis import range_timecodes
 
     r = plan.request
     what = {
@@ -380,7 +394,6 @@ def _default(field_name: str):
 
 
 def _check_same_range(previous: outputs.PreviousScore, request: ScoreRequest, edit) -> None:
-    from gvmgen.analysis import range_timecodes
 
     here = range_timecodes(edit)
     same_input = previous.input == str(Path(request.input).resolve())
@@ -403,7 +416,6 @@ def _write_outputs(
 ) -> ScoreResult:
     """Measure and stage every take, then commit under the folder's lock: the report lists the
     takes on disk now (another job may have committed since this one started)."""
-    from gvmgen import report
 
     _step(pump, Update("write", span("job", "measure")[0], "measuring and writing"))
     with timed(seconds, "write"):
@@ -446,8 +458,6 @@ def _write_all(
 ) -> None:
     """The timelines, picture, preview and report, staged; an extra timeline format that could
     not be written becomes a warning in the report (score.otio holds everything)."""
-    from gvmgen import report
-    from gvmgen.atomic import write_text_atomic
 
     asked = list(result.extra_timelines)
     in_job = scaled(_stepper(pump, "write"), *span("job", "write"))
@@ -477,14 +487,13 @@ def _write_takes(
     seconds: Timings,
 ) -> list[TakeInfo]:
     """Every take's WAVs into the stage, and every take's cues measured on them."""
-    from gvmgen import delivery
 
     now = datetime.now(UTC).isoformat(timespec="seconds")
     wavs, written = {}, {}
     for (take, _), cues in zip(takes, rendered, strict=True):
         folder = Path("takes") / outputs.take_dir_name(take)
         for cue, audio in zip(plan.cues, cues, strict=True):
-            placed, clean = delivery.write_cue_wavs(job.out, folder, plan, cue, audio.audio)
+            placed, clean = write_cue_wavs(job.out, folder, plan, cue, audio.audio)
             written[take, cue.index] = (placed, clean)
             wavs[take, cue.index] = str(plan.out_dir / placed)
     jobs = [
@@ -503,7 +512,7 @@ def _write_takes(
         cue_report = _cue_report(plan, cue, audio, wavs[take, cue.index], take, seconds)
         if clean is not None:
             cue_report.clean_wav = str(plan.out_dir / clean)
-        delivery.stamp_cue_wavs(job.out, plan, cue, cue_report, placed, clean)
+        stamp_cue_wavs(job.out, plan, cue, cue_report, placed, clean)
         whole = parts.advance((take, cue.index), 1.0)
         _step(pump, Update("write", whole, f"take {take} {cue.name}: measured", cue.index, take))
         return cue_report
@@ -530,7 +539,6 @@ def _write_takes(
 
 
 def _track_loudness(cues: list[RenderedCue]) -> float:
-    from gvmgen.align import integrated_lufs
 
     track = np.concatenate([c.audio for c in cues], axis=1)
     return round(integrated_lufs(track, DELIVERY_RATE), 2)
@@ -541,7 +549,6 @@ def _cue_report(
 ) -> CueReport:
     """Metrics re-measured on the delivered audio, never taken from the plan; each target
     also says whether it is within the cue's metre ceiling."""
-    from gvmgen.align import integrated_lufs, measure_alignment, metre_ceiling, sync_weights
 
     if cue.silent:
         return _rest_report(plan, cue, rendered, wav, take)
@@ -589,7 +596,6 @@ def _rest_report(
 
 
 def _placement(plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str, take: int) -> dict:
-    from gvmgen.analysis import timecode_at
 
     start, duration = plan.cue_seconds(cue)
     return {
