@@ -21,7 +21,6 @@ chunks (`gvmgen.cuts`, `gvmgen.cues`) for tools.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -387,11 +386,10 @@ def _detail_frames(view: _View) -> list[_Frame]:
     return frames
 
 
-@functools.cache
 def _fonts() -> dict:
     """DejaVu Sans at the picture's three sizes; Pillow's own font where FreeType is missing
-    (then accented letters and dashes draw as boxes, but the picture is still drawn)."""
-
+    (then accented letters and dashes draw as boxes, but the picture is still drawn). Loaded
+    per picture (a few ms): a FreeType face is not to be shared between threads."""
     try:
         return {size: ImageFont.truetype(str(FONT), size) for size in (11, 13, 15)}
     except (OSError, ImportError):
