@@ -57,6 +57,8 @@ COLOURS = {
     "cue_b": (70, 60, 90),
     "silent": (40, 42, 48),
     "marker": (200, 150, 240),  # a marker without a colour of its own
+    "must": (255, 210, 60),  # the editor's `hit` markers: drawn apart from every other cut
+    "unsure": (170, 170, 180),  # a cut the measurement cannot call hit or missed
     "dialogue": (200, 170, 90),  # speech in the range's own sound: the music ducks there
 }
 # OTIO's marker colours (as the NLEs export them) → how they draw on the dark background
@@ -102,6 +104,8 @@ class _CutView:
     time: float  # seconds from the range start
     target: bool
     hit: bool | None
+    must: bool = False  # a must-hit: the editor's `hit` marker
+    certain: bool | None = None  # False: drawn as uncertain, not as a confident hit or miss
 
 
 @dataclass(frozen=True)
@@ -318,7 +322,10 @@ def _inside(times, duration: float) -> np.ndarray:
 def _cut_views(plan: ScorePlan, result: ScoreResult | None, cues: list[_CueView]) -> list[_CutView]:
     """The report's cut list; without a result, the analysis' cuts against the plans."""
     if result is not None:
-        return [_CutView(c.time, c.target, c.hit) for c in result.cuts]
+        return [
+            _CutView(c.time, c.target, c.hit, c.priority == "must-hit", c.certain)
+            for c in result.cuts
+        ]
     from gvmgen.conditioning import cue_cut_times
 
     views = []
@@ -426,6 +433,8 @@ def _legend(draw, y: int, fonts, overview: bool) -> int:
         ("line", COLOURS["cut"], "cut the music aims at"),
         ("line", COLOURS["cut_other"], "cut it does not aim at (dissolve, cue edge)"),
         ("ring", COLOURS["cut"], "aimed at, no beat within 50 ms"),
+        ("ring", COLOURS["unsure"], "? the measurement cannot tell"),
+        ("diamond", COLOURS["must"], "must-hit (hit marker)"),
         ("tick", COLOURS["before"], "beat before alignment"),
         ("tick", COLOURS["after"], "beat after"),
         ("bar", COLOURS["stretch"], "time-stretch (+ faster, - slower)"),
@@ -451,6 +460,8 @@ def _swatch(draw, shape: str, colour, x: int, y: int) -> None:
         draw.ellipse([x, y + 1, x + 10, y + 11], outline=colour, width=2)
     elif shape == "tick":
         draw.line([x + 5, y + 1, x + 5, y + 11], fill=colour, width=1)
+    elif shape == "diamond":
+        draw.polygon([(x + 5, y), (x + 10, y + 6), (x + 5, y + 12), (x, y + 6)], fill=colour)
     elif shape == "flag":
         draw.polygon([(x + 1, y + 1), (x + 9, y + 1), (x + 5, y + 9)], fill=colour)
     else:
@@ -574,7 +585,13 @@ def _cut_lines(draw, view: _View, frame: _Frame, top: int, bottom: int) -> None:
         x = frame.x(cut.time)
         colour = COLOURS["cut"] if cut.target else COLOURS["cut_other"]
         draw.line([x, top, x, bottom], fill=colour, width=2 if cut.target else 1)
-        if cut.target and (cut.hit is False or round(cut.time, 3) in unhit):
+        if cut.must:
+            draw.polygon([(x, top - 1), (x + 6, top + 6), (x, top + 13), (x - 6, top + 6)],
+                         fill=COLOURS["must"])  # fmt: skip
+        if cut.target and cut.certain is False:  # neither a confident hit nor a miss
+            draw.ellipse([x - 6, bottom - 6, x + 6, bottom + 6], outline=COLOURS["unsure"])
+            draw.text((x - 3, bottom - 20), "?", fill=COLOURS["unsure"])
+        elif cut.target and (cut.hit is False or round(cut.time, 3) in unhit):
             draw.ellipse([x - 6, bottom - 6, x + 6, bottom + 6], outline=COLOURS["cut"], width=2)
 
 

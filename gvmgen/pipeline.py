@@ -21,6 +21,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +30,7 @@ import numpy as np
 from gvmgen import outputs
 from gvmgen.analysis import Analysis, analyze_edit, is_timeline, load_edit
 from gvmgen.concurrency import Timings, parallel_map, timed
-from gvmgen.conditioning import cue_cut_times
+from gvmgen.conditioning import cue_sync_points
 from gvmgen.cues import Cue, CuePlan, analysis_holes, plan_cues
 from gvmgen.delivery import cue_terms, dialogue_regions, placed_first
 from gvmgen.engines import EngineRegistry
@@ -509,17 +510,23 @@ def _track_loudness(cues: list[RenderedCue]) -> float:
 def _cue_report(
     plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str, take: int, seconds: Timings
 ) -> CueReport:
-    """Metrics re-measured on the delivered audio, never taken from the plan."""
-    from gvmgen.align import integrated_lufs, measure_alignment
+    """Metrics re-measured on the delivered audio, never taken from the plan; each target
+    also says whether it is within the cue's metre ceiling."""
+    from gvmgen.align import integrated_lufs, measure_alignment, metre_ceiling, sync_weights
 
     if cue.silent:
         return _rest_report(plan, cue, rendered, wav, take)
     start, duration = plan.cue_seconds(cue)
-    cuts = cue_cut_times(plan.analysis, start, duration)
+    points = [p for p in cue_sync_points(plan.analysis, start, duration) if p.priority.counted]
+    cuts = np.array([p.time for p in points], dtype=np.float64)
     aimed = rendered.alignment.plan
     with timed(seconds, "measure"):
         metrics = measure_alignment(rendered.audio, DELIVERY_RATE, cuts, fps=plan.rate, plan=aimed)
         loudness = integrated_lufs(rendered.audio, DELIVERY_RATE)
+    period = rendered.alignment.beats_before.period
+    ceiling = metre_ceiling(cuts, period, weights=sync_weights([p.priority for p in points]))
+    rows = [dict(r, reachable=bool(c)) for r, c in zip(metrics.per_cut, ceiling, strict=True)]
+    metrics = replace(metrics, per_cut=rows)
     # the cuts the delivered 48 kHz audio misses (the plan's `unhit` is at the engine's rate)
     unhit = [round(c["time"], 3) for c in metrics.per_cut if not c["hit"]]
     return CueReport(
@@ -528,6 +535,7 @@ def _cue_report(
         **cue_terms(plan, rendered.audio, silent=False),
         engine=plan.engine.name,
         tempo=round(rendered.tempo, 2),
+        reachable=int(ceiling.sum()) if len(cuts) and period > 0 else None,
     )
 
 

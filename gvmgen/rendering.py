@@ -36,7 +36,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from gvmgen.concurrency import Timings, parallel_map, timed
-from gvmgen.conditioning import cue_conditioning, cue_cut_times
+from gvmgen.conditioning import cue_conditioning, cue_sync_points
 from gvmgen.cues import Cue
 from gvmgen.engines import CueConditioning, MusicEngine, TakesInOnePass
 from gvmgen.media.audio import DELIVERY_RATE, resample
@@ -374,15 +374,17 @@ def _music_cue(
 
     start, duration = plan.cue_seconds(cue)
     rate = plan.engine.sample_rate
+    points = cue_sync_points(plan.analysis, start, duration)
     controls = plan.cue_controls(cue)
     with timed(seconds, "align"):
         alignment = aligned(
             made,
             rate,
-            cue_cut_times(plan.analysis, start, duration),
+            np.array([p.time for p in points]),
             stretch_bound(plan.request.max_stretch, controls),
             plan.rate,
             progress.within("align"),
+            priorities=[p.priority for p in points],
         )
         alignment, warning = without_holes(made.audio, rate, alignment, plan.rate, duration)
     with timed(seconds, "level"):
@@ -404,9 +406,11 @@ def aligned(
     max_stretch: float,
     fps: float,
     progress: ProgressFn,
+    priorities=None,
 ):
     """Stage 2, align: the music warped so its beats land on `cuts` (seconds from the cue
-    start), at the engine's rate; a `gvmgen.align.AlignmentResult`."""
+    start; ranked by `priorities`, see `gvmgen.align.Priority`), at the engine's rate; a
+    `gvmgen.align.AlignmentResult`."""
     from gvmgen.align import align_to_cuts
 
     progress(0.0, "aligning to the cuts")
@@ -418,6 +422,7 @@ def aligned(
         fps=fps,
         beats=made.beats,
         progress=lambda f, m: progress(f, f"aligning: {m}"),
+        priorities=priorities,
     )
 
 
