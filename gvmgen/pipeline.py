@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 import uuid
 from collections.abc import Callable
@@ -27,12 +28,27 @@ from pathlib import Path
 
 import numpy as np
 
-from gvmgen import outputs
-from gvmgen.analysis import Analysis, analyze_edit, is_timeline, load_edit
+from gvmgen import outputs, report
+from gvmgen.align import integrated_lufs, measure_alignment, metre_ceiling, sync_weights
+from gvmgen.analysis import (
+    Analysis,
+    analyze_edit,
+    is_timeline,
+    load_edit,
+    range_timecodes,
+    timecode_at,
+)
+from gvmgen.atomic import write_text_atomic
 from gvmgen.concurrency import Timings, parallel_map, timed
 from gvmgen.conditioning import cue_sync_points
-from gvmgen.cues import Cue, CuePlan, analysis_holes, plan_cues
-from gvmgen.delivery import cue_terms, dialogue_regions, placed_first
+from gvmgen.cues import Cue, CuePlan, analysis_holes, plan_cues, split_to_fit
+from gvmgen.delivery import (
+    cue_terms,
+    dialogue_regions,
+    placed_first,
+    stamp_cue_wavs,
+    write_cue_wavs,
+)
 from gvmgen.engines import EngineRegistry
 from gvmgen.errors import InputError, Paused
 from gvmgen.media.audio import DELIVERY_RATE
@@ -85,6 +101,8 @@ class Scorer:
         cancel: threading.Event | None = None,
         pause: threading.Event | None = None,
         progress_from: float = 0.0,
+        at_cue_boundary: Callable[[], None] | None = None,
+        max_cue_seconds: float | None = None,
     ) -> ScoreResult:
         """Score `request.input` into `request.out_dir`.
 
@@ -92,8 +110,14 @@ class Scorer:
         step (about a second) with `Cancelled`, leaving the output folder as it was. Setting
         `pause` lets the cue being rendered finish and be checkpointed, then stops with
         `Paused`: nothing shows in the output folder, and the same `job_id` resumes the job.
-        `progress_from`: the fraction an earlier, interrupted attempt of this job reached; its
-        listeners never see less.
+
+        :param progress_from: the fraction an earlier, interrupted attempt of this job reached;
+            its listeners never see less.
+        :param at_cue_boundary: called before each cue begins (on a rendering thread), where
+            every cue before is finished or running on to its checkpoint: a batch lets waiting
+            interactive jobs run here. Then `pause` is looked at.
+        :param max_cue_seconds: no music cue longer (the plan cuts longer ones into equal
+            parts): a retry after the engine ran out of memory on long cues.
         """
         request = request if isinstance(request, ScoreRequest) else parse_request(request)
         job_id = request.job_id or uuid.uuid4().hex[:12]
@@ -104,8 +128,19 @@ class Scorer:
             if on_event is not None:
                 on_event(ProgressEvent(job_id=job_id, eta_seconds=eta, **vars(update)))
 
+        def job() -> ScoreResult:
+            return _score_job(
+                request,
+                job_id,
+                self.engines,
+                pump,
+                pause=pause,
+                at_cue_boundary=at_cue_boundary,
+                max_cue_seconds=max_cue_seconds,
+            )
+
         pump = Pump(deliver, start=progress_from)
-        return pump.run(lambda: _score_job(request, job_id, self.engines, pump, pause), cancel)
+        return pump.run(job, cancel)
 
 
 def score(
@@ -125,8 +160,11 @@ def _score_job(
     job_id: str,
     engines: EngineRegistry,
     pump: Pump,
+    *,
     pause: threading.Event | None,
-):
+    at_cue_boundary: Callable[[], None] | None,
+    max_cue_seconds: float | None,
+) -> ScoreResult:
     out_dir = Path(request.out_dir).resolve()
     outputs.check_out_dir(out_dir)
     previous = outputs.read_previous(out_dir)
@@ -135,7 +173,7 @@ def _score_job(
         pump.post(Update("done", 1.0, "done: this job had finished before"))
         return done
     seconds: Timings = {}
-    plan = _prepare(request, job_id, engines, previous, pump, seconds)
+    plan = _prepare(request, job_id, engines, previous, pump, seconds, max_cue_seconds)
     fingerprint = _fingerprint(plan)
     with outputs.user_os_errors(out_dir), outputs.Job.open(out_dir, job_id) as job:
         job.check_request(fingerprint)  # before this run touches anything there
@@ -155,6 +193,7 @@ def _score_job(
                 pump.post,
                 stop=pump.stop,
                 pause=pause,
+                at_cue_boundary=at_cue_boundary,
                 seconds=seconds,
                 span=span("job", "render"),
             )
@@ -217,6 +256,7 @@ def _prepare(
     previous: outputs.PreviousScore | None,
     pump: Pump,
     seconds: Timings,
+    max_cue_seconds: float | None,
 ) -> ScorePlan:
     """Everything that can fail because of the user's input, before a single file is written."""
     with timed(seconds, "timeline"):
@@ -239,7 +279,7 @@ def _prepare(
     found = f"{len(analysis.cuts)} cuts in {analysis.duration:.1f} s"
     pump.post(Update("cuts", span("job", "cuts")[1], found))
     conventions = read_conventions(edit.markers)
-    cue_plan = _plan(edit, analysis)
+    cue_plan = _plan(edit, analysis, max_cue_seconds)
     cues = cue_plan.cues
     if all(c.silent for c in cues):  # a take of pure silence is no score (and has no loudness)
         raise InputError(
@@ -284,9 +324,10 @@ def _range_to_score(request: ScoreRequest, previous: outputs.PreviousScore | Non
     return request.range or f"{previous.range_in}-{previous.range_out}"
 
 
-def _plan(edit, analysis: Analysis) -> CuePlan:
+def _plan(edit, analysis: Analysis, max_cue_seconds: float | None = None) -> CuePlan:
     """The cues: one per `cue` marker's section, rests over gaps and long black; the same for a
-    batch and for a range of the same pictures (no engine window splits a section)."""
+    batch and for a range of the same pictures (no engine window splits a section). With
+    `max_cue_seconds` (a retry after running out of memory), longer music cues are cut."""
     rate = float(edit.rate)
     total = round(edit.duration.to_seconds() * rate)
     markers = [
@@ -300,7 +341,10 @@ def _plan(edit, analysis: Analysis) -> CuePlan:
         for c in read_conventions(edit.markers).control_changes
         if c.control == "tempo" and 0 < round(c.time * rate) < total
     ]
-    return plan_cues(total, rate, markers, analysis_holes(analysis))
+    plan = plan_cues(total, rate, markers, analysis_holes(analysis))
+    if max_cue_seconds is None:
+        return plan
+    return split_to_fit(plan, math.floor(max_cue_seconds * rate))
 
 
 def _choose_seeds(request: ScoreRequest, used: set[int]) -> list[int]:
@@ -318,7 +362,6 @@ def _choose_seeds(request: ScoreRequest, used: set[int]) -> list[int]:
 
 def _fingerprint(plan: ScorePlan) -> str:
     """What makes a job's audio: a rerun under the same job id must ask for the same."""
-    from gvmgen.analysis import range_timecodes
 
     r = plan.request
     what = {
@@ -351,7 +394,6 @@ def _default(field_name: str):
 
 
 def _check_same_range(previous: outputs.PreviousScore, request: ScoreRequest, edit) -> None:
-    from gvmgen.analysis import range_timecodes
 
     here = range_timecodes(edit)
     same_input = previous.input == str(Path(request.input).resolve())
@@ -374,7 +416,6 @@ def _write_outputs(
 ) -> ScoreResult:
     """Measure and stage every take, then commit under the folder's lock: the report lists the
     takes on disk now (another job may have committed since this one started)."""
-    from gvmgen import report
 
     _step(pump, Update("write", span("job", "measure")[0], "measuring and writing"))
     with timed(seconds, "write"):
@@ -417,8 +458,6 @@ def _write_all(
 ) -> None:
     """The timelines, picture, preview and report, staged; an extra timeline format that could
     not be written becomes a warning in the report (score.otio holds everything)."""
-    from gvmgen import report
-    from gvmgen.atomic import write_text_atomic
 
     asked = list(result.extra_timelines)
     in_job = scaled(_stepper(pump, "write"), *span("job", "write"))
@@ -448,14 +487,13 @@ def _write_takes(
     seconds: Timings,
 ) -> list[TakeInfo]:
     """Every take's WAVs into the stage, and every take's cues measured on them."""
-    from gvmgen import delivery
 
     now = datetime.now(UTC).isoformat(timespec="seconds")
     wavs, written = {}, {}
     for (take, _), cues in zip(takes, rendered, strict=True):
         folder = Path("takes") / outputs.take_dir_name(take)
         for cue, audio in zip(plan.cues, cues, strict=True):
-            placed, clean = delivery.write_cue_wavs(job.out, folder, plan, cue, audio.audio)
+            placed, clean = write_cue_wavs(job.out, folder, plan, cue, audio.audio)
             written[take, cue.index] = (placed, clean)
             wavs[take, cue.index] = str(plan.out_dir / placed)
     jobs = [
@@ -474,7 +512,7 @@ def _write_takes(
         cue_report = _cue_report(plan, cue, audio, wavs[take, cue.index], take, seconds)
         if clean is not None:
             cue_report.clean_wav = str(plan.out_dir / clean)
-        delivery.stamp_cue_wavs(job.out, plan, cue, cue_report, placed, clean)
+        stamp_cue_wavs(job.out, plan, cue, cue_report, placed, clean)
         whole = parts.advance((take, cue.index), 1.0)
         _step(pump, Update("write", whole, f"take {take} {cue.name}: measured", cue.index, take))
         return cue_report
@@ -501,7 +539,6 @@ def _write_takes(
 
 
 def _track_loudness(cues: list[RenderedCue]) -> float:
-    from gvmgen.align import integrated_lufs
 
     track = np.concatenate([c.audio for c in cues], axis=1)
     return round(integrated_lufs(track, DELIVERY_RATE), 2)
@@ -512,7 +549,6 @@ def _cue_report(
 ) -> CueReport:
     """Metrics re-measured on the delivered audio, never taken from the plan; each target
     also says whether it is within the cue's metre ceiling."""
-    from gvmgen.align import integrated_lufs, measure_alignment, metre_ceiling, sync_weights
 
     if cue.silent:
         return _rest_report(plan, cue, rendered, wav, take)
@@ -560,7 +596,6 @@ def _rest_report(
 
 
 def _placement(plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str, take: int) -> dict:
-    from gvmgen.analysis import timecode_at
 
     start, duration = plan.cue_seconds(cue)
     return {
