@@ -417,7 +417,11 @@ def bench_mood(clips: list[Path]) -> dict:
             smooth = np.convolve(centroid, np.ones(43) / 43, mode="same")  # ~1 s
             lag = 43
             jump = np.abs(smooth[lag:] - smooth[:-lag])
-            change = (np.argmax(jump) + lag / 2) * hop / 22_050
+            # away from the edges: the cue's own entrance and ending (a ring or fade in its last
+            # bars) change the colour too, and are not the marker's doing
+            at = (np.arange(len(jump)) + lag / 2) * hop / 22_050
+            jump[(at < 2.0) | (at > len(mono) / 22_050 - 3.5)] = 0.0
+            change = float(at[np.argmax(jump)])
             beats = madmom_beats(audio, rate)
             bars = beats[::4] if len(beats) else np.zeros(1)
             downbeat = float(bars[np.argmin(np.abs(bars - 7.3))])
