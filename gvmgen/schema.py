@@ -278,6 +278,9 @@ class TakeInfo(_Model):
     job_id: str | None = None  # the job that made it (None in reports from before 0.2)
     cues: list[CueReport] = []  # every cue of this take, measured
     loudness_lufs: float | None = None  # integrated loudness of the take's whole track
+    # what its job's result was made from (`gvmgen.fingerprint.record`: the edit's digest, the
+    # range, the options), checked when the job id comes again; None in older reports
+    made_from: dict | None = None
 
 
 class CutEntry(_Model):
