@@ -18,20 +18,40 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gvmgen import outputs
-from gvmgen.analysis import Analysis, analyze_edit, is_timeline, load_edit
+import numpy as np
+
+from gvmgen import fingerprint, outputs, report
+from gvmgen.align import integrated_lufs, measure_alignment, metre_ceiling, sync_weights
+from gvmgen.analysis import (
+    Analysis,
+    analyze_edit,
+    is_timeline,
+    load_edit,
+    range_timecodes,
+    timecode_at,
+)
+from gvmgen.atomic import write_text_atomic
 from gvmgen.concurrency import Timings, parallel_map, timed
-from gvmgen.conditioning import cue_cut_times
-from gvmgen.cues import Cue, CuePlan, analysis_holes, plan_cues
-from gvmgen.delivery import cue_terms, dialogue_regions, placed_first
+from gvmgen.conditioning import cue_sync_points
+from gvmgen.cues import Cue, CuePlan, analysis_holes, plan_cues, split_to_fit
+from gvmgen.delivery import (
+    cue_terms,
+    dialogue_regions,
+    placed_first,
+    stamp_cue_wavs,
+    write_cue_wavs,
+    write_stem_wavs,
+)
 from gvmgen.engines import EngineRegistry
-from gvmgen.errors import InputError, Paused
+from gvmgen.errors import InputError, JobError, Paused
 from gvmgen.media.audio import DELIVERY_RATE
 from gvmgen.progress import (
     Parts,
@@ -55,6 +75,7 @@ from gvmgen.schema import (
     parse_request,
 )
 from gvmgen.score_plan import ScorePlan, Take
+from gvmgen.timeline.edit import Edit
 from gvmgen.timeline.markers import read_conventions
 
 OnEvent = Callable[[ProgressEvent], None]
@@ -82,6 +103,8 @@ class Scorer:
         cancel: threading.Event | None = None,
         pause: threading.Event | None = None,
         progress_from: float = 0.0,
+        at_cue_boundary: Callable[[], None] | None = None,
+        max_cue_seconds: float | None = None,
     ) -> ScoreResult:
         """Score `request.input` into `request.out_dir`.
 
@@ -89,8 +112,14 @@ class Scorer:
         step (about a second) with `Cancelled`, leaving the output folder as it was. Setting
         `pause` lets the cue being rendered finish and be checkpointed, then stops with
         `Paused`: nothing shows in the output folder, and the same `job_id` resumes the job.
-        `progress_from`: the fraction an earlier, interrupted attempt of this job reached; its
-        listeners never see less.
+
+        :param progress_from: the fraction an earlier, interrupted attempt of this job reached;
+            its listeners never see less.
+        :param at_cue_boundary: called before each cue begins (on a rendering thread), where
+            every cue before is finished or running on to its checkpoint: a batch lets waiting
+            interactive jobs run here. Then `pause` is looked at.
+        :param max_cue_seconds: no music cue longer (the plan cuts longer ones into equal
+            parts): a retry after the engine ran out of memory on long cues.
         """
         request = request if isinstance(request, ScoreRequest) else parse_request(request)
         job_id = request.job_id or uuid.uuid4().hex[:12]
@@ -101,8 +130,19 @@ class Scorer:
             if on_event is not None:
                 on_event(ProgressEvent(job_id=job_id, eta_seconds=eta, **vars(update)))
 
+        def job() -> ScoreResult:
+            return _score_job(
+                request,
+                job_id,
+                self.engines,
+                pump,
+                pause=pause,
+                at_cue_boundary=at_cue_boundary,
+                max_cue_seconds=max_cue_seconds,
+            )
+
         pump = Pump(deliver, start=progress_from)
-        return pump.run(lambda: _score_job(request, job_id, self.engines, pump, pause), cancel)
+        return pump.run(job, cancel)
 
 
 def score(
@@ -122,28 +162,37 @@ def _score_job(
     job_id: str,
     engines: EngineRegistry,
     pump: Pump,
+    *,
     pause: threading.Event | None,
-):
+    at_cue_boundary: Callable[[], None] | None,
+    max_cue_seconds: float | None,
+) -> ScoreResult:
     out_dir = Path(request.out_dir).resolve()
     outputs.check_out_dir(out_dir)
     previous = outputs.read_previous(out_dir)
-    done = _finished(previous, job_id)
+    seconds: Timings = {}
+    with timed(seconds, "timeline"):
+        edit = _read_edit(request, previous)
+    made_from = fingerprint.record(request, edit)
+    done = _finished(previous, job_id, request, made_from)
     if done is not None:
         pump.post(Update("done", 1.0, "done: this job had finished before"))
         return done
-    seconds: Timings = {}
-    plan = _prepare(request, job_id, engines, previous, pump, seconds)
-    fingerprint = _fingerprint(plan)
+    plan = _prepare(
+        request, job_id, engines, edit, made_from, previous, pump, seconds, max_cue_seconds
+    )
     with outputs.user_os_errors(out_dir), outputs.Job.open(out_dir, job_id) as job:
-        job.check_request(fingerprint)  # before this run touches anything there
+        key = _staging_key(plan, job)
+        job.check_request(key)  # before this run touches anything there
         try:
-            done = _finished(outputs.read_previous(out_dir), job_id)  # finished meanwhile?
+            # finished meanwhile?
+            done = _finished(outputs.read_previous(out_dir), job_id, request, made_from)
             if done is not None:
                 job.discard()
                 pump.post(Update("done", 1.0, "done: this job had finished before"))
                 return done
             takes = job.resume_or_reserve(
-                fingerprint, request.takes, lambda used: _choose_seeds(request, used)
+                key, request.takes, lambda used: _choose_seeds(request, used)
             )
             rendered = render_takes(
                 plan,
@@ -152,17 +201,44 @@ def _score_job(
                 pump.post,
                 stop=pump.stop,
                 pause=pause,
+                at_cue_boundary=at_cue_boundary,
                 seconds=seconds,
                 span=span("job", "render"),
             )
             check_pause(pause)  # every cue is checkpointed: the rerun only writes
+            takes, rendered, ranks = _best_fit_first(plan, takes, rendered)
             takes, rendered = placed_first(plan, takes, rendered)
-            return _write_outputs(plan, takes, rendered, job, pump, seconds)
+            return _write_outputs(plan, takes, rendered, job, pump, seconds, ranks)
         except Paused:
             raise  # the stage and its checkpoints stay for the rerun; nothing was committed
         except BaseException:
             job.discard()
             raise
+
+
+def _best_fit_first(plan: ScorePlan, takes: list[Take], rendered: list[list[RenderedCue]]):
+    """The takes best fit first (`gvmgen.align.take_fit` of each aligned cue), and each take
+    number's fit rank. The takes keep their reserved numbers; only the order they are placed
+    and listed in changes."""
+    from gvmgen.align import fit_ranks, take_fit
+
+    keys = []
+    for cues in rendered:
+        measured = []
+        for cue, made in zip(plan.cues, cues, strict=True):
+            if made.silent:
+                continue
+            start, duration = plan.cue_seconds(cue)
+            points = cue_sync_points(plan.analysis, start, duration)
+            rows = made.alignment.metrics.per_cut
+            if len(rows) == len(points):
+                priorities = [p.priority for p in points]
+                measured.append((rows, priorities, made.alignment.plan.max_stretch, duration))
+        keys.append(take_fit(measured))
+    ranks = fit_ranks(keys)
+    order = sorted(range(len(takes)), key=lambda i: ranks[i])
+    by_take = {take: rank for (take, _), rank in zip(takes, ranks, strict=True)}
+    return [takes[i] for i in order], [rendered[i] for i in order], by_take
 
 
 def _step(pump: Pump, update: Update) -> None:
@@ -181,15 +257,22 @@ def _stepper(pump: Pump, stage: str) -> ProgressFn:
     return lambda fraction, message: _step(pump, Update(stage, fraction, message))
 
 
-def _finished(previous: outputs.PreviousScore | None, job_id: str) -> ScoreResult | None:
-    """The result of job `job_id` when it already completed in this folder, else None."""
+def _finished(
+    previous: outputs.PreviousScore | None, job_id: str, request: ScoreRequest, made_from: dict
+) -> ScoreResult | None:
+    """The result of job `job_id` when it already completed in this folder, else None.
+
+    :raises JobError: it completed from another request (`made_from` differs), naming what
+        changed: its result would be stale.
+    """
     ours = [] if previous is None else previous.takes_of(job_id)
     if not ours:
         return None
+    first = TakeInfo.model_validate(min(ours, key=lambda t: t["take"]))
+    _check_same_request(previous, first, request, made_from)
     latest = ScoreResult.model_validate(previous.report)
     if latest.job_id == job_id:
         return latest
-    first = TakeInfo.model_validate(min(ours, key=lambda t: t["take"]))
     later = f"takes after take {first.take} were made since; score.otio shows take {latest.take}"
     return latest.model_copy(
         update={
@@ -207,18 +290,69 @@ def _take_loudness_of(info: TakeInfo, latest: ScoreResult) -> float:
     return info.loudness_lufs if info.loudness_lufs is not None else latest.loudness_lufs
 
 
+def _check_same_request(
+    previous: outputs.PreviousScore, first: TakeInfo, request: ScoreRequest, made_from: dict
+) -> None:
+    """JobError when the finished job `first` belongs to was made from another request."""
+    if first.made_from is None:  # an older report: what it says of the request
+        changed = _changes_said_in(previous, first, request, made_from)
+    else:
+        changed = fingerprint.changes(first.made_from, made_from)
+    if not changed:
+        return
+    here = str(Path(request.input).resolve())
+    if previous.input != here and fingerprint.EDIT_CHANGED in changed:
+        where = f"{Path(previous.input).name} → {Path(here).name}"
+        changed = [f"{c} ({where})" if c == fingerprint.EDIT_CHANGED else c for c in changed]
+    was = f"{previous.range_in}-{previous.range_out}"
+    if previous.input != here or was != made_from["range"]:
+        fix = f"score it into a new --out folder (this one holds takes of {was})"
+    else:
+        fix = "give a new --job-id, or leave --job-id out and use --mode regenerate for a new take"
+    out_dir = str(Path(request.out_dir).resolve())
+    raise JobError(
+        f"job id {first.job_id!r} already finished in {out_dir!r} from another request: "
+        f"{'; '.join(changed)}; its result would not be this one's",
+        field="job_id",
+        hint=fix,
+        code="job_changed",
+    )
+
+
+def _changes_said_in(
+    previous: outputs.PreviousScore, first: TakeInfo, request: ScoreRequest, made_from: dict
+) -> list[str]:
+    """What a report older than `TakeInfo.made_from` lets us compare: the input, the range and
+    the seed (other options it does not hold)."""
+    changed = []
+    if previous.input != str(Path(request.input).resolve()):
+        changed.append(f"input {Path(previous.input).name} → {Path(request.input).name}")
+    was = f"{previous.range_in}-{previous.range_out}"
+    if was != made_from["range"]:
+        changed.append(f"range {was} → {made_from['range']}")
+    if request.seed is not None and request.seed != first.seed:
+        changed.append(f"seed {first.seed} → {request.seed}")
+    return changed
+
+
+def _read_edit(request: ScoreRequest, previous: outputs.PreviousScore | None):
+    """The scored range of the input, as read from its file."""
+    range_text = _range_to_score(request, previous)
+    return load_edit(request.input, range_text, request.allow_missing_media, rate=request.rate)
+
+
 def _prepare(
     request: ScoreRequest,
     job_id: str,
     engines: EngineRegistry,
+    edit: Edit,
+    made_from: dict,
     previous: outputs.PreviousScore | None,
     pump: Pump,
     seconds: Timings,
+    max_cue_seconds: float | None,
 ) -> ScorePlan:
     """Everything that can fail because of the user's input, before a single file is written."""
-    with timed(seconds, "timeline"):
-        range_text = _range_to_score(request, previous)
-        edit = load_edit(request.input, range_text, request.allow_missing_media, rate=request.rate)
     if previous is not None:
         _check_same_range(previous, request, edit)
     with timed(seconds, "engine"):
@@ -236,7 +370,7 @@ def _prepare(
     found = f"{len(analysis.cuts)} cuts in {analysis.duration:.1f} s"
     pump.post(Update("cuts", span("job", "cuts")[1], found))
     conventions = read_conventions(edit.markers)
-    cue_plan = _plan(edit, analysis)
+    cue_plan = _plan(edit, analysis, max_cue_seconds)
     cues = cue_plan.cues
     if all(c.silent for c in cues):  # a take of pure silence is no score (and has no loudness)
         raise InputError(
@@ -244,6 +378,9 @@ def _prepare(
             "so there is nothing to score; choose a range with picture (--range)",
             field="range",
         )
+    if request.ducking is not None:
+        listening = "dialogue: listening to the range's own sound"
+        pump.post(Update("cuts", span("job", "cuts")[1], listening))
     with timed(seconds, "dialogue"):
         dialogue = dialogue_regions(edit, request.ducking)
     if dialogue:
@@ -260,6 +397,7 @@ def _prepare(
         controls=request.controls(),
         control_changes=conventions.control_changes,
         dialogue=dialogue,
+        made_from=made_from,
     )
     _step(pump, Update("plan", span("job", "plan")[1], f"plan: {len(cues)} cue(s)"))
     return plan
@@ -288,9 +426,10 @@ def _range_to_score(request: ScoreRequest, previous: outputs.PreviousScore | Non
     return request.range or f"{previous.range_in}-{previous.range_out}"
 
 
-def _plan(edit, analysis: Analysis) -> CuePlan:
+def _plan(edit, analysis: Analysis, max_cue_seconds: float | None = None) -> CuePlan:
     """The cues: one per `cue` marker's section, rests over gaps and long black; the same for a
-    batch and for a range of the same pictures (no engine window splits a section)."""
+    batch and for a range of the same pictures (no engine window splits a section). With
+    `max_cue_seconds` (a retry after running out of memory), longer music cues are cut."""
     rate = float(edit.rate)
     total = round(edit.duration.to_seconds() * rate)
     markers = [
@@ -304,7 +443,10 @@ def _plan(edit, analysis: Analysis) -> CuePlan:
         for c in read_conventions(edit.markers).control_changes
         if c.control == "tempo" and 0 < round(c.time * rate) < total
     ]
-    return plan_cues(total, rate, markers, analysis_holes(analysis))
+    plan = plan_cues(total, rate, markers, analysis_holes(analysis))
+    if max_cue_seconds is None:
+        return plan
+    return split_to_fit(plan, math.floor(max_cue_seconds * rate))
 
 
 def _choose_seeds(request: ScoreRequest, used: set[int]) -> list[int]:
@@ -320,9 +462,29 @@ def _choose_seeds(request: ScoreRequest, used: set[int]) -> list[int]:
     return seeds
 
 
+def _staging_key(plan: ScorePlan, job: outputs.Job) -> str:
+    """The key the job's staging folder is kept under: the plan's fingerprint, or the older one
+    a job staged before `made_from` existed was written with (so it still resumes)."""
+    state = job.read_state()
+    if state is not None and state.get("fingerprint") == _older_fingerprint(plan):
+        return state["fingerprint"]
+    return _fingerprint(plan)
+
+
 def _fingerprint(plan: ScorePlan) -> str:
-    """What makes a job's audio: a rerun under the same job id must ask for the same."""
-    from gvmgen.analysis import range_timecodes
+    """What a job's checkpoints are: a rerun under the same job id must ask for the same result
+    (`plan.made_from`), from the same engine, over the same cues."""
+    what = {
+        "made_from": plan.made_from,
+        "engine": plan.engine.name,
+        "cues": [(c.start, c.frames) for c in plan.cues],
+    }
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _older_fingerprint(plan: ScorePlan) -> str:
+    """The staging key before `made_from` (the input's path, some options): jobs staged then
+    still resume. Kept as it was, key for key."""
 
     r = plan.request
     what = {
@@ -339,10 +501,6 @@ def _fingerprint(plan: ScorePlan) -> str:
     }
     if r.rate is not None:  # only when given, so jobs staged before the field keep their key
         what["rate"] = r.rate
-    if (r.ending, r.tail) != ("button", 0.0):  # likewise: the defaults keep older jobs' keys
-        what["ending"], what["tail"] = r.ending, r.tail
-    if r.stems:
-        what["stems"] = True
     # the controls, likewise only when they differ from a request made before they existed
     asked = {f: getattr(r, f) for f in CONTROL_FIELDS if getattr(r, f) != _default(f)}
     if asked or plan.control_changes:
@@ -359,7 +517,6 @@ def _default(field_name: str):
 
 
 def _check_same_range(previous: outputs.PreviousScore, request: ScoreRequest, edit) -> None:
-    from gvmgen.analysis import range_timecodes
 
     here = range_timecodes(edit)
     same_input = previous.input == str(Path(request.input).resolve())
@@ -379,14 +536,14 @@ def _write_outputs(
     job: outputs.Job,
     pump: Pump,
     seconds: Timings,
+    ranks: dict[int, int] | None = None,
 ) -> ScoreResult:
     """Measure and stage every take, then commit under the folder's lock: the report lists the
     takes on disk now (another job may have committed since this one started)."""
-    from gvmgen import report
 
     _step(pump, Update("write", span("job", "measure")[0], "measuring and writing"))
     with timed(seconds, "write"):
-        ours = _write_takes(plan, takes, rendered, job, pump, seconds)
+        ours = _write_takes(plan, takes, rendered, job, pump, seconds, ranks or {})
         check_cancel(pump.stop)
         with outputs.folder_lock(plan.out_dir):
             writing = span("job", "write")[0]
@@ -425,8 +582,6 @@ def _write_all(
 ) -> None:
     """The timelines, picture, preview and report, staged; an extra timeline format that could
     not be written becomes a warning in the report (score.otio holds everything)."""
-    from gvmgen import report
-    from gvmgen.atomic import write_text_atomic
 
     asked = list(result.extra_timelines)
     in_job = scaled(_stepper(pump, "write"), *span("job", "write"))
@@ -454,9 +609,9 @@ def _write_takes(
     job: outputs.Job,
     pump: Pump,
     seconds: Timings,
+    ranks: dict[int, int],
 ) -> list[TakeInfo]:
     """Every take's WAVs into the stage, and every take's cues measured on them."""
-    from gvmgen import delivery
 
     now = datetime.now(UTC).isoformat(timespec="seconds")
     wavs, written, stem_wavs = {}, {}, {}
@@ -466,11 +621,11 @@ def _write_takes(
             wavs[take, cue.index], written[take, cue.index] = None, (None, None)
             if cue.silent:
                 continue  # a rest: a gap on the track, no file
-            placed, clean = delivery.write_cue_wavs(job.out, folder, plan, cue, audio.audio)
+            placed, clean = write_cue_wavs(job.out, folder, plan, cue, audio.audio)
             written[take, cue.index] = (placed, clean)
             wavs[take, cue.index] = str(plan.out_dir / placed)
             if audio.stems:
-                stems = delivery.write_stem_wavs(job.out, folder, plan, cue, audio.stems)
+                stems = write_stem_wavs(job.out, folder, plan, cue, audio.stems)
                 stem_wavs[take, cue.index] = {n: str(plan.out_dir / p) for n, p in stems.items()}
     jobs = [
         (take, cue, audio)
@@ -489,7 +644,7 @@ def _write_takes(
         if clean is not None:
             cue_report.clean_wav = str(plan.out_dir / clean)
         cue_report.stems = stem_wavs.get((take, cue.index), {})
-        delivery.stamp_cue_wavs(job.out, plan, cue, cue_report, placed, clean)
+        stamp_cue_wavs(job.out, plan, cue, cue_report, placed, clean)
         whole = parts.advance((take, cue.index), 1.0)
         _step(pump, Update("write", whole, f"take {take} {cue.name}: measured", cue.index, take))
         return cue_report
@@ -510,13 +665,14 @@ def _write_takes(
             job_id=plan.job_id,
             cues=reports[i * n : (i + 1) * n],
             loudness_lufs=loudness[i],
+            fit_rank=ranks.get(take),
+            made_from=plan.made_from,
         )
         for i, (take, seed) in enumerate(takes)
     ]
 
 
 def _track_loudness(plan: ScorePlan, cues: list[RenderedCue]) -> float:
-    from gvmgen.align import integrated_lufs
 
     track = take_track(plan.cues, cues, plan.rate)
     return round(integrated_lufs(track, DELIVERY_RATE), 2)
@@ -525,17 +681,22 @@ def _track_loudness(plan: ScorePlan, cues: list[RenderedCue]) -> float:
 def _cue_report(
     plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str | None, take: int, seconds: Timings
 ) -> CueReport:
-    """Metrics re-measured on the delivered audio, never taken from the plan."""
-    from gvmgen.align import integrated_lufs, measure_alignment
+    """Metrics re-measured on the delivered audio, never taken from the plan; each target
+    also says whether it is within the cue's metre ceiling."""
 
     if cue.silent:
         return _rest_report(plan, cue, rendered, wav, take)
     start, duration = plan.cue_seconds(cue)
-    cuts = cue_cut_times(plan.analysis, start, duration)
+    points = [p for p in cue_sync_points(plan.analysis, start, duration) if p.priority.counted]
+    cuts = np.array([p.time for p in points], dtype=np.float64)
     aimed = rendered.alignment.plan
     with timed(seconds, "measure"):
         metrics = measure_alignment(rendered.audio, DELIVERY_RATE, cuts, fps=plan.rate, plan=aimed)
         loudness = integrated_lufs(rendered.audio, DELIVERY_RATE)
+    period = rendered.alignment.beats_before.period
+    ceiling = metre_ceiling(cuts, period, weights=sync_weights([p.priority for p in points]))
+    rows = [dict(r, reachable=bool(c)) for r, c in zip(metrics.per_cut, ceiling, strict=True)]
+    metrics = replace(metrics, per_cut=rows)
     # the cuts the delivered 48 kHz audio misses (the plan's `unhit` is at the engine's rate)
     unhit = [round(c["time"], 3) for c in metrics.per_cut if not c["hit"]]
     return CueReport(
@@ -544,6 +705,7 @@ def _cue_report(
         **cue_terms(plan, rendered.audio, silent=False),
         engine=plan.engine.name,
         tempo=round(rendered.tempo, 2),
+        reachable=int(ceiling.sum()) if len(cuts) and period > 0 else None,
     )
 
 
@@ -570,7 +732,6 @@ def _rest_report(
 def _placement(
     plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str | None, take: int
 ) -> dict:
-    from gvmgen.analysis import timecode_at
 
     start, duration = plan.cue_seconds(cue)
     return {

@@ -29,14 +29,22 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from gvmgen.align import align_to_cuts, join_cues, normalize_loudness
+from gvmgen.align.aligner import AlignmentResult, without_holes
+from gvmgen.align.beats import BeatGrid
+from gvmgen.align.dynamics import brightness_tilt, intensity_levels
+from gvmgen.align.metrics import AlignmentMetrics
+from gvmgen.align.plan_types import AlignmentPlan, Anchor, Piece, Splice, UnhitCut
+from gvmgen.align.priorities import Priority
 from gvmgen.concurrency import Timings, parallel_map, timed
-from gvmgen.conditioning import cue_conditioning, cue_cut_times
+from gvmgen.conditioning import cue_conditioning, cue_cut_times, cue_sync_points
+from gvmgen.controls import TEMPO_TOLERANCE
 from gvmgen.cues import Cue
 from gvmgen.engines import CueConditioning, MusicEngine, TakesInOnePass
 from gvmgen.engines.base import Ending
@@ -112,10 +120,6 @@ def cue_from_arrays(arrays) -> RenderedCue:
 
 def _checkpoint_kinds() -> dict[str, type]:
     """The dataclasses a checkpoint may hold, by name (nothing else is ever constructed)."""
-    from gvmgen.align.aligner import AlignmentResult
-    from gvmgen.align.beats import BeatGrid
-    from gvmgen.align.metrics import AlignmentMetrics
-    from gvmgen.align.plan_types import AlignmentPlan, Anchor, Piece, Splice, UnhitCut
 
     kinds = (RenderedCue, AlignmentResult, AlignmentPlan, AlignmentMetrics, BeatGrid)
     return {k.__name__: k for k in (*kinds, Anchor, Piece, Splice, UnhitCut)}
@@ -202,6 +206,7 @@ def render_takes(
     stop: threading.Event,
     pause: threading.Event | None,
     seconds: Timings,
+    at_cue_boundary: Callable[[], None] | None = None,
     span: tuple[float, float] = (0.0, 1.0),
 ) -> list[list[RenderedCue]]:
     """Music for every cue of every take, aligned, levelled and joined at 48 kHz.
@@ -212,6 +217,7 @@ def render_takes(
     :param stop: set: stop at the next step (`Cancelled`).
     :param pause: set: stop before the next cue begins (`Paused`), the cues begun finished.
     :param seconds: wall time per stage, added to.
+    :param at_cue_boundary: called before each cue begins, before `pause` is looked at.
     """
     weights = {(take, cue.index): float(cue.frames) for take, _ in takes for cue in plan.cues}
     parts = Parts(weights, *span)
@@ -219,10 +225,11 @@ def render_takes(
     steps = {
         key: CueProgress(parts, key[0], plan.cues[key[1]], table, post, stop) for key in weights
     }
+    boundary = functools.partial(_cue_boundary, at_cue_boundary, pause)
     if plan.engine.takes_prompt_audio:  # each cue continues the one before: in order
-        rendered = _render_in_order(plan, takes, steps, checkpoints, stop, pause, seconds)
+        rendered = _render_in_order(plan, takes, steps, checkpoints, stop, boundary, seconds)
     else:  # independent cues: one per core (numpy, Rubber Band and scipy release the GIL)
-        rendered = _render_independent(plan, takes, steps, checkpoints, stop, pause, seconds)
+        rendered = _render_independent(plan, takes, steps, checkpoints, stop, boundary, seconds)
     joins = []
     for cues in rendered:
         with timed(seconds, "mix"):
@@ -252,18 +259,26 @@ def _as_stem(cue: RenderedCue, name: str) -> RenderedCue:
     return replace(cue, audio=audio, stems=None)
 
 
+def _cue_boundary(at_cue_boundary: Callable[[], None] | None, pause: threading.Event | None):
+    """Before a cue begins, the one place that does: the caller's hook, then stop here if the
+    job was told to pause (`Paused`; the cues begun before run on to their checkpoints)."""
+    if at_cue_boundary is not None:
+        at_cue_boundary()
+    check_pause(pause)
+
+
 def _render_independent(
     plan: ScorePlan,
     takes: Sequence[Take],
     steps: dict[tuple[int, int], CueProgress],
     checkpoints: Checkpoints,
     stop: threading.Event,
-    pause: threading.Event | None,
+    boundary: Callable[[], None],
     seconds: Timings,
 ) -> list[list[RenderedCue]]:
     def one(job: tuple[int, int, Cue]) -> RenderedCue:
         take, seed, cue = job
-        check_pause(pause)  # a cue boundary: the cues started before run on to their checkpoints
+        boundary()
         progress = steps[take, cue.index]
         if cue.silent:
             return _rest_with_progress(plan, cue, seed, progress)
@@ -293,14 +308,14 @@ def _render_in_order(
     steps: dict[tuple[int, int], CueProgress],
     checkpoints: Checkpoints,
     stop: threading.Event,
-    pause: threading.Event | None,
+    boundary: Callable[[], None],
     seconds: Timings,
 ) -> list[list[RenderedCue]]:
     """Cue after cue, each take continuing its own previous cue; takes of one cue in one pass
     when the engine can (`TakesInOnePass`)."""
     per_take: dict[int, list[RenderedCue]] = {take: [] for take, _ in takes}
     for cue in plan.cues:
-        check_pause(pause)  # a cue boundary: every cue before is checkpointed
+        boundary()  # every cue before is checkpointed
         if cue.silent:
             for take, seed in takes:
                 per_take[take].append(_rest_with_progress(plan, cue, seed, steps[take, cue.index]))
@@ -427,30 +442,32 @@ def _music_cue(
     seconds: Timings,
 ) -> RenderedCue:
     """The chain after generation, in order — align → ending → level — then the checkpoint."""
-    from gvmgen.align.aligner import without_holes
 
     start, duration = plan.cue_seconds(cue)
     rate = plan.engine.sample_rate
+    points = cue_sync_points(plan.analysis, start, duration)
     controls = plan.cue_controls(cue)
     ending = cue_ending(plan, cue)
-    cuts = cue_cut_times(plan.analysis, start, duration)
+    times = np.array([p.time for p in points])
+    priorities = [p.priority for p in points]
     if (
         ending.ring > 0
         and ending.kind != "fade"
         and getattr(plan.engine, "composes_endings", False)
     ):
         # the composed accent is on the out frame, a beat of its own: the aligner keeps it
-        # there as it keeps a cut, so no splice or stretch before it pushes the button off
-        cuts = np.append(cuts, ending.out)
+        # there as it keeps a hit, so no stretch before it pushes the button off
+        times, priorities = np.append(times, ending.out), [*priorities, Priority.MUST_HIT]
     with timed(seconds, "align"):
         alignment = aligned(
             made,
             rate,
-            cuts,
+            times,
             stretch_bound(plan.request.max_stretch, controls),
             plan.rate,
             progress.within("align"),
-            ending.out + ending.ring,
+            priorities=priorities,
+            duration=ending.out + ending.ring,
             # composed music is cut into only by its composer: stretch, never splice, so the
             # music the arranger wrote between its anchors (and its ending) stays whole
             splices=not getattr(plan.engine, "composes_endings", False),
@@ -518,13 +535,13 @@ def aligned(
     max_stretch: float,
     fps: float,
     progress: ProgressFn,
+    priorities=None,
     duration: float | None = None,
     splices: bool = True,
 ):
     """Stage 2, align: the music warped so its beats land on `cuts` (seconds from the cue
-    start), at the engine's rate, `duration` long (default: the music's); a
-    `gvmgen.align.AlignmentResult`."""
-    from gvmgen.align import align_to_cuts
+    start; ranked by `priorities`, see `gvmgen.align.Priority`), at the engine's rate,
+    `duration` long (default: the music's); a `gvmgen.align.AlignmentResult`."""
 
     progress(0.0, "aligning to the cuts")
     return align_to_cuts(
@@ -537,6 +554,7 @@ def aligned(
         duration=duration,
         allow_splices=splices,
         progress=lambda f, m: progress(f, f"aligning: {m}"),
+        priorities=priorities,
     )
 
 
@@ -586,7 +604,6 @@ def levelled(
 ) -> np.ndarray:
     """Stage 3, level: the aligned music at 48 kHz, `target_lufs` integrated, true peaks under
     `true_peak_dbtp` (the delivery standard's ceiling)."""
-    from gvmgen.align import normalize_loudness
 
     progress(span("level", "resample")[0], "levelling: resampling")
     delivered = resample(audio, sample_rate, DELIVERY_RATE)
@@ -602,20 +619,18 @@ def levelled(
 
 
 def stretch_bound(max_stretch: float, controls) -> float:
-    """The alignment's stretch limit: an editor's single tempo holds it within the tempo's
-    tolerance (±2 BPM), whatever the engine."""
-    from gvmgen.controls import TEMPO_TOLERANCE
+    """The alignment's stretch limit: an editor's single tempo holds it within half the tempo's
+    tolerance (±1 of the ±2 BPM), whatever the engine."""
 
     tempo = controls.start.tempo
-    if tempo is not None and tempo.single:
-        return min(max_stretch, TEMPO_TOLERANCE / tempo.low)
+    if tempo is not None and tempo.single:  # the arranger's grid takes the other half
+        return min(max_stretch, TEMPO_TOLERANCE / 2 / tempo.low)
     return max_stretch
 
 
 def intensity_in_mix(alignment, sample_rate: int, controls, engine) -> np.ndarray:
     """The aligned music with intensity's share of the mix: the level across intensity markers
     (every engine), and a brightness tilt for an engine that cannot compose by intensity."""
-    from gvmgen.align.dynamics import brightness_tilt, intensity_levels
 
     grid = alignment.beats_after
     downbeats = grid.times[grid.downbeats] if len(grid.times) else np.zeros(0)
@@ -636,10 +651,6 @@ def _rest_with_progress(plan: ScorePlan, cue: Cue, seed: int, progress: CueProgr
 def rest(cue: Cue, rate: float, max_stretch: float, seed: int) -> RenderedCue:
     """A silent cue: exact-length zeros at 48 kHz, made without the engine (`seed`: the
     take's, the cue's index is added as for music)."""
-    from gvmgen.align.aligner import AlignmentResult
-    from gvmgen.align.beats import BeatGrid
-    from gvmgen.align.metrics import AlignmentMetrics
-    from gvmgen.align.plan_types import AlignmentPlan
 
     duration = cue.frames / rate
     length = _sample_at(cue.end, rate) - _sample_at(cue.start, rate)
@@ -675,7 +686,6 @@ def joined(
     (a gap on the track); the cue before it keeps its ring into it, and the last cue its `tail`:
     those pieces are longer than their cue by what rings past the out frame.
     """
-    from gvmgen.align import join_cues
 
     bounds = [_sample_at(cue.start, rate) for cue in cues]
     end = _sample_at(cues[-1].end, rate)

@@ -12,14 +12,23 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import opentimelineio as otio
 
 from gvmgen import outputs
-from gvmgen.analysis import range_timecodes
+from gvmgen import timeline as tl
+from gvmgen.align import KIND_PRIORITY, Priority
+from gvmgen.align.ducking import duck
+from gvmgen.analysis import range_timecodes, timecode_at
 from gvmgen.atomic import write_text_atomic
 from gvmgen.concurrency import Timings
+from gvmgen.conditioning import cue_sync_points
 from gvmgen.cue_sheet import CUE_SHEET, write_cue_sheet
 from gvmgen.cues import Cue
-from gvmgen.media.audio import DELIVERY_RATE
+from gvmgen.errors import MediaError, TimelineError
+from gvmgen.media.audio import DELIVERY_RATE, load_audio
+from gvmgen.media.preview import mux_preview, render_timeline_preview
+from gvmgen.media.range_audio import read_range_audio
+from gvmgen.picture import draw_report
 from gvmgen.progress import ProgressFn
 from gvmgen.progress import report as tell
 from gvmgen.rendering import RenderedCue, take_track
@@ -28,10 +37,14 @@ from gvmgen.schema import (
     CueReport,
     CutEntry,
     DialogueRegion,
+    MissedMustHit,
     ScoreResult,
     TakeInfo,
 )
 from gvmgen.score_plan import ScorePlan
+from gvmgen.steering import statements
+from gvmgen.timeline.markers import must_hits
+from gvmgen.timeline.ranges import timecode
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +85,8 @@ def build_result(
         take=take,
         takes=take_infos,
         cues=cues,
-        cuts=cut_entries(plan, cues),
+        cuts=(entries := cut_entries(plan, cues)),
+        missed_must_hits=missed_must_hits(entries),
         loudness_lufs=loudness,
         timeline=str(out_dir / SCORE_OTIO),
         extra_timelines=extra,
@@ -92,7 +106,6 @@ def build_result(
 
 def controls_report(plan: ScorePlan) -> ControlsReport:
     """What the editor asked (request and markers) and what the engine could do with it."""
-    from gvmgen.steering import statements
 
     controls = plan.controls
     steered = tuple(getattr(plan.engine, "steered_controls", ()))
@@ -110,30 +123,74 @@ def controls_report(plan: ScorePlan) -> ControlsReport:
 
 
 def cut_entries(plan: ScorePlan, cues: list[CueReport]) -> list[CutEntry]:
-    """Every cut of the range (the progress line's and report.png's count), each with its
-    record timecode, kind, cue, whether its cue aimed at it, and — if so — whether it was hit."""
-    from gvmgen.analysis import timecode_at
-    from gvmgen.conditioning import cue_cut_times
+    """Every cut of the range (the progress line's and report.png's count) and every `hit`
+    marker on no cut, in time order: its record timecode, kind, cue and priority, whether its
+    cue aimed at it, and — if so — whether it was hit, how surely, and if not, why."""
 
+    rate = float(plan.rate)
+    moments = [(c.time, c.frame, c.kind) for c in plan.analysis.cuts]
+    markers = getattr(plan.analysis.edit, "markers", ()) if plan.analysis.edit else ()
+    moments += [
+        (h.seconds, round(h.seconds * rate), "marker")
+        for h in _must_hits(markers)
+        if not any(abs(h.seconds - c.time) <= 1.0 / rate + 1e-9 for c in plan.analysis.cuts)
+    ]
+    points: dict[int, tuple] = {}
     entries = []
-    for cut in plan.analysis.cuts:
-        cue = cue_of(plan.cues, cut.frame)
+    for time, frame, kind in sorted(moments):
+        cue = cue_of(plan.cues, frame)
         start, duration = plan.cue_seconds(cue)
-        offset = cut.time - start
-        aimed = [] if cue.silent else cue_cut_times(plan.analysis, start, duration)
-        target = any(abs(offset - t) < 1e-6 for t in aimed)
-        hits = [h.hit for h in cues[cue.index].cuts if abs(h.time - offset) < 1e-3]
-        entries.append(
-            CutEntry(
-                time=round(cut.time, 6),
-                record=timecode_at(plan.edit, cut.frame),
-                kind=cut.kind,
-                cue=cue.index,
-                target=target,
-                hit=(hits[0] if hits else None) if target else None,
+        if cue.index not in points:
+            points[cue.index] = (
+                () if cue.silent else cue_sync_points(plan.analysis, start, duration)
             )
-        )
+        point = next((p for p in points[cue.index] if abs(p.time - (time - start)) < 1e-6), None)
+        priority = point.priority if point else Priority.MUST_HIT if kind == "marker" else None
+        target = point is not None and point.priority.counted
+        rows = [h for h in cues[cue.index].cuts if abs(h.time - (time - start)) < 1e-3]
+        row = rows[0] if rows and target else None
+        entries.append(_cut_entry(plan, time, frame, kind, cue.index, priority, point, row))
     return entries
+
+
+def _cut_entry(plan, time, frame, kind, cue, priority, point, row) -> CutEntry:
+
+    priority = priority or KIND_PRIORITY.get(kind)
+    return CutEntry(
+        time=round(time, 6),
+        record=timecode_at(plan.edit, frame),
+        kind=kind,
+        cue=cue,
+        target=row is not None,
+        hit=row.hit if row else None,
+        priority=priority.label if priority else None,
+        label=point.label if point else "",
+        certain=row.certain if row else None,
+        reachable=row.reachable if row else None,
+        reason=row.reason if row and not row.hit else None,
+        alternative=row.alternative if row and not row.hit else None,
+    )
+
+
+def _must_hits(markers) -> tuple:
+
+    return must_hits(list(markers))
+
+
+def missed_must_hits(entries: list[CutEntry]) -> list[MissedMustHit]:
+    """The editor's `hit` markers the delivered music misses, with why and what would reach
+    them (for the CLI summary and report.json)."""
+    return [
+        MissedMustHit(
+            time=e.time,
+            record=e.record,
+            label=e.label,
+            reason=e.reason or "not aimed at",
+            alternative=e.alternative,
+        )
+        for e in entries
+        if e.priority == "must-hit" and e.hit is not True
+    ]
 
 
 def cue_of(cues: Sequence[Cue], frame: int) -> Cue:
@@ -155,7 +212,6 @@ def write_all(
     """Every output but the WAVs into `stage`: `takes` are this job's take numbers (the first
     on top), `first_take` the first one's rendered cues (drawn, and in the preview).
     `progress` hears after each file, and before report.png and the preview, the slow ones."""
-    from gvmgen.picture import draw_report
 
     timeline = _score_timeline(plan, takes, result, stage)
     _write_timelines(timeline, result, stage)
@@ -174,7 +230,6 @@ def write_all(
 
 def _score_timeline(plan: ScorePlan, takes: Sequence[int], result: ScoreResult, stage: Path):
     """The input timeline with one audio track per take of this job (the first on top)."""
-    from gvmgen import timeline as tl
 
     this_run = {t.take: t for t in result.takes if t.take in set(takes)}
     timeline = plan.edit.timeline
@@ -201,8 +256,6 @@ def _score_timeline(plan: ScorePlan, takes: Sequence[int], result: ScoreResult, 
 def _with_stem_tracks(timeline, plan: ScorePlan, info: TakeInfo, stage: Path):
     """`--stems`: one track per stem of the placed take ("GVMGen Drums" …), each stem clip
     where its cue's clip is."""
-    from gvmgen import timeline as tl
-
     names = next((list(c.stems) for c in info.cues if c.stems), [])
     for name in names:
         placed = [
@@ -218,10 +271,6 @@ def _with_stem_tracks(timeline, plan: ScorePlan, info: TakeInfo, stage: Path):
 def _placed(plan: ScorePlan, cue: Cue, final_wav: Path, stage: Path, ring: float = 0.0):
     """A cue on the track, longer than its cue by what it declares rings past its out frame;
     the WAV is read from the stage now and linked to its final home."""
-    import opentimelineio as otio
-
-    from gvmgen import timeline as tl
-
     start = plan.edit.range.start_time + otio.opentime.RationalTime(cue.start, plan.rate)
     frames = cue.frames + math.floor(ring * plan.rate + 1e-6)
     record = otio.opentime.TimeRange(start, otio.opentime.RationalTime(frames, plan.rate))
@@ -241,7 +290,6 @@ def _relinked(timeline, stage: Path, out_dir: Path):
 
 
 def _cue_markers(plan: ScorePlan, result: ScoreResult) -> list:
-    import opentimelineio as otio
 
     markers = []
     for cue, report in zip(plan.cues, result.cues, strict=True):
@@ -280,8 +328,6 @@ def _mean(values: list[float]) -> float | None:
 
 
 def _write_timelines(timeline, result: ScoreResult, stage: Path) -> None:
-    from gvmgen import timeline as tl
-    from gvmgen.errors import TimelineError
 
     tl.write_timeline(timeline, stage / SCORE_OTIO)
     for path in list(result.extra_timelines):
@@ -293,17 +339,12 @@ def _write_timelines(timeline, result: ScoreResult, stage: Path) -> None:
 
 
 def _duration_timecode(plan: ScorePlan, seconds: float) -> str:
-    import opentimelineio as otio
-
-    from gvmgen.timeline.ranges import timecode
 
     frames = round(seconds * plan.rate)
     return timecode(otio.opentime.RationalTime(frames, plan.rate), plan.rate, plan.edit.drop_frame)
 
 
 def _write_preview(plan: ScorePlan, cues: list[RenderedCue], target: Path) -> None:
-    from gvmgen.align.ducking import duck
-    from gvmgen.media.preview import mux_preview
 
     track = take_track(plan.cues, cues, plan.rate)[
         :, : round(plan.analysis.duration * DELIVERY_RATE)
@@ -323,8 +364,6 @@ def _write_preview(plan: ScorePlan, cues: list[RenderedCue], target: Path) -> No
 def _write_timeline_preview(plan: ScorePlan, music: np.ndarray, target: Path) -> None:
     """The range as the viewer plays it: its flattened picture, its own sound at full level and
     the music (ducked under its dialogue) over it."""
-    from gvmgen.media.preview import render_timeline_preview
-    from gvmgen.media.range_audio import read_range_audio
 
     own = read_range_audio(plan.edit).audio
     length = min(own.shape[1], music.shape[1])
@@ -338,8 +377,6 @@ def _write_timeline_preview(plan: ScorePlan, music: np.ndarray, target: Path) ->
 def _with_original_ducked(track: np.ndarray, media, start: float, duration: float) -> np.ndarray:
     """The music `[C, N]` with the video's own sound under it at PREVIEW_DUCK_DB (dialogue and
     effects stay audible, the music leads); the music alone when the video has no sound."""
-    from gvmgen.errors import MediaError
-    from gvmgen.media.audio import load_audio
 
     try:
         original, _ = load_audio(media, DELIVERY_RATE, track.shape[0], start, duration)

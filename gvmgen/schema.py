@@ -20,10 +20,26 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from gvmgen.controls import INTENSITY_RANGE, MOODS, Controls, parse_tempo
+from gvmgen.defaults import (
+    DEFAULT_DUCK_DB,
+    DEFAULT_ENGINE,
+    DEFAULT_MAX_STRETCH,
+    DEFAULT_TARGET_LUFS,
+    DEFAULT_TRUE_PEAK_DBTP,
+    ENGINE_CHOICES,
+    EngineName,
+)
 from gvmgen.errors import InputError
 
+__all__ = [  # the shared defaults, re-exported for the request's readers
+    "DEFAULT_DUCK_DB",
+    "DEFAULT_TARGET_LUFS",
+    "DEFAULT_TRUE_PEAK_DBTP",
+    "ENGINE_CHOICES",
+]
+
 SCHEMA_VERSION = 1
-ENGINE_CHOICES = ("auto", "arranger", "gvmgen")
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # safe as a folder name everywhere
 # Delivery standards: (integrated LUFS, true-peak ceiling dBTP). `target_lufs` stays for a custom
 # value (with the web preset's -1 dBTP ceiling).
@@ -33,9 +49,6 @@ LOUDNESS_PRESETS: dict[str, tuple[float, float]] = {
     "ebu-r128": (-23.0, -1.0),
     "atsc-a85": (-24.0, -2.0),
 }
-DEFAULT_TARGET_LUFS = -16.0
-DEFAULT_TRUE_PEAK_DBTP = -1.0
-DEFAULT_DUCK_DB = -10.0  # music under dialogue: a musical dip, not a mute
 _TEMPO_HELP = "tempo is BPM 40-220: one value (96) or a band (90-110)"
 STAGES = ("timeline", "cuts", "plan", "generate", "align", "level", "write", "done")
 
@@ -57,11 +70,11 @@ class ScoreRequest(_Model):
     input: str = Field(min_length=1)
     range: str | None = Field(None, description="IN-OUT: seconds, timecodes or fNNN frames")
     mode: ScoreMode = ScoreMode.RANGE
-    engine: Literal["auto", "arranger", "gvmgen"] = "auto"
+    engine: EngineName = DEFAULT_ENGINE
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
     takes: int = Field(1, ge=1, le=8)
     out_dir: str = Field(min_length=1)
-    max_stretch: float = Field(0.06, gt=0.0, le=0.25)
+    max_stretch: float = Field(DEFAULT_MAX_STRETCH, gt=0.0, le=0.25)
     target_lufs: float = Field(DEFAULT_TARGET_LUFS, ge=-40.0, le=-6.0)
     allow_missing_media: bool = False
     rate: float | None = Field(
@@ -101,8 +114,6 @@ class ScoreRequest(_Model):
     @field_validator("mood")
     @classmethod
     def _known_mood(cls, value: str | None) -> str | None:
-        from gvmgen.controls import MOODS
-
         if value is None:
             return None
         if value.strip().lower() not in MOODS:
@@ -114,8 +125,6 @@ class ScoreRequest(_Model):
     @field_validator("intensity", mode="before")
     @classmethod
     def _intensity_in_range(cls, value):
-        from gvmgen.controls import INTENSITY_RANGE
-
         low, high = INTENSITY_RANGE
         if value is None:
             return None
@@ -128,8 +137,6 @@ class ScoreRequest(_Model):
     @field_validator("tempo", mode="before")
     @classmethod
     def _tempo_band(cls, value):
-        from gvmgen.controls import parse_tempo
-
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -167,8 +174,6 @@ class ScoreRequest(_Model):
 
     def controls(self):
         """The request's `gvmgen.controls.Controls`."""
-        from gvmgen.controls import Controls, parse_tempo
-
         tempo = None if self.tempo is None else parse_tempo(self.tempo)
         return Controls(self.mood, self.intensity, tempo)
 
@@ -192,6 +197,9 @@ class CutHit(_Model):
     offset_ms: float | None  # nearest beat minus cut; None when no beat was found
     beat_phase: float | None = None  # that distance in beats, 0 … 0.5 (the off-beat)
     reason: str | None = None  # why the plan could not reach this cut
+    alternative: str | None = None  # a missed must-hit: "move the marker 4 frames later, or …"
+    certain: bool | None = None  # False: the measurement cannot tell hit from miss here
+    reachable: bool | None = None  # in the cue's metre ceiling (`CueMetrics.reachable`)
 
 
 class CueMetrics(_Model):
@@ -210,6 +218,9 @@ class CueMetrics(_Model):
     loudness_lufs: float | None
     unhit_cuts: list[float] = []  # the cuts the delivered audio misses (`cuts` hit false)
     cuts: list[CutHit] = []
+    # The most of `cuts` any metre-keeping plan could hit (`gvmgen.align.metre_ceiling` at the
+    # music's tempo, ±6 %, ±100 ms): hit rates are judged against this, not against 100 %.
+    reachable: int | None = None
 
     @classmethod
     def measured(cls, metrics, loudness_lufs: float, unhit_cuts: list[float]) -> dict:
@@ -244,6 +255,9 @@ class CueReport(CueMetrics):
     licence: str = ""
     non_commercial: bool | None = None
     weights: list[dict] = []
+    # How a neural engine ran (GVMGenEngine.provenance less the weights): precision and its
+    # policy, window policy, NaN/Inf retries. None for the arranger and for rests.
+    engine_run: dict | None = None
     true_peak_dbtp: float | None = None  # a BS.1770-4 meter's reading (4x oversampled)
     clean_wav: str | None = None  # the unducked music when `wav` (the placed one) is ducked
     features: dict | None = None  # measured tempo, centroid, onset density (gvmgen.steering)
@@ -275,6 +289,12 @@ class TakeInfo(_Model):
     job_id: str | None = None  # the job that made it (None in reports from before 0.2)
     cues: list[CueReport] = []  # every cue of this take, measured
     loudness_lufs: float | None = None  # integrated loudness of the take's whole track
+    # 1 for the take whose beats fit the cuts best (must-hits first, then edit points, then
+    # in-shot cuts; less stretch on a tie) among the takes made in one job; None before 0.3
+    fit_rank: int | None = None
+    # what its job's result was made from (`gvmgen.fingerprint.record`: the edit's digest, the
+    # range, the options), checked when the job id comes again; None in older reports
+    made_from: dict | None = None
 
 
 class CutEntry(_Model):
@@ -287,6 +307,25 @@ class CutEntry(_Model):
     cue: int  # index of the cue it falls in
     target: bool  # a hit target of its cue (gradual changes and cue boundaries are not)
     hit: bool | None = None  # for targets: a beat within ±50 ms in the delivered audio
+    # "must-hit" (the editor's hit marker), "edit", "shot" or "dissolve": the order in which
+    # the plan spends its metre budget (gvmgen.align.Priority); kind "marker": a hit marker
+    # on no cut
+    priority: str | None = None
+    label: str = ""  # a must-hit marker's words after "hit"
+    certain: bool | None = None  # for targets: False where the measurement cannot tell
+    reachable: bool | None = None  # for targets: in the cue's metre ceiling
+    reason: str | None = None  # for a missed target: why
+    alternative: str | None = None  # for a missed must-hit: the nearest reachable alternative
+
+
+class MissedMustHit(_Model):
+    """A `hit` marker the music does not land on, why, and what would reach it."""
+
+    time: float  # seconds from the scored range's start
+    record: str
+    label: str
+    reason: str
+    alternative: str | None = None
 
 
 class ScoreResult(_Model):
@@ -304,6 +343,7 @@ class ScoreResult(_Model):
     takes: list[TakeInfo]  # every take on disk for this range, oldest first
     cues: list[CueReport]
     cuts: list[CutEntry] = []  # every cut in the range, in time order
+    missed_must_hits: list[MissedMustHit] = []  # the editor's hit markers the music misses
     loudness_lufs: float
     timeline: str  # score.otio
     extra_timelines: list[str] = []  # same format as an adapter input (e.g. FCP7 XML)

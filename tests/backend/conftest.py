@@ -30,7 +30,8 @@ def clip(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def batch_timeline(tmp_path_factory) -> Path:
-    """An 8 s timeline of one clip with `cue` markers every 2 s: a batch job of four cues."""
+    """An 8 s timeline of one clip with `cue` markers every 2 s: a batch job of three cues (the
+    last 2 s join the third: no cue is under 4 s unless two markers make it)."""
     from gvmgen.media.synth import make_test_clip
 
     folder = tmp_path_factory.mktemp("backend-batch")
