@@ -448,7 +448,6 @@ def _fingerprint(plan: ScorePlan) -> str:
 def _older_fingerprint(plan: ScorePlan) -> str:
     """The staging key before `made_from` (the input's path, some options): jobs staged then
     still resume. Kept as it was, key for key."""
-
     r = plan.request
     what = {
         "input": str(Path(r.input).resolve()),
@@ -502,7 +501,6 @@ def _write_outputs(
 ) -> ScoreResult:
     """Measure and stage every take, then commit under the folder's lock: the report lists the
     takes on disk now (another job may have committed since this one started)."""
-
     _step(pump, Update("write", span("job", "measure")[0], "measuring and writing"))
     with timed(seconds, "write"):
         ours = _write_takes(plan, takes, rendered, job, pump, seconds)
@@ -544,7 +542,6 @@ def _write_all(
 ) -> None:
     """The timelines, picture, preview and report, staged; an extra timeline format that could
     not be written becomes a warning in the report (score.otio holds everything)."""
-
     asked = list(result.extra_timelines)
     in_job = scaled(_stepper(pump, "write"), *span("job", "write"))
     progress = scaled(in_job, *span("write", "files"))  # leaves room before "done"
@@ -573,7 +570,6 @@ def _write_takes(
     seconds: Timings,
 ) -> list[TakeInfo]:
     """Every take's WAVs into the stage, and every take's cues measured on them."""
-
     now = datetime.now(UTC).isoformat(timespec="seconds")
     wavs, written = {}, {}
     for (take, _), cues in zip(takes, rendered, strict=True):
@@ -636,7 +632,6 @@ def _cue_report(
 ) -> CueReport:
     """Metrics re-measured on the delivered audio, never taken from the plan; each target
     also says whether it is within the cue's metre ceiling."""
-
     if cue.silent:
         return _rest_report(plan, cue, rendered, wav, take)
     start, duration = plan.cue_seconds(cue)
