@@ -205,13 +205,39 @@ def _score_job(
                 span=span("job", "render"),
             )
             check_pause(pause)  # every cue is checkpointed: the rerun only writes
+            takes, rendered, ranks = _best_fit_first(plan, takes, rendered)
             takes, rendered = placed_first(plan, takes, rendered)
-            return _write_outputs(plan, takes, rendered, job, pump, seconds)
+            return _write_outputs(plan, takes, rendered, job, pump, seconds, ranks)
         except Paused:
             raise  # the stage and its checkpoints stay for the rerun; nothing was committed
         except BaseException:
             job.discard()
             raise
+
+
+def _best_fit_first(plan: ScorePlan, takes: list[Take], rendered: list[list[RenderedCue]]):
+    """The takes best fit first (`gvmgen.align.take_fit` of each aligned cue), and each take
+    number's fit rank. The takes keep their reserved numbers; only the order they are placed
+    and listed in changes."""
+    from gvmgen.align import fit_ranks, take_fit
+
+    keys = []
+    for cues in rendered:
+        measured = []
+        for cue, made in zip(plan.cues, cues, strict=True):
+            if made.silent:
+                continue
+            start, duration = plan.cue_seconds(cue)
+            points = cue_sync_points(plan.analysis, start, duration)
+            rows = made.alignment.metrics.per_cut
+            if len(rows) == len(points):
+                priorities = [p.priority for p in points]
+                measured.append((rows, priorities, made.alignment.plan.max_stretch, duration))
+        keys.append(take_fit(measured))
+    ranks = fit_ranks(keys)
+    order = sorted(range(len(takes)), key=lambda i: ranks[i])
+    by_take = {take: rank for (take, _), rank in zip(takes, ranks, strict=True)}
+    return [takes[i] for i in order], [rendered[i] for i in order], by_take
 
 
 def _step(pump: Pump, update: Update) -> None:
@@ -498,12 +524,13 @@ def _write_outputs(
     job: outputs.Job,
     pump: Pump,
     seconds: Timings,
+    ranks: dict[int, int] | None = None,
 ) -> ScoreResult:
     """Measure and stage every take, then commit under the folder's lock: the report lists the
     takes on disk now (another job may have committed since this one started)."""
     _step(pump, Update("write", span("job", "measure")[0], "measuring and writing"))
     with timed(seconds, "write"):
-        ours = _write_takes(plan, takes, rendered, job, pump, seconds)
+        ours = _write_takes(plan, takes, rendered, job, pump, seconds, ranks or {})
         check_cancel(pump.stop)
         with outputs.folder_lock(plan.out_dir):
             writing = span("job", "write")[0]
@@ -568,6 +595,7 @@ def _write_takes(
     job: outputs.Job,
     pump: Pump,
     seconds: Timings,
+    ranks: dict[int, int],
 ) -> list[TakeInfo]:
     """Every take's WAVs into the stage, and every take's cues measured on them."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -615,6 +643,7 @@ def _write_takes(
             job_id=plan.job_id,
             cues=reports[i * n : (i + 1) * n],
             loudness_lufs=loudness[i],
+            fit_rank=ranks.get(take),
             made_from=plan.made_from,
         )
         for i, (take, seed) in enumerate(takes)

@@ -459,11 +459,11 @@ def levelled(
 
 
 def stretch_bound(max_stretch: float, controls) -> float:
-    """The alignment's stretch limit: an editor's single tempo holds it within the tempo's
-    tolerance (±2 BPM), whatever the engine."""
+    """The alignment's stretch limit: an editor's single tempo holds it within half the tempo's
+    tolerance (±1 of the ±2 BPM), whatever the engine."""
     tempo = controls.start.tempo
-    if tempo is not None and tempo.single:
-        return min(max_stretch, TEMPO_TOLERANCE / tempo.low)
+    if tempo is not None and tempo.single:  # the arranger's grid takes the other half
+        return min(max_stretch, TEMPO_TOLERANCE / 2 / tempo.low)
     return max_stretch
 
 

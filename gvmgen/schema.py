@@ -280,6 +280,9 @@ class TakeInfo(_Model):
     job_id: str | None = None  # the job that made it (None in reports from before 0.2)
     cues: list[CueReport] = []  # every cue of this take, measured
     loudness_lufs: float | None = None  # integrated loudness of the take's whole track
+    # 1 for the take whose beats fit the cuts best (must-hits first, then edit points, then
+    # in-shot cuts; less stretch on a tie) among the takes made in one job; None before 0.3
+    fit_rank: int | None = None
     # what its job's result was made from (`gvmgen.fingerprint.record`: the edit's digest, the
     # range, the options), checked when the job id comes again; None in older reports
     made_from: dict | None = None
