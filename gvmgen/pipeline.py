@@ -29,7 +29,14 @@ from pathlib import Path
 import numpy as np
 
 from gvmgen import fingerprint, outputs, report
-from gvmgen.align import integrated_lufs, measure_alignment, metre_ceiling, sync_weights
+from gvmgen.align import (
+    fit_ranks,
+    integrated_lufs,
+    measure_alignment,
+    metre_ceiling,
+    sync_weights,
+    take_fit,
+)
 from gvmgen.analysis import (
     Analysis,
     analyze_edit,
@@ -219,8 +226,6 @@ def _best_fit_first(plan: ScorePlan, takes: list[Take], rendered: list[list[Rend
     """The takes best fit first (`gvmgen.align.take_fit` of each aligned cue), and each take
     number's fit rank. The takes keep their reserved numbers; only the order they are placed
     and listed in changes."""
-    from gvmgen.align import fit_ranks, take_fit
-
     keys = []
     for cues in rendered:
         measured = []
