@@ -62,6 +62,8 @@ class Runner:
         self.engine = engine
         self.engines = engines if engines is not None else EngineRegistry()
         self.before_cue: Callable[[], None] = lambda: None  # the worker's yield point
+        # the server's look at the job's output folder first (half-made commits, stale stages)
+        self.before_job: Callable[[dict], None] = lambda request: None
         self.yielding = YieldingEngines(self.engines, lambda: self.before_cue())
         self.scorer = Scorer(self.yielding)
 
@@ -97,6 +99,7 @@ class Runner:
         a request with the same `job_id` resumes from its finished cues.
         """
         request = {**request, "engine": self._engine_for(request)}
+        self.before_job(request)
 
         def forward(event) -> None:
             on_event(event.model_dump(mode="json"))

@@ -112,6 +112,19 @@ def server(start_server) -> Running:
     return start_server()
 
 
+def curve_dealer(endpoint):
+    """A raw DEALER holding the data dir's CURVE client keys (the key holder, as a script would
+    connect); the caller closes it."""
+    import zmq
+    from gvmgen_backend.security import make_curve_client
+
+    socket = zmq.Context.instance().socket(zmq.DEALER)
+    socket.setsockopt(zmq.LINGER, 0)
+    make_curve_client(socket, endpoint.curve)
+    socket.connect(endpoint.address)
+    return socket
+
+
 def follow_all(client, msg_type: str, body: dict, limit: float = 60.0) -> list[tuple[str, dict]]:
     import time
 
