@@ -118,7 +118,16 @@ def _alive(pid) -> bool:
         return False
     except PermissionError:  # someone else's process: alive, though not our server
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A process that has ended and waits for its parent to read its status (Linux)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 class _Watched:

@@ -35,7 +35,7 @@ log = logging.getLogger("gvmgen_backend.security")
 
 LOCAL_SCHEMES = ("ipc", "inproc")  # reachable only through this machine's file system / process
 HANDSHAKE_SECONDS = 5.0  # a connection that has not finished its CURVE handshake is dropped
-MAX_CONNECTIONS = 128  # × one handshake frame (256 KiB) each: < 50 MB for keyless peers
+MAX_CONNECTIONS = 100  # × one handshake frame (256 KiB) each: 25 MB, under 50 MB for keyless peers
 FILE_RESERVE = 256  # open files kept free for the running job (WAVs, media, the store, threads)
 LISTEN_BACKLOG = 32  # connections the kernel holds before the server accepts them
 

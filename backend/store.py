@@ -348,8 +348,8 @@ class JobStore:
             if self.db.execute("SELECT 1 FROM jobs WHERE key = ?", (job["key"],)).fetchone():
                 return 0  # the store has another job under this key: the store wins
             self.db.execute(
-                "INSERT INTO jobs (id, key, request_hash, request, mode, priority, state, "
-                "created, updated, finished, cancel_requested, result, error, warnings) "
+                "INSERT INTO jobs (id, key, request_hash, request, mode, priority, created, "
+                "state, updated, finished, cancel_requested, result, error, warnings) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     *(job[k] if k != "request" else json.dumps(job[k]) for k in _JOB_FIELDS),

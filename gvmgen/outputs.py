@@ -53,6 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from gvmgen.atomic import (
+    TEMP_MARK,
     atomic_path,
     fsync_file,
     fsync_folder,
@@ -355,10 +356,10 @@ class _Folder:
 
     def sub(self, name: str, create: bool = False, mode: int = 0o777) -> _Folder:
         """The folder `name` in this one (made when `create`); a symlink there is refused."""
-        if create:
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(self._name(name), mode, dir_fd=self.fd)
         path = self.path / name
+        if create:
+            with contextlib.suppress(FileExistsError), _named(path):
+                os.mkdir(self._name(name), mode, dir_fd=self.fd)
         if self.kind(name) == "link":
             raise _symlink_refused(path)
         return _Folder(path, _open_dir(name, self.fd, path) if _AT_FD else None)
@@ -374,7 +375,18 @@ class _Folder:
                 f"cannot commit: {str(into.path / new_name)!r} is in the way; move it away",
                 field="out_dir",
             )
-        os.rename(self._name(name), into._name(new_name), src_dir_fd=self.fd, dst_dir_fd=into.fd)
+        with _named(into.path / new_name):
+            os.rename(
+                self._name(name), into._name(new_name), src_dir_fd=self.fd, dst_dir_fd=into.fd
+            )
+
+    def check_writable(self) -> None:
+        """An OSError now, before a commit is decided, if no name can be made or removed here
+        (a read-only folder or disk): made and removed, a hidden probe folder."""
+        probe = f".probe{TEMP_MARK}{os.getpid()}-{time.monotonic_ns()}"
+        with _named(self.path):
+            os.mkdir(self._name(probe), dir_fd=self.fd)
+            os.rmdir(self._name(probe), dir_fd=self.fd)
 
     def fsync(self) -> None:
         if self.fd is not None:
@@ -392,7 +404,18 @@ def _open_dir(name: str, dir_fd: int | None, path: Path) -> int:
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise _symlink_refused(path) from None
+        raise OSError(error.errno, error.strerror, str(path)) from None
+
+
+@contextlib.contextmanager
+def _named(path: Path) -> Iterator[None]:
+    """OSErrors of a call made by descriptor name the whole path (`user_os_errors` reads it)."""
+    try:
+        yield
+    except FileExistsError:
         raise
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, str(path)) from None
 
 
 # ---- one job's stage ----
@@ -545,6 +568,7 @@ class Job:
         `commit.json`, then rename take folders whole, the other files, `report.json` last.
         Call it under `commit_lock(out_dir)`."""
         plan = self._commit_plan()
+        _check_commit(self.out_dir, plan)
         write_text_atomic(self.stage / COMMIT_FILE, json.dumps(plan), durable=True)
         _finish_commit(self.out_dir, self.stage, plan)
         self.reserved = []
@@ -576,12 +600,40 @@ class Job:
         self.reserved = []
 
     def discard(self) -> None:
-        """Leave the folder as it was before this job: staging and empty reserved takes gone."""
+        """Leave the folder as it was before this job: staging and empty reserved takes gone.
+
+        A decided commit (one that failed halfway: the disk went away) is kept for `recover`
+        to finish: its take is complete, and some of it may already show."""
+        if (self.stage / COMMIT_FILE).exists():
+            log.warning("job %s: its commit was cut short; the next run finishes it", self.job_id)
+            return
         self._drop_reservations()
         _remove_stage(self.stage)
         if self.created_out_dir:
             with contextlib.suppress(OSError):
                 self.out_dir.rmdir()
+
+
+def _check_commit(out_dir: Path, plan: dict) -> None:
+    """Every way the commit could fail that can be seen before deciding it: a folder that
+    cannot take new names, a link or a folder in the way."""
+    with _Folder.open(out_dir) as folder:
+        folder.check_writable()
+        for name in plan["files"]:
+            first = name.split("/")[0]
+            if folder.kind(first) == "link":
+                raise _symlink_refused(out_dir / first)
+        if folder.kind(TAKES) is None:
+            return
+        with folder.sub(TAKES) as takes:
+            takes.check_writable()
+            for take in plan["takes"]:
+                if takes.kind(take) is not None:
+                    raise OutputError(
+                        f"cannot commit: {str(out_dir / TAKES / take)!r} already exists; "
+                        "takes are never overwritten",
+                        field="out_dir",
+                    )
 
 
 def _finish_commit(out_dir: Path, stage: Path, plan: dict) -> None:
@@ -684,6 +736,10 @@ def _recover_locked(out_dir: Path, job_state, keep_days: float, keep) -> list[st
         else:
             lines.append(line)
     lines += _drop_orphan_reservations(out_dir, claimed)
+    for folder in (out_dir, out_dir / TAKES):  # a commit's writability probe, cut short
+        for probe in folder.glob(f".probe{TEMP_MARK}*"):
+            with contextlib.suppress(OSError):
+                probe.rmdir()
     for line in lines:
         log.info("%s", line)
     return lines

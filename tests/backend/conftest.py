@@ -17,6 +17,9 @@ from counting_engine import CountingArranger
 
 RATE = 25
 LOOPBACK = "tcp://127.0.0.1:*"
+SERVER_SCRIPT = Path(__file__).with_name("counting_server.py")
+STEPS, STEP_SECONDS = 10, 0.1  # one second per cue
+GRACE = 20.0  # SIGTERM: the server's wait for the cue in progress (a cue takes a second)
 
 
 @pytest.fixture(scope="session")
@@ -110,6 +113,76 @@ def start_server(tmp_path):
 @pytest.fixture
 def server(start_server) -> Running:
     return start_server()
+
+
+@pytest.fixture
+def spawn(tmp_path):
+    """spawn(data_dir, calls_file, grace=, hooks=, steps=, step_seconds=, powerless=, **popen)
+    -> Popen of a counting server in its own process (hooks: see hooks.py; powerless: bound by
+    file permissions even when the tests run as root); every one killed after."""
+    import json
+    import os
+    import subprocess
+
+    processes: list[subprocess.Popen] = []
+
+    def start(
+        data_dir: Path,
+        calls: Path,
+        grace: float = GRACE,
+        hooks: dict | None = None,
+        steps: int = STEPS,
+        step_seconds: float = STEP_SECONDS,
+        powerless: bool = False,
+        **popen,
+    ) -> subprocess.Popen:
+        env = dict(os.environ, GVMGEN_TEST_HOOKS=json.dumps(hooks) if hooks else "")
+        argv = [sys.executable, str(SERVER_SCRIPT), str(data_dir), str(calls)]
+        argv += [str(steps), str(step_seconds), str(grace)]
+        if powerless:
+            argv = without_root_powers(argv)
+        process = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, **popen
+        )
+        processes.append(process)
+        line = process.stdout.readline()
+        assert line.startswith("gvmgen serve: listening on tcp://127.0.0.1:"), line
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait(30)
+
+
+def without_root_powers(argv: list[str]) -> list[str]:
+    """`argv` run so that file permissions bind it: as root, without the capabilities that
+    override them (setpriv); as anyone else, as it is."""
+    import os
+    import shutil
+
+    if os.geteuid() != 0:
+        return argv
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: file permissions cannot bind a child")
+    drop = "-dac_override,-dac_read_search,-fowner,-linux_immutable"
+    return ["setpriv", "--bounding-set", drop, "--inh-caps", "-all", "--", *argv]
+
+
+def wait_for(condition, seconds: float = 60.0):
+    """The condition's first true value, polled every 50 ms; AssertionError past `seconds`."""
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
 
 
 def curve_dealer(endpoint):
