@@ -91,12 +91,14 @@ class Runner:
         cancel: threading.Event,
         window: float | None = None,
         pause: threading.Event | None = None,
+        progress_from: float = 0.0,
     ) -> dict:
         """The ScoreResult (as JSON data) of `request`; raises `Cancelled`, `Paused` (`pause`
         set: stopped at a cue boundary, checkpoints kept) or `JobFailed`.
 
         `window` caps the engine's cue length (a retry after running out of memory). Re-running
-        a request with the same `job_id` resumes from its finished cues.
+        a request with the same `job_id` resumes from its finished cues; `progress_from` is the
+        fraction its earlier attempts reached (no event reports less).
         """
         request = {**request, "engine": self._engine_for(request)}
         self.before_job(request)
@@ -106,7 +108,9 @@ class Runner:
 
         outer, self.yielding.window_limit = self.yielding.window_limit, window
         try:
-            result = self.scorer.score(request, on_event=forward, cancel=cancel, pause=pause)
+            result = self.scorer.score(
+                request, on_event=forward, cancel=cancel, pause=pause, progress_from=progress_from
+            )
         except (Cancelled, Paused):
             raise
         except GVMGenError as error:

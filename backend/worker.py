@@ -154,11 +154,8 @@ class Worker(threading.Thread):
     def _outcome(self, store: JobStore, job: Job, cancel, keeper: _LeaseKeeper) -> tuple:
         """("done", result, warnings) | ("failed", error, []) | ("cancelled",)
         | ("requeue", why)"""
-        floor = (job.progress or {}).get("fraction", 0.0)  # reached by an earlier attempt
 
         def on_event(event: dict) -> None:
-            # a resumed job re-reports its kept cues: watchers still never see it go back
-            event = {**event, "fraction": max(floor, event["fraction"])}
             keeper.latest = event
             self.emit(job.id, "progress", event)
 
@@ -186,9 +183,11 @@ class Worker(threading.Thread):
         A smaller request is stored, so a crash and resume later continues that one.
         """
         request, warnings, window = job.request, list(job.warnings), None
+        reached = (job.progress or {}).get("fraction", 0.0)  # by an earlier attempt
         while True:
             try:
-                return self.runner.run(request, on_event, cancel, window, self.pause), warnings
+                result = self.runner.run(request, on_event, cancel, window, self.pause, reached)
+                return result, warnings
             except Exception as error:
                 if not _out_of_memory(error):
                     raise

@@ -44,7 +44,13 @@ class Analysis:
             "rate": self.rate,
             "range": _range_text(self.edit),
             "cuts": [
-                {"time": round(c.time, 6), "frame": c.frame, "kind": c.kind} for c in self.cuts
+                {
+                    "time": round(c.time, 6),
+                    "frame": c.frame,
+                    "record": timecode_at(self.edit, c.frame),
+                    "kind": c.kind,
+                }
+                for c in self.cuts
             ],
         }
 
@@ -78,7 +84,7 @@ def load_edit(
     if path.is_dir() and path.suffix.lower() != ".otiod":
         raise InputError(f"input is a folder, not a video or timeline: {str(path)!r}")
     if is_timeline(path):
-        return timeline.read_edit(
+        edit = timeline.read_edit(
             path,
             range_text,
             allow_missing_media=allow_missing_media,
@@ -86,7 +92,19 @@ def load_edit(
             media_rate=_media_rate,
             min_seconds=min_seconds,
         )
-    return timeline.read_edit(_clip_timeline(path), range_text, min_seconds=min_seconds)
+    else:
+        edit = timeline.read_edit(_clip_timeline(path), range_text, min_seconds=min_seconds)
+    if rate is not None and path.suffix.lower() != ".edl":
+        kind = "timeline" if is_timeline(path) else "video"
+        log.warning(
+            "--rate %g ignored: %s is a %s file, which carries its own rate (%.3f fps); "
+            "--rate is for EDLs",
+            rate,
+            path.name,
+            kind,
+            float(edit.rate),
+        )
+    return edit
 
 
 def _media_rate(path: Path) -> float | None:

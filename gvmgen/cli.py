@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 from gvmgen import __version__
-from gvmgen.errors import GVMGenError
+from gvmgen.errors import GVMGenError, one_line
 
 # name -> one-line help; the module gvmgen.commands.<name> does the rest.
 COMMANDS = {
@@ -55,14 +56,29 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_USER_ERROR
+    warnings = _warnings_to_stderr(args.command)
     try:
         return _command_module(args.command).run(args) or 0
     except GVMGenError as error:
-        print(f"gvmgen {args.command}: error: {error}", file=sys.stderr)
+        print(
+            f"gvmgen {args.command}: error: {one_line(error.message, error.hint)}", file=sys.stderr
+        )
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"gvmgen {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        logging.getLogger("gvmgen").removeHandler(warnings)
+
+
+def _warnings_to_stderr(command: str) -> logging.Handler:
+    """The library's warnings (media missing, an EDL read leniently …) as the command's own
+    lines on stderr, `gvmgen CMD: warning: …`, while the command runs."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter(f"gvmgen {command}: warning: %(message)s"))
+    logging.getLogger("gvmgen").addHandler(handler)
+    return handler
 
 
 if __name__ == "__main__":

@@ -1,30 +1,27 @@
 """Cue plan: where one piece of music ends and the next begins.
 
 Pure functions over frame numbers at the timeline rate (exact, like OTIO's RationalTime at a
-fixed rate). Markers named `cue…` are the editor's word and always win; a stretch with no
-picture (a gap in the timeline, or long black) is a silent cue of its own, so music ends where
-the picture goes away and starts again where it comes back; otherwise cues split at the
-strongest scene change that keeps every cue between `min_frames` and `max_frames`.
+fixed rate). Cues begin where the editor put `cue…` markers; a stretch with no picture (a gap in
+the timeline, or long black) is a rest of its own, so music ends where the picture goes away
+and starts again where it comes back. Nothing else splits a cue: a section is one piece of music
+however long (an engine with a window continues across its window edges by itself), so a batch
+and a range plan the same cues for the same pictures.
+
+No cue is shorter than `MIN_CUE_SECONDS`, unless the range, or the picture between two rests,
+is: a sliver between a `cue` marker and a rest or the range's edge joins the music beside it,
+and the plan says so, naming the marker. Two `cue` markers the editor placed always win,
+however close.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-MIN_CUE_SECONDS = 8.0  # shorter cues sound like stings, not music
-BATCH_CUE_SECONDS = 60.0  # batch mode's longest cue when the engine has no window of its own
+MIN_CUE_SECONDS = 4.0  # shorter music sounds like a sting, not a cue
 MIN_HOLE_SECONDS = 2.0  # a gap or black stretch this long is a rest, not a pause in a cue
 BLACK_LUMA = 20.0  # mean luma (0–255) under which a frame is black (video black is 16)
-
-
-@dataclass(frozen=True)
-class CutMark:
-    """A cut as the planner sees it: frame from the range start and how strong a change it is."""
-
-    frame: int
-    strength: float = 1.0  # 0..1; edit points between different shots are 1
 
 
 @dataclass(frozen=True)
@@ -42,61 +39,110 @@ class Cue:
         return self.end - self.start
 
 
+@dataclass(frozen=True)
+class CuePlan:
+    """The cues in order, and what the planner changed of the editor's markers, in words."""
+
+    cues: tuple[Cue, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Piece:
+    start: int
+    end: int
+    name: str | None
+    silent: bool
+    at_marker: bool  # an editor's `cue` marker starts it
+
+
 def plan_cues(
     total_frames: int,
     rate: float,
-    cuts: Sequence[CutMark],
     marker_frames: Sequence[tuple[int, str]] = (),
-    max_seconds: float = math.inf,
-    min_seconds: float = MIN_CUE_SECONDS,
     holes: Sequence[tuple[int, int]] = (),
-) -> list[Cue]:
+    min_seconds: float = MIN_CUE_SECONDS,
+) -> CuePlan:
     """Split `[0, total_frames)` into cues.
 
     Args:
         marker_frames: `(frame, name)` of the editor's `cue…` markers; each starts a cue.
-        max_seconds: the longest cue (the engine window, or the batch length); inf = no split
-            except at markers.
-        min_seconds: the shortest cue a scene-change split may make (markers ignore it).
         holes: `[start, end)` frames with no picture (see `picture_holes`); each becomes a
-            silent cue, and its edges cue boundaries, however long or short the cues around.
+            rest, and its edges cue boundaries.
+        min_seconds: the shortest music cue (see the module's rules).
     """
     if total_frames <= 0:
         raise ValueError(f"nothing to score: {total_frames} frames")
-    spans = _around_holes(_marker_spans(total_frames, marker_frames), holes)
-    max_frames = max(1, math.floor(max_seconds * rate)) if math.isfinite(max_seconds) else None
-    min_frames = round(min_seconds * rate)
-    bounds: list[tuple[int, int, str | None, bool]] = []
-    for start, end, name, silent in spans:
-        pieces = [(start, end)] if silent else _split_span(start, end, cuts, max_frames, min_frames)
-        for i, (a, b) in enumerate(pieces):
-            part = name if len(pieces) == 1 or name is None else f"{name} ({i + 1})"
-            bounds.append((a, b, part, silent))
-    return [
-        Cue(i, name or f"cue {i + 1}", a, b, silent)
-        for i, (a, b, name, silent) in enumerate(bounds)
-    ]
+    pieces = _around_holes(_marker_spans(total_frames, marker_frames), holes)
+    pieces, warnings = _without_slivers(pieces, round(min_seconds * rate), rate)
+    cues = tuple(
+        Cue(i, p.name or f"cue {i + 1}", p.start, p.end, p.silent) for i, p in enumerate(pieces)
+    )
+    return CuePlan(cues, tuple(warnings))
+
+
+def _without_slivers(
+    pieces: list[_Piece], shortest: int, rate: float
+) -> tuple[list[_Piece], list[str]]:
+    """Pieces of music shorter than `shortest` frames joined to the music beside them across
+    the `cue` marker that made them; the warnings say which."""
+    warnings = []
+    while True:
+        index = next((i for i, p in enumerate(pieces) if _is_sliver(pieces, i, shortest)), None)
+        if index is None:
+            return pieces, warnings
+        sliver = pieces[index]
+        if sliver.at_marker:  # the marker starts it: the music before it runs on
+            before = pieces[index - 1]
+            pieces[index - 1 : index + 1] = [replace(before, end=sliver.end)]
+            marker, side = sliver, "the cue before it"
+        else:  # the next cue's marker ends it: that cue starts earlier
+            after = pieces[index + 1]
+            pieces[index : index + 2] = [replace(after, start=sliver.start, at_marker=False)]
+            marker, side = after, "its cue"
+        seconds = (sliver.end - sliver.start) / rate
+        where = "a rest or the range's edge"
+        warnings.append(
+            f"cue marker {marker.name!r} at {marker.start / rate:.2f} s left {seconds:.2f} s of "
+            f"music between it and {where}; that music joins {side} (cues are at least "
+            f"{shortest / rate:g} s; move the marker to keep it)"
+        )
+
+
+def _is_sliver(pieces: list[_Piece], i: int, shortest: int) -> bool:
+    """Music under `shortest` that a `cue` marker cut off from music it can join."""
+    piece = pieces[i]
+    if piece.silent or piece.end - piece.start >= shortest:
+        return False
+    before = pieces[i - 1] if i > 0 else None
+    after = pieces[i + 1] if i + 1 < len(pieces) else None
+    ends_at_marker = after is not None and after.at_marker
+    if piece.at_marker and ends_at_marker:
+        return False  # two markers the editor placed: they win, however close
+    joins_before = piece.at_marker and before is not None and not before.silent
+    joins_after = ends_at_marker and not after.silent
+    return joins_before or joins_after
 
 
 def _around_holes(
-    spans: list[tuple[int, int, str | None]], holes: Sequence[tuple[int, int]]
-) -> list[tuple[int, int, str | None, bool]]:
-    """`spans` cut at the holes' edges: `(start, end, name, silent)`, the holes silent. A
-    marker's name stays with the first piece of music of its span."""
+    spans: list[tuple[int, int, str | None, bool]], holes: Sequence[tuple[int, int]]
+) -> list[_Piece]:
+    """`spans` cut at the holes' edges, the holes silent. A marker's name stays with the first
+    piece of music of its span."""
     out = []
-    for start, end, name in spans:
+    for start, end, name, at_marker in spans:
         cursor = start
         for a, b in sorted(holes):
             a, b = max(a, start), min(b, end)
             if b <= a:
                 continue
             if a > cursor:
-                out.append((cursor, a, name, False))
+                out.append(_Piece(cursor, a, name, False, at_marker and cursor == start))
                 name = None
-            out.append((a, b, None, True))
+            out.append(_Piece(a, b, None, True, False))
             cursor = b
         if cursor < end:
-            out.append((cursor, end, name, False))
+            out.append(_Piece(cursor, end, name, False, at_marker and cursor == start))
     return out
 
 
@@ -148,64 +194,16 @@ def black_runs(brightness: Sequence[float], first_frames: Sequence[int]) -> list
 
 def _marker_spans(
     total: int, markers: Sequence[tuple[int, str]]
-) -> list[tuple[int, int, str | None]]:
-    """Spans between the editor's cue markers (named after them); before the first, unnamed."""
+) -> list[tuple[int, int, str | None, bool]]:
+    """Spans between the editor's cue markers (named after them, flagged as starting at one);
+    before the first, unnamed."""
     first_by_frame = dict(sorted((f, n) for f, n in markers if 0 <= f < total)[::-1])
-    starts: list[tuple[int, str | None]] = sorted(first_by_frame.items())
+    starts: list[tuple[int, str | None, bool]] = [(f, n, True) for f, n in first_by_frame.items()]
+    starts.sort()
     if not starts or starts[0][0] != 0:
-        starts.insert(0, (0, None))
-    ends = [f for f, _ in starts[1:]] + [total]
-    return [(a, b, name) for (a, name), b in zip(starts, ends, strict=True)]
-
-
-# Costs of the split search: a cue boundary on a strong scene change is nearly free, one on a
-# weak cut costs more, one where nothing changes on screen (only to respect the window) most;
-# a cue shorter than the minimum costs more than any boundary.
-BOUNDARY_COST = 0.5
-NO_CUT_COST = 2.0
-SHORT_CUE_COST = 5.0
-
-
-def _split_span(
-    start: int, end: int, cuts: Sequence[CutMark], max_frames: int | None, min_frames: int
-) -> list[tuple[int, int]]:
-    """Cheapest split of `[start, end)` into cues of at most `max_frames` (a small DP).
-
-    Candidates are the cuts inside the span plus a grid of plain positions (so a span with no
-    usable cut still splits); the DP picks the boundaries that minimise the costs above.
-    """
-    if max_frames is None or end - start <= max_frames:
-        return [(start, end)]
-    cost_at = _boundary_costs(start, end, cuts, max_frames)
-    points = [start, *sorted(cost_at), end]
-    best, back = [0.0] + [math.inf] * (len(points) - 1), [0] * len(points)
-    for j in range(1, len(points)):
-        boundary = cost_at.get(points[j], 0.0)
-        for i in range(j - 1, -1, -1):
-            length = points[j] - points[i]
-            if length > max_frames:
-                break
-            cost = best[i] + boundary + (SHORT_CUE_COST if length < min_frames else 0.0)
-            if cost < best[j]:
-                best[j], back[j] = cost, i
-    return _walk_back(points, back)
-
-
-def _boundary_costs(start: int, end: int, cuts: Sequence[CutMark], max_frames: int) -> dict:
-    step = max(1, max_frames // 30)
-    costs = {f: NO_CUT_COST for f in range(start + step, end, step)}
-    for cut in cuts:
-        if start < cut.frame < end:
-            costs[cut.frame] = BOUNDARY_COST + (1.0 - min(max(cut.strength, 0.0), 1.0))
-    return costs
-
-
-def _walk_back(points: list[int], back: list[int]) -> list[tuple[int, int]]:
-    pieces, j = [], len(points) - 1
-    while j > 0:
-        pieces.append((points[back[j]], points[j]))
-        j = back[j]
-    return pieces[::-1]
+        starts.insert(0, (0, None, False))
+    ends = [f for f, _, _ in starts[1:]] + [total]
+    return [(a, b, name, flag) for (a, name, flag), b in zip(starts, ends, strict=True)]
 
 
 def analysis_holes(analysis) -> list[tuple[int, int]]:

@@ -47,6 +47,13 @@ class GVMGenError(Exception):
         return _restore, (type(self), self.message, dict(self.__dict__))
 
 
+def one_line(message: str, hint: str | None) -> str:
+    """The message, with the hint in brackets unless the message already says it."""
+    if not hint or hint in message:
+        return message
+    return f"{message} ({hint})"
+
+
 def _restore(cls: type, message: str, state: dict) -> GVMGenError:
     error = cls.__new__(cls)
     Exception.__init__(error, message)
@@ -77,9 +84,11 @@ class MissingMediaError(TimelineError):
 
     code = "media_missing"
 
-    def __init__(self, clip: str, path: str, hint: str = ""):
+    def __init__(self, clip: str, path: str, hint: str = "", also_missing: int = 0):
         self.clip, self.path = clip, path
         msg = f"media for clip {clip!r} not found at {path!r}"
+        if also_missing:
+            msg += f"; {also_missing} more clip(s) also missing"
         super().__init__(msg + (f"; {hint}" if hint else ""), field="input", hint=hint or None)
 
 

@@ -3,11 +3,17 @@
 * a header: input, record in–out, engine, cue and cut counts (how many the music aimed at and
   hit), the time-stretch actually used against its limit;
 * a legend for every mark;
-* a strip of the whole range — cues, cuts, the music's level, the time-stretch with its scale,
-  timecodes along the bottom;
+* a strip of the whole range — cues, the editor's markers (all but `cue` markers, which show
+  as cue edges), cuts, the music's level, the time-stretch with its scale, record timecodes
+  along the bottom on round values (01:00:10:00, not the 01:00:09:23 that 10 s is at 23.976);
 * for a range longer than `DETAIL_SECONDS`, per-cue panels (long cues in parts of at most
   `PANEL_SECONDS`) with the beats before (grey) and after (green) alignment against the cuts,
-  so a 12-minute batch stays readable where one strip would merge its cuts into a block.
+  so a 12-minute batch stays readable where one strip would merge its cuts into a block. Rests
+  get no panel (there is nothing in one to read): one line lists them. A beat on a cut is drawn
+  over the cut's line, wider, so a hit reads as green on red.
+
+Text is drawn in DejaVu Sans, shipped in gvmgen/fonts (Bitstream Vera and Arev licences,
+LICENSE-DejaVu.txt there): Pillow's built-in font draws é, – or ± as empty boxes.
 
 The counts are those of report.json (`ScoreResult.cuts`); the PNG also carries them as text
 chunks (`gvmgen.cuts`, `gvmgen.cues`) for tools.
@@ -15,14 +21,20 @@ chunks (`gvmgen.cuts`, `gvmgen.cues`) for tools.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import opentimelineio as otio
 
 from gvmgen.atomic import atomic_path
+from gvmgen.cues import Cue
 from gvmgen.media.audio import DELIVERY_RATE
+from gvmgen.rendering import RenderedCue
+from gvmgen.schema import CueReport, ScoreResult
+from gvmgen.score_plan import ScorePlan
 
 WIDTH, LEFT, RIGHT = 1600, 96, 24
 DETAIL_SECONDS = 90.0  # up to this long, one detailed strip says it all
@@ -44,7 +56,25 @@ COLOURS = {
     "cue_a": (52, 58, 84),
     "cue_b": (70, 60, 90),
     "silent": (40, 42, 48),
+    "marker": (200, 150, 240),  # a marker without a colour of its own
 }
+# OTIO's marker colours (as the NLEs export them) → how they draw on the dark background
+MARKER_COLOURS = {
+    "RED": (250, 100, 140),  # rose: apart from the cuts' red
+    "PINK": (240, 140, 190),
+    "ORANGE": (240, 150, 70),
+    "YELLOW": (235, 210, 80),
+    "GREEN": (110, 210, 110),
+    "CYAN": (90, 210, 220),
+    "BLUE": (110, 150, 240),
+    "PURPLE": (180, 130, 240),
+    "MAGENTA": (230, 110, 230),
+    "WHITE": (230, 230, 230),
+    "BLACK": (150, 150, 150),  # black would not show
+}
+CUE_MARKER_WORD = "cue"  # `cue` markers start cues (gvmgen.pipeline); the cue lane shows them
+BEAT_ON_CUT_SECONDS = 0.05  # an aligned beat this close to an aimed-at cut is that cut's hit
+FONT = Path(__file__).with_name("fonts") / "DejaVuSans.ttf"
 
 
 @dataclass
@@ -73,6 +103,56 @@ class _CutView:
     hit: bool | None
 
 
+@dataclass(frozen=True)
+class _MarkerView:
+    time: float  # seconds from the range start
+    name: str
+    colour: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class _Clock:
+    """The scored range's record timecodes: seconds from its start ↔ the NLE's timecode."""
+
+    rate: float  # the timeline's exact rate (23.976 is 24000/1001)
+    start: int  # the range's first frame, counted from 00:00:00:00 (global start included)
+    drop_frame: bool
+
+    def label(self, seconds: float) -> str:
+        return self._timecode(self.start + round(seconds * self.rate))
+
+    def ticks(self, t0: float, t1: float, step: float) -> list[tuple[float, str]]:
+        """(seconds from the range start, timecode) of the round record timecodes — every
+        `step` seconds of timecode — between `t0` and `t1`. At 23.976 a timecode second is 24
+        frames, not 1 s, so the ticks are placed by their frame, not by the clock."""
+        base = round(self.rate)
+        per = self.rate if self.drop_frame else base  # drop-frame timecode keeps to the clock
+        first = math.ceil((self.start + t0 * self.rate) / per / step - 1e-9)
+        last = math.floor((self.start + t1 * self.rate) / per / step + 1e-9)
+        found = []
+        for k in range(first, last + 1):
+            frame = self._frame(k * step, base)
+            seconds = (frame - self.start) / self.rate
+            if t0 - 1e-9 <= seconds <= t1 + 1e-9:
+                found.append((seconds, self._timecode(frame)))
+        return found
+
+    def _frame(self, timecode_seconds: float, base: int) -> int:
+        """The frame whose timecode reads `timecode_seconds` (…:SS:00, or …:SS:12 at a half)."""
+        whole = math.floor(timecode_seconds)
+        hours, rest = divmod(whole, 3600)
+        text = (
+            f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}{';' if self.drop_frame else ':'}"
+            f"{round((timecode_seconds - whole) * base):02d}"
+        )
+        return round(otio.opentime.from_timecode(text, self.rate).value)
+
+    def _timecode(self, frame: int) -> str:
+        from gvmgen.timeline.ranges import timecode
+
+        return timecode(otio.opentime.RationalTime(frame, self.rate), self.rate, self.drop_frame)
+
+
 @dataclass
 class _View:
     """Everything the picture shows, gathered once."""
@@ -82,9 +162,13 @@ class _View:
     bound: float  # the ±stretch limit
     cues: list[_CueView]
     cuts: list[_CutView]
+    markers: list[_MarkerView]  # the editor's markers but `cue` ones
     level: np.ndarray  # [N] mono at `level_rate`
     level_rate: int
-    timecode: object  # seconds → record timecode text
+    clock: _Clock
+
+    def timecode(self, seconds: float) -> str:
+        return self.clock.label(seconds)
 
 
 @dataclass(frozen=True)
@@ -105,24 +189,33 @@ class _Frame:
         return self.t0 <= seconds <= self.t1
 
 
-def draw_report(run, cues, target: Path, result=None) -> Path:
-    """Draw the first take of this run (`cues`: its rendered cues) to `target` (PNG).
+def draw_report(
+    plan: ScorePlan,
+    rendered: list[RenderedCue],
+    target: Path,
+    result: ScoreResult | None = None,
+) -> Path:
+    """Draw one take of the job (`rendered`: its cues, as joined) to `target` (PNG).
 
-    :param result: the run's `ScoreResult` (for hit rates, the cut list and the stretch
+    :param result: the job's `ScoreResult` (for hit rates, the cut list and the stretch
         measured on the delivered audio); without it the plan's own figures are shown.
     """
     from PIL import Image, ImageDraw
     from PIL.PngImagePlugin import PngInfo
 
-    view = _gather(run, cues, result)
+    view = _gather(plan, rendered, result)
     panels = _detail_frames(view) if view.duration > DETAIL_SECONDS else []
-    height = _height(view, panels)
+    fonts = _fonts()
+    rests = _rest_lines(view, fonts[13]) if panels else []
+    height = _height(view, panels) + RESTS_LINE * len(rests)
     image = Image.new("RGB", (WIDTH, height), COLOURS["bg"])
     draw = ImageDraw.Draw(image)
-    fonts = _fonts()
     y = _header(draw, view, fonts)
     y = _legend(draw, y, fonts, overview=bool(panels))
     y = _strip(draw, view, y, fonts, detailed=not panels)
+    for line in rests:
+        draw.text((LEFT, y), line, fill=COLOURS["dim"], font=fonts[13])
+        y += RESTS_LINE
     _panels(draw, view, panels, y, fonts)
     info = PngInfo()
     info.add_text("gvmgen.cuts", str(len(view.cuts)))
@@ -135,41 +228,62 @@ def draw_report(run, cues, target: Path, result=None) -> Path:
 # --- gathering ----------------------------------------------------------------------------
 
 
-def _gather(run, rendered, result) -> _View:
-    from gvmgen.analysis import range_timecodes, timecode_at
+def _gather(plan: ScorePlan, rendered: list[RenderedCue], result: ScoreResult | None) -> _View:
+    from gvmgen.analysis import range_timecodes
 
     reports = {c.index: c for c in result.cues} if result is not None else {}
     cues = [
-        _cue_view(run, cue, r, reports.get(cue.index))
-        for cue, r in zip(run.cues, rendered, strict=True)
+        _cue_view(plan, cue, r, reports.get(cue.index))
+        for cue, r in zip(plan.cues, rendered, strict=True)
     ]
-    cuts = _cut_views(run, result, cues)
+    cuts = _cut_views(plan, result, cues)
     track = np.concatenate([c.audio for c in rendered], axis=1).mean(axis=0)
-    rate = float(run.rate)
-    range_in, range_out = range_timecodes(run.edit)
+    range_in, range_out = range_timecodes(plan.edit)
     targets = [c for c in cuts if c.target]
     hits = sum(1 for c in targets if c.hit)
     used = max((c.stretch_used for c in cues), default=0.0)
     title = (
-        f"{Path(run.request.input).name}   {range_in} - {range_out}   "
-        f"engine {run.choice.engine.name}   {len(cues)} cue(s)   {len(cuts)} cut(s): "
+        f"{Path(plan.request.input).name}   {range_in} - {range_out}   "
+        f"engine {plan.engine.name}   {len(cues)} cue(s)   {len(cuts)} cut(s): "
         f"{len(targets)} aimed at, {hits} hit within 50 ms   "
-        f"stretch used: max {used:.1%} (limit ±{run.request.max_stretch:.0%})"
+        f"stretch used: max {used:.1%} (limit ±{plan.request.max_stretch:.0%})"
     )
     return _View(
         title=title,
-        duration=max(float(run.analysis.duration), 1e-6),
-        bound=max(float(run.request.max_stretch), 1e-6),
+        duration=max(float(plan.analysis.duration), 1e-6),
+        bound=max(float(plan.request.max_stretch), 1e-6),
         cues=cues,
         cuts=cuts,
+        markers=_marker_views(plan),
         level=track,
         level_rate=DELIVERY_RATE,
-        timecode=lambda seconds: timecode_at(run.edit, round(seconds * rate)),
+        clock=_clock(plan),
     )
 
 
-def _cue_view(run, cue, rendered, report) -> _CueView:
-    start, duration = run.cue_seconds(cue)
+def _clock(plan: ScorePlan) -> _Clock:
+    edit = plan.edit
+    start = edit.global_start + edit.range.start_time
+    return _Clock(float(edit.rate), round(start.value), bool(edit.drop_frame))
+
+
+def _marker_views(plan: ScorePlan) -> list[_MarkerView]:
+    """The editor's markers in the range, but `cue` markers (the cue lane shows those)."""
+    return [
+        _MarkerView(
+            float(m.time.to_seconds()),
+            m.name or m.comment,
+            MARKER_COLOURS.get(m.color.upper(), COLOURS["marker"]),
+        )
+        for m in plan.edit.markers
+        if not m.name.strip().lower().startswith(CUE_MARKER_WORD)
+    ]
+
+
+def _cue_view(
+    plan: ScorePlan, cue: Cue, rendered: RenderedCue, report: CueReport | None
+) -> _CueView:
+    start, duration = plan.cue_seconds(cue)
     alignment = rendered.alignment
     plan = alignment.plan
     pieces = [(start + p.target_start, start + p.target_end, p.tempo_factor) for p in plan.pieces]
@@ -185,8 +299,8 @@ def _cue_view(run, cue, rendered, report) -> _CueView:
         after=start + _inside(alignment.beats_after.times, duration),
         pieces=pieces,
         unhit={round(start + float(u.time), 3) for u in plan.unhit},
-        silent=bool(getattr(cue, "silent", False)),
-        hit_rate=report.hit_rate_50ms if report is not None else None,
+        silent=cue.silent,
+        hit_rate=_measured_rate(report),
         stretch_used=float(report.max_stretch) if report is not None else planned,
     )
 
@@ -196,16 +310,16 @@ def _inside(times, duration: float) -> np.ndarray:
     return times[(times >= 0) & (times < duration)]
 
 
-def _cut_views(run, result, cues: list[_CueView]) -> list[_CutView]:
+def _cut_views(plan: ScorePlan, result: ScoreResult | None, cues: list[_CueView]) -> list[_CutView]:
     """The report's cut list; without a result, the analysis' cuts against the plans."""
     if result is not None:
         return [_CutView(c.time, c.target, c.hit) for c in result.cuts]
     from gvmgen.conditioning import cue_cut_times
 
     views = []
-    for cut in run.analysis.cuts:
+    for cut in plan.analysis.cuts:
         cue = next((c for c in cues if c.start <= cut.time < c.end), cues[-1])
-        aimed = cue_cut_times(run.analysis, cue.start, cue.end - cue.start) + cue.start
+        aimed = cue_cut_times(plan.analysis, cue.start, cue.end - cue.start) + cue.start
         target = bool(np.any(np.abs(aimed - cut.time) < 1e-6))
         hit = round(float(cut.time), 3) not in cue.unhit if target else None
         views.append(_CutView(float(cut.time), target, hit))
@@ -215,10 +329,11 @@ def _cut_views(run, result, cues: list[_CueView]) -> list[_CutView]:
 # --- layout -------------------------------------------------------------------------------
 
 HEADER, LEGEND = 54, 30
-STRIP_LANES = {"cues": 40, "cuts": 22, "level": 46, "stretch": 62, "axis": 26}
-DETAIL_LANES = {"cues": 40, "level": 46, "beats": 84, "stretch": 62, "axis": 26}
+STRIP_LANES = {"cues": 40, "markers": 18, "cuts": 22, "level": 46, "stretch": 62, "axis": 26}
+DETAIL_LANES = {"cues": 40, "markers": 18, "level": 46, "beats": 84, "stretch": 62, "axis": 26}
 PANEL_LANES = {"title": 20, "beats": 70, "stretch": 50, "axis": 24}
 PANEL_GAP = 14
+RESTS_LINE = 22
 
 
 def _height(view: _View, panels: list[_Frame]) -> int:
@@ -230,10 +345,13 @@ def _height(view: _View, panels: list[_Frame]) -> int:
 
 
 def _detail_frames(view: _View) -> list[_Frame]:
-    """Per-cue panels (time spans); a cue longer than `PANEL_SECONDS` gets several."""
+    """Per-cue panels (time spans); a cue longer than `PANEL_SECONDS` gets several, a rest
+    none (no beat, no cut aimed at: `_rests` lists them on one line)."""
     half = (WIDTH - LEFT - RIGHT - 40) // 2
     spans = []
     for n, cue in enumerate(view.cues):
+        if cue.silent:
+            continue
         parts = max(1, math.ceil((cue.end - cue.start) / PANEL_SECONDS - 1e-9))
         step = (cue.end - cue.start) / parts
         spans += [(cue.start + i * step, cue.start + (i + 1) * step, n) for i in range(parts)]
@@ -244,10 +362,16 @@ def _detail_frames(view: _View) -> list[_Frame]:
     return frames
 
 
+@functools.cache
 def _fonts() -> dict:
+    """DejaVu Sans at the picture's three sizes; Pillow's own font where FreeType is missing
+    (then accented letters and dashes draw as boxes, but the picture is still drawn)."""
     from PIL import ImageFont
 
-    return {size: ImageFont.load_default(size=size) for size in (11, 13, 15)}
+    try:
+        return {size: ImageFont.truetype(str(FONT), size) for size in (11, 13, 15)}
+    except (OSError, ImportError):
+        return {size: ImageFont.load_default(size=size) for size in (11, 13, 15)}
 
 
 # --- header and legend --------------------------------------------------------------------
@@ -265,10 +389,17 @@ def _header(draw, view: _View, fonts) -> int:
     return HEADER
 
 
+def _measured_rate(report) -> float | None:
+    """The report's ±50 ms rate; nan for a measured cue with no cut in it (None: no report)."""
+    if report is None:
+        return None
+    return float("nan") if report.hit_rate_50ms is None else report.hit_rate_50ms
+
+
 def _rate_text(rate: float | None) -> str:
     if rate is None:  # drawn without the measured report
         return "hits not measured"
-    return "no cuts to hit" if not math.isfinite(rate) else f"{rate:.0%} of cuts hit"
+    return "no cuts in range" if not math.isfinite(rate) else f"{rate:.0%} of cuts hit"
 
 
 def _legend(draw, y: int, fonts, overview: bool) -> int:
@@ -280,6 +411,7 @@ def _legend(draw, y: int, fonts, overview: bool) -> int:
         ("tick", COLOURS["before"], "beat before alignment"),
         ("tick", COLOURS["after"], "beat after"),
         ("bar", COLOURS["stretch"], "time-stretch (+ faster, - slower)"),
+        ("flag", COLOURS["marker"], "marker"),
     ]
     if overview:
         items[3:3] = [
@@ -301,6 +433,8 @@ def _swatch(draw, shape: str, colour, x: int, y: int) -> None:
         draw.ellipse([x, y + 1, x + 10, y + 11], outline=colour, width=2)
     elif shape == "tick":
         draw.line([x + 5, y + 1, x + 5, y + 11], fill=colour, width=1)
+    elif shape == "flag":
+        draw.polygon([(x + 1, y + 1), (x + 9, y + 1), (x + 5, y + 9)], fill=colour)
     else:
         draw.line([x, y + 6, x + 11, y + 6], fill=colour, width=3)
 
@@ -312,14 +446,14 @@ def _strip(draw, view: _View, y: int, fonts, detailed: bool) -> int:
     """The whole range in one strip; `detailed` adds the beat lane (short ranges)."""
     frame = _Frame(LEFT, WIDTH - RIGHT, 0.0, view.duration)
     lanes = DETAIL_LANES if detailed else STRIP_LANES
-    top = y
+    if detailed:  # under the lanes they cross, so a beat on a cut stays visible over its line
+        top = y + lanes["cues"] + lanes["markers"]
+        _cut_lines(draw, view, frame, top, top + lanes["level"] + lanes["beats"])
     for name, height in lanes.items():
-        if name != "axis":
+        if name not in ("axis", "markers"):
             draw.text((8, y + 4), name, fill=COLOURS["dim"], font=fonts[13])
         _LANES[name](draw, view, frame, y, y + height, fonts)
         y += height
-    if detailed:
-        _cut_lines(draw, view, frame, top + lanes["cues"], y - lanes["axis"] - lanes["stretch"])
     return y + 16
 
 
@@ -336,6 +470,32 @@ def _cue_lane(draw, view: _View, frame: _Frame, top: int, bottom: int, fonts) ->
         detail = "" if cue.silent else f"seed {cue.seed}  {cue.tempo:.0f} bpm"
         if detail and x1 - x0 > draw.textlength(detail, font=fonts[11]) + 8:
             draw.text((x0 + 4, top + 20), detail, fill=COLOURS["dim"], font=fonts[11])
+
+
+def _marker_lane(draw, view: _View, frame: _Frame, top: int, bottom: int, fonts) -> None:
+    """A flag per marker, a dotted line down the lane (a cut's line is solid), and its name
+    where the room to the next marker allows, on a patch of background over what it crosses."""
+    shown = [m for m in view.markers if frame.holds(m.time)]
+    for i, marker in enumerate(shown):
+        x = frame.x(marker.time)
+        for y in range(top + 9, bottom, 4):
+            draw.line([x, y, x, min(y + 1, bottom)], fill=marker.colour)
+        draw.polygon([(x - 4, top + 1), (x + 4, top + 1), (x, top + 9)], fill=marker.colour)
+        room = (frame.x(shown[i + 1].time) if i + 1 < len(shown) else frame.right) - x - 10
+        label = _fitted(draw, marker.name, room, fonts[11])
+        if label:
+            width = draw.textlength(label, font=fonts[11])
+            draw.rectangle([x + 5, top, x + 7 + width, top + 12], fill=COLOURS["panel"])
+            draw.text((x + 6, top), label, fill=marker.colour, font=fonts[11])
+
+
+def _fitted(draw, text: str, room: float, font) -> str:
+    """`text`, or as much of it as fits in `room` pixels with an ellipsis ("" if none does)."""
+    if draw.textlength(text, font=font) <= room:
+        return text
+    while text and draw.textlength(text + "…", font=font) > room:
+        text = text[:-1]
+    return text + "…" if text else ""
 
 
 def _cuts_lane(draw, view: _View, frame: _Frame, top: int, bottom: int, fonts) -> None:
@@ -367,16 +527,24 @@ def _beat_lane(draw, view: _View, frame: _Frame, top: int, bottom: int, fonts) -
     middle = (top + bottom) // 2
     _scale_label(draw, frame, (top + middle) / 2, "before", fonts)
     _scale_label(draw, frame, (middle + bottom) / 2, "after", fonts)
+    aimed = np.array(sorted(c.time for c in view.cuts if c.target))
     for cue in view.cues:
         _ticks(draw, frame, cue.before, top + 4, middle - 2, COLOURS["before"])
-        _ticks(draw, frame, cue.after, middle + 2, bottom - 4, COLOURS["after"])
+        _ticks(draw, frame, cue.after, middle + 2, bottom - 4, COLOURS["after"], aimed)
 
 
-def _ticks(draw, frame: _Frame, times: np.ndarray, top: int, bottom: int, colour) -> None:
+def _ticks(draw, frame: _Frame, times, top: int, bottom: int, colour, aimed=None) -> None:
+    """A tick per beat; one on an aimed-at cut three pixels wide, over the cut's line."""
     for t in times:
         if frame.holds(float(t)):
             x = frame.x(float(t))
-            draw.line([x, top, x, bottom], fill=colour)
+            on_cut = aimed is not None and _near(aimed, float(t), BEAT_ON_CUT_SECONDS)
+            draw.line([x, top, x, bottom], fill=colour, width=3 if on_cut else 1)
+
+
+def _near(sorted_times: np.ndarray, t: float, within: float) -> bool:
+    i = int(np.searchsorted(sorted_times, t))
+    return any(abs(sorted_times[j] - t) <= within for j in (i - 1, i) if 0 <= j < len(sorted_times))
 
 
 def _cut_lines(draw, view: _View, frame: _Frame, top: int, bottom: int) -> None:
@@ -403,7 +571,7 @@ def _stretch_lane(draw, view: _View, frame: _Frame, top: int, bottom: int, fonts
         _scale_label(draw, frame, y, f"{'+' if sign > 0 else '-'}{view.bound:.0%}", fonts)
     draw.line([frame.left, middle, frame.right, middle], fill=COLOURS["grid"])
     _scale_label(draw, frame, middle, "0", fonts)
-    for cue in view.cues:
+    for cue in (c for c in view.cues if not c.silent):
         for t0, t1, factor in cue.pieces:
             if t1 < frame.t0 or t0 > frame.t1:
                 continue
@@ -421,20 +589,16 @@ def _axis_lane(draw, view: _View, frame: _Frame, top: int, bottom: int, fonts) -
     """Record timecodes under the strip, at a round step that leaves room for each label."""
     label_width = draw.textlength("00:00:00:00", font=fonts[11]) + 24
     step = _tick_step((frame.t1 - frame.t0) * label_width / max(frame.right - frame.left, 1))
-    first = math.ceil(frame.t0 / step - 1e-9) * step
-    t = first
-    while t <= frame.t1 + 1e-9:
+    for t, text in view.clock.ticks(frame.t0, frame.t1, step):
         x = frame.x(t)
         draw.line([x, top, x, top + 5], fill=COLOURS["grid"])
-        text = view.timecode(t)
         width = draw.textlength(text, font=fonts[11])
         left = min(max(x - width / 2, frame.left - 8), frame.right - width + 8)
         draw.text((left, top + 7), text, fill=COLOURS["dim"], font=fonts[11])
-        t += step
 
 
 def _tick_step(least: float) -> float:
-    """The smallest round step (seconds) at least `least` long."""
+    """The smallest round step (seconds of timecode) at least `least` long."""
     for step in (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600):
         if step >= least:
             return float(step)
@@ -443,6 +607,7 @@ def _tick_step(least: float) -> float:
 
 _LANES = {
     "cues": _cue_lane,
+    "markers": _marker_lane,
     "cuts": _cuts_lane,
     "level": _level_lane,
     "beats": _beat_lane,
@@ -452,6 +617,25 @@ _LANES = {
 
 
 # --- per-cue panels -----------------------------------------------------------------------
+
+
+def _rest_lines(view: _View, font) -> list[str]:
+    """The rests, which get no panel, as lines of text: where each is and how long."""
+    parts = [
+        f"{c.name} {view.timecode(c.start)} - {view.timecode(c.end)} ({c.end - c.start:.0f} s)"
+        for c in view.cues
+        if c.silent
+    ]
+    if not parts:
+        return []
+    lines = ["rests, silence over gaps or black:"]
+    for part in parts:
+        joined = f"{lines[-1]}   {part}"
+        if font.getlength(joined) <= WIDTH - LEFT - RIGHT:
+            lines[-1] = joined
+        else:
+            lines.append(part)
+    return lines
 
 
 def _panels(draw, view: _View, frames: list[_Frame], y: int, fonts) -> None:
@@ -476,9 +660,9 @@ def _panel(draw, view: _View, frame: _Frame, top: int, fonts) -> None:
     )
     draw.text((frame.left, top + 3), title, fill=COLOURS["text"], font=fonts[13])
     y = top + PANEL_LANES["title"]
-    beats_top = y
+    _cut_lines(draw, view, frame, y, y + PANEL_LANES["beats"])  # under the beats: hits show
+    _marker_lane(draw, view, frame, y, y + PANEL_LANES["beats"], fonts)
     for name in ("beats", "stretch", "axis"):
         height = PANEL_LANES[name]
         _LANES[name](draw, view, frame, y, y + height, fonts)
         y += height
-    _cut_lines(draw, view, frame, beats_top, beats_top + PANEL_LANES["beats"])

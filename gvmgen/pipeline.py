@@ -21,7 +21,6 @@ import json
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,13 +28,24 @@ import numpy as np
 
 from gvmgen import outputs
 from gvmgen.analysis import Analysis, analyze_edit, is_timeline, load_edit
+from gvmgen.concurrency import Timings, parallel_map, timed
 from gvmgen.conditioning import cue_cut_times
-from gvmgen.cues import BATCH_CUE_SECONDS, Cue, CutMark, analysis_holes, plan_cues
-from gvmgen.engines import EngineChoice, EngineRegistry
+from gvmgen.cues import Cue, CuePlan, analysis_holes, plan_cues
+from gvmgen.delivery import cue_terms, dialogue_regions, placed_first
+from gvmgen.engines import EngineRegistry
 from gvmgen.errors import InputError, Paused
 from gvmgen.media.audio import DELIVERY_RATE
-from gvmgen.progress import Parts, Pump, Update, check_cancel, check_pause
-from gvmgen.rendering import RenderedCue, parallel_map, render_takes, timed
+from gvmgen.progress import (
+    Parts,
+    ProgressFn,
+    Pump,
+    Update,
+    check_cancel,
+    check_pause,
+    scaled,
+    span,
+)
+from gvmgen.rendering import RenderedCue, render_takes
 from gvmgen.schema import (
     CueMetrics,
     CueReport,
@@ -46,13 +56,13 @@ from gvmgen.schema import (
     TakeInfo,
     parse_request,
 )
+from gvmgen.score_plan import ScorePlan, Take
+from gvmgen.timeline.markers import read_conventions
 
 OnEvent = Callable[[ProgressEvent], None]
 
 CUE_MARKER_PREFIX = "cue"
 SILENCE_ENGINE = "silence"  # what the report names as the maker of a rest
-# The whole job's progress: reading and cuts, then the cues, then measuring and writing.
-PREPARED, RENDERED, WRITTEN = 0.10, 0.85, 0.97
 
 
 class Scorer:
@@ -73,6 +83,7 @@ class Scorer:
         on_event: OnEvent | None = None,
         cancel: threading.Event | None = None,
         pause: threading.Event | None = None,
+        progress_from: float = 0.0,
     ) -> ScoreResult:
         """Score `request.input` into `request.out_dir`.
 
@@ -80,6 +91,8 @@ class Scorer:
         step (about a second) with `Cancelled`, leaving the output folder as it was. Setting
         `pause` lets the cue being rendered finish and be checkpointed, then stops with
         `Paused`: nothing shows in the output folder, and the same `job_id` resumes the job.
+        `progress_from`: the fraction an earlier, interrupted attempt of this job reached; its
+        listeners never see less.
         """
         request = request if isinstance(request, ScoreRequest) else parse_request(request)
         job_id = request.job_id or uuid.uuid4().hex[:12]
@@ -90,7 +103,7 @@ class Scorer:
             if on_event is not None:
                 on_event(ProgressEvent(job_id=job_id, eta_seconds=eta, **vars(update)))
 
-        pump = Pump(deliver)
+        pump = Pump(deliver, start=progress_from)
         return pump.run(lambda: _score_job(request, job_id, self.engines, pump, pause), cancel)
 
 
@@ -104,43 +117,6 @@ def score(
 ) -> ScoreResult:
     """One job with its own engines (a service keeps a `Scorer` instead)."""
     return Scorer(engines).score(request, on_event=on_event, cancel=cancel, pause=pause)
-
-
-@dataclass
-class _Run:
-    """The state of one scoring job, shared by the step helpers below."""
-
-    request: ScoreRequest
-    job_id: str
-    edit: object
-    analysis: Analysis
-    choice: EngineChoice
-    cues: list[Cue]
-    pump: Pump
-    takes: list[tuple[int, int]] = field(default_factory=list)  # (take number, seed)
-    job: outputs.Job | None = None
-    seconds: dict[str, float] = field(default_factory=dict)
-    pause: threading.Event | None = None  # set: stop at the next cue boundary, keep the stage
-
-    @property
-    def rate(self) -> float:
-        return float(self.edit.rate)
-
-    @property
-    def stop(self) -> threading.Event:
-        return self.pump.stop
-
-    @property
-    def out_dir(self) -> Path:
-        return Path(self.request.out_dir).resolve()
-
-    def cue_seconds(self, cue: Cue) -> tuple[float, float]:
-        return cue.start / self.rate, cue.frames / self.rate
-
-    def post(self, stage: str, fraction: float, message: str, cue=None, take=None) -> None:
-        """Report a step (any thread) and stop here if the job was cancelled."""
-        self.pump.post(Update(stage, fraction, message, cue, take))
-        check_cancel(self.stop)
 
 
 def _score_job(
@@ -157,28 +133,54 @@ def _score_job(
     if done is not None:
         pump.post(Update("done", 1.0, "done: this job had finished before"))
         return done
-    run = _prepare(request, job_id, engines, previous, pump)
-    run.pause = pause
+    seconds: Timings = {}
+    plan = _prepare(request, job_id, engines, previous, pump, seconds)
+    fingerprint = _fingerprint(plan)
     with outputs.user_os_errors(out_dir), outputs.Job.open(out_dir, job_id) as job:
-        job.check_request(_fingerprint(run))  # before this run touches anything there
+        job.check_request(fingerprint)  # before this run touches anything there
         try:
             done = _finished(outputs.read_previous(out_dir), job_id)  # finished meanwhile?
             if done is not None:
                 job.discard()
                 pump.post(Update("done", 1.0, "done: this job had finished before"))
                 return done
-            run.job = job
-            run.takes = job.resume_or_reserve(
-                _fingerprint(run), request.takes, lambda used: _choose_seeds(request, used)
+            takes = job.resume_or_reserve(
+                fingerprint, request.takes, lambda used: _choose_seeds(request, used)
             )
-            takes = render_takes(run, PREPARED, RENDERED)
+            rendered = render_takes(
+                plan,
+                takes,
+                job,
+                pump.post,
+                stop=pump.stop,
+                pause=pause,
+                seconds=seconds,
+                span=span("job", "render"),
+            )
             check_pause(pause)  # every cue is checkpointed: the rerun only writes
-            return _write_outputs(run, takes, job)
+            takes, rendered = placed_first(plan, takes, rendered)
+            return _write_outputs(plan, takes, rendered, job, pump, seconds)
         except Paused:
             raise  # the stage and its checkpoints stay for the rerun; nothing was committed
         except BaseException:
             job.discard()
             raise
+
+
+def _step(pump: Pump, update: Update) -> None:
+    """Report a step of the job (any thread), and stop here if the job was cancelled."""
+    pump.post(update)
+    check_cancel(pump.stop)
+
+
+def _poster(pump: Pump, stage: str) -> ProgressFn:
+    """`progress(fraction of the job, message)` posting steps of `stage`."""
+    return lambda fraction, message: pump.post(Update(stage, fraction, message))
+
+
+def _stepper(pump: Pump, stage: str) -> ProgressFn:
+    """`_poster`, and each step is also where a cancelled job stops."""
+    return lambda fraction, message: _step(pump, Update(stage, fraction, message))
 
 
 def _finished(previous: outputs.PreviousScore | None, job_id: str) -> ScoreResult | None:
@@ -207,9 +209,15 @@ def _take_loudness_of(info: TakeInfo, latest: ScoreResult) -> float:
     return info.loudness_lufs if info.loudness_lufs is not None else latest.loudness_lufs
 
 
-def _prepare(request, job_id: str, engines: EngineRegistry, previous, pump: Pump) -> _Run:
+def _prepare(
+    request: ScoreRequest,
+    job_id: str,
+    engines: EngineRegistry,
+    previous: outputs.PreviousScore | None,
+    pump: Pump,
+    seconds: Timings,
+) -> ScorePlan:
     """Everything that can fail because of the user's input, before a single file is written."""
-    seconds: dict[str, float] = {}
     with timed(seconds, "timeline"):
         range_text = _range_to_score(request, previous)
         edit = load_edit(request.input, range_text, request.allow_missing_media, rate=request.rate)
@@ -217,27 +225,46 @@ def _prepare(request, job_id: str, engines: EngineRegistry, previous, pump: Pump
         _check_same_range(previous, request, edit)
     with timed(seconds, "engine"):
         choice = engines.choose(request.engine)
-    pump.post(Update("timeline", 0.02, f"engine: {choice.reason}"))
+    pump.post(Update("timeline", span("job", "timeline")[1], f"engine: {choice.reason}"))
     with timed(seconds, "cuts"):
         kind = "timeline" if is_timeline(request.input) else "video"
         analysis = analyze_edit(
             edit,
             Path(request.input),
             kind,
-            progress=lambda f, m: pump.post(Update("cuts", 0.02 + 0.07 * f, m)),
+            progress=scaled(_poster(pump, "cuts"), *span("job", "cuts")),
             cancel=pump.stop,
         )
-    pump.post(Update("cuts", 0.09, f"{len(analysis.cuts)} cuts in {analysis.duration:.1f} s"))
-    cues = _plan(edit, analysis, choice.engine, request.mode)
+    found = f"{len(analysis.cuts)} cuts in {analysis.duration:.1f} s"
+    pump.post(Update("cuts", span("job", "cuts")[1], found))
+    conventions = read_conventions(edit.markers)
+    cue_plan = _plan(edit, analysis)
+    cues = cue_plan.cues
     if all(c.silent for c in cues):  # a take of pure silence is no score (and has no loudness)
         raise InputError(
             f"{Path(request.input).name}: the range has no picture (gap or black throughout), "
             "so there is nothing to score; choose a range with picture (--range)",
             field="range",
         )
-    run = _Run(request, job_id, edit, analysis, choice, cues, pump, seconds=seconds)
-    run.post("plan", PREPARED, f"plan: {len(cues)} cue(s)")
-    return run
+    with timed(seconds, "dialogue"):
+        dialogue = dialogue_regions(edit, request.ducking)
+    if dialogue:
+        found = f"dialogue: {len(dialogue)} region(s) to duck under"
+        pump.post(Update("cuts", span("job", "cuts")[1], found))
+    plan = ScorePlan(
+        request,
+        job_id,
+        edit,
+        analysis,
+        choice,
+        cues,
+        (*cue_plan.warnings, *conventions.warnings),
+        controls=request.controls(),
+        control_changes=conventions.control_changes,
+        dialogue=dialogue,
+    )
+    _step(pump, Update("plan", span("job", "plan")[1], f"plan: {len(cues)} cue(s)"))
+    return plan
 
 
 def _range_to_score(request: ScoreRequest, previous: outputs.PreviousScore | None) -> str | None:
@@ -253,19 +280,23 @@ def _range_to_score(request: ScoreRequest, previous: outputs.PreviousScore | Non
     return request.range or f"{previous.range_in}-{previous.range_out}"
 
 
-def _plan(edit, analysis: Analysis, engine, mode: str) -> list[Cue]:
+def _plan(edit, analysis: Analysis) -> CuePlan:
+    """The cues: one per `cue` marker's section, rests over gaps and long black; the same for a
+    batch and for a range of the same pictures (no engine window splits a section)."""
     rate = float(edit.rate)
     total = round(edit.duration.to_seconds() * rate)
-    marks = [CutMark(c.frame, c.score if c.kind == "shot" else 1.0) for c in analysis.cuts]
     markers = [
         (round(m.time.to_seconds() * rate), m.name)
         for m in edit.markers
         if m.name.strip().lower().startswith(CUE_MARKER_PREFIX)
     ]
-    window, holes = engine.window_seconds, []
-    if mode == ScoreMode.BATCH.value:  # a whole timeline: rests over its gaps and long black
-        window, holes = min(window, BATCH_CUE_SECONDS), analysis_holes(analysis)
-    return plan_cues(total, rate, marks, markers, max_seconds=window, holes=holes)
+    # a tempo marker starts a new cue: one cue keeps one tempo, the next segues in at another
+    markers += [
+        (round(c.time * rate), c.marker)
+        for c in read_conventions(edit.markers).control_changes
+        if c.control == "tempo" and 0 < round(c.time * rate) < total
+    ]
+    return plan_cues(total, rate, markers, analysis_holes(analysis))
 
 
 def _choose_seeds(request: ScoreRequest, used: set[int]) -> list[int]:
@@ -281,26 +312,38 @@ def _choose_seeds(request: ScoreRequest, used: set[int]) -> list[int]:
     return seeds
 
 
-def _fingerprint(run: _Run) -> str:
+def _fingerprint(plan: ScorePlan) -> str:
     """What makes a job's audio: a rerun under the same job id must ask for the same."""
     from gvmgen.analysis import range_timecodes
 
-    r = run.request
+    r = plan.request
     what = {
         "input": str(Path(r.input).resolve()),
-        "range": range_timecodes(run.edit),
+        "range": range_timecodes(plan.edit),
         "mode": r.mode,
-        "engine": run.choice.engine.name,
+        "engine": plan.engine.name,
         "takes": r.takes,
         "seed": r.seed,
         "max_stretch": r.max_stretch,
         "target_lufs": r.target_lufs,
         "allow_missing_media": r.allow_missing_media,
-        "cues": [(c.start, c.frames) for c in run.cues],
+        "cues": [(c.start, c.frames) for c in plan.cues],
     }
     if r.rate is not None:  # only when given, so jobs staged before the field keep their key
         what["rate"] = r.rate
+    # the controls, likewise only when they differ from a request made before they existed
+    asked = {f: getattr(r, f) for f in CONTROL_FIELDS if getattr(r, f) != _default(f)}
+    if asked or plan.control_changes:
+        what["controls"] = asked
+        what["control_markers"] = [(c.time, c.control, str(c.value)) for c in plan.control_changes]
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:20]
+
+
+CONTROL_FIELDS = ("mood", "intensity", "tempo", "duck_db", "loudness")
+
+
+def _default(field_name: str):
+    return ScoreRequest.model_fields[field_name].default
 
 
 def _check_same_range(previous: outputs.PreviousScore, request: ScoreRequest, edit) -> None:
@@ -317,42 +360,66 @@ def _check_same_range(previous: outputs.PreviousScore, request: ScoreRequest, ed
         )
 
 
-def _write_outputs(run: _Run, takes: list[list[RenderedCue]], job: outputs.Job) -> ScoreResult:
+def _write_outputs(
+    plan: ScorePlan,
+    takes: list[Take],
+    rendered: list[list[RenderedCue]],
+    job: outputs.Job,
+    pump: Pump,
+    seconds: Timings,
+) -> ScoreResult:
     """Measure and stage every take, then commit under the folder's lock: the report lists the
     takes on disk now (another job may have committed since this one started)."""
     from gvmgen import report
 
-    run.post("write", RENDERED, "measuring and writing")
-    with timed(run.seconds, "write"):
-        ours = _write_takes(run, takes, job)
-        check_cancel(run.stop)
-        with outputs.folder_lock(run.out_dir):
-            run.post("write", WRITTEN, "writing the timeline and report")
-            previous = outputs.read_previous(run.out_dir)
+    _step(pump, Update("write", span("job", "measure")[0], "measuring and writing"))
+    with timed(seconds, "write"):
+        ours = _write_takes(plan, takes, rendered, job, pump, seconds)
+        check_cancel(pump.stop)
+        with outputs.folder_lock(plan.out_dir):
+            writing = span("job", "write")[0]
+            _step(pump, Update("write", writing, "writing the timeline and report"))
+            previous = outputs.read_previous(plan.out_dir)
             infos = _merged_takes(previous, ours)
-            result = report.build_result(run, infos, ours[0].cues, takes, ours[0].loudness_lufs)
-            ours[0].loudness_lufs = result.loudness_lufs
-            if run.request.preview and result.preview is None:
-                result.warnings.append("preview: only a video input gets preview.mp4")
-            _write_all(run, result, takes, job)
+            first = ours[0]  # the take this job places on the track
+            result = report.build_result(
+                plan, first.take, infos, first.cues, first.loudness_lufs, seconds
+            )
+            result.warnings.extend(_chain_warnings(takes, rendered))
+            _write_all(plan, takes, result, rendered, job, pump)
             job.commit()
-    run.pump.post(Update("done", 1.0, "done"))
+    pump.post(Update("done", 1.0, "done"))
     return result
 
 
-def _write_all(run: _Run, result: ScoreResult, takes, job: outputs.Job) -> None:
+def _chain_warnings(takes: list[Take], rendered: list[list[RenderedCue]]) -> list[str]:
+    """What the audio chain did instead of what was asked, per cue (and take, if several)."""
+    several = len(takes) > 1
+    return [
+        f"take {take}, {warning}" if several else warning
+        for (take, _), cues in zip(takes, rendered, strict=True)
+        for cue in cues
+        for warning in cue.warnings
+    ]
+
+
+def _write_all(
+    plan: ScorePlan,
+    takes: list[Take],
+    result: ScoreResult,
+    rendered: list[list[RenderedCue]],
+    job: outputs.Job,
+    pump: Pump,
+) -> None:
     """The timelines, picture, preview and report, staged; an extra timeline format that could
     not be written becomes a warning in the report (score.otio holds everything)."""
     from gvmgen import report
     from gvmgen.atomic import write_text_atomic
 
     asked = list(result.extra_timelines)
-    span = (1.0 - WRITTEN) * 0.9  # leaves room before "done"
-
-    def progress(fraction: float, message: str) -> None:
-        run.post("write", WRITTEN + span * fraction, message)
-
-    report.write_all(run, result, takes, job.out, progress)
+    in_job = scaled(_stepper(pump, "write"), *span("job", "write"))
+    progress = scaled(in_job, *span("write", "files"))  # leaves room before "done"
+    report.write_all(plan, [t for t, _ in takes], result, rendered[0], job.out, progress)
     dropped = [Path(p).name for p in asked if p not in result.extra_timelines]
     if dropped:
         result.warnings.extend(
@@ -368,52 +435,64 @@ def _merged_takes(previous: outputs.PreviousScore | None, ours: list[TakeInfo]) 
     return sorted([t for t in kept if t.take not in mine] + ours, key=lambda t: t.take)
 
 
-def _write_takes(run: _Run, takes, job: outputs.Job) -> list[TakeInfo]:
+def _write_takes(
+    plan: ScorePlan,
+    takes: list[Take],
+    rendered: list[list[RenderedCue]],
+    job: outputs.Job,
+    pump: Pump,
+    seconds: Timings,
+) -> list[TakeInfo]:
     """Every take's WAVs into the stage, and every take's cues measured on them."""
-    from gvmgen.media.audio import write_wav
+    from gvmgen import delivery
 
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    wavs = {}
-    for (take, _), cues in zip(run.takes, takes, strict=True):
+    wavs, written = {}, {}
+    for (take, _), cues in zip(takes, rendered, strict=True):
         folder = Path("takes") / outputs.take_dir_name(take)
-        for cue, rendered in zip(run.cues, cues, strict=True):
-            relative = folder / outputs.cue_wav_name(cue.index)
-            write_wav(job.out / relative, rendered.audio, DELIVERY_RATE)
-            wavs[take, cue.index] = str(run.out_dir / relative)
+        for cue, audio in zip(plan.cues, cues, strict=True):
+            placed, clean = delivery.write_cue_wavs(job.out, folder, plan, cue, audio.audio)
+            written[take, cue.index] = (placed, clean)
+            wavs[take, cue.index] = str(plan.out_dir / placed)
     jobs = [
-        (take, cue, rendered)
-        for (take, _), cues in zip(run.takes, takes, strict=True)
-        for cue, rendered in zip(run.cues, cues, strict=True)
+        (take, cue, audio)
+        for (take, _), cues in zip(takes, rendered, strict=True)
+        for cue, audio in zip(plan.cues, cues, strict=True)
     ]
-    parts = Parts({(t, c.index): float(c.frames) for t, c, _ in jobs}, RENDERED, WRITTEN)
+    weights = {(t, c.index): float(c.frames) for t, c, _ in jobs}
+    parts = Parts(weights, *span("job", "measure"))
 
-    def measured(job) -> CueReport:
-        take, cue, rendered = job
+    def measured(item: tuple[int, Cue, RenderedCue]) -> CueReport:
+        take, cue, audio = item
         whole = parts.advance((take, cue.index), 0.0)
-        run.post("write", whole, f"take {take} {cue.name}: measuring", cue.index, take)
-        cue_report = _cue_report(run, cue, rendered, wavs[take, cue.index], take)
+        _step(pump, Update("write", whole, f"take {take} {cue.name}: measuring", cue.index, take))
+        placed, clean = written[take, cue.index]
+        cue_report = _cue_report(plan, cue, audio, wavs[take, cue.index], take, seconds)
+        if clean is not None:
+            cue_report.clean_wav = str(plan.out_dir / clean)
+        delivery.stamp_cue_wavs(job.out, plan, cue, cue_report, placed, clean)
         whole = parts.advance((take, cue.index), 1.0)
-        run.post("write", whole, f"take {take} {cue.name}: measured", cue.index, take)
+        _step(pump, Update("write", whole, f"take {take} {cue.name}: measured", cue.index, take))
         return cue_report
 
     def one(item):  # each take's whole-track loudness first, beside the cues' measures
         kind, what = item
         return _track_loudness(what) if kind == "take" else measured(what)
 
-    done = parallel_map(one, [("take", t) for t in takes] + [("cue", j) for j in jobs])
-    loudness, reports = done[: len(takes)], done[len(takes) :]
-    n = len(run.cues)
+    done = parallel_map(one, [("take", t) for t in rendered] + [("cue", j) for j in jobs])
+    loudness, reports = done[: len(rendered)], done[len(rendered) :]
+    n = len(plan.cues)
     return [
         TakeInfo(
             take=take,
             seed=seed,
-            wavs=[wavs[take, c.index] for c in run.cues],
+            wavs=[wavs[take, c.index] for c in plan.cues],
             created=now,
-            job_id=run.job_id,
+            job_id=plan.job_id,
             cues=reports[i * n : (i + 1) * n],
             loudness_lufs=loudness[i],
         )
-        for i, (take, seed) in enumerate(run.takes)
+        for i, (take, seed) in enumerate(takes)
     ]
 
 
@@ -424,29 +503,34 @@ def _track_loudness(cues: list[RenderedCue]) -> float:
     return round(integrated_lufs(track, DELIVERY_RATE), 2)
 
 
-def _cue_report(run: _Run, cue: Cue, rendered: RenderedCue, wav: str, take: int) -> CueReport:
+def _cue_report(
+    plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str, take: int, seconds: Timings
+) -> CueReport:
     """Metrics re-measured on the delivered audio, never taken from the plan."""
     from gvmgen.align import integrated_lufs, measure_alignment
 
     if cue.silent:
-        return _rest_report(run, cue, rendered, wav, take)
-    start, duration = run.cue_seconds(cue)
-    cuts = cue_cut_times(run.analysis, start, duration)
-    plan = rendered.alignment.plan
-    with timed(run.seconds, "measure"):
-        metrics = measure_alignment(rendered.audio, DELIVERY_RATE, cuts, fps=run.rate, plan=plan)
+        return _rest_report(plan, cue, rendered, wav, take)
+    start, duration = plan.cue_seconds(cue)
+    cuts = cue_cut_times(plan.analysis, start, duration)
+    aimed = rendered.alignment.plan
+    with timed(seconds, "measure"):
+        metrics = measure_alignment(rendered.audio, DELIVERY_RATE, cuts, fps=plan.rate, plan=aimed)
         loudness = integrated_lufs(rendered.audio, DELIVERY_RATE)
     # the cuts the delivered 48 kHz audio misses (the plan's `unhit` is at the engine's rate)
     unhit = [round(c["time"], 3) for c in metrics.per_cut if not c["hit"]]
     return CueReport(
         **CueMetrics.measured(metrics, round(loudness, 2), unhit),
-        **_placement(run, cue, rendered, wav, take),
-        engine=run.choice.engine.name,
+        **_placement(plan, cue, rendered, wav, take),
+        **cue_terms(plan, rendered.audio, silent=False),
+        engine=plan.engine.name,
         tempo=round(rendered.tempo, 2),
     )
 
 
-def _rest_report(run: _Run, cue: Cue, rendered: RenderedCue, wav: str, take: int) -> CueReport:
+def _rest_report(
+    plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str, take: int
+) -> CueReport:
     """A rest: no music made, no cut aimed at, so no hit rate or loudness to claim."""
     return CueReport(
         hit_rate_1frame=None,
@@ -456,24 +540,25 @@ def _rest_report(run: _Run, cue: Cue, rendered: RenderedCue, wav: str, take: int
         mean_stretch=0.0,
         splices=0,
         loudness_lufs=None,
-        **_placement(run, cue, rendered, wav, take),
+        **_placement(plan, cue, rendered, wav, take),
+        **cue_terms(plan, rendered.audio, silent=True),
         engine=SILENCE_ENGINE,
         tempo=0.0,
         silent=True,
     )
 
 
-def _placement(run: _Run, cue: Cue, rendered: RenderedCue, wav: str, take: int) -> dict:
+def _placement(plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str, take: int) -> dict:
     from gvmgen.analysis import timecode_at
 
-    start, duration = run.cue_seconds(cue)
+    start, duration = plan.cue_seconds(cue)
     return {
         "index": cue.index,
         "name": cue.name,
         "start": start,
         "duration": duration,
-        "record_in": timecode_at(run.edit, cue.start),
-        "record_out": timecode_at(run.edit, cue.end),
+        "record_in": timecode_at(plan.edit, cue.start),
+        "record_out": timecode_at(plan.edit, cue.end),
         "seed": rendered.seed,
         "take": take,
         "wav": wav,

@@ -1,9 +1,12 @@
 """Progress callbacks and cancellation: the few names every layer shares (standard library only).
 
 Engines, the model's sampler, analysis and alignment report `progress(fraction, message)` with
-`fraction` in [0, 1] of their own work, and call `check_cancel(cancel)` between steps. The
-pipeline weighs these into the whole job's fraction (`Parts`) and a `Pump` delivers them on the
-calling thread, where they become `gvmgen.schema.ProgressEvent`s.
+`fraction` in [0, 1] of their own work, and call `check_cancel(cancel)` between steps. Where
+each piece of work lies on the progress bar is one table, `STAGE_WEIGHTS`: every place maps its
+own [0, 1] onto its stage with `scaled(progress, *span(table, stage))`. The pipeline weighs the
+parts done on many threads into the whole job's fraction (`Parts`), and a `Pump` delivers them
+on the calling thread, where they become `gvmgen.schema.ProgressEvent`s. The Pump is the one
+place that keeps the fraction from going backwards.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from typing import TypeVar
 from gvmgen.errors import Cancelled, Paused
 
 __all__ = [
+    "STAGE_WEIGHTS",
     "Cancelled",
     "Parts",
     "Paused",
+    "Post",
     "ProgressFn",
     "Pump",
     "Update",
@@ -28,12 +33,34 @@ __all__ = [
     "check_pause",
     "report",
     "scaled",
+    "span",
 ]
 
 T = TypeVar("T")
 
 # progress(fraction of this piece of work in [0, 1], message)
 ProgressFn = Callable[[float, str], None]
+
+# The progress bar: each table's stages in the order they run, with their weights (shares of
+# the table's whole). "job" is the whole bar; a cue's stages share that cue's part of the job's
+# "render" (GVMGen's time is all in the model, the arranger's in alignment); "level" and "write"
+# split those stages; "model" is GVMGen's sampler (the LM steps, then EnCodec's one decode).
+# Adding a stage is one more (name, weight) pair here, and `span(table, name)` where it runs.
+STAGE_WEIGHTS: dict[str, tuple[tuple[str, int], ...]] = {
+    "job": (
+        ("timeline", 2),
+        ("cuts", 7),
+        ("plan", 1),
+        ("render", 75),
+        ("measure", 12),
+        ("write", 3),
+    ),
+    "cue on a GPU": (("generate", 90), ("align", 8), ("level", 2)),
+    "cue on a CPU": (("generate", 35), ("align", 50), ("level", 15)),
+    "level": (("resample", 2), ("loudness", 8)),
+    "write": (("files", 9), ("commit", 1)),
+    "model": (("lm", 95), ("decode", 5)),
+}
 
 
 def check_cancel(cancel: threading.Event | None) -> None:
@@ -62,6 +89,18 @@ def scaled(progress: ProgressFn | None, start: float, end: float) -> ProgressFn 
     return lambda fraction, message: progress(start + (end - start) * fraction, message)
 
 
+def span(table: str, stage: str) -> tuple[float, float]:
+    """Where `stage` lies in [0, 1] of its table's work, by `STAGE_WEIGHTS`."""
+    weights = STAGE_WEIGHTS[table]
+    total = sum(w for _, w in weights)
+    before = 0
+    for name, weight in weights:
+        if name == stage:
+            return before / total, (before + weight) / total
+        before += weight
+    raise KeyError(f"no stage {stage!r} in the {table!r} progress table")
+
+
 @dataclass(frozen=True)
 class Update:
     """One step of a job: the stage, which cue and take, and the fraction of the whole job."""
@@ -73,11 +112,14 @@ class Update:
     take: int | None = None
 
 
+Post = Callable[[Update], None]  # hands a step to the job's listener (`Pump.post`), any thread
+
+
 class Parts:
     """The whole job's fraction from parts done on any thread.
 
-    `weights` give each part's share of `[start, end]` of the job; each part's own fraction
-    only ever grows, so the sum never goes backwards whatever order the threads report in.
+    `weights` give each part's share of `[start, end]` of the job. Threads may report out of
+    order; the `Pump` the fractions go to keeps them from going backwards.
     """
 
     def __init__(self, weights: dict[Hashable, float], start: float, end: float):
@@ -90,7 +132,7 @@ class Parts:
     def advance(self, key: Hashable, fraction: float) -> float:
         """Record part `key` as `fraction` done; the whole job's fraction now."""
         with self._lock:
-            self.done[key] = max(self.done[key], min(max(fraction, 0.0), 1.0))
+            self.done[key] = min(max(fraction, 0.0), 1.0)
             return self.start + sum(self.share[k] * d for k, d in self.done.items())
 
 
@@ -98,16 +140,21 @@ class Pump:
     """Runs a job on a worker thread and delivers its updates on the calling thread.
 
     Workers `post()` from any thread; `run()` hands each update to `deliver(update, eta)` in
-    order, with the fraction never below one delivered before, and repeats the latest one when
-    a second passes without news, so a listener is never left in silence. Setting `cancel`
-    sets `stop`, which the work checks between steps.
+    order, with the fraction never below `start` or one delivered before (the one place the
+    never-backwards rule lives), and repeats the latest one when a second passes without
+    news, so a listener is never left in silence. Setting `cancel` sets `stop`, which the work
+    checks between steps.
+
+    :param start: the fraction a resumed job had reached before: its kept cues are reported
+        again from 0, and a listener must not see the bar go back.
     """
 
     HEARTBEAT = 1.0  # s without an update before the latest is repeated
     POLL = 0.05  # s between looks at `cancel`
 
-    def __init__(self, deliver: Callable[[Update, float | None], None]):
+    def __init__(self, deliver: Callable[[Update, float | None], None], start: float = 0.0):
         self.deliver = deliver
+        self.start = start
         self.stop = threading.Event()
         self._queue: queue.SimpleQueue[Update] = queue.SimpleQueue()
         self._last: Update | None = None
@@ -147,8 +194,9 @@ class Pump:
             quiet_since = time.monotonic()
 
     def _send(self, update: Update, began: float) -> None:
-        if self._last is not None and update.fraction < self._last.fraction:
-            update = replace(update, fraction=self._last.fraction)
+        floor = self.start if self._last is None else self._last.fraction
+        if update.fraction < floor:
+            update = replace(update, fraction=floor)
         self._last = update
         elapsed = time.monotonic() - began
         eta = elapsed * (1 - update.fraction) / update.fraction if update.fraction >= 0.05 else None

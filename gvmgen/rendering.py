@@ -1,39 +1,60 @@
 """Rendering takes: each cue generated, aligned to its cuts, levelled, and joined at 48 kHz.
 
+`render_takes(plan, takes, checkpoints, post, stop=, pause=, seconds=)` is the entry. The audio
+goes through these stages, one function each, every one taking the previous stage's value:
+
+    a cue of music:  generate → align → level        `generated` → `aligned` → `levelled`
+                     (RenderedCue: `_music_cue` chains them and checkpoints the result)
+    a rest:          exact-length silence              `rest`
+    a take:          release before rests → join       `joined` (`released`, `join_cues`)
+
+The values between them: `CueConditioning` → `Generated` (the engine's audio and beats) →
+`AlignmentResult` (at the engine's rate) → levelled 48 kHz audio → `RenderedCue` → the take's
+`RenderedCue`s cut back from one track. A new stage of the audio chain (align → ending →
+loudness → duck → stems) is one more function called from `_music_cue` in that order, taking
+and returning audio; its share of a cue's progress is one line in `progress.STAGE_WEIGHTS`.
+
 Cues of an engine that continues music (GVMGen) go in order, every take continuing its own
-previous cue, and the takes of one cue in one batched pass when the engine can; independent
-cues (the arranger) render one per core. Every finished cue is checkpointed in the job's
-staging folder and taken from there when a killed job runs again: as plain arrays and JSON
-(`cue_arrays` / `cue_from_arrays`), never a pickle, so a checkpoint cannot run code on load.
-A job's `pause` is looked at only before a cue begins, so a pause lets the cues already begun
-finish and be checkpointed.
+previous cue (`prompt`), and the takes of one cue in one batched pass when the engine can;
+independent cues (the arranger) render one per core. Every finished cue is checkpointed through
+`Checkpoints` (the job's staging folder) and taken from there when a killed job runs again: as
+plain arrays and JSON (`cue_arrays` / `cue_from_arrays`), never a pickle, so a checkpoint cannot
+run code on load. A job's `pause` is looked at only before a cue begins, so a pause lets the
+cues already begun finish and be checkpointed. Each progress step is also where a cancelled
+job stops (`CueProgress.at`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from gvmgen.concurrency import Timings, parallel_map, timed
 from gvmgen.conditioning import cue_conditioning, cue_cut_times
 from gvmgen.cues import Cue
-from gvmgen.engines import TakesInOnePass
+from gvmgen.engines import CueConditioning, MusicEngine, TakesInOnePass
 from gvmgen.media.audio import DELIVERY_RATE, resample
-from gvmgen.progress import Parts, ProgressFn, check_pause
+from gvmgen.progress import (
+    Parts,
+    Post,
+    ProgressFn,
+    Update,
+    check_cancel,
+    check_pause,
+    scaled,
+    span,
+)
+from gvmgen.score_plan import ScorePlan, Take
 
 TAIL_SECONDS = 1.5  # each cue rings on this long under the next one's first downbeat
 RELEASE_SECONDS = 0.5  # into a rest, music fades to nothing over this (then digital silence)
 PROMPT_SECONDS = 10.0  # how much of the previous cue an engine that continues music hears
-MAX_WORKERS = 4  # cues rendered at once when they are independent
-# Of one cue's share: (generate, align, level); GVMGen's time is all in the model.
-CUE_SHARES = {True: (0.90, 0.08, 0.02), False: (0.35, 0.50, 0.15)}
-_TIMING_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -43,6 +64,23 @@ class RenderedCue:
     tempo: float
     alignment: object  # gvmgen.align.AlignmentResult (engine rate)
     silent: bool = False  # a rest: zeros, no engine, no alignment to speak of
+    warnings: tuple[str, ...] = ()  # what the chain had to do instead, in words (the report's)
+
+
+class Generated(NamedTuple):
+    """What the engine made for one cue: audio `[C, N]` at its rate, and its beats when it
+    knows them (the arranger does; None: the aligner tracks them)."""
+
+    audio: np.ndarray
+    beats: object  # gvmgen.align.BeatGrid | None
+
+
+class Checkpoints(Protocol):
+    """Where finished cues are kept for a rerun of the job (`gvmgen.outputs.Job`)."""
+
+    def save_cue(self, take: int, cue_index: int, arrays: dict[str, np.ndarray]) -> None: ...
+
+    def load_cue(self, take: int, cue_index: int) -> dict[str, np.ndarray] | None: ...
 
 
 def cue_arrays(rendered: RenderedCue) -> dict[str, np.ndarray]:
@@ -122,73 +160,151 @@ def _decode(node, arrays, kinds: dict[str, type]):
     return kinds[node["kind"]](**values)
 
 
-class _CueSteps:
-    """Progress of one cue of one take: its share of the job, split generate/align/level."""
+class CueProgress:
+    """Progress of one cue of one take: its share of the job, split into the stages of the
+    progress table `table` ("cue on a GPU" or "cue on a CPU", see `progress.STAGE_WEIGHTS`).
 
-    def __init__(self, run, parts: Parts, take: int, cue: Cue):
-        self.run, self.parts, self.take, self.cue = run, parts, take, cue
-        self.shares = CUE_SHARES[bool(run.choice.engine.needs_gpu)]
+    Every step is posted and is also a point where a cancelled job stops (`stop` set).
+    """
+
+    def __init__(
+        self, parts: Parts, take: int, cue: Cue, table: str, post: Post, stop: threading.Event
+    ):
+        self.parts, self.take, self.cue = parts, take, cue
+        self.table, self.post, self.stop = table, post, stop
 
     def at(self, stage: str, fraction: float, message: str) -> None:
         whole = self.parts.advance((self.take, self.cue.index), fraction)
         text = f"take {self.take} {self.cue.name}: {message}"
-        self.run.post(stage, whole, text, self.cue.index, self.take)
+        self.post(Update(stage, whole, text, self.cue.index, self.take))
+        check_cancel(self.stop)
 
     def within(self, stage: str) -> ProgressFn:
         """A `progress(fraction, message)` for one stage of this cue."""
-        generate, align, _ = self.shares
-        start, width = {
-            "generate": (0.0, generate),
-            "align": (generate, align),
-            "level": (generate + align, 1.0 - generate - align),
-        }[stage]
-        return lambda fraction, message: self.at(stage, start + width * fraction, message)
+        whole = functools.partial(self.at, stage)
+        return scaled(whole, *span(self.table, stage))
 
 
-def render_takes(run, start: float, end: float) -> list[list[RenderedCue]]:
-    """Music for every cue of every take, aligned, levelled and joined at 48 kHz; progress
-    fills `[start, end]` of the job."""
-    weights = {(take, cue.index): float(cue.frames) for take, _ in run.takes for cue in run.cues}
-    parts = Parts(weights, start, end)
-    steps = {key: _CueSteps(run, parts, key[0], run.cues[key[1]]) for key in weights}
-    if run.choice.engine.takes_prompt_audio:  # each cue continues the one before: in order
-        rendered = _render_in_order(run, steps)
+def render_takes(
+    plan: ScorePlan,
+    takes: Sequence[Take],
+    checkpoints: Checkpoints,
+    post: Post,
+    *,
+    stop: threading.Event,
+    pause: threading.Event | None,
+    seconds: Timings,
+    span: tuple[float, float] = (0.0, 1.0),
+) -> list[list[RenderedCue]]:
+    """Music for every cue of every take, aligned, levelled and joined at 48 kHz.
+
+    :param takes: (take number, seed) of each take to render.
+    :param checkpoints: where each finished cue is kept, and found again on a rerun.
+    :param post: hears every step, with its fraction of the whole job in `span`.
+    :param stop: set: stop at the next step (`Cancelled`).
+    :param pause: set: stop before the next cue begins (`Paused`), the cues begun finished.
+    :param seconds: wall time per stage, added to.
+    """
+    weights = {(take, cue.index): float(cue.frames) for take, _ in takes for cue in plan.cues}
+    parts = Parts(weights, *span)
+    table = "cue on a GPU" if plan.engine.needs_gpu else "cue on a CPU"
+    steps = {
+        key: CueProgress(parts, key[0], plan.cues[key[1]], table, post, stop) for key in weights
+    }
+    if plan.engine.takes_prompt_audio:  # each cue continues the one before: in order
+        rendered = _render_in_order(plan, takes, steps, checkpoints, stop, pause, seconds)
     else:  # independent cues: one per core (numpy, Rubber Band and scipy release the GIL)
-        rendered = _render_independent(run, steps)
-    return [_joined(run, cues) for cues in rendered]
+        rendered = _render_independent(plan, takes, steps, checkpoints, stop, pause, seconds)
+    joins = []
+    for cues in rendered:
+        with timed(seconds, "mix"):
+            joins.append(joined(plan.cues, cues, plan.rate))
+    return joins
 
 
-def _render_independent(run, steps: dict) -> list[list[RenderedCue]]:
-    jobs = [(take, seed, cue) for take, seed in run.takes for cue in run.cues]
-    done = parallel_map(
-        lambda job: _checkpointed(run, steps[job[0], job[2].index], job[1], job[2]), jobs
-    )
-    n = len(run.cues)
-    return [done[i * n : (i + 1) * n] for i in range(len(run.takes))]
+def _render_independent(
+    plan: ScorePlan,
+    takes: Sequence[Take],
+    steps: dict[tuple[int, int], CueProgress],
+    checkpoints: Checkpoints,
+    stop: threading.Event,
+    pause: threading.Event | None,
+    seconds: Timings,
+) -> list[list[RenderedCue]]:
+    def one(job: tuple[int, int, Cue]) -> RenderedCue:
+        take, seed, cue = job
+        check_pause(pause)  # a cue boundary: the cues started before run on to their checkpoints
+        progress = steps[take, cue.index]
+        if cue.silent:
+            return _rest_with_progress(plan, cue, seed, progress)
+        kept = _kept(checkpoints, take, cue, progress)
+        if kept is not None:
+            return kept
+        conditioning = _conditioning(plan, cue, seconds)
+        with timed(seconds, "engine"):
+            made = generated(
+                plan.engine, conditioning, seed + cue.index, progress.within("generate"), stop
+            )
+        return _music_cue(plan, cue, seed + cue.index, made, progress, checkpoints, seconds)
+
+    done = parallel_map(one, [(take, seed, cue) for take, seed in takes for cue in plan.cues])
+    n = len(plan.cues)
+    return [done[i * n : (i + 1) * n] for i in range(len(takes))]
 
 
-def _checkpointed(run, steps: _CueSteps, seed: int, cue: Cue) -> RenderedCue:
-    """The cue from this job's checkpoint, or rendered now and checkpointed."""
-    check_pause(run.pause)  # a cue boundary: the cues started before run on to their checkpoints
-    if cue.silent:
-        return _rest(run, steps, seed, cue)
-    kept = _kept(run, steps.take, cue)
+def _render_in_order(
+    plan: ScorePlan,
+    takes: Sequence[Take],
+    steps: dict[tuple[int, int], CueProgress],
+    checkpoints: Checkpoints,
+    stop: threading.Event,
+    pause: threading.Event | None,
+    seconds: Timings,
+) -> list[list[RenderedCue]]:
+    """Cue after cue, each take continuing its own previous cue; takes of one cue in one pass
+    when the engine can (`TakesInOnePass`)."""
+    per_take: dict[int, list[RenderedCue]] = {take: [] for take, _ in takes}
+    for cue in plan.cues:
+        check_pause(pause)  # a cue boundary: every cue before is checkpointed
+        if cue.silent:
+            for take, seed in takes:
+                per_take[take].append(_rest_with_progress(plan, cue, seed, steps[take, cue.index]))
+            continue
+        pending = []
+        for take, seed in takes:
+            kept = _kept(checkpoints, take, cue, steps[take, cue.index])
+            if kept is None:
+                pending.append((take, seed))
+            else:
+                per_take[take].append(kept)
+        if not pending:
+            continue
+        rate = plan.engine.sample_rate
+        prompts = [prompt((per_take[take] or [None])[-1], rate) for take, _ in pending]
+        conditioning = _conditioning(plan, cue, seconds)
+        seeds = [seed + cue.index for _, seed in pending]
+        mine = [steps[take, cue.index] for take, _ in pending]
+        with timed(seconds, "engine"):
+            made = _generated_takes(plan.engine, conditioning, seeds, mine, prompts, stop)
+        for (take, _), progress, seed, audio in zip(pending, mine, seeds, made, strict=True):
+            rendered = _music_cue(plan, cue, seed, audio, progress, checkpoints, seconds)
+            per_take[take].append(rendered)
+    return [per_take[take] for take, _ in takes]
+
+
+def _kept(
+    checkpoints: Checkpoints, take: int, cue: Cue, progress: CueProgress
+) -> RenderedCue | None:
+    """The cue as an interrupted run of this job left it (said so on its progress), or None."""
+    kept = kept_cue(checkpoints, take, cue.index)
     if kept is not None:
-        steps.at("level", 1.0, "kept from the interrupted run")
-        return kept
-    conditioning = _conditioning(run, cue, None)
-    with timed(run.seconds, "engine"):
-        audio, beats = run.choice.engine.generate_with_beats(
-            conditioning, seed + cue.index, steps.within("generate"), run.stop
-        )
-    rendered = _aligned_and_levelled(run, steps, cue, seed + cue.index, audio, beats)
-    run.job.save_cue(steps.take, cue.index, cue_arrays(rendered))
-    return rendered
+        progress.at("level", 1.0, "kept from the interrupted run")
+    return kept
 
 
-def _kept(run, take: int, cue: Cue) -> RenderedCue | None:
+def kept_cue(checkpoints: Checkpoints, take: int, cue_index: int) -> RenderedCue | None:
     """The cue as an interrupted run of this job left it, or None (none, or unreadable)."""
-    arrays = run.job.load_cue(take, cue.index)
+    arrays = checkpoints.load_cue(take, cue_index)
     if arrays is None:
         return None
     try:
@@ -197,162 +313,220 @@ def _kept(run, take: int, cue: Cue) -> RenderedCue | None:
         return None  # written by another version of the code: render it again
 
 
-def _render_in_order(run, steps: dict) -> list[list[RenderedCue]]:
-    """Cue after cue, each take continuing its own previous cue; takes of one cue in one pass
-    when the engine can (`TakesInOnePass`)."""
-    per_take: dict[int, list[RenderedCue]] = {take: [] for take, _ in run.takes}
-    for cue in run.cues:
-        check_pause(run.pause)  # a cue boundary: every cue before is checkpointed
-        if cue.silent:
-            for take, seed in run.takes:
-                per_take[take].append(_rest(run, steps[take, cue.index], seed, cue))
-            continue
-        pending = []
-        for take, seed in run.takes:
-            kept = _kept(run, take, cue)
-            if kept is None:
-                pending.append((take, seed))
-            else:
-                steps[take, cue.index].at("level", 1.0, "kept from the interrupted run")
-                per_take[take].append(kept)
-        fresh = _render_cue_takes(run, steps, cue, pending, per_take)
-        for take, _ in pending:
-            run.job.save_cue(take, cue.index, cue_arrays(fresh[take]))
-            per_take[take].append(fresh[take])
-    return [per_take[take] for take, _ in run.takes]
+def _conditioning(plan: ScorePlan, cue: Cue, seconds: Timings) -> CueConditioning:
+    """What the picture says over the cue, plus the tail it rings on under the next cue (no
+    prompt: the takes that continue music add their own)."""
+    start, duration = plan.cue_seconds(cue)
+    tail = 0.0 if cue.index == len(plan.cues) - 1 else TAIL_SECONDS
+    with timed(seconds, "frames"):
+        conditioning = cue_conditioning(plan.analysis, start, duration + tail, prompt_audio=None)
+    return replace(conditioning, controls=plan.cue_controls(cue, tail))
 
 
-def _render_cue_takes(run, steps: dict, cue: Cue, pending, per_take) -> dict:
-    """{take: rendered cue} for the takes of `cue` not kept from an interrupted run."""
-    if not pending:
-        return {}
-    engine = run.choice.engine
-    prompts = [_prompt((per_take[take] or [None])[-1], engine) for take, _ in pending]
-    conditioning = _conditioning(run, cue, None)
-    seeds = [seed + cue.index for _, seed in pending]
-    mine = [steps[take, cue.index] for take, _ in pending]
-    with timed(run.seconds, "engine"):
-        if len(pending) > 1 and isinstance(engine, TakesInOnePass):
-            report = [s.within("generate") for s in mine]
-            audios = engine.generate_takes(
-                conditioning, seeds, lambda f, m: [r(f, m) for r in report], run.stop, prompts
-            )
-            made = [(a, None) for a in audios]
-        else:
-            made = [
-                engine.generate_with_beats(
-                    replace(conditioning, prompt_audio=p), s, st.within("generate"), run.stop
-                )
-                for p, s, st in zip(prompts, seeds, mine, strict=True)
-            ]
-    return {
-        take: _aligned_and_levelled(run, st, cue, s, audio, beats)
-        for (take, _), st, s, (audio, beats) in zip(pending, mine, seeds, made, strict=True)
-    }
+# --- the stages of one cue: generate → align → level ---------------------------------------
 
 
-def _conditioning(run, cue: Cue, prompt):
-    start, duration = run.cue_seconds(cue)
-    tail = 0.0 if cue.index == len(run.cues) - 1 else TAIL_SECONDS
-    with timed(run.seconds, "frames"):
-        return cue_conditioning(run.analysis, start, duration + tail, prompt_audio=prompt)
+def generated(
+    engine: MusicEngine,
+    conditioning: CueConditioning,
+    seed: int,
+    progress: ProgressFn,
+    stop: threading.Event,
+) -> Generated:
+    """Stage 1, generate: the engine's music for one cue of one take."""
+    audio, beats = engine.generate_with_beats(conditioning, seed, progress, stop)
+    return Generated(audio, beats)
 
 
-def parallel_map(fn, items: list) -> list:
-    """`[fn(x) for x in items]` on a few threads; the first exception propagates."""
-    workers = min(MAX_WORKERS, os.cpu_count() or 1, len(items))
-    if workers <= 1:
-        return [fn(item) for item in items]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fn, items))
-
-
-def _aligned_and_levelled(run, steps: _CueSteps, cue: Cue, seed: int, audio, beats):
-    """The engine's music aligned to the cue's cuts, at 48 kHz, at the target loudness."""
-    from gvmgen.align import align_to_cuts, normalize_loudness
-
-    engine = run.choice.engine
-    start, duration = run.cue_seconds(cue)
-    align = steps.within("align")
-    align(0.0, "aligning to the cuts")
-    with timed(run.seconds, "align"):
-        aligned = align_to_cuts(
-            audio,
-            engine.sample_rate,
-            cue_cut_times(run.analysis, start, duration),
-            max_stretch=run.request.max_stretch,
-            fps=run.rate,
-            beats=beats,
-            progress=lambda f, m: align(f, f"aligning: {m}"),
+def _generated_takes(
+    engine: MusicEngine,
+    conditioning: CueConditioning,
+    seeds: list[int],
+    progress: list[CueProgress],
+    prompts: list,
+    stop: threading.Event,
+) -> list[Generated]:
+    """Stage 1 for several takes of one cue, each continuing its own prompt; in one batched
+    pass when the engine can (`TakesInOnePass`)."""
+    if len(seeds) > 1 and isinstance(engine, TakesInOnePass):
+        report = [p.within("generate") for p in progress]
+        audios = engine.generate_takes(
+            conditioning, seeds, lambda f, m: [r(f, m) for r in report], stop, prompts
         )
-    level = steps.within("level")
-    level(0.0, "levelling: resampling")
-    with timed(run.seconds, "level"):
-        delivered = resample(aligned.audio, engine.sample_rate, DELIVERY_RATE)
-        levelled, _ = normalize_loudness(
-            delivered,
-            DELIVERY_RATE,
-            run.request.target_lufs,
-            progress=lambda f, m: level(0.2 + 0.8 * f, f"levelling: {m}"),
+        return [Generated(a, None) for a in audios]
+    return [
+        generated(engine, replace(conditioning, prompt_audio=p), s, pr.within("generate"), stop)
+        for p, s, pr in zip(prompts, seeds, progress, strict=True)
+    ]
+
+
+def _music_cue(
+    plan: ScorePlan,
+    cue: Cue,
+    seed: int,
+    made: Generated,
+    progress: CueProgress,
+    checkpoints: Checkpoints,
+    seconds: Timings,
+) -> RenderedCue:
+    """The chain after generation, in order — align → level — then the checkpoint."""
+    from gvmgen.align.aligner import without_holes
+
+    start, duration = plan.cue_seconds(cue)
+    rate = plan.engine.sample_rate
+    controls = plan.cue_controls(cue)
+    with timed(seconds, "align"):
+        alignment = aligned(
+            made,
+            rate,
+            cue_cut_times(plan.analysis, start, duration),
+            stretch_bound(plan.request.max_stretch, controls),
+            plan.rate,
+            progress.within("align"),
         )
-    level(1.0, "levelled")
-    tempo = float(getattr(beats, "tempo", 0.0) or aligned.beats_after.tempo)
-    return RenderedCue(levelled, seed, tempo, aligned)
+        alignment, warning = without_holes(made.audio, rate, alignment, plan.rate, duration)
+    with timed(seconds, "level"):
+        music = intensity_in_mix(alignment, rate, controls, plan.engine)
+        target, ceiling = plan.request.loudness_target
+        audio = levelled(music, rate, target, progress.within("level"), ceiling)
+    progress.at("level", 1.0, "levelled")
+    tempo = float(getattr(made.beats, "tempo", 0.0) or alignment.beats_after.tempo)
+    said = (f"{cue.name}: {warning}",) if warning else ()
+    rendered = RenderedCue(audio, seed, tempo, alignment, warnings=said)
+    checkpoints.save_cue(progress.take, cue.index, cue_arrays(rendered))
+    return rendered
 
 
-def _rest(run, steps: _CueSteps, seed: int, cue: Cue) -> RenderedCue:
-    """A silent cue: exact-length zeros at 48 kHz, made without the engine."""
+def aligned(
+    made: Generated,
+    sample_rate: int,
+    cuts: np.ndarray,
+    max_stretch: float,
+    fps: float,
+    progress: ProgressFn,
+):
+    """Stage 2, align: the music warped so its beats land on `cuts` (seconds from the cue
+    start), at the engine's rate; a `gvmgen.align.AlignmentResult`."""
+    from gvmgen.align import align_to_cuts
+
+    progress(0.0, "aligning to the cuts")
+    return align_to_cuts(
+        made.audio,
+        sample_rate,
+        cuts,
+        max_stretch=max_stretch,
+        fps=fps,
+        beats=made.beats,
+        progress=lambda f, m: progress(f, f"aligning: {m}"),
+    )
+
+
+def levelled(
+    audio: np.ndarray,
+    sample_rate: int,
+    target_lufs: float,
+    progress: ProgressFn,
+    true_peak_dbtp: float = -1.0,
+) -> np.ndarray:
+    """Stage 3, level: the aligned music at 48 kHz, `target_lufs` integrated, true peaks under
+    `true_peak_dbtp` (the delivery standard's ceiling)."""
+    from gvmgen.align import normalize_loudness
+
+    progress(span("level", "resample")[0], "levelling: resampling")
+    delivered = resample(audio, sample_rate, DELIVERY_RATE)
+    loudness = scaled(progress, *span("level", "loudness"))
+    out, _ = normalize_loudness(
+        delivered,
+        DELIVERY_RATE,
+        target_lufs,
+        true_peak_dbtp,
+        progress=lambda f, m: loudness(f, f"levelling: {m}"),
+    )
+    return out
+
+
+def stretch_bound(max_stretch: float, controls) -> float:
+    """The alignment's stretch limit: an editor's single tempo holds it within the tempo's
+    tolerance (±2 BPM), whatever the engine."""
+    from gvmgen.controls import TEMPO_TOLERANCE
+
+    tempo = controls.start.tempo
+    if tempo is not None and tempo.single:
+        return min(max_stretch, TEMPO_TOLERANCE / tempo.low)
+    return max_stretch
+
+
+def intensity_in_mix(alignment, sample_rate: int, controls, engine) -> np.ndarray:
+    """The aligned music with intensity's share of the mix: the level across intensity markers
+    (every engine), and a brightness tilt for an engine that cannot compose by intensity."""
+    from gvmgen.align.dynamics import brightness_tilt, intensity_levels
+
+    grid = alignment.beats_after
+    downbeats = grid.times[grid.downbeats] if len(grid.times) else np.zeros(0)
+    audio = alignment.audio
+    if "intensity" not in getattr(engine, "steered_controls", ()):
+        audio = brightness_tilt(audio, sample_rate, controls, downbeats)
+    return intensity_levels(audio, sample_rate, controls, downbeats)
+
+
+# --- rests, prompts, joins -----------------------------------------------------------------
+
+
+def _rest_with_progress(plan: ScorePlan, cue: Cue, seed: int, progress: CueProgress):
+    progress.at("level", 1.0, "rest: silence over the gap")
+    return rest(cue, plan.rate, plan.request.max_stretch, seed)
+
+
+def rest(cue: Cue, rate: float, max_stretch: float, seed: int) -> RenderedCue:
+    """A silent cue: exact-length zeros at 48 kHz, made without the engine (`seed`: the
+    take's, the cue's index is added as for music)."""
     from gvmgen.align.aligner import AlignmentResult
     from gvmgen.align.beats import BeatGrid
     from gvmgen.align.metrics import AlignmentMetrics
     from gvmgen.align.plan_types import AlignmentPlan
 
-    _, duration = run.cue_seconds(cue)
-    length = _sample_at(cue.end, run.rate) - _sample_at(cue.start, run.rate)
+    duration = cue.frames / rate
+    length = _sample_at(cue.end, rate) - _sample_at(cue.start, rate)
     none = np.zeros(0, np.float64)
     beats = BeatGrid(none, np.zeros(0, bool), 0.0, none, 0.0)
-    plan = AlignmentPlan(none, duration, duration, run.request.max_stretch, (), (), (), ())
+    plan = AlignmentPlan(none, duration, duration, max_stretch, (), (), (), ())
     nan = float("nan")  # nothing aimed at: no rate to give
     metrics = AlignmentMetrics(nan, nan, nan, 0.0, 0.0, 0, 0.0, 0, [])
     audio = np.zeros((2, 0), np.float32)
-    steps.at("level", 1.0, "rest: silence over the gap")
     alignment = AlignmentResult(audio, plan, metrics, beats, beats)
     return RenderedCue(np.zeros((2, length), np.float32), seed + cue.index, 0.0, alignment, True)
 
 
-def _prompt(previous: RenderedCue | None, engine) -> np.ndarray | None:
-    """The end of the take's previous cue; after a rest the music starts afresh."""
+def prompt(previous: RenderedCue | None, sample_rate: int) -> np.ndarray | None:
+    """The last `PROMPT_SECONDS` of the take's previous cue as aligned, before levelling, at
+    the engine's `sample_rate`; for a first cue or after a rest the music starts afresh: None."""
     if previous is None or previous.silent:
         return None
     audio = previous.alignment.audio
-    return audio[:, -round(PROMPT_SECONDS * engine.sample_rate) :]
+    return audio[:, -round(PROMPT_SECONDS * sample_rate) :]
 
 
-def _joined(run, cues: list[RenderedCue]) -> list[RenderedCue]:
-    """The levelled cues laid on one track, each tail under the next cue's start.
+def joined(cues: Sequence[Cue], rendered: list[RenderedCue], rate: float) -> list[RenderedCue]:
+    """The levelled cues of one take laid on one track, each tail under the next cue's start.
 
     The track is cut back into one piece per cue at frame-exact sample positions, so the clips
     sit end to end on the timeline (no gap, no overlap) and the crossfades are baked in.
     """
     from gvmgen.align import join_cues
 
-    with timed(run.seconds, "mix"):
-        bounds = [_sample_at(cue.start, run.rate) for cue in run.cues]
-        total = _sample_at(run.cues[-1].end, run.rate)
-        starts = [b / DELIVERY_RATE for b in bounds]
-        ends = [*bounds[1:], total]
-        following = [*cues[1:], None]
-        audio = [
-            _released(c, f, b - a) for c, f, a, b in zip(cues, following, bounds, ends, strict=True)
-        ]
-        track = join_cues(audio, starts, DELIVERY_RATE, total / DELIVERY_RATE)
-    return [
-        RenderedCue(track[:, a:b], c.seed, c.tempo, c.alignment, c.silent)
-        for c, a, b in zip(cues, bounds, ends, strict=True)
+    bounds = [_sample_at(cue.start, rate) for cue in cues]
+    total = _sample_at(cues[-1].end, rate)
+    starts = [b / DELIVERY_RATE for b in bounds]
+    ends = [*bounds[1:], total]
+    following = [*rendered[1:], None]
+    audio = [
+        released(c, f, b - a) for c, f, a, b in zip(rendered, following, bounds, ends, strict=True)
     ]
+    track = join_cues(audio, starts, DELIVERY_RATE, total / DELIVERY_RATE)
+    return [replace(c, audio=track[:, a:b]) for c, a, b in zip(rendered, bounds, ends, strict=True)]
 
 
-def _released(cue: RenderedCue, following: RenderedCue | None, slot: int) -> np.ndarray:
+def released(cue: RenderedCue, following: RenderedCue | None, slot: int) -> np.ndarray:
     """The cue's audio; before a rest, cut `RELEASE_SECONDS` past its slot with a raised-cosine
     fade to zero there, so the music rings briefly into the rest and nothing more (the equal
     power crossfade alone would leave it at -30 dB at the end)."""
@@ -370,14 +544,3 @@ def _released(cue: RenderedCue, following: RenderedCue | None, slot: int) -> np.
 def _sample_at(frame: int, rate: float) -> int:
     """The 48 kHz sample where `frame` starts; rounding each boundary keeps clips contiguous."""
     return round(frame * DELIVERY_RATE / rate)
-
-
-@contextmanager
-def timed(seconds: dict[str, float], stage: str):
-    """Add the block's wall time to `seconds[stage]` (summed over threads when in parallel)."""
-    began = time.perf_counter()
-    try:
-        yield
-    finally:
-        with _TIMING_LOCK:
-            seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - began

@@ -1,12 +1,14 @@
 """The outputs of a run: score.otio (+ the input's own format), report.json, report.png, preview.
 
-Called by the pipeline with everything already rendered; writes into the staging folder.
+Called by the pipeline with everything already rendered: the job's `ScorePlan`, its take numbers,
+the rendered cues and the measured reports; writes into the staging folder.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +16,22 @@ import numpy as np
 from gvmgen import outputs
 from gvmgen.analysis import range_timecodes
 from gvmgen.atomic import write_text_atomic
+from gvmgen.concurrency import Timings
+from gvmgen.cue_sheet import CUE_SHEET, write_cue_sheet
+from gvmgen.cues import Cue
 from gvmgen.media.audio import DELIVERY_RATE
 from gvmgen.progress import ProgressFn
 from gvmgen.progress import report as tell
-from gvmgen.schema import CueReport, CutEntry, ScoreResult, TakeInfo
+from gvmgen.rendering import RenderedCue
+from gvmgen.schema import (
+    ControlsReport,
+    CueReport,
+    CutEntry,
+    DialogueRegion,
+    ScoreResult,
+    TakeInfo,
+)
+from gvmgen.score_plan import ScorePlan
 
 log = logging.getLogger(__name__)
 
@@ -30,56 +44,89 @@ ANSWER_IN_KIND = {".xml": "score.xml", ".fcpxml": "score.fcpxml", ".aaf": "score
 
 
 def build_result(
-    run, take_infos: list[TakeInfo], cues: list[CueReport], takes, loudness: float | None = None
+    plan: ScorePlan,
+    take: int,
+    take_infos: list[TakeInfo],
+    cues: list[CueReport],
+    loudness: float,
+    seconds: Timings,
 ) -> ScoreResult:
-    """The run's ScoreResult; `loudness`: the first take's track loudness when measured already."""
-    out_dir = Path(run.request.out_dir).resolve()
-    range_in, range_out = range_timecodes(run.edit)
-    suffix = Path(run.request.input).suffix.lower()
+    """The job's ScoreResult: `take` is the take this job placed on the track, `cues` its
+    cues as measured, `loudness` its whole track's, `take_infos` every take in the folder."""
+    out_dir = plan.out_dir
+    range_in, range_out = range_timecodes(plan.edit)
+    suffix = Path(plan.request.input).suffix.lower()
     extra = [str(out_dir / ANSWER_IN_KIND[suffix])] if suffix in ANSWER_IN_KIND else []
-    wants_preview = run.request.preview and run.analysis.kind == "video"
+    wants_preview = plan.request.preview
+    request = plan.request
     return ScoreResult(
-        job_id=run.job_id,
-        input=str(Path(run.request.input).resolve()),
-        mode=run.request.mode,
-        engine=run.choice.engine.name,
-        engine_reason=run.choice.reason,
+        job_id=plan.job_id,
+        input=str(Path(plan.request.input).resolve()),
+        mode=plan.request.mode,
+        engine=plan.engine.name,
+        engine_reason=plan.choice.reason,
         range_in=range_in,
         range_out=range_out,
-        rate=run.rate,
-        duration=run.analysis.duration,
-        take=run.takes[0][0],
+        rate=plan.rate,
+        duration=plan.analysis.duration,
+        take=take,
         takes=take_infos,
         cues=cues,
-        cuts=cut_entries(run, cues),
-        loudness_lufs=_track_loudness(takes[0]) if loudness is None else loudness,
+        cuts=cut_entries(plan, cues),
+        loudness_lufs=loudness,
         timeline=str(out_dir / SCORE_OTIO),
         extra_timelines=extra,
         report_json=str(out_dir / outputs.REPORT_NAME),
         report_picture=str(out_dir / REPORT_PICTURE),
         preview=str(out_dir / PREVIEW) if wants_preview else None,
-        seconds={k: round(v, 3) for k, v in run.seconds.items()},
+        seconds={k: round(v, 3) for k, v in seconds.items()},
+        warnings=list(plan.warnings),
+        controls=controls_report(plan),
+        dialogue=[DialogueRegion(start=a, end=b) for a, b in plan.dialogue],
+        duck_db=request.ducking,
+        loudness_target=list(request.loudness_target),
+        loudness_standard=request.loudness,
+        cue_sheet=str(out_dir / CUE_SHEET),
     )
 
 
-def cut_entries(run, cues: list[CueReport]) -> list[CutEntry]:
+def controls_report(plan: ScorePlan) -> ControlsReport:
+    """What the editor asked (request and markers) and what the engine could do with it."""
+    from gvmgen.steering import statements
+
+    controls = plan.controls
+    steered = tuple(getattr(plan.engine, "steered_controls", ()))
+    applied, not_applied = statements(
+        controls, len(plan.control_changes), steered, plan.request.takes
+    )
+    return ControlsReport(
+        mood=controls.mood,
+        intensity=controls.intensity,
+        tempo=None if controls.tempo is None else str(controls.tempo),
+        markers=[f"{c.marker} at {c.time:.2f} s" for c in plan.control_changes],
+        applied=applied,
+        not_applied=not_applied,
+    )
+
+
+def cut_entries(plan: ScorePlan, cues: list[CueReport]) -> list[CutEntry]:
     """Every cut of the range (the progress line's and report.png's count), each with its
     record timecode, kind, cue, whether its cue aimed at it, and — if so — whether it was hit."""
     from gvmgen.analysis import timecode_at
     from gvmgen.conditioning import cue_cut_times
 
     entries = []
-    for cut in run.analysis.cuts:
-        cue = cue_of(run.cues, cut.frame)
-        start, duration = run.cue_seconds(cue)
+    for cut in plan.analysis.cuts:
+        cue = cue_of(plan.cues, cut.frame)
+        start, duration = plan.cue_seconds(cue)
         offset = cut.time - start
-        aimed = [] if cue.silent else cue_cut_times(run.analysis, start, duration)
+        aimed = [] if cue.silent else cue_cut_times(plan.analysis, start, duration)
         target = any(abs(offset - t) < 1e-6 for t in aimed)
         hits = [h.hit for h in cues[cue.index].cuts if abs(h.time - offset) < 1e-3]
         entries.append(
             CutEntry(
                 time=round(cut.time, 6),
-                record=timecode_at(run.edit, cut.frame),
+                record=timecode_at(plan.edit, cut.frame),
                 kind=cut.kind,
                 cue=cue.index,
                 target=target,
@@ -89,7 +136,7 @@ def cut_entries(run, cues: list[CueReport]) -> list[CutEntry]:
     return entries
 
 
-def cue_of(cues, frame: int):
+def cue_of(cues: Sequence[Cue], frame: int) -> Cue:
     """The cue holding `frame` (a cue boundary belongs to the cue it starts)."""
     for cue in cues:
         if cue.start <= frame < cue.end:
@@ -97,65 +144,66 @@ def cue_of(cues, frame: int):
     return cues[-1] if frame >= cues[-1].end else cues[0]
 
 
-def _track_loudness(cues) -> float:
-    from gvmgen.align import integrated_lufs
-
-    track = np.concatenate([c.audio for c in cues], axis=1)
-    return round(integrated_lufs(track, DELIVERY_RATE), 2)
-
-
-def write_all(run, result: ScoreResult, takes, stage: Path, progress: ProgressFn | None = None):
-    """Every output but the WAVs into `stage`; `progress` hears after each file, and before
-    report.png and the preview, the slow ones."""
+def write_all(
+    plan: ScorePlan,
+    takes: Sequence[int],
+    result: ScoreResult,
+    first_take: list[RenderedCue],
+    stage: Path,
+    progress: ProgressFn | None = None,
+) -> None:
+    """Every output but the WAVs into `stage`: `takes` are this job's take numbers (the first
+    on top), `first_take` the first one's rendered cues (drawn, and in the preview).
+    `progress` hears after each file, and before report.png and the preview, the slow ones."""
     from gvmgen.picture import draw_report
 
-    timeline = _score_timeline(run, result, stage)
+    timeline = _score_timeline(plan, takes, result, stage)
     _write_timelines(timeline, result, stage)
     tell(progress, 0.15, f"wrote {SCORE_OTIO}")
     tell(progress, 0.2, f"drawing {REPORT_PICTURE}")
-    draw_report(run, takes[0], stage / REPORT_PICTURE, result)
+    draw_report(plan, first_take, stage / REPORT_PICTURE, result)
     tell(progress, 0.6 if result.preview else 0.9, f"wrote {REPORT_PICTURE}")
+    write_cue_sheet(stage / CUE_SHEET, result, lambda secs: _duration_timecode(plan, secs))
     if result.preview:
-        tell(progress, 0.6, f"muxing {PREVIEW}")
-        _write_preview(run, takes[0], stage / PREVIEW)
+        tell(progress, 0.6, f"rendering {PREVIEW}")
+        _write_preview(plan, first_take, stage / PREVIEW)
         tell(progress, 0.9, f"wrote {PREVIEW}")
     write_text_atomic(stage / outputs.REPORT_NAME, result.model_dump_json(indent=2))
     tell(progress, 1.0, f"wrote {outputs.REPORT_NAME}")
 
 
-def _score_timeline(run, result: ScoreResult, stage: Path):
-    """The input timeline with one audio track per take of this run (the first on top)."""
+def _score_timeline(plan: ScorePlan, takes: Sequence[int], result: ScoreResult, stage: Path):
+    """The input timeline with one audio track per take of this job (the first on top)."""
     from gvmgen import timeline as tl
 
-    out_dir = Path(run.request.out_dir).resolve()
-    this_run = {t.take: t for t in result.takes if t.take in {n for n, _ in run.takes}}
-    timeline = run.edit.timeline
-    for i, (take, _) in enumerate(run.takes):
+    this_run = {t.take: t for t in result.takes if t.take in set(takes)}
+    timeline = plan.edit.timeline
+    for i, take in enumerate(takes):
         name = tl.SCORE_TRACK_NAME if i == 0 else f"{tl.SCORE_TRACK_NAME} (take {take})"
         placed = [
-            _placed(run, cue, Path(w), out_dir, stage)
-            for cue, w in zip(run.cues, this_run[take].wavs, strict=True)
+            _placed(plan, cue, Path(w), stage)
+            for cue, w in zip(plan.cues, this_run[take].wavs, strict=True)
         ]
         timeline = tl.timeline_with_score(
             timeline,
             placed,
             track_name=name,
-            markers=_cue_markers(run, result) if i == 0 else (),
+            markers=_cue_markers(plan, result) if i == 0 else (),
             metadata=_timeline_metadata(result) if i == 0 else None,
         )
-    return _relinked(timeline, stage, out_dir)
+    return _relinked(timeline, stage, plan.out_dir)
 
 
-def _placed(run, cue, final_wav: Path, out_dir: Path, stage: Path):
+def _placed(plan: ScorePlan, cue: Cue, final_wav: Path, stage: Path):
     """A cue on the track; the WAV is read from the stage now and linked to its final home."""
     import opentimelineio as otio
 
     from gvmgen import timeline as tl
 
-    start = run.edit.range.start_time + otio.opentime.RationalTime(cue.start, run.rate)
-    record = otio.opentime.TimeRange(start, otio.opentime.RationalTime(cue.frames, run.rate))
-    staged = stage / final_wav.relative_to(out_dir)
-    meta = {"job_id": run.job_id, "cue": cue.index, "engine": run.choice.engine.name}
+    start = plan.edit.range.start_time + otio.opentime.RationalTime(cue.start, plan.rate)
+    record = otio.opentime.TimeRange(start, otio.opentime.RationalTime(cue.frames, plan.rate))
+    staged = stage / final_wav.relative_to(plan.out_dir)
+    meta = {"job_id": plan.job_id, "cue": cue.index, "engine": plan.engine.name}
     return tl.PlacedCue(staged, record, name=f"GVMGen {cue.name}", metadata=meta)
 
 
@@ -169,19 +217,19 @@ def _relinked(timeline, stage: Path, out_dir: Path):
     return timeline
 
 
-def _cue_markers(run, result: ScoreResult) -> list:
+def _cue_markers(plan: ScorePlan, result: ScoreResult) -> list:
     import opentimelineio as otio
 
     markers = []
-    for cue, report in zip(run.cues, result.cues, strict=True):
-        start = run.edit.range.start_time + otio.opentime.RationalTime(cue.start, run.rate)
+    for cue, report in zip(plan.cues, result.cues, strict=True):
+        start = plan.edit.range.start_time + otio.opentime.RationalTime(cue.start, plan.rate)
         marker = otio.schema.Marker(
             name=f"GVMGen {cue.name}",
-            marked_range=otio.opentime.TimeRange(start, otio.opentime.RationalTime(1, run.rate)),
+            marked_range=otio.opentime.TimeRange(start, otio.opentime.RationalTime(1, plan.rate)),
             color=otio.schema.MarkerColor.PURPLE,
         )
         marker.metadata["gvmgen"] = {
-            "job_id": run.job_id,
+            "job_id": plan.job_id,
             "seed": report.seed,
             "take": report.take,
             "hit_rate_50ms": report.hit_rate_50ms,
@@ -221,14 +269,45 @@ def _write_timelines(timeline, result: ScoreResult, stage: Path) -> None:
             result.extra_timelines.remove(path)
 
 
-def _write_preview(run, cues, target: Path) -> None:
+def _duration_timecode(plan: ScorePlan, seconds: float) -> str:
+    import opentimelineio as otio
+
+    from gvmgen.timeline.ranges import timecode
+
+    frames = round(seconds * plan.rate)
+    return timecode(otio.opentime.RationalTime(frames, plan.rate), plan.rate, plan.edit.drop_frame)
+
+
+def _write_preview(plan: ScorePlan, cues: list[RenderedCue], target: Path) -> None:
+    from gvmgen.align.ducking import duck
     from gvmgen.media.preview import mux_preview
 
     track = np.concatenate([c.audio for c in cues], axis=1)
-    media = run.edit.segments[0].media_path
-    start = run.edit.range.start_time.to_seconds()
-    track = _with_original_ducked(track, media, start, run.analysis.duration)
-    mux_preview(media, track, DELIVERY_RATE, target, start=start, duration=run.analysis.duration)
+    if plan.dialogue and plan.request.ducking:  # the music as placed: ducked under dialogue
+        track = duck(track, DELIVERY_RATE, list(plan.dialogue), plan.request.ducking)
+    if plan.analysis.kind == "timeline":
+        _write_timeline_preview(plan, track, target)
+        return
+    media = plan.edit.segments[0].media_path
+    start = plan.edit.range.start_time.to_seconds()
+    duration = plan.analysis.duration
+    track = _with_original_ducked(track, media, start, duration)
+    mux_preview(media, track, DELIVERY_RATE, target, start=start, duration=duration)
+
+
+def _write_timeline_preview(plan: ScorePlan, music: np.ndarray, target: Path) -> None:
+    """The range as the viewer plays it: its flattened picture, its own sound at full level and
+    the music (ducked under its dialogue) over it."""
+    from gvmgen.media.preview import render_timeline_preview
+    from gvmgen.media.range_audio import read_range_audio
+
+    own = read_range_audio(plan.edit).audio
+    length = min(own.shape[1], music.shape[1])
+    mixed = music.copy()
+    mixed[:, :length] += own[:, :length]
+    peak = float(np.abs(mixed).max(initial=0.0))
+    mixed = mixed / np.float32(peak) if peak > 1.0 else mixed
+    render_timeline_preview(plan.edit, mixed, DELIVERY_RATE, target)
 
 
 def _with_original_ducked(track: np.ndarray, media, start: float, duration: float) -> np.ndarray:

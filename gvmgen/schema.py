@@ -10,13 +10,33 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from gvmgen.errors import InputError
 
 SCHEMA_VERSION = 1
 ENGINE_CHOICES = ("auto", "arranger", "gvmgen")
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # safe as a folder name everywhere
+# Delivery standards: (integrated LUFS, true-peak ceiling dBTP). `target_lufs` stays for a custom
+# value (with the web preset's -1 dBTP ceiling).
+LOUDNESS_PRESETS: dict[str, tuple[float, float]] = {
+    "streaming": (-14.0, -1.0),
+    "web": (-16.0, -1.0),
+    "ebu-r128": (-23.0, -1.0),
+    "atsc-a85": (-24.0, -2.0),
+}
+DEFAULT_TARGET_LUFS = -16.0
+DEFAULT_TRUE_PEAK_DBTP = -1.0
+DEFAULT_DUCK_DB = -10.0  # music under dialogue: a musical dip, not a mute
+_TEMPO_HELP = "tempo is BPM 40-220: one value (96) or a band (90-110)"
 STAGES = ("timeline", "cuts", "plan", "generate", "align", "level", "write", "done")
 
 
@@ -42,7 +62,7 @@ class ScoreRequest(_Model):
     takes: int = Field(1, ge=1, le=8)
     out_dir: str = Field(min_length=1)
     max_stretch: float = Field(0.06, gt=0.0, le=0.25)
-    target_lufs: float = Field(-16.0, ge=-40.0, le=-6.0)
+    target_lufs: float = Field(DEFAULT_TARGET_LUFS, ge=-40.0, le=-6.0)
     allow_missing_media: bool = False
     rate: float | None = Field(
         None,
@@ -58,6 +78,93 @@ class ScoreRequest(_Model):
         pattern=JOB_ID_PATTERN,
         description="checkpoint and resume key: letters, digits, '.', '_' or '-', up to 64",
     )
+    # The editor's controls (gvmgen.controls); None leaves each to the picture.
+    mood: str | None = Field(None, description="one of gvmgen.controls.MOODS")
+    intensity: int | None = Field(None, description="1 (barely there) .. 9 (everything)")
+    tempo: str | None = Field(None, description="BPM 40-220: one value (96) or a band (90-110)")
+    duck_db: float | None = Field(
+        DEFAULT_DUCK_DB,
+        ge=-40.0,
+        le=0.0,
+        description="music level under the timeline's own dialogue, dB; None or 0: no ducking",
+    )
+    loudness: Literal["streaming", "web", "ebu-r128", "atsc-a85"] | None = Field(
+        None, description="delivery standard (LOUDNESS_PRESETS); overrides target_lufs"
+    )
+
+    @field_validator("mood")
+    @classmethod
+    def _known_mood(cls, value: str | None) -> str | None:
+        from gvmgen.controls import MOODS
+
+        if value is None:
+            return None
+        if value.strip().lower() not in MOODS:
+            raise PydanticCustomError(
+                "unknown_mood", "unknown mood; choose one of {moods}", {"moods": ", ".join(MOODS)}
+            )
+        return value.strip().lower()
+
+    @field_validator("intensity", mode="before")
+    @classmethod
+    def _intensity_in_range(cls, value):
+        from gvmgen.controls import INTENSITY_RANGE
+
+        low, high = INTENSITY_RANGE
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise PydanticCustomError(
+                "intensity", "intensity is a whole number {low}-{high}", {"low": low, "high": high}
+            )
+        return value
+
+    @field_validator("tempo", mode="before")
+    @classmethod
+    def _tempo_band(cls, value):
+        from gvmgen.controls import parse_tempo
+
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise PydanticCustomError("tempo", _TEMPO_HELP)
+        try:
+            return str(parse_tempo(value))
+        except InputError:
+            raise PydanticCustomError("tempo", _TEMPO_HELP) from None
+
+    @field_validator("loudness")
+    @classmethod
+    def _one_loudness(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A preset wins over the default target; a custom target that disagrees is refused."""
+        target = info.data.get("target_lufs", DEFAULT_TARGET_LUFS)
+        if value is not None and target not in (DEFAULT_TARGET_LUFS, LOUDNESS_PRESETS[value][0]):
+            preset = LOUDNESS_PRESETS[value][0]
+            raise PydanticCustomError(
+                "loudness",
+                f"loudness {value} means {preset:g} LUFS but target_lufs is {target:g}: "
+                "give one of them",
+            )
+        return value
+
+    @property
+    def loudness_target(self) -> tuple[float, float]:
+        """(integrated LUFS, true-peak ceiling dBTP) every cue is levelled to."""
+        if self.loudness is not None:
+            return LOUDNESS_PRESETS[self.loudness]
+        return self.target_lufs, DEFAULT_TRUE_PEAK_DBTP
+
+    @property
+    def ducking(self) -> float | None:
+        """dB the music dips under dialogue, or None when ducking is off."""
+        return None if not self.duck_db else float(self.duck_db)
+
+    def controls(self):
+        """The request's `gvmgen.controls.Controls`."""
+        from gvmgen.controls import Controls, parse_tempo
+
+        tempo = None if self.tempo is None else parse_tempo(self.tempo)
+        return Controls(self.mood, self.intensity, tempo)
 
 
 class ProgressEvent(_Model):
@@ -93,6 +200,7 @@ class CueMetrics(_Model):
     mean_stretch: float
     splices: int
     clicks: int = 0  # clicks found in the delivered audio (should be 0)
+    silence: float = 0.0  # seconds of digital silence in runs over 50 ms in the delivered audio
     loudness_lufs: float | None
     unhit_cuts: list[float] = []  # the cuts the delivered audio misses (`cuts` hit false)
     cuts: list[CutHit] = []
@@ -121,6 +229,31 @@ class CueReport(CueMetrics):
     wav: str
     tempo: float
     silent: bool = False  # a rest over a gap or long black: digital silence, engine "silence"
+    # Whose music it is (gvmgen.licences): one line, the non-commercial flag, every weight used.
+    licence: str = ""
+    non_commercial: bool | None = None
+    weights: list[dict] = []
+    true_peak_dbtp: float | None = None  # a BS.1770-4 meter's reading (4x oversampled)
+    clean_wav: str | None = None  # the unducked music when `wav` (the placed one) is ducked
+    features: dict | None = None  # measured tempo, centroid, onset density (gvmgen.steering)
+
+
+class ControlsReport(_Model):
+    """What the editor asked of the music and what became of it, in plain lines."""
+
+    mood: str | None = None
+    intensity: int | None = None
+    tempo: str | None = None
+    markers: list[str] = []  # the control markers read, "intensity 8 at 12.50 s"
+    applied: list[str] = []
+    not_applied: list[str] = []
+
+
+class DialogueRegion(_Model):
+    """Speech in the range's own sound, seconds from the range start."""
+
+    start: float
+    end: float
 
 
 class TakeInfo(_Model):
@@ -168,6 +301,12 @@ class ScoreResult(_Model):
     preview: str | None = None
     seconds: dict[str, float] = {}  # wall time per stage
     warnings: list[str] = []  # what was left out, e.g. an extra timeline format not written
+    controls: ControlsReport | None = None
+    dialogue: list[DialogueRegion] = []  # where the music is ducked (empty: none, or off)
+    duck_db: float | None = None  # how far, dB (None: ducking off)
+    loudness_target: list[float] | None = None  # [integrated LUFS, true-peak ceiling dBTP]
+    loudness_standard: str | None = None  # the --loudness preset, when one was named
+    cue_sheet: str | None = None  # cue_sheet.csv
 
 
 def parse_request(data: dict) -> ScoreRequest:

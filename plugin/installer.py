@@ -2,9 +2,11 @@
 
 Resolve scans `<Scripts>/Utility/` at startup and shows each sub-folder as a submenu of
 Workspace › Scripts, on every page. We write the four Lua menu scripts, their shared
-`gvmgen_core.lua`, a `gvmgen.json` that tells them where this environment's `gvmgen` is (Resolve's
-Lua has no PATH of ours), and a manifest of exactly what we wrote, so uninstall removes that and
-nothing else. A file there that we did not write is never overwritten.
+`gvmgen_core.lua` and the modules it loads from beside itself (`gvmgen_*.lua`), a `gvmgen.json`
+that tells them where this environment's `gvmgen` is (Resolve's Lua has no PATH of ours), and a
+manifest of exactly what we wrote, so uninstall removes that and nothing else. A file there that
+we did not write is never overwritten; one an earlier install wrote and this one no longer has
+is removed.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ MENU_SCRIPTS = {
     "GVMGen Status.lua": ("status", "backend up or down, engine, device, queue and the last jobs"),
 }
 MENU_LOADER = "menu_script.lua"
-CORE = "gvmgen_core.lua"
+CORE = "gvmgen_core.lua"  # loads the other gvmgen_*.lua (its modules) from its own folder
 CONFIG = "gvmgen.json"
 MANIFEST = ".gvmgen-install.json"
 CLIENT_TIMEOUT_SECONDS = 3600  # a whole-timeline batch on the neural engine can take this long
@@ -102,7 +104,7 @@ def plan(
         "timeout": CLIENT_TIMEOUT_SECONDS,
     }
     files = {name: menu_script(name) for name in MENU_SCRIPTS}
-    files[CORE] = _script_text(CORE)
+    files |= {name: _script_text(name) for name in shared_scripts()}
     files[CONFIG] = json.dumps(config, indent=2) + "\n"
     return Plan(root.joinpath(*MENU_FOLDER), files)
 
@@ -115,6 +117,14 @@ def menu_script(name: str) -> str:
     return text.replace("@TITLE@", title).replace("@ABOUT@", about).replace("@COMMAND@", command)
 
 
+def shared_scripts() -> list[str]:
+    """The core and its modules: every `gvmgen_*.lua` shipped with the plugin."""
+    folder = resources.files("gvmgen_plugin").joinpath("resolve")
+    return sorted(
+        p.name for p in folder.iterdir() if p.name.startswith("gvmgen_") and p.name.endswith(".lua")
+    )
+
+
 def _script_text(name: str) -> str:
     return resources.files("gvmgen_plugin").joinpath("resolve", name).read_text(encoding="utf-8")
 
@@ -122,7 +132,9 @@ def _script_text(name: str) -> str:
 def install(target: Plan, dry_run: bool = False, say=print) -> list[Path]:
     """Write the plan; returns every path written (or that would be, with `dry_run`)."""
     written = [target.folder / name for name in target.files] + [target.folder / MANIFEST]
-    ours = set(_manifest(target.folder).get("files", []))
+    previous = _manifest(target.folder)
+    ours = set(previous.get("files", []))
+    retired = [target.folder / name for name in sorted(ours - set(target.files))]
     strangers = [p for p in written[:-1] if p.exists() and p.name not in ours]
     if strangers:
         raise InstallError(
@@ -131,6 +143,8 @@ def install(target: Plan, dry_run: bool = False, say=print) -> list[Path]:
         )
     for path in written:
         say(("would write " if dry_run else "writing ") + str(path))
+    for path in retired:  # an earlier version's file that this one no longer has
+        say(("would remove " if dry_run else "removing ") + str(path))
     if dry_run:
         return written
     created = _make_folder(target.folder)
@@ -138,8 +152,12 @@ def install(target: Plan, dry_run: bool = False, say=print) -> list[Path]:
     try:
         for name, text in target.files.items():
             write_text_atomic(target.folder / name, text)
-        manifest = {"files": sorted(target.files), "created_folders": created}
+        # a reinstall keeps the folders the first install created, so uninstall still removes them
+        folders = [*previous.get("created_folders", []), *created]
+        manifest = {"files": sorted(target.files), "created_folders": folders}
         write_text_atomic(target.folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+        for path in retired:
+            path.unlink(missing_ok=True)
     except OSError as error:
         _undo(fresh, created)  # half an install would look like someone else's files next time
         if isinstance(error, PermissionError):

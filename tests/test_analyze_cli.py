@@ -285,3 +285,112 @@ def test_a_decode_error_mid_file_exits_2_with_one_line(capfd, tmp_path):
     assert code == 2 and out == "" and "Traceback" not in err
     (line,) = err.strip().splitlines()
     assert "broken.mp4" in line and "decode" in line
+
+
+# Stills from one source timecode, each source out left wherever (the shape of OTIO's own
+# timecode_mismatch.edl): events 002 and 004 are longer or shorter at the source than on the
+# record, and the record leaves two frames empty after 004.
+STILLS_EDL = """TITLE: STILLS
+FCM: NON-DROP FRAME
+001  SC00.JPG V     C        01:00:00:00 01:00:02:10 00:00:00:00 00:00:02:10
+* FROM CLIP NAME:  still1
+002  SC00.JPG V     C        01:00:00:00 01:00:03:00 00:00:02:10 00:00:04:20
+* FROM CLIP NAME:  still2
+003  SC00.JPG V     C        01:00:00:00 01:00:01:05 00:00:04:20 00:00:06:00
+* FROM CLIP NAME:  still3
+004  SC00.JPG V     C        01:00:00:00 01:00:01:24 00:00:06:00 00:00:07:22
+* FROM CLIP NAME:  still4
+005  SC00.JPG V     C        01:00:00:00 01:00:02:00 00:00:07:24 00:00:09:24
+* FROM CLIP NAME:  still5
+"""
+
+
+def test_an_edl_whose_source_lengths_miss_its_record_is_read_at_its_record_times(capsys, tmp_path):
+    edl = tmp_path / "stills.edl"
+    edl.write_text(STILLS_EDL)
+    code, out, err = _analyze(capsys, edl, "--json", "--edit-points-only", "--rate", "25")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["range"] == "00:00:00:00-00:00:09:24"
+    # record cuts: 2:10, 4:20, 6:00, 7:22 and 7:24 (the two empty frames), in frames at 25
+    assert [c["frame"] for c in report["cuts"]] == [60, 120, 150, 197, 199]
+    (warning,) = [line for line in err.splitlines() if "record length" in line]
+    assert warning.startswith("gvmgen analyze: warning: ")
+    assert "2 event(s)" in warning and "event 002" in warning and "Traceback" not in err
+
+
+def test_a_dissolve_whose_source_length_misses_its_record_is_read_with_a_warning(capsys, tmp_path):
+    edl = tmp_path / "dissolve.edl"
+    edl.write_text(
+        "TITLE: D\nFCM: NON-DROP FRAME\n\n"
+        "001  AX       V     C        00:00:00:00 00:00:02:00 01:00:00:00 01:00:02:00\n"
+        "002  AX       V     C        00:00:05:00 00:00:05:00 01:00:02:00 01:00:02:00\n"
+        "002  BX       V     D    025 00:00:10:00 00:00:13:07 01:00:02:00 01:00:04:00\n"
+        "* FROM CLIP NAME: b\n"
+    )
+    code, out, err = _analyze(capsys, edl, "--json", "--edit-points-only", "--rate", "25")
+    assert code == 0, err
+    assert json.loads(out)["cuts"][0]["kind"] == "gradual"
+    assert "clip 'b' is 82 frames long at its source but 50 on the record" in err
+
+
+def test_each_cut_shows_the_record_timecode_the_editor_sees(capsys, tmp_path):
+    edl = _edl(tmp_path / "cut.edl", [50, 75])  # recorded from 01:00:00:00 at 25 fps
+    argv = [edl, "--edit-points-only", "--rate", "25"]
+    code, out, err = _analyze(capsys, *argv)
+    assert code == 0, err
+    header, row = out.splitlines()[1:3]
+    assert header.split() == ["#", "record", "time", "(s)", "frame", "kind"]
+    assert row.split() == ["1", "01:00:02:00", "2.000", "50", "edit"]
+    code, out, err = _analyze(capsys, *argv, "--json")
+    assert json.loads(out)["cuts"] == [
+        {"time": 2.0, "frame": 50, "record": "01:00:02:00", "kind": "edit"}
+    ]
+
+
+def test_rate_given_for_a_video_is_ignored_with_a_warning(capsys, cut_clip):
+    code, out, err = _analyze(capsys, cut_clip[0], "--json", "--rate", "30")
+    assert code == 0 and json.loads(out)["rate"] == 25.0
+    (line,) = err.splitlines()
+    assert line == (
+        "gvmgen analyze: warning: --rate 30 ignored: cuts.mp4 is a video file, which carries "
+        "its own rate (25.000 fps); --rate is for EDLs"
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "offered"),
+    [
+        ("01:00:03:00-01:00:09:00", "01:00:03:00-01:00:05:00"),
+        ("3-9", "3-5"),
+        ("f75-f300", "f75-f125"),
+    ],
+    ids=["timecodes", "seconds", "frames"],
+)
+def test_a_range_past_the_end_offers_the_part_inside(capsys, tmp_path, typed, offered):
+    edl = _edl(tmp_path / "cut.edl", [50, 75])  # 01:00:00:00-01:00:05:00 at 25 fps
+    argv = [edl, "--json", "--edit-points-only", "--rate", "25"]
+    code, out, err = _analyze(capsys, *argv, "--range", typed)
+    assert code == 2 and out == ""
+    (line,) = err.splitlines()
+    assert line.endswith(f"; the timeline ends at 01:00:05:00; use --range {offered}")
+    code, out, err = _analyze(capsys, *argv, "--range", offered)
+    assert code == 0 and json.loads(out)["range"] == "01:00:03:00-01:00:05:00"
+
+
+def test_a_range_wholly_past_the_end_says_where_the_timeline_ends(capsys, tmp_path):
+    edl = _edl(tmp_path / "cut.edl", [50, 75])
+    code, _, err = _analyze(capsys, edl, "--edit-points-only", "--rate", "25", "--range", "7-9")
+    assert code == 2
+    assert err.strip().endswith("the timeline ends at 01:00:05:00: mark a range inside it")
+
+
+def test_score_offers_no_clamp_shorter_than_it_scores(capsys, tmp_path):
+    edl = _edl(tmp_path / "cut.edl", [50, 75])
+    argv = ["score", str(edl), "--out", str(tmp_path / "o"), "--edit-points-only"]
+    code = main([*argv, "--rate", "25", "--range", "4-9"])  # 4-5 s: under the 2 s scored
+    err = capsys.readouterr().err
+    assert code == 2 and err.strip().endswith("mark a range inside it")
+    assert not (tmp_path / "o").exists()
+    assert main([*argv, "--rate", "25", "--range", "2-9"]) == 2
+    assert capsys.readouterr().err.strip().endswith("use --range 2-5")

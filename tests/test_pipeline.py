@@ -29,7 +29,13 @@ def scored(cut_clip, tmp_path_factory):
 def test_outputs_land_in_the_folder(scored):
     result, out = scored
     names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    assert names == {"score.otio", "report.json", "report.png", "takes/take-01/cue-01.wav"}
+    assert names == {
+        "score.otio",
+        "report.json",
+        "report.png",
+        "cue_sheet.csv",
+        "takes/take-01/cue-01.wav",
+    }
     assert json.loads((out / "report.json").read_text())["engine"] == "arranger"
     assert result.engine_reason == "arranger requested"
 
@@ -270,7 +276,7 @@ def test_premiere_xml_in_gives_premiere_xml_out(cut_clip, tmp_path):
             "input": str(xml),
             "out_dir": str(tmp_path / "x"),
             "engine": "arranger",
-            "range": "f0-f150",
+            "range": "f0-f200",
         }
     )
     (answer,) = result.extra_timelines
@@ -282,7 +288,7 @@ def test_premiere_xml_in_gives_premiere_xml_out(cut_clip, tmp_path):
         "cue-01.wav",
         "cue-02.wav",
     ]
-    assert [c.range_in_parent().duration.to_frames() for c in clips] == [100, 50]
+    assert [c.range_in_parent().duration.to_frames() for c in clips] == [100, 100]
 
 
 def test_gvmgen_engine_plugs_into_the_pipeline(cut_clip, tmp_path, monkeypatch):
@@ -306,9 +312,9 @@ def test_gvmgen_engine_plugs_into_the_pipeline(cut_clip, tmp_path, monkeypatch):
             "input": str(timeline),
             "out_dir": str(tmp_path / "g"),
             "engine": "gvmgen",
-            "range": "f60-f160",
+            "range": "f0-f200",
         }
     )
     assert result.engine == "gvmgen" and [c.engine for c in result.cues] == ["gvmgen"] * 2
     assert prompts[0] is None and prompts[1] is not None  # cue 2 hears the end of cue 1
-    assert [sf.info(c.wav).frames for c in result.cues] == [40 * 1920, 60 * 1920]
+    assert [sf.info(c.wav).frames for c in result.cues] == [100 * 1920, 100 * 1920]

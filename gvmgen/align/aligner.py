@@ -13,12 +13,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from gvmgen.align.beats import BeatGrid, track_beats
-from gvmgen.align.metrics import AlignmentMetrics, metrics_from_beats
+from gvmgen.align.metrics import AlignmentMetrics, metrics_from_beats, silent_seconds
 from gvmgen.align.plan import plan_alignment
 from gvmgen.align.plan_types import AlignmentPlan, UnhitCut
 from gvmgen.align.render import render_alignment
 
 REPLANS = 2  # extra plan → render → measure rounds when a planned hit is measured off
+# A cue whose aligned music is digitally silent for more than this share of its length, where
+# the music it came from was not, is refused: the music goes out unwarped instead.
+HOLE_SHARE = 0.10
 
 
 @dataclass(frozen=True)
@@ -67,23 +70,50 @@ def align_to_cuts(
     )
     avoid: frozenset = frozenset()
     best = None
+    source_silence = silent_seconds(audio, sample_rate)
     for round_ in range(replans + 1):
         at = 0.1 + 0.9 * round_ / (replans + 1)
         report(at, "planning, rendering, re-measuring")
         plan = plan_alignment(before, cuts, duration, avoid=avoid, **options)
         result = _render_and_measure(audio, sample_rate, plan, before, fps, report, at)
-        best = result if best is None or _score(result) > _score(best) else best
+        if best is None or _score(result, source_silence) > _score(best, source_silence):
+            best = result
         missed = _missed_anchors(result, min(0.050, 1.0 / fps))
         if not missed:
             break
         avoid = avoid | missed
-    if best.metrics.hit_rate_50ms < 1.0:  # never hand back worse than the music as it was
+    if not all(row["hit"] for row in best.metrics.per_cut) or _new_silence(best, source_silence):
+        # never hand back worse than the music as it was
         as_is = _render_and_measure(
             audio, sample_rate, _as_is_plan(best.plan), before, fps, report, 0.95
         )
-        best = as_is if _score(as_is) > _score(best) else best
+        best = as_is if _score(as_is, source_silence) > _score(best, source_silence) else best
     report(1.0, "done")
     return best
+
+
+def without_holes(
+    audio: np.ndarray, sample_rate: int, result: AlignmentResult, fps: float, length: float
+) -> tuple[AlignmentResult, str | None]:
+    """`result`, or — when its audio is digitally silent for more than `HOLE_SHARE` of its
+    first `length` seconds (the cue before its ending) more than the source music is over as
+    long — the music unwarped, with a warning saying why. The last line of defence against a
+    plan that reads past the music (issue 23); `align_to_cuts` already ranks such renders last.
+    """
+    length = min(length, result.audio.shape[1] / sample_rate)
+    window = round(length * sample_rate)
+    hole = silent_seconds(result.audio[:, :window], sample_rate)
+    own = silent_seconds(audio[:, :window], sample_rate)
+    if hole - own <= HOLE_SHARE * length:
+        return result, None
+    unwarped = _render_and_measure(
+        audio, sample_rate, _as_is_plan(result.plan), result.beats_before, fps
+    )
+    warning = (
+        f"the aligned music was silent for {hole:.2f} s of {length:.2f} s; the music went out "
+        "unwarped instead (its cuts not aimed at)"
+    )
+    return unwarped, warning
 
 
 def _as_is_plan(plan: AlignmentPlan) -> AlignmentPlan:
@@ -133,7 +163,16 @@ def _missed_anchors(result: AlignmentResult, tolerance: float) -> frozenset:
     )
 
 
-def _score(result: AlignmentResult) -> tuple:
-    """Measured hits first (±50 ms, then ±1 frame), then the gentler edit."""
+def _new_silence(result: AlignmentResult, source_silence: float) -> float:
+    """Seconds of digital silence the render has beyond the music's own (a hole it made)."""
+    return max(result.metrics.silence - source_silence, 0.0)
+
+
+def _score(result: AlignmentResult, source_silence: float) -> tuple:
+    """No hole in the music first (a silent render never wins, not even a tie), then measured
+    hits (±50 ms, then ±1 frame), then the gentler edit."""
     m = result.metrics
-    return (m.hit_rate_50ms, m.hit_rate_1frame, -m.splices, -m.max_stretch)
+    hole = round(_new_silence(result, source_silence), 3)
+    hits = sum(row["hit"] for row in m.per_cut)
+    hits_1frame = sum(row["hit_1frame"] for row in m.per_cut)
+    return (-hole, hits, hits_1frame, -m.splices, -m.max_stretch)

@@ -1,4 +1,5 @@
-"""Joining cues on one track: equal-power crossfades where one cue meets the next."""
+"""Joining cues on one track: equal-power crossfades where one cue meets the next, and the
+gain that shapes a cue's ending (what may ring past its out frame, and how it decays)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from gvmgen.errors import InputError
 
 CUE_FADE = 0.5  # s; a musical crossfade between cues (the pipeline puts it on a downbeat)
 EDGE_FADE = 0.005  # s; where a cue meets silence, so its edge does not click
+GONE_BEFORE_OUT = 0.02  # s; at the outer end the music is silent this long before the out frame
+# How long an accent at the outer end rings before it must be gone, by ending kind, and the
+# longest a fade ending takes.
+DECAY_SECONDS = {"button": 1.0, "ring": 2.2}
+FADE_SECONDS = (2.0, 6.0)  # a fade ending: a quarter of the cue, within these bounds
 
 
 def crossfade_join(a: np.ndarray, b: np.ndarray, sample_rate: int, overlap: float) -> np.ndarray:
@@ -87,3 +93,36 @@ def _mix(track: np.ndarray, cue: np.ndarray, first: int) -> None:
     lo, hi = max(first, 0), min(first + cue.shape[1], track.shape[1])
     if hi > lo:
         track[:, lo:hi] += cue[:, lo - first : hi - first]
+
+
+def ending_gain(n: int, sample_rate: int, ending, accent: float | None = None) -> np.ndarray:
+    """Gain `[n]` that ends a cue of `n` samples as `ending` (`gvmgen.engines.base.Ending`)
+    asks: 1 up to the ending, a raised-cosine release, 0 after.
+
+    - button or ring with `ending.ring` > 0: the accent on the out frame keeps its attack; the
+      release runs from the out frame to `out + ring`, nothing sounds past it;
+    - button or ring at the outer end (`ring` 0): the accent at `accent` (s) rings out, released
+      over at most `DECAY_SECONDS`, silent `GONE_BEFORE_OUT` before the out frame;
+    - fade: over the last quarter of the cue (2–6 s), to silence at `out + ring` (at the outer
+      end, `GONE_BEFORE_OUT` before the out frame).
+    """
+    stop = ending.out + ending.ring if ending.ring > 0 else ending.out - GONE_BEFORE_OUT
+    if ending.kind == "fade":
+        start = stop - float(np.clip(0.25 * ending.out, *FADE_SECONDS))
+    elif ending.ring > 0:
+        start = ending.out
+    else:
+        start = stop - DECAY_SECONDS[ending.kind]
+        if accent is not None:
+            start = max(start, min(accent + 0.25, stop))
+    return _release(n, sample_rate, max(start, 0.0), max(stop, 0.0))
+
+
+def _release(n: int, sample_rate: int, start: float, stop: float) -> np.ndarray:
+    gain = np.ones(n, dtype=np.float32)
+    first, last = (min(max(int(round(t * sample_rate)), 0), n) for t in (start, stop))
+    if last > first:
+        x = (np.arange(last - first, dtype=np.float64) + 0.5) / (last - first)
+        gain[first:last] = (0.5 + 0.5 * np.cos(np.pi * x)).astype(np.float32)
+    gain[last:] = 0.0
+    return gain

@@ -1,4 +1,9 @@
-"""Loudness: integrated LUFS (ITU-R BS.1770 via pyloudnorm) and a true-peak ceiling."""
+"""Loudness: integrated LUFS (ITU-R BS.1770 via pyloudnorm) and a true-peak ceiling.
+
+The limiter looks at 8× oversampled peaks, so a BS.1770 true-peak meter (4×, `METER_OVERSAMPLE`)
+reads the delivered audio under the ceiling too. The delivery standards an editor names
+(`--loudness`) are `gvmgen.schema.LOUDNESS_PRESETS`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import numpy as np
 from gvmgen.progress import ProgressFn, report, scaled
 
 OVERSAMPLE = 8  # BS.1770's 4× under-reads inter-sample peaks by ~0.1 dB on music; 8× is closer
+METER_OVERSAMPLE = 4  # ITU-R BS.1770-4 Annex 2: what a true-peak meter (and a QC check) reads
 PEAK_MARGIN_DB = 0.05  # what 8× may still miss
 LIMITER_HOLD = 0.005  # s; the limiter's gain follows the peaks this smoothly
 PASSES = 4  # gain → limit → re-measure; converges within 0.1 LU on music
@@ -59,19 +65,23 @@ def integrated_lufs(audio: np.ndarray, sample_rate: int) -> float:
     return float(pyloudnorm.Meter(sample_rate).integrated_loudness(data))
 
 
-def true_peak(audio: np.ndarray, sample_rate: int) -> float:
-    """Largest absolute value of the 8× oversampled signal (linear)."""
-    return float(_oversampled_peaks(audio, sample_rate).max(initial=0.0))
+def true_peak(audio: np.ndarray, sample_rate: int, oversample: int = OVERSAMPLE) -> float:
+    """Largest absolute value of the oversampled signal (linear; 8× by default)."""
+    return float(_oversampled_peaks(audio, sample_rate, oversample=oversample).max(initial=0.0))
 
 
-def true_peak_dbtp(audio: np.ndarray, sample_rate: int) -> float:
-    return 20 * float(np.log10(max(true_peak(audio, sample_rate), 1e-12)))
+def true_peak_dbtp(audio: np.ndarray, sample_rate: int, oversample: int = OVERSAMPLE) -> float:
+    """True peak in dBTP; `oversample=METER_OVERSAMPLE` reads as a BS.1770-4 meter does."""
+    return 20 * float(np.log10(max(true_peak(audio, sample_rate, oversample), 1e-12)))
 
 
 def _oversampled_peaks(
-    audio: np.ndarray, sample_rate: int, progress: ProgressFn | None = None
+    audio: np.ndarray,
+    sample_rate: int,
+    progress: ProgressFn | None = None,
+    oversample: int = OVERSAMPLE,
 ) -> np.ndarray:
-    """`[N]`: per original sample, max |x| over its 8 oversampled points, all channels.
+    """`[N]`: per original sample, max |x| over its oversampled points, all channels.
 
     Done in blocks of BLOCK seconds (with filter context either side), so a long track never
     holds its 8× float64 copy in memory at once.
@@ -83,19 +93,19 @@ def _oversampled_peaks(
         report(progress, first / max(n, 1), "measuring true peaks")
         last = min(first + block, n)
         lo, hi = max(first - CONTEXT, 0), min(last + CONTEXT, n)
-        up = _upsampled_abs(audio[:, lo:hi])
-        up = up[(first - lo) * OVERSAMPLE : (last - lo) * OVERSAMPLE]
-        peaks[first:last] = up.reshape(last - first, OVERSAMPLE).max(axis=1)
+        up = _upsampled_abs(audio[:, lo:hi], oversample)
+        up = up[(first - lo) * oversample : (last - lo) * oversample]
+        peaks[first:last] = up.reshape(last - first, oversample).max(axis=1)
     return peaks
 
 
-def _upsampled_abs(chunk: np.ndarray) -> np.ndarray:
-    """`[n * OVERSAMPLE]`: |x| of the band-limited 8× signal, max over channels."""
+def _upsampled_abs(chunk: np.ndarray, oversample: int = OVERSAMPLE) -> np.ndarray:
+    """`[n * oversample]`: |x| of the band-limited oversampled signal, max over channels."""
     from scipy.signal import resample_poly
 
-    up = resample_poly(np.asarray(chunk, dtype=np.float64), OVERSAMPLE, 1, axis=1)
+    up = resample_poly(np.asarray(chunk, dtype=np.float64), oversample, 1, axis=1)
     up = np.abs(up).max(axis=0)
-    want = chunk.shape[1] * OVERSAMPLE
+    want = chunk.shape[1] * oversample
     return np.pad(up, (0, max(want - len(up), 0)))[:want]
 
 

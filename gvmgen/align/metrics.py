@@ -14,6 +14,8 @@ CLICK_RATIO = 12.0  # a click's 2nd difference towers over its surroundings by t
 CLICK_FLOOR = 2e-3  # ignore spikes below this (≈ −54 dBFS): dither, silence
 CLICK_CONTEXT = 0.005  # s either side that define "its surroundings"
 CLICK_MERGE = 0.010  # s; spikes closer than this are one click
+SILENCE_FLOOR = 1e-5  # ≈ −100 dBFS: below this every channel is digital silence
+SILENCE_RUN = 0.050  # s; a silent stretch this long is a hole in the music, not a gap
 
 
 @dataclass(frozen=True)
@@ -24,15 +26,16 @@ class AlignmentMetrics:
     ±50 ms; offset_ms = nearest beat − cut, the nudge that would land a missed cut; beat_phase =
     that distance in beats, 0.5 = the off-beat; only a missed cut has a reason)."""
 
-    hit_rate_1frame: float
-    hit_rate_50ms: float
-    hit_rate_100ms: float
+    hit_rate_1frame: float | None  # None: no cut in the cue, no rate to claim
+    hit_rate_50ms: float | None
+    hit_rate_100ms: float | None
     max_stretch: float
     mean_stretch: float
     splices: int
     duration_error: float
     clicks: int
     per_cut: list[dict]
+    silence: float = 0.0  # seconds of digital silence in runs over SILENCE_RUN
 
     def to_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -67,6 +70,7 @@ def metrics_from_beats(audio, sample_rate, beats: BeatGrid, cuts, fps, plan) -> 
         duration_error=duration - plan.duration if plan else 0.0,
         clicks=detect_clicks(audio, sample_rate),
         per_cut=per_cut,
+        silence=silent_seconds(audio, sample_rate),
     )
 
 
@@ -91,10 +95,11 @@ def beat_phases(beat_times: np.ndarray, cuts: np.ndarray) -> np.ndarray:
     return np.minimum(np.abs(cut_offsets(beat_times, cuts)) / period, 0.5)
 
 
-def hit_rate(offsets: np.ndarray, tolerance: float) -> float:
-    """Fraction of cuts with a beat within ±tolerance s (1.0 when there are no cuts)."""
+def hit_rate(offsets: np.ndarray, tolerance: float) -> float | None:
+    """Fraction of cuts with a beat within ±tolerance s (None when there are no cuts: "no
+    cuts in range", not "100 % hit")."""
     if len(offsets) == 0:
-        return 1.0
+        return None
     return float(np.mean(np.abs(offsets) <= tolerance + 1e-9))
 
 
@@ -133,6 +138,22 @@ def _reasons(cuts: np.ndarray, plan: AlignmentPlan | None) -> dict[int, str]:
         return {u.index: u.reason for u in plan.unhit}
     index = {round(float(t), 6): i for i, t in enumerate(cuts)}
     return {index[round(u.time, 6)]: u.reason for u in plan.unhit if round(u.time, 6) in index}
+
+
+def silent_runs(audio: np.ndarray, sample_rate: int, shortest: float = SILENCE_RUN) -> np.ndarray:
+    """(start, end) seconds `[R, 2]` of each run of digital silence in `audio` `[C, N]` (every
+    channel below `SILENCE_FLOOR`) lasting at least `shortest` seconds."""
+    quiet = np.all(np.abs(np.asarray(audio)) < SILENCE_FLOOR, axis=0)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]])))
+    runs = edges.reshape(-1, 2)
+    runs = runs[runs[:, 1] - runs[:, 0] >= shortest * sample_rate]
+    return runs / sample_rate
+
+
+def silent_seconds(audio: np.ndarray, sample_rate: int) -> float:
+    """Seconds of `audio` `[C, N]` in runs of digital silence longer than `SILENCE_RUN`."""
+    runs = silent_runs(audio, sample_rate)
+    return float((runs[:, 1] - runs[:, 0]).sum()) if len(runs) else 0.0
 
 
 def detect_clicks(audio: np.ndarray, sample_rate: int) -> int:

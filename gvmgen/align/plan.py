@@ -13,7 +13,7 @@ reason, never forced.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -51,14 +51,18 @@ MIN_ANCHOR_GAP = 0.75  # beats: two anchors closer than this in the music are no
 # (and a tracker) needs a couple of beats after a jump to be back on the beat.
 CLEAR_BEATS = 2
 EPS = 1e-6
+MAX_LOOPS = 1000  # a tail that loops more often than this has a bug, not music
+LOOP_END_CLEARANCE = 0.05  # s: a tail leaves the music at its last beat at least this early
+MIN_LOOP = 0.05  # s: the shortest music a tail loops over
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Problem:
-    """Everything the programme reads, in seconds."""
+    """Everything the programme reads, in seconds; built once by `_problem`."""
 
     beats: BeatGrid
-    cuts: np.ndarray
+    cuts: np.ndarray  # [M] sorted
+    weights: np.ndarray  # [M] worth of hitting each cut
     duration: float
     source_duration: float
     max_stretch: float
@@ -66,10 +70,9 @@ class _Problem:
     on_beat: np.ndarray  # bool per grid point
     steps: np.ndarray  # signed jump sizes in grid steps: + removes, - repeats
     half_step: bool  # one grid step is half a beat
-    candidates: list[np.ndarray] = field(default_factory=list)  # beat indices per cut
-    offsets: np.ndarray = field(default_factory=lambda: np.zeros(1))
-    avoid: frozenset = frozenset()  # (cut index, beat time) pairs ruled out
-    weights: np.ndarray = field(default_factory=lambda: np.ones(0))  # [M] worth of each hit
+    candidates: tuple[np.ndarray, ...]  # beat indices per cut
+    offsets: np.ndarray  # anchor targets tried around each cut, relative to it
+    avoid: frozenset[tuple[int, float]]  # (cut index, beat time) pairs ruled out
 
 
 def plan_alignment(
@@ -105,13 +108,18 @@ def plan_alignment(
     if beats.period <= 0 or len(beats.times) < 2:
         return _plan_without_beats(cuts, duration, source_duration, max_stretch)
     problem = _problem(
-        beats, cuts, duration, source_duration, max_stretch, allow_half_beats, allow_splices
+        beats,
+        cuts,
+        weights,
+        duration=duration,
+        source_duration=source_duration,
+        max_stretch=max_stretch,
+        half=allow_half_beats,
+        splices=allow_splices,
+        anchor_slack=anchor_slack,
+        avoid=avoid,
     )
-    problem.offsets = -ATTACK_LEAD + np.linspace(-anchor_slack, anchor_slack, SLACK_STEPS)
-    problem.avoid = avoid
-    problem.weights = weights
-    chain = _solve(problem)
-    return _plan_from_chain(problem, chain)
+    return _plan_from_chain(problem, _solve(problem))
 
 
 def _checked_cuts(cuts, duration: float, max_stretch: float, weights=None):
@@ -134,19 +142,40 @@ def _checked_cuts(cuts, duration: float, max_stretch: float, weights=None):
     return cuts, weights
 
 
-def _problem(beats, cuts, duration, source_duration, max_stretch, half, splices) -> _Problem:
+def _problem(
+    beats: BeatGrid,
+    cuts: np.ndarray,
+    weights: np.ndarray,
+    *,
+    duration: float,
+    source_duration: float,
+    max_stretch: float,
+    half: bool,
+    splices: bool,
+    anchor_slack: float,
+    avoid: frozenset[tuple[int, float]],
+) -> _Problem:
     grid, on_beat = _splice_grid(beats, source_duration, half)
     per_beat = 2 if half else 1
     # never a jump of less than one beat: a half-beat stutter is heard as a hiccup; with
     # `half`, 1.5-, 2.5-… beat jumps may move the phase (CLEAR_BEATS before the cut it serves)
     sizes = np.arange(per_beat, MAX_SPLICE_BEATS * per_beat + 1) if splices else np.zeros(0, int)
-    steps = np.concatenate([[0], sizes, -sizes]).astype(int)
-    problem = _Problem(
-        beats, cuts, duration, source_duration, max_stretch, grid, on_beat, steps, half
-    )
     window = WINDOW_BEATS * beats.period
-    problem.candidates = [np.flatnonzero(np.abs(beats.times - c) <= window) for c in cuts]
-    return problem
+    return _Problem(
+        beats=beats,
+        cuts=cuts,
+        weights=weights,
+        duration=duration,
+        source_duration=source_duration,
+        max_stretch=max_stretch,
+        grid=grid,
+        on_beat=on_beat,
+        steps=np.concatenate([[0], sizes, -sizes]).astype(int),
+        half_step=half,
+        candidates=tuple(np.flatnonzero(np.abs(beats.times - c) <= window) for c in cuts),
+        offsets=-ATTACK_LEAD + np.linspace(-anchor_slack, anchor_slack, SLACK_STEPS),
+        avoid=frozenset(avoid),
+    )
 
 
 def _splice_grid(beats: BeatGrid, source_duration: float, half: bool):
@@ -314,10 +343,11 @@ def _splice_cost(problem: _Problem, start, step: int):
 
 
 def _tail_cost(problem: _Problem, source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Cost of playing from (target, source) to the end: whole-bar repeats if music runs out."""
+    """Cost of playing from (target, source) to the end: one splice per loop back if the music
+    runs out (`_tail_pieces`)."""
     short = (problem.duration - target) - (problem.source_duration - source)
-    bar = BEATS_PER_BAR * problem.beats.period
-    return SPLICE_COST * np.ceil(np.maximum(short, 0.0) / bar)
+    loop = min(BEATS_PER_BAR * problem.beats.period, max(problem.source_duration / 2, EPS))
+    return SPLICE_COST * np.ceil(np.maximum(short, 0.0) / loop)
 
 
 def _backtrack(problem: _Problem, values, back) -> list[_Link]:
@@ -391,17 +421,19 @@ def _segment_pieces(problem: _Problem, src_a, tgt_a, src_b, link: _Link):
 
 
 def _tail_pieces(problem: _Problem, src: float, tgt: float):
-    """Unstretched from the last anchor to the end, repeating whole bars if the music runs out."""
+    """Unstretched from the last anchor to the end. Where the music runs out it jumps back from
+    its last beat by a whole bar (by whole beats in music shorter than a bar), so the cue never
+    reads past the end of the music into silence (issue 23: a slipped 2 s cue came back 87 %
+    silent)."""
     pieces, splices = [], []
-    bar = BEATS_PER_BAR * problem.beats.period
-    while problem.duration - tgt > EPS:
+    for _ in range(MAX_LOOPS):
         need = problem.duration - tgt
-        room = problem.source_duration - src
-        leave = _last_grid_point(problem, src, problem.source_duration - 0.05)
-        if room >= need or leave - src < 0.5 * problem.beats.period:  # fits, or cannot loop
+        if need <= EPS:
+            break
+        if problem.source_duration - src >= need - EPS:
             pieces.append(Piece(src, src + need, tgt, problem.duration))
             break
-        resume = max(leave - bar, 0.0)
+        leave, resume = _loop_points(problem, src)
         pieces.append(Piece(src, leave, tgt, tgt + leave - src))
         tgt += leave - src
         splices.append(Splice(tgt, leave, resume, (resume - leave) / problem.beats.period))
@@ -409,12 +441,19 @@ def _tail_pieces(problem: _Problem, src: float, tgt: float):
     return pieces, splices
 
 
-def _last_grid_point(problem: _Problem, after: float, before: float) -> float:
-    points = problem.grid[(problem.grid > after + EPS) & (problem.grid <= before)]
-    beats_only = points[np.isin(points, problem.beats.times)] if len(points) else points
-    if len(beats_only):
-        return float(beats_only[-1])
-    return float(points[-1]) if len(points) else max(before, after + EPS)
+def _loop_points(problem: _Problem, src: float) -> tuple[float, float]:
+    """Where the tail leaves the music (its last beat at or after `src`, clear of the end) and
+    where it resumes: a bar earlier, else as many whole beats as the music holds, else its
+    start. A loop always plays some music, so the tail always moves on."""
+    period, end = problem.beats.period, problem.source_duration - LOOP_END_CLEARANCE
+    beats = problem.grid[problem.on_beat]
+    usable = beats[(beats >= src - EPS) & (beats <= end)]
+    leave = float(usable[-1]) if len(usable) else max(min(src, end), 0.0)
+    whole = min(BEATS_PER_BAR, int(np.floor(leave / period + EPS)))
+    resume = leave - whole * period if whole >= 1 else 0.0
+    if leave - resume < MIN_LOOP:  # less than a beat of music before it: loop it all
+        leave, resume = max(end, src), 0.0
+    return leave, resume
 
 
 def _unhit(problem: _Problem, index: int, anchors: list[Anchor]) -> UnhitCut:
@@ -453,8 +492,16 @@ def _too_close_reason(problem: _Problem, time: float, hit_index: int) -> str:
 
 
 def _plan_without_beats(cuts, duration, source_duration, max_stretch) -> AlignmentPlan:
-    """No beats: play the music as it is; every cut is reported."""
-    length = min(duration, source_duration)
-    pieces = (Piece(0.0, length, 0.0, length),) if length > 0 else ()
+    """No beats: play the music as it is, from its start again if it is shorter than the cue
+    (no beat to loop on, but music rather than silence); every cut is reported."""
+    pieces, splices, at = [], [], 0.0
+    while duration - at > EPS and source_duration > MIN_LOOP:
+        length = min(duration - at, source_duration)
+        pieces.append(Piece(0.0, length, at, at + length))
+        at += length
+        if duration - at > EPS:  # beats unknown: a jump of 0 beats says "not on a beat"
+            splices.append(Splice(at, length, 0.0, 0.0))
     unhit = tuple(UnhitCut(i, float(c), "no beats found in the music") for i, c in enumerate(cuts))
-    return AlignmentPlan(cuts, duration, source_duration, max_stretch, (), pieces, (), unhit)
+    return AlignmentPlan(
+        cuts, duration, source_duration, max_stretch, (), tuple(pieces), tuple(splices), unhit
+    )

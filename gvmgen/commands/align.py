@@ -151,6 +151,11 @@ def _report(args, result, rate: int, fps: float) -> dict:
 def _summary(result, output: str) -> str:
     m = result.metrics
     hits = sum(c["hit"] for c in m.per_cut)
+    if not m.per_cut:
+        return (
+            f"no cuts in range: music fitted to length, max stretch {m.max_stretch:.1%}, "
+            f"{m.splices} splices → {output}"
+        )
     return (
         f"{hits}/{len(m.per_cut)} cuts on a beat within ±50 ms "
         f"(±1 frame: {m.hit_rate_1frame:.0%}), max stretch {m.max_stretch:.1%}, "

@@ -1,8 +1,8 @@
 """`gvmgen analyze INPUT... [--range IN-OUT] [--json]`: the cuts of media files and timelines.
 
 A contract other tools rely on: with --json, one JSON object per input (JSON Lines) with
-`input`, `duration` (s), `rate` (fps), `cuts` [{time, frame, kind}]; exit 2 with one line on
-stderr for bad input.
+`input`, `duration` (s), `rate` (fps), `cuts` [{time, frame, record, kind}] (`record`: the
+timecode the editor sees); exit 2 with one line on stderr for bad input.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import sys
 
 
 def add_parser(subparsers, help_text: str) -> None:
+    from gvmgen.commands.score import positive_rate
+
     parser = subparsers.add_parser(
         "analyze",
         help=help_text,
@@ -31,7 +33,7 @@ def add_parser(subparsers, help_text: str) -> None:
     parser.add_argument("--json", action="store_true", help="JSON Lines, one object per input")
     parser.add_argument(
         "--rate",
-        type=_positive_rate,
+        type=positive_rate,
         metavar="FPS",
         help="frame rate of EDL inputs (EDLs carry none; default: told from the timecodes or "
         "the media they name), e.g. 25 or 29.97",
@@ -59,16 +61,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_rate(text: str) -> float:
-    try:
-        rate = float(text)
-    except ValueError:
-        rate = 0.0
-    if not 1.0 <= rate <= 240.0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a frame rate; expected 24, 25, 29.97 …")
-    return rate
-
-
 def _print_table(report: dict, out=None) -> None:
     out = out or sys.stdout
     cuts = report["cuts"]
@@ -78,6 +70,10 @@ def _print_table(report: dict, out=None) -> None:
         file=out,
     )
     if cuts:
-        print(f"  {'#':>3}  {'time (s)':>10}  {'frame':>7}  kind", file=out)
+        print(f"  {'#':>3}  {'record':<11}  {'time (s)':>10}  {'frame':>7}  kind", file=out)
     for i, cut in enumerate(cuts, 1):
-        print(f"  {i:>3}  {cut['time']:>10.3f}  {cut['frame']:>7}  {cut['kind']}", file=out)
+        print(
+            f"  {i:>3}  {cut['record']:<11}  {cut['time']:>10.3f}  {cut['frame']:>7}  "
+            f"{cut['kind']}",
+            file=out,
+        )

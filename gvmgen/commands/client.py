@@ -40,23 +40,20 @@ def add_parser(subparsers, help_text: str) -> None:
     actions.add_parser("list", help="recent jobs, newest first")
     takes = actions.add_parser("takes", help="the takes on disk in an output folder")
     takes.add_argument("--out", required=True, metavar="DIR")
+    takes.add_argument(
+        "--json", action="store_true", help="the reply as one JSON object (for programs)"
+    )
     actions.add_parser("ping", help="exit 0 only when a server answers")
     for action in actions.choices.values():
         _add_connection_options(action)
 
 
 def _add_submit_options(parser: argparse.ArgumentParser) -> None:
+    from gvmgen.commands.score import add_score_options
+
     parser.add_argument("--input", required=True, metavar="PATH", help="video or timeline file")
-    parser.add_argument(
-        "--range",
-        metavar="IN-OUT",
-        help="seconds, timecodes or fNNN-fMMM (as `gvmgen score --range`)",
-    )
-    parser.add_argument("--mode", choices=("range", "regenerate", "batch"), default="range")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--engine", choices=("auto", "arranger", "gvmgen"), default="auto")
-    parser.add_argument("--takes", type=int, default=1)
-    parser.add_argument("--seed", type=int)
+    add_score_options(parser)
     parser.add_argument(
         "--key",
         help="idempotency key: the same key never makes a second job "
@@ -112,13 +109,40 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _submit(args, out: _Output) -> int:
+    from gvmgen_backend.client import RequestRefused
+
     body = _request(args) | {"key": args.key or uuid.uuid4().hex, "watch": not args.no_wait}
     with _client(args) as client:
-        if args.no_wait:
-            _, reply = client.request("submit", body)
-            out.line("accepted", {"job_id": reply["job_id"]})
-            return EXIT_OK
-        return _follow(out, client.follow("submit", body, _deadline(args, None)), args)
+        try:
+            if args.no_wait:
+                _, reply = client.request("submit", body)
+                out.line("accepted", {"job_id": reply["job_id"]})
+                return EXIT_OK
+            return _follow(out, client.follow("submit", body, _deadline(args, None)), args)
+        except RequestRefused as refused:
+            raise _older_backend(client, refused) or refused from None
+
+
+def _older_backend(client, refused):
+    """A `BackendOutdated` when the server refused a request field this client knows (a server
+    started before the field existed forbids it as unknown), else None."""
+    from gvmgen.errors import GVMGenError
+    from gvmgen.schema import ScoreRequest
+
+    field = refused.error.get("field")
+    unknown = "extra" in str(refused.error.get("message", "")).lower()
+    if not (unknown and field in ScoreRequest.model_fields):
+        return None
+    try:
+        _, pong = client.request("ping", {})
+        version = pong.get("version", "unknown")
+    except GVMGenError:
+        version = "unknown"
+    return GVMGenError(
+        f"the backend (version {version}) is older than this client: restart `gvmgen serve`",
+        field=field,
+        code="backend_outdated",
+    )
 
 
 def _watch(args, out: _Output) -> int:
@@ -143,21 +167,43 @@ def _result(args, out: _Output) -> int:
 
 def _cancel(args, out: _Output) -> int:
     with _client(args) as client:
-        out.line(*client.request("cancel", {"job_id": args.job_id}))
+        _, job = client.request("cancel", {"job_id": args.job_id})
+    if job["state"] in ("done", "failed"):  # finished before the cancel came: nothing stopped
+        out.error(
+            {
+                "code": "already_finished",
+                "message": f"job {job['job_id']} had already finished ({job['state']}); "
+                "nothing to cancel",
+                "hint": f"its outcome: `gvmgen client result {job['job_id']}`",
+            }
+        )
+        return EXIT_REFUSED
+    out.line("status", job)
     return EXIT_OK
 
 
 def _list(args, out: _Output) -> int:
     with _client(args) as client:
         _, body = client.request("list", {})
-    for job in body["jobs"]:
-        out.line("job", job)
+    if out.json_lines:
+        for job in body["jobs"]:
+            out.line("job", job)
+    elif body["jobs"]:
+        from gvmgen.commands.client_view import job_table
+
+        print("\n".join(job_table(body["jobs"])))
+    else:
+        print("no jobs yet")
     return EXIT_OK
 
 
 def _takes(args, out: _Output) -> int:
     with _client(args) as client:
-        out.line(*client.request("takes", {"out_dir": str(Path(args.out).resolve())}))
+        line_type, body = client.request("takes", {"out_dir": str(Path(args.out).resolve())})
+    if args.json and not out.json_lines:
+        print(json.dumps(body, indent=2))
+    else:
+        out.line(line_type, body)
     return EXIT_OK
 
 
@@ -184,17 +230,11 @@ _ACTIONS = {
 
 def _request(args) -> dict:
     """The ScoreRequest fields; paths made absolute here, where the user's cwd is known."""
-    request = {
-        "input": str(Path(args.input).expanduser().resolve()),
-        "mode": args.mode,
-        "engine": args.engine,
-        "takes": args.takes,
-        "out_dir": str(Path(args.out).expanduser().resolve()),
-    }
-    if args.range is not None:
-        request["range"] = args.range
-    if args.seed is not None:
-        request["seed"] = args.seed
+    from gvmgen.commands.score import request_from_args
+
+    request = request_from_args(args)
+    request["input"] = str(Path(args.input).expanduser().resolve())
+    request["out_dir"] = str(Path(args.out).expanduser().resolve())
     return request
 
 
@@ -347,8 +387,9 @@ class _Output:
 
 
 def _one_line(error: dict) -> str:
-    text = error.get("message", "")
-    return text + (f" ({error['hint']})" if error.get("hint") else "")
+    from gvmgen.errors import one_line
+
+    return one_line(error.get("message", ""), error.get("hint"))
 
 
 def _human(line_type: str, body: dict) -> str:
@@ -360,8 +401,11 @@ def _human(line_type: str, body: dict) -> str:
             f"{', '.join(body['engines'])}; device {body['device']}; {body['queue']} queued"
         )
     if line_type in ("status", "job"):
-        return (
-            f"{body['job_id']}  {body['state']:<9} {body['mode']:<10} "
-            f"{body['fraction']:4.0%}  {body.get('message') or ''}"
-        )
+        from gvmgen.commands.client_view import job_line
+
+        return job_line(body)
+    if line_type == "takes":
+        from gvmgen.commands.client_view import takes_table
+
+        return "\n".join(takes_table(body))
     return json.dumps(body, indent=2)

@@ -1,10 +1,10 @@
 """`gvmgen serve`: the local scoring backend (ZeroMQ), one warm worker, durable jobs.
 
 Prints one line when it is ready (where it listens, which engines are ready, where the key
-file is) and logs to DATA/serve.log. SIGTERM or Ctrl-C lets the running job finish its current
-cue (checkpointed), puts it back in the queue for the next start, and exits 0; past
-`--stop-grace` seconds, or at a second signal, it exits at once, the job left at its last
-finished cue.
+file is), one when asked to stop and one when stopped, and logs to DATA/serve.log. SIGTERM or
+Ctrl-C lets the running job finish its current cue (checkpointed), puts it back in the queue
+for the next start, and exits 0; past `--stop-grace` seconds, or at a second signal, it exits
+at once, the job left at its last finished cue.
 """
 
 from __future__ import annotations
@@ -99,26 +99,55 @@ def run(args: argparse.Namespace) -> int:
             abandon_on_stop=True,
             stop_grace=args.stop_grace,
         )
-        print(server.start(), flush=True)
-        return serve_until_signalled(server)
+        return serve_until_signalled(server, ready=server.start())
     finally:
         stop_logging_to(handler)
 
 
-def serve_until_signalled(server) -> int:
+def serve_until_signalled(server, ready: str | None = None) -> int:
     """Serve until SIGTERM/SIGINT, then until the running job has paused at its cue boundary
     and gone back to the queue. One still running past the grace (or at a second signal) is
     left at its last finished cue: the process exits without unwinding it (unwinding would
-    discard its checkpoints), and the next start on the data dir resumes it."""
+    discard its checkpoints), and the next start on the data dir resumes it.
+
+    :param ready: the startup line, printed once the signals are ours: whoever waits for it
+        may stop the server at once (a signal before would kill it unsaid, with status 130).
+    """
     import logging
 
+    signals = []
+
+    def on_signal(signum, _frame) -> None:
+        signals.append(signum)
+        if len(signals) == 1:
+            _say(
+                f"gvmgen serve: stopping on {signal.Signals(signum).name}: a running job first "
+                f"finishes its current cue (at most {server.stop_grace:g} s); "
+                "Ctrl-C again stops at once"
+            )
+        elif len(signals) == 2:
+            _say("gvmgen serve: stopping at once")
+        server.stop()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: server.stop())
+        signal.signal(signum, on_signal)
+    if ready is not None:
+        _say(ready)
     server.serve_forever()
     if server.abandoned:
+        _say(
+            f"gvmgen serve: stopped; job {server.abandoned} stays at its last finished cue, "
+            "and the next `gvmgen serve` on this data dir resumes it"
+        )
         logging.shutdown()
         os._exit(0)
+    _say("gvmgen serve: stopped")
     return 0
+
+
+def _say(line: str) -> None:
+    """A line beside the startup line: where the person who started the server looks."""
+    print(line, flush=True)
 
 
 def _choose_device(device: str) -> None:

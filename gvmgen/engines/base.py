@@ -13,12 +13,46 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from gvmgen.controls import CueControls
 from gvmgen.progress import ProgressFn, check_cancel
 
 if TYPE_CHECKING:
     from gvmgen.align import BeatGrid
 
-__all__ = ["CueConditioning", "MusicEngine", "ProgressFn", "TakesInOnePass", "check_cancel"]
+__all__ = [
+    "ENDINGS",
+    "CueConditioning",
+    "Ending",
+    "MusicEngine",
+    "ProgressFn",
+    "TakesInOnePass",
+    "check_cancel",
+]
+
+ENDINGS = ("button", "ring", "fade")  # how a cue ends: a final accent, a held chord, a fade
+
+
+@dataclass(frozen=True)
+class Ending:
+    """Where and how a cue ends. Times are seconds from cue start.
+
+    Attributes:
+        kind: "button" (a final accent), "ring" (the last chord held and decaying) or "fade".
+        out: the out frame. A button or ring lands on it when `ring` > 0.
+        ring: how long the music may sound past `out` (under the next cue, into a rest, or as
+            the `--tail`); 0 at the outer end of what was scored: the music has decayed by
+            `out`, so its last accent comes on the last downbeat that leaves room to decay.
+    """
+
+    kind: str = "button"
+    out: float = 0.0
+    ring: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ENDINGS:
+            raise ValueError(f"ending must be one of {', '.join(ENDINGS)}, got {self.kind!r}")
+        if self.out < 0 or self.ring < 0:
+            raise ValueError(f"ending times must not be negative: out {self.out}, ring {self.ring}")
 
 
 @dataclass(frozen=True)
@@ -34,6 +68,11 @@ class CueConditioning:
         motion_times: time of each motion value, float64 `[F]`, or None.
         prompt_audio: the previous cue's tail at the engine's sample rate, float32
             `[channels, samples]`, for engines that continue from it; None at the first cue.
+        controls: the editor's mood, intensity and tempo at the cue's start and the markers'
+            changes inside it (`gvmgen.controls`); an engine lists what it honours in
+            `steered_controls` (none: picture only).
+        ending: where and how the music ends; None: a button, decayed by `duration`. The
+            engine makes `duration` seconds either way (`ending.out + ending.ring`).
     """
 
     duration: float
@@ -43,12 +82,21 @@ class CueConditioning:
     motion: np.ndarray | None = None
     motion_times: np.ndarray | None = None
     prompt_audio: np.ndarray | None = None
+    controls: CueControls = field(default_factory=CueControls)
+    ending: Ending | None = None
 
     def __post_init__(self) -> None:
         if not self.duration > 0:
             raise ValueError(f"cue duration must be positive, got {self.duration}")
         if len(self.frames) != len(self.frame_times):
             raise ValueError(f"{len(self.frames)} frames but {len(self.frame_times)} frame times")
+        if self.ending is not None and self.ending.out > self.duration + 1e-9:
+            raise ValueError(f"ending at {self.ending.out} s is past the cue's {self.duration} s")
+
+    @property
+    def resolved_ending(self) -> Ending:
+        """The ending asked for, or the default: a button decayed by the cue's end."""
+        return self.ending if self.ending is not None else Ending("button", self.duration, 0.0)
 
 
 @runtime_checkable

@@ -3,10 +3,15 @@
 `weights_available()` is cheap (config files only, no torch) so the pipeline's `auto` choice can
 call it freely; `GVMGenEngine.from_installed()` loads the weights once and keeps the model warm;
 `build_debug_engine()` gives a tiny random-weight engine for CPU tests of the whole pipeline.
+
+A cue whose logits or audio come out NaN/Inf (an fp16 overflow, say) is made again once in the
+next safer precision (fp16 → bf16 → fp32), and the engine stays there; `provenance()` says
+which weights, window policy and precision made the last cue, for the report.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +20,10 @@ import numpy as np
 
 from gvmgen.engines.base import CueConditioning, ProgressFn, check_cancel
 from gvmgen.errors import InputError, OutOfMemory, WeightsError
-from gvmgen.model import snapshots
+from gvmgen.model import provenance, snapshots
+from gvmgen.model.provenance import precision_policy
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from gvmgen.model.generation import MusicGenerator
@@ -35,26 +43,44 @@ class GVMGenEngine:
     needs_gpu = True
     takes_prompt_audio = True
 
-    def __init__(self, generator: MusicGenerator):
+    def __init__(self, generator: MusicGenerator, weights: list[dict] | None = None):
+        """`weights`: where each weight came from and its licence (`installed_provenance`)."""
         self.generator = generator
         self.sample_rate = generator.model.config.sample_rate
         self.image_size = generator.model.config.vision.image_size
         self.window_seconds = generator.config.window_seconds
+        self.weights = weights if weights is not None else provenance.debug_weights()
+        self.last_run: dict = {"precision": generator.precision, "retried_after": None}
 
     @classmethod
     def from_installed(
         cls, models_dir: str | Path | None = None, device: str = "auto"
     ) -> GVMGenEngine:
-        """Load the installed weights; WeightsError with the install line when there are none."""
+        """Load the installed weights; WeightsError with the install line when there are none.
+
+        Precision: $GVMGEN_PRECISION, else bf16 on a GPU that has it, fp16 on one that has not,
+        fp32 on the CPU."""
         ok, why = weights_available(models_dir)
         if not ok:
             raise WeightsError(why)
         from gvmgen.model.generation import MusicGenerator
+        from gvmgen.model.precision import from_environment
         from gvmgen.model.weights import load_gvmgen
 
         model_dir = snapshots.find_kind("gvmgen", models_dir)
         model, generation = load_gvmgen(model_dir.path, device=device, models_dir=models_dir)
-        return cls(MusicGenerator(model, generation))
+        generator = MusicGenerator(model, generation, from_environment(model.lm.device))
+        return cls(generator, provenance.read_provenance(model_dir.path, models_dir)["weights"])
+
+    def provenance(self) -> dict:
+        """What made the last cue, for report.json: every weight (part, source, licence,
+        non_commercial), the window policy, and the precision (with the retry, if any)."""
+        return {
+            "weights": self.weights,
+            "windows": self.generator.config.windows,
+            **self.last_run,
+            "precision_policy": precision_policy(self.last_run["precision"]),
+        }
 
     def generate(
         self,
@@ -100,8 +126,10 @@ class GVMGenEngine:
         times = torch.from_numpy(np.asarray(cue.frame_times, dtype=np.float32))
         prompt = self._prompts(prompts, len(seeds)) if prompts else self._prompt(cue.prompt_audio)
         try:
-            audio = self.generator.generate(
-                pixels, times, cue.duration, list(seeds), prompt, progress, cancel
+            audio = self._generate_once_more_if_not_finite(
+                lambda: self.generator.generate(
+                    pixels, times, cue.duration, list(seeds), prompt, progress, cancel
+                )
             )
         except torch.cuda.OutOfMemoryError as error:
             torch.cuda.empty_cache()  # the warm model stays usable for a smaller job
@@ -110,6 +138,30 @@ class GVMGenEngine:
                 hint="ask for fewer takes at once, or free the GPU for this job",
             ) from error
         return [take.cpu().numpy().astype(np.float32) for take in audio]
+
+    def _generate_once_more_if_not_finite(self, generate):
+        """`generate()`; after NaN/Inf, once more in the safer precision (kept from then on:
+        the same weights would overflow again on the next cue)."""
+        from gvmgen.model.precision import NonFiniteError
+
+        try:
+            audio = generate()
+            self.last_run = {"precision": self.generator.precision, "retried_after": None}
+            return audio
+        except NonFiniteError as error:
+            if error.safer is None:
+                raise
+            first = error
+        log.warning("%s; retrying the cue in %s", first, first.safer)
+        self.generator.set_precision(first.safer)
+        try:
+            audio = generate()
+        except NonFiniteError as error:
+            raise NonFiniteError(
+                error.stage, error.precision, error.step, error.safer, earlier=first
+            ) from error
+        self.last_run = {"precision": self.generator.precision, "retried_after": first.to_record()}
+        return audio
 
     def _prompt(self, prompt_audio: np.ndarray | None):
         """The previous cue's tail `[C, N]` at 32 kHz → mono tensor `[N]`, or None."""
@@ -140,7 +192,7 @@ def _preprocess(clip_preprocess, frames: np.ndarray, size: int) -> np.ndarray:
     return clip_preprocess(frames, size=size)
 
 
-def build_debug_engine(seed: int = 0) -> GVMGenEngine:
+def build_debug_engine(seed: int = 0, precision: str | None = None) -> GVMGenEngine:
     """A tiny random-weight GVMGen engine (CPU, seconds per cue) for pipeline tests.
 
     Its music is noise-like: the weights are random. Window 30 s as the real engine.
@@ -148,4 +200,4 @@ def build_debug_engine(seed: int = 0) -> GVMGenEngine:
     from gvmgen.model.generation import MusicGenerator
     from gvmgen.model.model import build_debug_model
 
-    return GVMGenEngine(MusicGenerator(build_debug_model(seed)))
+    return GVMGenEngine(MusicGenerator(build_debug_model(seed), precision=precision))

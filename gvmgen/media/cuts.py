@@ -595,13 +595,13 @@ def merge_cuts(edit_points: list[Cut], shots: list[Cut], tolerance_frames: int =
     """Edit points and in-clip shot changes as one list sorted by time.
 
     A shot change within `tolerance_frames` of an edit point is that edit point: the edit is
-    kept (kind "edit"), the detection dropped. Both lists count frames from the same origin.
+    kept with its own kind ("edit", or "gradual" for a dissolve's middle, which is no hit
+    point), the detection dropped. Both lists count frames from the same origin.
     """
-    edits = [Cut(c.time, c.frame, "edit", c.score) for c in edit_points]
-    edit_frames = np.array([c.frame for c in edits], np.int64)
+    edit_frames = np.array([c.frame for c in edit_points], np.int64)
     kept = [
         shot
         for shot in shots
         if not len(edit_frames) or np.abs(edit_frames - shot.frame).min() > tolerance_frames
     ]
-    return sorted(edits + kept, key=lambda c: (c.time, c.kind != "edit"))
+    return sorted([*edit_points, *kept], key=lambda c: (c.time, c.kind == "shot"))

@@ -3,8 +3,9 @@
 - The **null condition** is all zeros (the official code pushes an all-zero video through CLIP
   and then multiplies the result by 0). Its tokens are known, so CLIP never runs on it; with
   bias-free attention, zero keys and values make the cross-attention output exactly 0.
-- **Windows** of a long cue see only their own frames (the official code gives every window
-  the whole video, its issue #6), continuing from the previous window's last tokens.
+- **Windows** of a long cue continue from the previous window's last tokens; each sees its own
+  frames (`per-window`), or the whole cue's as the official code does (`official`, the
+  policy in `GenerationConfig.windows`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ weight check can read a config without paying for it.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 # MusicGen's EnCodec 32 kHz (`facebook/encodec_32khz`): hop 640 → 50 Hz, 4 codebooks × 2048.
@@ -171,6 +171,15 @@ class GVMGenConfig:
         return cls.from_dict(json.loads(text))
 
 
+WINDOW_POLICIES = ("per-window", "official")
+# The official code's long-video windows: the checkpoint's training segment (32 s), advanced
+# by `extend_stride` (18 s), so each window continues from the previous one's last 14 s.
+OFFICIAL_SEGMENT_SECONDS = 32.0
+OFFICIAL_STRIDE_SECONDS = 18.0
+# Ours: 30 s windows (the 30 frames the model was trained on) continuing from 10 s.
+PER_WINDOW_SECONDS, PER_WINDOW_PROMPT_SECONDS = 30.0, 10.0
+
+
 @dataclass
 class GenerationConfig:
     """How to sample. Defaults are the official inference settings (CFG 3, top-k 250, T 1).
@@ -179,6 +188,10 @@ class GenerationConfig:
         window_seconds: longest stretch generated in one pass (the engine length).
         prompt_seconds: how much of the previous window's tokens the next window continues from.
         top_p: nucleus sampling when > 0 (then top_k is ignored, as in audiocraft).
+        windows: what each window of a long cue cross-attends to: `"per-window"` (ours, the
+            default) its own frames, so the music follows the picture it plays under, at most
+            30 frames per window as in training; `"official"` every frame of the cue, as the
+            official code does (with 32 s windows and an 18 s stride: `windows_config`).
     """
 
     cfg_coef: float = 3.0
@@ -186,10 +199,15 @@ class GenerationConfig:
     top_p: float = 0.0
     temperature: float = 1.0
     use_sampling: bool = True
-    window_seconds: float = 30.0
-    prompt_seconds: float = 10.0
+    window_seconds: float = PER_WINDOW_SECONDS
+    prompt_seconds: float = PER_WINDOW_PROMPT_SECONDS
+    windows: str = "per-window"
 
     def validate(self) -> None:
+        if self.windows not in WINDOW_POLICIES:
+            raise ValueError(
+                f"windows must be one of {', '.join(WINDOW_POLICIES)}, got {self.windows!r}"
+            )
         if self.cfg_coef < 0:
             raise ValueError(f"cfg_coef must be >= 0, got {self.cfg_coef}")
         if self.top_k < 0 or not 0.0 <= self.top_p <= 1.0:
@@ -204,6 +222,24 @@ class GenerationConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def with_windows(self, policy: str, segment_seconds: float = OFFICIAL_SEGMENT_SECONDS):
+        """This config with window policy `policy`: `"official"` takes the checkpoint's
+        training segment as the window and continues from `segment - 18 s`."""
+        if policy == "official":
+            prompt = segment_seconds - OFFICIAL_STRIDE_SECONDS
+            config = replace(
+                self, windows=policy, window_seconds=segment_seconds, prompt_seconds=prompt
+            )
+        else:
+            config = replace(
+                self,
+                windows=policy,
+                window_seconds=PER_WINDOW_SECONDS,
+                prompt_seconds=PER_WINDOW_PROMPT_SECONDS,
+            )
+        config.validate()
+        return config
 
 
 @dataclass

@@ -9,6 +9,9 @@ every step. For decoding we keep the same weights but run a lean step:
 - the self-attention cache is preallocated once (`[B, H, S_max, Dh]` per layer) and written in
   place; cross-attention keys/values of the frame tokens are projected once per window.
 - the sinusoidal positions are a table lookup.
+- precision as the official model (`gvmgen.model.precision`): the token embeddings, positions,
+  residual stream, LayerNorms and heads are fp32; the transformer's matmuls run in the dtype of
+  its weights under the caller's autocast, and so does the KV cache.
 
 `CachedDecoder.logits(tokens, start)` runs any number of new positions (prefill or one step);
 its result equals transformers' full forward on the same sequence (tests check both).
@@ -23,6 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from transformers import MusicgenForCausalLM
+
+from gvmgen.model.precision import no_autocast
 
 
 def cache_keyword(lm: MusicgenForCausalLM) -> str:
@@ -129,14 +134,14 @@ class CachedDecoder:
 
     def __init__(self, lm: MusicgenForCausalLM, batch: int, max_length: int):
         config = lm.config
-        param = lm.lm_heads[0].weight
-        self.device, self.dtype = param.device, param.dtype
+        decoder = lm.model.decoder
+        self.device = lm.lm_heads[0].weight.device
+        self.dtype = decoder.layers[0].fc1.weight.dtype  # the transformer's: bf16/fp16 or fp32
         self.num_heads = config.num_attention_heads
         self.head_dim = config.hidden_size // self.num_heads
         self.batch, self.max_length = batch, max_length
-        decoder = lm.model.decoder
         self.embeddings = [table.weight for table in decoder.embed_tokens]
-        self.positions = sinusoidal_positions(decoder, max_length).to(self.device, self.dtype)
+        self.positions = sinusoidal_positions(decoder, max_length).to(self.device, torch.float32)
         self.layers = [_layer_weights(layer) for layer in decoder.layers]
         self.final_norm = decoder.layer_norm
         self.heads = _fuse_heads(lm)
@@ -144,7 +149,6 @@ class CachedDecoder:
         shape = (len(self.layers), batch, self.num_heads, max_length, self.head_dim)
         self.keys = torch.zeros(shape, device=self.device, dtype=self.dtype)
         self.values = torch.zeros(shape, device=self.device, dtype=self.dtype)
-        self._slots = torch.arange(max_length, device=self.device)
         self.cross_keys: list[torch.Tensor] = []
         self.cross_values: list[torch.Tensor] = []
         self.absorbed: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -194,13 +198,11 @@ class CachedDecoder:
         """`[B, H, S, Dh]` → `[B, S, d]`."""
         return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], -1)
 
-    def embed(self, tokens: torch.Tensor, start: int | torch.Tensor) -> torch.Tensor:
-        """tokens `[B, K, S]` at positions start.. → input embeddings `[B, S, d]`."""
+    def embed(self, tokens: torch.Tensor, start: int) -> torch.Tensor:
+        """tokens `[B, K, S]` at positions start.. → fp32 input embeddings `[B, S, d]`."""
         hidden = F.embedding(tokens[:, 0], self.embeddings[0])
         for k in range(1, tokens.shape[1]):
             hidden = hidden + F.embedding(tokens[:, k], self.embeddings[k])
-        if isinstance(start, torch.Tensor):
-            return hidden + self.positions.index_select(0, start.view(1))
         return hidden + self.positions[start : start + tokens.shape[-1]]
 
     def logits(self, tokens: torch.Tensor, start: int) -> torch.Tensor:
@@ -212,29 +214,21 @@ class CachedDecoder:
             raise ValueError(f"position {start + tokens.shape[-1]} beyond cache {self.max_length}")
         return self._forward(tokens, start)
 
-    def static_step(self, tokens: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
-        """One position with shapes that never change, for CUDA-graph capture.
-
-        tokens `[B, K, 1]`, position a 0-d long tensor on the device → logits `[B, K, 1, card]`.
-        The cache is written with `index_copy_` and attention reads all of it under a mask,
-        so every call launches the same kernels on the same buffers. Equals `logits`.
-        """
-        return self._forward(tokens, position)
-
-    def _forward(self, tokens: torch.Tensor, start: int | torch.Tensor) -> torch.Tensor:
+    def _forward(self, tokens: torch.Tensor, start: int) -> torch.Tensor:
         hidden = self.embed(tokens, start)
         for index, weights in enumerate(self.layers):
             hidden = self._layer(index, weights, hidden, start)
         hidden = self.final_norm(hidden)
         # one GEMM for all K heads: [B, S, K·card] → [B, K, S, card] (a broadcast batched
-        # matmul would first copy the heads once per row)
-        logits = F.linear(hidden, self.heads)
+        # matmul would first copy the heads once per row); fp32 like the heads' weights
+        with no_autocast(self.device):
+            logits = F.linear(hidden.float(), self.heads)
         batch, length = hidden.shape[:2]
         return logits.view(batch, length, self.num_codebooks, -1).transpose(1, 2)
 
-    def _layer(self, index: int, w: _LayerWeights, hidden: torch.Tensor, start):
-        attend = self._static_attention if isinstance(start, torch.Tensor) else self._self_attention
-        hidden = hidden + attend(index, w, w.norm_self(hidden), start)
+    def _layer(self, index: int, w: _LayerWeights, hidden: torch.Tensor, start: int):
+        # the sub-layers' outputs are in the transformer's dtype; the sum stays fp32
+        hidden = hidden + self._self_attention(index, w, w.norm_self(hidden), start)
         hidden = hidden + self._cross_attention(index, w, w.norm_cross(hidden))
         ffn = F.linear(F.gelu(F.linear(w.norm_ffn(hidden), w.fc1)), w.fc2)
         return hidden + ffn
@@ -249,16 +243,6 @@ class CachedDecoder:
         if x.shape[1] > 1:  # several new positions: each sees the cache and its own past
             mask = torch.ones(x.shape[1], end, dtype=torch.bool, device=x.device).tril(start)
         attended = F.scaled_dot_product_attention(self._heads(q), keys, values, attn_mask=mask)
-        return F.linear(self._merge(attended), w.out_self)
-
-    def _static_attention(self, index: int, w: _LayerWeights, x: torch.Tensor, position):
-        q, k, v = F.linear(x, w.qkv).chunk(3, dim=-1)
-        self.keys[index].index_copy_(2, position.view(1), self._heads(k))
-        self.values[index].index_copy_(2, position.view(1), self._heads(v))
-        visible = (self._slots <= position)[None]  # [1, S_max]: the cache up to the position
-        attended = F.scaled_dot_product_attention(
-            self._heads(q), self.keys[index], self.values[index], attn_mask=visible
-        )
         return F.linear(self._merge(attended), w.out_self)
 
     def _cross_attention(self, index: int, w: _LayerWeights, x: torch.Tensor):

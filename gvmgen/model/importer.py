@@ -10,15 +10,17 @@ import torch
 
 from gvmgen.errors import WeightsError
 from gvmgen.model import snapshots
-from gvmgen.model.config import ENCODEC_32KHZ
+from gvmgen.model.config import ENCODEC_32KHZ, OFFICIAL_SEGMENT_SECONDS, GenerationConfig
 from gvmgen.model.model import GVMGenModel, build_empty_model
 from gvmgen.model.official import (
+    checkpoint_file,
     load_official,
     official_config,
     official_generation,
     remap_official,
 )
-from gvmgen.model.weights import CODEC_PREFIX, VerifyReport, codec_state, save_gvmgen, verify
+from gvmgen.model.provenance import import_record
+from gvmgen.model.weights import VerifyReport, codec_state, save_gvmgen, verify
 
 
 @dataclass
@@ -26,7 +28,7 @@ class ImportReport:
     out: Path
     consumed: int
     unconsumed: list[str]
-    codec: str  # where the EnCodec weights came from, or why they are absent
+    codec: str  # where the EnCodec weights came from
     verify: VerifyReport
 
     def to_dict(self) -> dict:
@@ -69,11 +71,20 @@ def import_official(
     codec_dir: str | Path | None = None,
     models_dir: str | Path | None = None,
     trust_pickle: bool = False,
+    licence: str | None = None,
+    windows: str = "per-window",
 ) -> ImportReport:
     """Remap the official checkpoint onto `GVMGenModel` and write it to `out_dir`.
 
-    Raises WeightsError when a checkpoint tensor is not used or a model tensor is not filled.
+    Everything that can fail is checked before a byte is written: the codec (found, loadable,
+    matching the LM's codebooks and frame rate), every checkpoint tensor used and every model
+    tensor filled. `licence` is recorded for the checkpoint's weights (default: the one known
+    for the official checkpoint); `windows` is the long-cue policy the engine will use.
     """
+    checkpoint_file(checkpoint)
+    codec = codec_snapshot(codec_dir, models_dir)
+    if codec is None:
+        raise WeightsError(snapshots.codec_hint(snapshots.models_dir(models_dir)))
     official = load_official(checkpoint, trust_pickle)
     remapped = remap_official(official.state)
     if remapped.unconsumed:
@@ -81,31 +92,41 @@ def import_official(
             f"{len(remapped.unconsumed)} checkpoint tensors have no place in the model, e.g. "
             f"{remapped.unconsumed[:3]}"
         )
-    codec = codec_snapshot(codec_dir, models_dir)
     card = official.state["emb.0.weight"].shape[0] - 1 if "emb.0.weight" in official.state else 2048
     config = official_config(official.state, official.xp, codec_config(codec, card))
+    generation = _generation(official.xp, windows)
     model = build_empty_model(config)
     state = dict(remapped.state)
-    if codec is not None:
-        state.update(codec_state(codec))
-    _load_checked(model, state, include_codec=codec is not None)
+    state.update(codec_state(codec))
+    _load_checked(model, state)
     out = save_gvmgen(
         model,
         out_dir,
-        official_generation(official.xp),
-        include_codec=codec is not None,
+        generation,
+        include_codec=True,
         source=str(checkpoint),
         dtype=_source_dtype(official.state),
+        provenance=import_record(str(checkpoint), licence, codec),
     )
-    where = f"{codec.kind} snapshot {codec.path}" if codec else "not included (no snapshot found)"
+    where = f"{codec.kind} snapshot {codec.path}"
     return ImportReport(
         out, len(official.state), remapped.unconsumed, where, verify(out, models_dir)
     )
 
 
-def _load_checked(model: GVMGenModel, state: dict, include_codec: bool) -> None:
+def _generation(xp: dict, windows: str) -> GenerationConfig:
+    """The checkpoint's sampling settings with the window policy; `official` windows are the
+    checkpoint's training segment (`dataset.segment_duration`), as the official code's."""
+    segment = float((xp.get("dataset") or {}).get("segment_duration") or OFFICIAL_SEGMENT_SECONDS)
+    try:
+        return official_generation(xp).with_windows(windows, segment)
+    except ValueError as error:
+        raise WeightsError(f"cannot use --windows {windows}: {error}", field="windows") from error
+
+
+def _load_checked(model: GVMGenModel, state: dict) -> None:
     result = model.load_state_dict(state, strict=False)
-    missing = [k for k in result.missing_keys if include_codec or not k.startswith(CODEC_PREFIX)]
+    missing = result.missing_keys
     if missing or result.unexpected_keys:
         raise WeightsError(
             f"checkpoint does not fill the model: missing {missing[:3]}, "

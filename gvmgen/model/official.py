@@ -114,9 +114,7 @@ def load_official(path: str | Path, trust_pickle: bool = False) -> OfficialCheck
     unpickler reads it; `trust_pickle=True` falls back to full pickle for files that need it —
     only for files you trust, as pickle can run code.
     """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise WeightsError(f"checkpoint {path} not found")
+    path = checkpoint_file(path)
     try:
         package = torch.load(path, map_location="cpu", weights_only=not trust_pickle)
     except pickle.UnpicklingError as error:
@@ -128,6 +126,14 @@ def load_official(path: str | Path, trust_pickle: bool = False) -> OfficialCheck
     except (RuntimeError, OSError, EOFError) as error:
         raise WeightsError(f"cannot read {path} as a torch checkpoint: {error}") from error
     return _unpack(package, path)
+
+
+def checkpoint_file(path: str | Path) -> Path:
+    """`path` expanded; WeightsError when there is no such file."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise WeightsError(f"checkpoint {path} not found")
+    return path
 
 
 def _unpack(package, path: Path) -> OfficialCheckpoint:

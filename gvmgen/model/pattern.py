@@ -19,9 +19,11 @@ class DelayPattern:
     def sequence_length(self, num_frames: int) -> int:
         return num_frames + self.num_codebooks
 
-    def frame_at(self, position: int) -> torch.Tensor:
-        """Frame index each codebook holds at `position`: `[K]` (may be out of range)."""
-        return position - 1 - torch.arange(self.num_codebooks)
+    def frames_by_position(self, length: int, device: torch.device) -> torch.Tensor:
+        """Frame index each codebook holds at each position `[length, K]` (may be out of
+        range), made on `device` once so the decoding loop never copies indices to it."""
+        positions = torch.arange(length, device=device)[:, None]
+        return positions - 1 - torch.arange(self.num_codebooks, device=device)[None]
 
     def interleave(self, codes: torch.Tensor, num_frames: int | None = None) -> torch.Tensor:
         """codes `[B, K, P]` → sequence `[B, K, T + K]` with frames ≥ P left as special tokens."""

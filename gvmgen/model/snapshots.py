@@ -133,13 +133,29 @@ def codec_included(gvmgen_dir: Path) -> bool:
     return bool(config.get("codec_included"))
 
 
+# Where the GVMGen authors publish `state_dict.bin`: the Google Drive folder that the official
+# repository's README links (§7 "Dataset and Model weights", github.com/chouliuzuo/GVMGen).
+CHECKPOINT_URL = "https://drive.google.com/drive/folders/1OKVQlz7TPKEGTPEK-BiH1tJ3FYT11GON"
+CHECKPOINT_PAGE = "https://github.com/chouliuzuo/GVMGen"
+
+
 def install_hint(root: Path) -> str:
-    """One actionable line: what to install, and where."""
+    """One actionable line: where the published weights are, and the exact import command."""
     return (
-        f"no GVMGen weights in {root} (set ${MODELS_DIR_ENV} to change it): download the official "
-        f"GVMGen state_dict.bin and run `gvmgen models import state_dict.bin --out "
+        f"no GVMGen weights in {root} (set ${MODELS_DIR_ENV} to change it): download the "
+        f"official state_dict.bin from the GVMGen authors' folder {CHECKPOINT_URL} (linked from "
+        f"{CHECKPOINT_PAGE}), then run `gvmgen models import /path/to/state_dict.bin --out "
         f"{root / GVMGEN_SUBDIR}`; EnCodec comes from a facebook/encodec_32khz or "
         f"facebook/musicgen-small snapshot in {root} or the Hugging Face cache"
+    )
+
+
+def codec_hint(root: Path) -> str:
+    """One line: no EnCodec 32 kHz to import with, and where to put one."""
+    return (
+        f"no EnCodec 32 kHz snapshot found, so nothing was imported: put a "
+        f"facebook/encodec_32khz (or facebook/musicgen-small) snapshot in {root} or the Hugging "
+        f"Face cache, or name one with --codec DIR"
     )
 
 

@@ -9,6 +9,8 @@ EnCodec or MusicGen snapshot found offline (`gvmgen.model.snapshots`). Nothing d
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,10 +60,14 @@ def save_gvmgen(
     include_codec: bool = True,
     source: str = "",
     dtype: torch.dtype | None = None,
+    provenance: list[dict] | None = None,
 ) -> Path:
     """Write `model` to `out_dir` in our format (atomically per file); returns the directory.
 
     `dtype` (e.g. fp16, the official checkpoint's) applies to every float tensor but EnCodec's.
+    `provenance`: each weight's source and licence (`gvmgen.model.provenance`). Files get the
+    mode a plain `open()` would give them (0666 less the umask), so a shared models folder
+    works for everyone it is shared with.
     """
     from safetensors.torch import save_file
 
@@ -77,7 +83,9 @@ def save_gvmgen(
             value = value.to(dtype)
         state[key] = value
     with atomic_path(out / snapshots.WEIGHTS_FILE) as tmp:
+        mode = stat.S_IMODE(tmp.stat().st_mode)  # the umask's, from atomic_path
         save_file(state, str(tmp), metadata={"format": snapshots.FORMAT_NAME})
+        os.chmod(tmp, mode)  # safetensors writes its own file, owner-only, in place of ours
     meta = {
         "format": snapshots.FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -86,6 +94,8 @@ def save_gvmgen(
         "codec_included": include_codec,
         "source": source,
     }
+    if provenance is not None:
+        meta["provenance"] = provenance
     write_text_atomic(out / snapshots.CONFIG_FILE, json.dumps(meta, indent=2) + "\n")
     return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,8 @@ from gvmgen.timeline.ranges import (
     nearest_frame,
     parse_range,
     range_at_rate,
+    range_form,
+    range_text,
     rate_fraction,
     timecode,
     timeline_rate,
@@ -152,7 +155,7 @@ def read_edit(
     tl_rate = timeline_rate(timeline, rate or 24.0)
     global_start = at_rate(timeline.global_start_time or RationalTime(0, tl_rate), tl_rate)
     drop_frame = uses_drop_frame(global_start, tl_rate)
-    selected = _selected_range(timeline, range, tl_rate, global_start, drop_frame)
+    selected = _selected_range(timeline, range, tl_rate, global_start, drop_frame, min_seconds)
     where = _describe(selected, tl_rate, global_start, drop_frame)
     check_long_enough(int(selected.duration.value), tl_rate, min_seconds, where)
     base_dir = source_path.parent if source_path else None
@@ -179,6 +182,25 @@ def read_edit(
     )
 
 
+def audio_track_segments(edit: Edit) -> list[list[Segment]]:
+    """The clips of each enabled audio track inside the edit's range, one list per track (audio
+    tracks mix, so none hides another), in the same frames as `Edit.segments`. A clip whose
+    media is missing keeps its path: whoever reads the audio plays silence there."""
+    base_dir = edit.source_path.parent if edit.source_path else None
+    from gvmgen.timeline.score_track import METADATA_KEY, SCORE_TRACK_NAME
+
+    tracks = []
+    for track in edit.timeline.audio_tracks():
+        if track.name.startswith(SCORE_TRACK_NAME) or any(
+            METADATA_KEY in item.metadata for item in track
+        ):  # music we placed before is not the timeline's own sound
+            continue
+        pieces = visible_pieces([track])
+        found = _segments_in_range(pieces, edit.range, edit.rate, base_dir)
+        tracks.append([segment for segment, needs_file in found if needs_file])
+    return [t for t in tracks if t]
+
+
 def _timeline_and_path(
     path_or_timeline: str | os.PathLike | otio.schema.Timeline,
     rate: float | None,
@@ -196,6 +218,7 @@ def _selected_range(
     rate: float,
     global_start: RationalTime,
     drop_frame: bool,
+    min_seconds: float = 0.0,
 ) -> TimeRange:
     """The range to score in track time, whole frames at `rate`, checked against the timeline."""
     extent = TimeRange(RationalTime(0, rate), at_rate(timeline.duration(), rate))
@@ -213,8 +236,35 @@ def _selected_range(
         raise TimelineError(
             f"range {_describe(selected, rate, global_start, drop_frame)} is outside timeline "
             f"{timeline.name!r}, which runs {_describe(extent, rate, global_start, drop_frame)}"
+            + _clamp_offer(selected, extent, range_, global_start, drop_frame, min_seconds),
+            field="range",
         )
     return selected
+
+
+def _clamp_offer(
+    selected: TimeRange,
+    extent: TimeRange,
+    typed: TimeRange | str,
+    global_start: RationalTime,
+    drop_frame: bool,
+    min_seconds: float,
+) -> str:
+    """`; the timeline ends at 01:00:29:12; use --range 01:00:10:00-01:00:29:12`: the part of
+    the range inside the timeline, written as the editor wrote theirs, when it is long enough."""
+    rate = extent.duration.rate
+    start = max(selected.start_time.value, 0)
+    end = min(selected.end_time_exclusive().value, extent.end_time_exclusive().value)
+    edge = "starts" if selected.start_time.value < 0 else "ends"
+    at = timecode((extent.start_time if edge == "starts" else extent.end_time_exclusive())
+                  + global_start, rate, drop_frame)  # fmt: skip
+    if end - start < max(1, math.ceil(min_seconds * rate_fraction(rate))):
+        return f"; the timeline {edge} at {at}: mark a range inside it"
+    form = range_form(typed) if isinstance(typed, str) else "timecode"
+    clamped = TimeRange(RationalTime(start, rate), RationalTime(end - start, rate))
+    return f"; the timeline {edge} at {at}; use --range " + range_text(
+        clamped, form, global_start, drop_frame
+    )
 
 
 def _describe(
@@ -289,9 +339,8 @@ def _with_media_checked(segments: list[tuple[Segment, bool]], allow_missing: boo
         names = [seg.clip_name for (seg, _), gone in zip(segments, missing, strict=True) if gone]
         first = next(seg for (seg, _), gone in zip(segments, missing, strict=True) if gone)
         others = len(set(names) - {first.clip_name})
-        more = f"{others} more clip(s) also missing; " if others else ""
         path = str(first.media_path) if first.media_path else NO_FILE
-        raise MissingMediaError(first.clip_name, path, hint=more + EDIT_POINTS_ONLY_HINT)
+        raise MissingMediaError(first.clip_name, path, EDIT_POINTS_ONLY_HINT, also_missing=others)
     if any(missing):
         gone = {seg.clip_name for (seg, _), lost in zip(segments, missing, strict=True) if lost}
         log.warning(

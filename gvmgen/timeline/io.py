@@ -6,6 +6,7 @@ through the documented downgrade in `gvmgen.timeline.schema_versions`.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ import opentimelineio as otio
 
 from gvmgen.atomic import atomic_path
 from gvmgen.errors import TimelineError
+from gvmgen.timeline.edl_mismatch import describe, laid_out_by_source, record_timed
 from gvmgen.timeline.edl_rate import EdlRateError, MediaRate, edl_rate, media_mentions
 from gvmgen.timeline.media_refs import file_url, path_from_url
 from gvmgen.timeline.schema_versions import NewerSchemaError, downgraded
@@ -66,7 +68,7 @@ def read_timeline(
     if adapter == "cmx_3600":
         kwargs["rate"] = _edl_rate(path, rate, media_rate)
     try:
-        result = _read(path, adapter, kwargs)
+        result = _read_edl(path, kwargs["rate"]) if kwargs else _read(path, adapter, kwargs)
     except NewerSchemaError as err:
         raise TimelineError(f"cannot read {str(path)!r}: {err}") from err
     except otio.exceptions.UnsupportedSchemaError as err:
@@ -109,9 +111,28 @@ def _edl_media_rate(text: str, path: Path, media_rate: Callable[[Path], float | 
 
 def _check_parses(path: Path, rate: float) -> None:
     try:
-        otio.adapters.read_from_file(str(path), adapter_name="cmx_3600", rate=rate)
+        _read_edl(path, rate, warn=False)  # the rate question is the one line to show
     except Exception as err:  # as in read_timeline: adapters raise anything
         raise TimelineError(f"cannot read {str(path)!r} as cmx_3600: {_reason(err)}") from err
+
+
+def _read_edl(path: Path, rate: float, warn: bool = True) -> otio.schema.Timeline:
+    """An EDL at its record times: plain cuts whose source length differs from their record
+    length are read at the record length (`edl_mismatch`); any other mismatch the adapter
+    finds is laid out by its source length (`ignore_timecode_mismatch`). Each says so once."""
+    name = repr(str(path))
+    text, mismatched = record_timed(path.read_text(encoding="utf-8", errors="replace"), rate)
+    if mismatched and warn:
+        log.warning(describe(name, mismatched))
+    read = functools.partial(otio.adapters.read_from_string, adapter_name="cmx_3600", rate=rate)
+    try:
+        return read(text)
+    except Exception as err:  # the adapter's EDLParseError; anything else is raised again below
+        if "don't match" not in str(err):
+            raise
+        if warn:
+            log.warning(laid_out_by_source(name, str(err)))
+    return read(text, ignore_timecode_mismatch=True)
 
 
 def _read(path: Path, adapter: str, kwargs: dict) -> otio.core.SerializableObject:

@@ -1,12 +1,23 @@
-"""Markers an editor placed — on the timeline, a track or a clip — in one time frame."""
+"""Markers an editor placed — on the timeline, a track or a clip — in one time frame, and what
+they say: the one place that reads the editor's marker conventions.
+
+A convention is a word at the start of a marker's name or note (its "Note" in Resolve, its
+comment in OTIO and FCP7 XML; an EDL locator's text becomes the name), matched as a whole word
+and case-insensitively, so `hit`, `hit: logo` and `HIT door slam` are must-hits and `history`
+is not. `read_conventions` reads every convention of a range's markers into one typed value;
+each convention is a small function beside `must_hits`, listed in `MarkerConventions`.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
 import opentimelineio as otio
 
+from gvmgen.controls import ControlChange
+from gvmgen.errors import InputError
 from gvmgen.timeline.flatten import seconds
 from gvmgen.timeline.ranges import at_rate, nearest_frame, rate_fraction
 
@@ -78,3 +89,108 @@ def _comment(marker: otio.schema.Marker) -> str:
         if value:
             return str(value)
     return ""
+
+
+# --- conventions: what a marker's leading word asks for ---------------------------------------
+
+HIT_WORD = "hit"  # a sync point the music must land on: the top priority of the plan
+# The editor's controls from a marker on (gvmgen.controls): `mood tense`, `intensity 8`,
+# `tempo 96` (or `tempo 90-110`).
+CONTROL_WORDS = ("mood", "intensity", "tempo")
+
+
+@dataclass(frozen=True)
+class MustHit:
+    """A `hit` marker: the music must land a beat on `time` (relative to the range start).
+
+    :ivar label: what follows the word, e.g. "logo" for "hit: logo" ("" for a bare "hit").
+    """
+
+    time: RationalTime
+    label: str
+    marker: TimelineMarker
+
+    @property
+    def seconds(self) -> float:
+        return self.time.to_seconds()
+
+
+@dataclass(frozen=True)
+class MarkerConventions:
+    """Everything the editor's markers ask of the score, one field per convention."""
+
+    must_hits: tuple[MustHit, ...] = ()
+    control_changes: tuple[ControlChange, ...] = ()
+    warnings: tuple[str, ...] = ()  # markers that name a convention but cannot be read
+
+
+def read_conventions(markers: list[TimelineMarker]) -> MarkerConventions:
+    """Every convention of `markers` (as `markers_in_range` returns them)."""
+    changes, warnings = control_changes(markers)
+    return MarkerConventions(
+        must_hits=must_hits(markers), control_changes=changes, warnings=warnings
+    )
+
+
+def must_hits(markers: list[TimelineMarker]) -> tuple[MustHit, ...]:
+    """The `hit` markers among `markers`, in time order (one per frame)."""
+    found: dict[int, MustHit] = {}
+    for marker in markers:
+        label = leading_word(marker, HIT_WORD)
+        if label is not None and marker.time.value not in found:
+            found[marker.time.value] = MustHit(marker.time, label, marker)
+    return tuple(found[frame] for frame in sorted(found))
+
+
+def leading_word(marker: TimelineMarker, word: str) -> str | None:
+    """What follows `word` when the marker's name, else its note, begins with it as a whole
+    word (any case; a colon or dash after it is punctuation); None when neither does."""
+    pattern = _word_pattern(word)
+    for text in (marker.name, marker.comment):
+        match = pattern.match(text or "")
+        if match:
+            return match.group(1).strip()
+    return None
+
+
+def _word_pattern(word: str) -> re.Pattern:
+    # the word, then the end or a character that is not a letter, digit or underscore
+    return re.compile(rf"\s*{re.escape(word)}(?![\w])[\s:;,.\-\u2013\u2014]*(.*)", re.I | re.S)
+
+
+def control_changes(
+    markers: list[TimelineMarker],
+) -> tuple[tuple[ControlChange, ...], tuple[str, ...]]:
+    """The `mood NAME`, `intensity N` and `tempo BPM` markers as changes from their time on (in
+    time order; the last of one control on one frame wins), and one warning per such marker
+    whose value cannot be read, naming it: a bad marker never stops a score."""
+    found: dict[tuple[int, str], ControlChange] = {}
+    warnings = []
+    for marker in markers:
+        for word in CONTROL_WORDS:
+            value = leading_word(marker, word)
+            if value is None:
+                continue
+            try:
+                change = ControlChange(
+                    marker.time.to_seconds(), word, _control_value(word, value), marker.name
+                )
+            except InputError as error:
+                where = f"{marker.time.to_seconds():.2f} s into the range"
+                reason = str(error).split(": ", 1)[-1]
+                warnings.append(f"marker {marker.name!r} at {where} ignored: {reason}")
+                continue
+            found[marker.time.value, word] = change
+    changes = tuple(found[key] for key in sorted(found))
+    return changes, tuple(warnings)
+
+
+def _control_value(word: str, text: str):
+    from gvmgen.controls import check_intensity, check_mood, parse_tempo
+
+    value = text.split()[0] if text.split() else ""
+    if word == "mood":
+        return check_mood(value)
+    if word == "intensity":
+        return check_intensity(value)
+    return parse_tempo(text)

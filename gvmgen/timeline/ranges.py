@@ -143,6 +143,28 @@ def parse_range(text: str, rate: float, global_start: RationalTime | None = None
     return TimeRange(RationalTime(start, rate), RationalTime(end - start, rate))
 
 
+def range_form(text: str) -> str:
+    """Which form an `IN-OUT` text is written in: "seconds", "frames" or "timecode"."""
+    return _form(_split_range(text)[0], text)
+
+
+def range_text(
+    time_range: TimeRange, form: str, global_start: RationalTime, drop_frame: bool
+) -> str:
+    """`time_range` (track time) as `IN-OUT` text in `form`, which `parse_range` reads back."""
+    rate = time_range.start_time.rate
+    start, end = time_range.start_time, time_range.end_time_exclusive()
+    if form == "frames":
+        return f"f{round(start.value)}-f{round(end.value)}"
+    if form == "seconds":
+        fps = rate_fraction(rate)
+        return "-".join(
+            f"{float(Fraction(round(t.value)) / fps):.3f}".rstrip("0").rstrip(".")
+            for t in (start, end)
+        )
+    return "-".join(timecode(t + global_start, rate, drop_frame) for t in (start, end))
+
+
 def check_long_enough(frames: int, rate: float, minimum: float, where: str) -> None:
     """Refuse a range of `frames` at `rate` shorter than `minimum` seconds.
 

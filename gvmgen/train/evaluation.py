@@ -212,6 +212,6 @@ def _sync_totals(rows: list[dict]) -> dict:
     cuts = sum(r["cuts"] for r in rows)
     totals = {"cuts": cuts}
     for key in ("hit_rate_1frame", "hit_rate_50ms", "hit_rate_100ms"):
-        hits = sum(r[key] * r["cuts"] for r in rows)
+        hits = sum(r[key] * r["cuts"] for r in rows if r["cuts"])
         totals[key] = hits / cuts if cuts else None
     return totals

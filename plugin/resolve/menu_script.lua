@@ -1,6 +1,7 @@
 -- GVMGen › @TITLE@ (Workspace › Scripts › GVMGen): @ABOUT@.
--- The code is in gvmgen_core.lua; this file only finds it. `gvmgen resolve install` writes one
--- such script per menu entry from plugin/resolve/menu_script.lua, filling in the command.
+-- The code is in gvmgen_core.lua (which loads the gvmgen_*.lua modules beside it); this file
+-- only finds it. `gvmgen resolve install` writes one such script per menu entry from
+-- plugin/resolve/menu_script.lua, filling in the command.
 local COMMAND = "@COMMAND@"
 
 -- Find gvmgen_core.lua beside this script. Resolve may run a menu script from its file (then
@@ -40,7 +41,10 @@ local function load_core()
     local f = io.open(path, "r")
     if f then
       f:close()
-      return dofile(path), dir
+      local ok, core = pcall(dofile, path) -- it loads its modules from beside itself
+      if ok then return core, dir end
+      print(tostring(core))
+      return nil
     end
   end
   print("[GVMGen] gvmgen_core.lua is not beside this script; run `gvmgen resolve install` again.")

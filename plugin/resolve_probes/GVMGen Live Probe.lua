@@ -61,7 +61,9 @@ else
 end
 
 -- A WAV of exactly 48 frames at the timeline rate (non-integer samples per frame at 29.97).
-local rate = tonumber(fps)
+-- the leading number: some builds write "29.97 DF"
+local function number_of(text) return tonumber(tostring(text):match("[%d%.]+")) end
+local rate = number_of(fps)
 local per_frame = 48000 / rate
 local wav = write_wav(TMP .. (IS_WINDOWS and "\\" or "/") .. "gvmgen-probe-48f.wav", math.floor(48 * per_frame + 0.5))
 local mpi = pool:ImportMedia({ wav })[1]
@@ -119,8 +121,41 @@ local at = text:find('"cue probe"', 1, true)
 say("OTIO export size / marker found", #text .. " bytes / " .. tostring(at ~= nil), "the marker in the export")
 if at then print("PROBE marker context: " .. text:sub(math.max(1, at - 400), at + 60):gsub("%s+", " ")) end
 
+-- Rates: the project's and the timeline's as strings, and a range in another rate (a timeline
+-- at a rate of its own): the WAV keeps the project rate, and Resolve floors the range onto the
+-- timeline, so n source frames should last floor(n * timeline / project) frames there.
+local project_fps = project:GetSetting("timelineFrameRate")
+say("project / timeline rate", string.format("%s / %s (timelineDropFrameTimecode %s)", tostring(project_fps),
+  tostring(fps), tostring(timeline:GetSetting("timelineDropFrameTimecode"))), "strings: '23.976', maybe '29.97 DF'")
+local other = math.abs((number_of(project_fps) or 0) - 24) < 0.01 and "23.976" or "24"
+local mixed = pool:CreateEmptyTimeline("GVMGen probe mixed " .. os.time())
+local custom = mixed and mixed:SetSetting("useCustomSettings", "1") and mixed:SetSetting("timelineFrameRate", other)
+say("a timeline at " .. other .. " in this project", tostring(custom) .. ", reads "
+  .. tostring(mixed and mixed:GetSetting("timelineFrameRate")), "true: a mixed-rate timeline")
+if custom then
+  project:SetCurrentTimeline(mixed)
+  local long = write_wav(TMP .. (IS_WINDOWS and "\\" or "/") .. "gvmgen-probe-46s.wav", 46 * 48000)
+  local long_mpi = pool:ImportMedia({ long })[1]
+  mixed:AddTrack("audio", "stereo")
+  local mixed_track, mixed_start = mixed:GetTrackCount("audio"), mixed:GetStartFrame()
+  local ratio = tonumber(other) / (number_of(project_fps) or 1)
+  for i, n in ipairs({ 24, 599, 600, 1000 }) do
+    local at = mixed_start + i * 1200
+    pool:AppendToTimeline({ { mediaPoolItem = long_mpi, startFrame = 0, endFrame = n, mediaType = 2,
+      trackIndex = mixed_track, recordFrame = at } })
+    local landed = "nothing placed"
+    for _, placed in ipairs(mixed:GetItemListInTrack("audio", mixed_track) or {}) do
+      if placed:GetStart() == at then landed = placed:GetDuration() end
+    end
+    say(string.format("%d source frames of %s on %s last", n, tostring(project_fps), other), landed,
+      tostring(math.floor(n * ratio)) .. " (floored)")
+  end
+  say("the 46 s WAV's FPS on that timeline", tostring(long_mpi and long_mpi:GetClipProperty("FPS")), "the project rate")
+  project:SetCurrentTimeline(timeline)
+end
+
 -- UIManager on this edition (do not touch it on free: it opens an upsell dialog)
 if resolve:GetProductName():find("Studio") then
   say("fu.UIManager", tostring(fu and fu.UIManager), "present on Studio")
 end
-print("PROBE done: delete the 'GVMGen probe' timeline and the probe WAV from the bin")
+print("PROBE done: delete the 'GVMGen probe' timelines and the probe WAVs from the bin")

@@ -31,8 +31,7 @@ def main(data_dir: str, calls_file: str, steps: str, step_seconds: str, grace="6
         abandon_on_stop=True,
         stop_grace=float(grace),
     )
-    print(server.start(), flush=True)
-    return serve_until_signalled(server)
+    return serve_until_signalled(server, ready=server.start())
 
 
 if __name__ == "__main__":

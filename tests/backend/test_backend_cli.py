@@ -258,3 +258,182 @@ def test_without_json_lines_a_person_reads_the_summary(server, clip, tmp_path, c
     assert code == 0 and "engine: arranger" in out and f"timeline: {tmp_path / 'o'}" in out
     assert main(["client", "list", "--data-dir", data]) == 0
     assert " done " in capsys.readouterr().out
+
+
+def _edl(path, media=None, rate=25):
+    """Two events cut at `rate` from 01:00:00:00, frame fields all 00 (24 or 25 fps alike)."""
+    events = [(1, 3, 0), (2, 5, 2)]  # (source in s, source out s, record in s)
+    lines = ["TITLE: T", "FCM: NON-DROP FRAME", ""]
+    for number, (src_in, src_out, rec_in) in enumerate(events, start=1):
+        rec_out = rec_in + src_out - src_in
+        lines.append(
+            f"{number:03d}  AX       V     C        00:00:{src_in:02d}:00 00:00:{src_out:02d}:00 "
+            f"01:00:{rec_in:02d}:00 01:00:{rec_out:02d}:00"
+        )
+        lines.append(f"* FROM CLIP NAME: shot{number}")
+        if media:
+            lines.append(f"* FROM FILE: {media}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_an_edl_is_scored_through_the_client_with_rate_and_edit_points_only(
+    server, tmp_path, capsys
+):
+    edl = _edl(tmp_path / "cut.edl")
+    data, out = str(server.data_dir), str(tmp_path / "o")
+    argv = ["submit", "--input", str(edl), "--out", out, "--data-dir", data]
+    code, lines = _client(capsys, *argv)
+    assert code == 2 and "--rate" in lines[-1]["error"]["message"]
+    code, lines = _client(capsys, *argv, "--rate", "25", "--edit-points-only")
+    assert code == 0 and lines[-1]["type"] == "done"
+    result = lines[-1]["result"]
+    assert result["rate"] == 25.0 and result["range_in"] == "01:00:00:00"
+    assert [c["record"] for c in result["cuts"]] == ["01:00:02:00"]
+
+
+def test_a_refusal_says_its_hint_once(server, tmp_path, capsys):
+    edl = _edl(tmp_path / "cut.edl")
+    data, out = str(server.data_dir), str(tmp_path / "o")
+    code = main(["client", "submit", "--input", str(edl), "--out", out, "--data-dir", data,
+                 "--rate", "25"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    (line,) = [line for line in err.splitlines() if "failed" in line]
+    assert "media for clip 'shot1' not found" in line and "1 more clip(s) also missing" in line
+    assert line.count("--edit-points-only") == 1
+
+
+# A value for each score option other than its default, as a user would type it.
+EXAMPLES = {
+    "--range": "0-3",
+    "--mode": "batch",
+    "--engine": "arranger",
+    "--seed": "7",
+    "--takes": "2",
+    "--max-stretch": "0.05",
+    "--target-lufs": "-23",  # agrees with --loudness ebu-r128 below
+    "--edit-points-only": None,
+    "--rate": "25",
+    "--preview": None,
+    "--mood": "tense",
+    "--intensity": "7",
+    "--tempo": "90-110",
+    "--duck": "6",
+    "--no-duck": None,
+    "--loudness": "ebu-r128",
+}
+
+
+def test_every_score_option_reaches_the_backend(server, clip, tmp_path, capsys):
+    """What `gvmgen client submit` is given is what the backend stores for the job."""
+    from gvmgen.commands.score import SCORE_OPTIONS
+
+    missing = [o.flag for o in SCORE_OPTIONS if o.flag not in EXAMPLES]
+    assert not missing, f"give {missing} a value in EXAMPLES here (tests/backend)"
+    argv = ["submit", "--input", str(clip), "--out", str(tmp_path / "o"), "--no-wait"]
+    for option in SCORE_OPTIONS:
+        value = EXAMPLES[option.flag]
+        argv += [option.flag] if value is None else [option.flag, value]
+    code, lines = _client(capsys, *argv, "--data-dir", str(server.data_dir))
+    assert code == 0, lines
+    stored = server.server.store.get(lines[0]["job_id"]).request
+    sent = {}  # by field: the last option given for a field wins (--duck, then --no-duck)
+    for option in SCORE_OPTIONS:
+        value = EXAMPLES[option.flag]
+        flag_value = option.spec.get("const", True)
+        sent[option.field] = (
+            flag_value if value is None else option.spec.get("type", str)(value),
+            option.flag,
+        )
+    for field, (value, flag) in sent.items():
+        assert stored.get(field) == value, f"{flag} did not reach the backend"
+
+
+def test_takes_is_a_table_for_people_and_json_for_programs(server, clip, tmp_path, capsys):
+    data, out = str(server.data_dir), str(tmp_path / "o")
+    argv = ["--input", str(clip), "--out", out, "--range", "0-3", "--data-dir", data]
+    assert _client(capsys, "submit", *argv, "--takes", "2")[0] == 0
+    assert main(["client", "takes", "--out", out, "--data-dir", data]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"2 take(s) in {tmp_path / 'o'} (clip.mp4, 00:00:00:00-00:00:03:00)"
+    assert lines[1].split()[:4] == ["take", "seed", "created", "cues"]
+    rows = [line.split() for line in lines[2:]]
+    assert [(row[0], row[1]) for row in rows] == [("1", "0"), ("2", "1")]
+    assert all("LUFS" in line and "(" in line for line in lines[2:])  # hits and loudness
+    assert main(["client", "takes", "--out", out, "--json", "--data-dir", data]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert [t["take"] for t in body["takes"]] == [1, 2] and body["out_dir"] == out
+
+
+def test_list_shows_each_jobs_input_out_folder_and_why_it_failed(server, clip, tmp_path, capsys):
+    data = str(server.data_dir)
+    good, bad = str(tmp_path / "good"), str(tmp_path / "bad")
+    assert (
+        _client(capsys, "submit", "--input", str(clip), "--out", good, "--data-dir", data)[0] == 0
+    )
+    argv = ["submit", "--input", str(clip), "--out", bad, "--range", "50-60", "--data-dir", data]
+    assert _client(capsys, *argv)[0] == 2
+    assert main(["client", "list", "--data-dir", data]) == 0
+    header, failed, reason, done = capsys.readouterr().out.splitlines()
+    assert header.split() == ["job", "state", "mode", "done", "created", "input", "out"]
+    assert failed.split()[1] == "failed" and "clip.mp4" in failed and failed.endswith(bad)
+    assert reason.startswith("  └ failed: range ") and "outside" in reason
+    assert done.split()[1] == "done" and done.endswith(good)
+
+
+def test_list_with_no_jobs_says_so(server, capsys):
+    assert main(["client", "list", "--data-dir", str(server.data_dir)]) == 0
+    assert capsys.readouterr().out == "no jobs yet\n"
+    code, lines = _client(capsys, "list", "--data-dir", str(server.data_dir))
+    assert code == 0 and lines == []  # scripts: no jobs, no lines
+
+
+def test_cancel_on_a_finished_job_exits_2_saying_so(server, clip, tmp_path, capsys):
+    data = str(server.data_dir)
+    argv = ["submit", "--input", str(clip), "--out", str(tmp_path / "o"), "--data-dir", data]
+    job_id = _client(capsys, *argv)[1][0]["job_id"]
+    code, lines = _client(capsys, "cancel", job_id, "--data-dir", data)
+    assert code == 2 and [line["error"]["code"] for line in lines] == ["already_finished"]
+    assert main(["client", "cancel", job_id, "--data-dir", data]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == (
+        f"gvmgen client: error: job {job_id} had already finished (done); nothing to cancel "
+        f"(its outcome: `gvmgen client result {job_id}`)\n"
+    )
+    assert _client(capsys, "result", job_id, "--data-dir", data)[1][-1]["type"] == "done"
+
+
+def test_serve_says_so_when_ctrl_c_stops_it(tmp_path):
+    import subprocess
+    import sys
+
+    serve = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gvmgen.cli",
+            "serve",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert serve.stdout.readline().startswith("gvmgen serve: listening on ")
+        serve.send_signal(signal.SIGINT)
+        out, _ = serve.communicate(timeout=60)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+    assert serve.returncode == 0
+    assert out.splitlines() == [
+        "gvmgen serve: stopping on SIGINT: a running job first finishes its current cue "
+        "(at most 60 s); Ctrl-C again stops at once",
+        "gvmgen serve: stopped",
+    ]

@@ -96,6 +96,7 @@ def test_kill_9_mid_batch_then_restart_completes_without_redoing_cues(
         "score.otio",
         "report.json",
         "report.png",
+        "cue_sheet.csv",
         *(f"takes/take-01/cue-0{i}.wav" for i in range(1, 5)),
     }
     assert sum(sf.info(c["wav"]).frames for c in result["cues"]) == 8 * 48000

@@ -162,9 +162,10 @@ def test_merge_prefers_the_edit_point_within_tolerance():
     ]
 
 
-def test_merge_marks_edit_points_as_edits_and_handles_empty_lists():
+def test_merge_keeps_each_edit_point_kind_and_handles_empty_lists():
     assert merge_cuts([], []) == []
-    assert [c.kind for c in merge_cuts([cut(10, "shot")], [])] == ["edit"]
+    merged = merge_cuts([cut(10, "edit"), cut(40, "gradual")], [cut(41)])
+    assert [(c.frame, c.kind) for c in merged] == [(10, "edit"), (40, "gradual")]
     assert [c.frame for c in merge_cuts([], [cut(3), cut(1)])] == [1, 3]
 
 

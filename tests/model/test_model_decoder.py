@@ -112,21 +112,6 @@ def test_greedy_cfg_generation_equals_transformers_generate(tiny_model):
 
 
 @torch.inference_mode()
-def test_static_step_for_graph_capture_equals_the_dynamic_step(tiny_model):
-    sequence, condition = _random_sequence(tiny_model, frames=6), _condition(tiny_model)
-    dynamic = CachedDecoder(tiny_model.lm, batch=2, max_length=sequence.shape[-1])
-    static = CachedDecoder(tiny_model.lm, batch=2, max_length=sequence.shape[-1])
-    for decoder in (dynamic, static):
-        decoder.set_condition(condition)
-        decoder.logits(sequence[..., :2], 0)
-    for position in range(2, sequence.shape[-1]):
-        tokens = sequence[..., position : position + 1]
-        expected = dynamic.logits(tokens, position)
-        got = static.static_step(tokens, torch.tensor(position))
-        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
-
-
-@torch.inference_mode()
 def test_absorbed_cfg_cross_attention_equals_the_projected_one(tiny_model):
     """Folding q/out projections into the frame K/V changes no logit; null rows stay null."""
     tokens = _condition(tiny_model, batch=1, frames=3)[0]  # 4 heads × 3 frames < width 32

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 import threading
 
 import numpy as np
@@ -112,9 +114,69 @@ def test_import_finds_encodec_in_the_offline_hf_cache(official, isolated_dirs, t
     assert "facebook/encodec_32khz" in listing and "hf cache" in listing and "ready:" in listing
 
 
-def test_import_without_any_encodec_says_where_to_put_it(official, isolated_dirs, capsys):
-    code = main(["models", "import", str(official[1]), "--out", str(isolated_dirs / "gvmgen")])
-    out = capsys.readouterr().out
-    assert code == 1 and "NOT ok" in out and "EnCodec" in out
-    ok, why = weights_available()
-    assert not ok and "facebook/encodec_32khz" in why
+def test_import_without_any_encodec_fails_before_writing_anything(official, isolated_dirs, capsys):
+    out = isolated_dirs / "gvmgen"
+    code = main(["models", "import", str(official[1]), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "no EnCodec 32 kHz" in err and "--codec" in err
+    assert len(err.strip().splitlines()) == 2  # "importing ..." and the one-line error
+    assert not out.exists() and not isolated_dirs.exists()
+    assert not weights_available()[0]
+
+
+def test_imported_files_follow_the_umask(official, tmp_path):
+    for umask, expected in ((0o022, 0o644), (0o002, 0o664)):
+        out = tmp_path / f"umask-{umask:o}"
+        previous = os.umask(umask)
+        try:
+            assert main(["models", "import", str(official[1]), "--out", str(out),
+                         "--codec", str(official[2])]) == 0  # fmt: skip
+        finally:
+            os.umask(previous)
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()}
+        assert modes == {"model.safetensors": expected, "config.json": expected}
+
+
+def test_missing_weights_message_names_the_published_checkpoint_and_the_command(isolated_dirs):
+    _, why = weights_available()
+    assert "https://drive.google.com/drive/folders/1OKVQlz7TPKEGTPEK-BiH1tJ3FYT11GON" in why
+    assert f"gvmgen models import /path/to/state_dict.bin --out {isolated_dirs / 'gvmgen'}" in why
+
+
+def test_licence_of_every_weight_is_recorded_at_import_and_listed(
+    official, isolated_dirs, tmp_path, capsys
+):
+    readme = "---\nlicense: cc-by-nc-4.0\ntags:\n- encodec\n---\n# EnCodec\n"
+    codec = tmp_path / "encodec_32khz"
+    shutil.copytree(official[2], codec)
+    (codec / "README.md").write_text(readme)
+    assert main(["models", "import", str(official[1]), "--out", str(isolated_dirs / "gvmgen"),
+                 "--codec", str(codec)]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["models", "list", "--json"]) == 0
+    weights = {w["part"]: w for w in json.loads(capsys.readouterr().out)["gvmgen"]["weights"]}
+    assert set(weights) == {"lm", "vision", "codec"}
+    assert weights["lm"]["licence"] == weights["vision"]["licence"] == "CC-BY-NC-4.0"
+    assert str(official[1]) in weights["lm"]["source"]
+    assert (
+        weights["codec"]["licence"] == "cc-by-nc-4.0"
+        and "encodec_32khz" in weights["codec"]["source"]
+    )
+    assert all(w["non_commercial"] is True for w in weights.values())
+    assert main(["models", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert listing.count("NON-COMMERCIAL") == 3 and "no third-party weights" in listing
+    from gvmgen.model.provenance import installed_provenance
+
+    assert installed_provenance()["weights"] == list(weights.values())
+
+
+def test_a_licence_given_at_import_is_recorded_for_the_checkpoint(official, tmp_path):
+    from gvmgen.model.provenance import read_provenance
+
+    out = tmp_path / "gvmgen"
+    assert main(["models", "import", str(official[1]), "--out", str(out), "--codec",
+                 str(official[2]), "--licence", "Apache-2.0"]) == 0  # fmt: skip
+    weights = {w["part"]: w for w in read_provenance(out)["weights"]}
+    assert weights["lm"]["licence"] == "Apache-2.0" and weights["lm"]["non_commercial"] is False
+    assert weights["codec"]["licence"] == "unknown" and weights["codec"]["non_commercial"] is None

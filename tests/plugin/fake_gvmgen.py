@@ -8,7 +8,9 @@ report.json so a later `--mode regenerate` finds the earlier takes.
 
 FAKE_GVMGEN selects a behaviour: ok (default), down, no_weights, bad_range, fail, cancelled,
 silent (dies without a line), slow (0.3 s per stage; `client cancel` stops it through files in
-FAKE_GVMGEN_STATE). FAKE_GVMGEN_LOG, when set, gets one JSON line of argv per call.
+FAKE_GVMGEN_STATE), and for `client list`: no_jobs (prints nothing, exit 0, as the real client
+with no jobs), list_crash (a traceback, exit 1), list_killed (no word, exit 137).
+FAKE_GVMGEN_LOG, when set, gets one JSON line of argv per call.
 """
 
 from __future__ import annotations
@@ -60,6 +62,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     submit.add_argument("--engine", default="auto")
     submit.add_argument("--seed", type=int)
     submit.add_argument("--takes", type=int, default=1)
+    submit.add_argument("--rate")
+    submit.add_argument("--edit-points-only", action="store_true")
+    for flag in ("--mood", "--intensity", "--tempo", "--duck", "--loudness"):  # the controls
+        submit.add_argument(flag)
+    submit.add_argument("--no-duck", action="store_true")
     for name in ("ping", "list"):
         client.add_parser(name)
     client.add_parser("cancel").add_argument("job_id")
@@ -99,9 +106,20 @@ def main(argv: list[str]) -> int:
         emit(type="cancelling", job_id=args.job_id)
         return 0
     if args.action == "list":
-        emit(type="job", job_id="abc123", state="done", mode="range")
-        return 0
+        return list_jobs(mode)
     return submit(args, mode)
+
+
+def list_jobs(mode: str) -> int:
+    """`client list`: one line per job, none at all when there are no jobs (a fresh install)."""
+    if mode == "list_crash":
+        print("Traceback (most recent call last):\nOSError: the data dir is gone", file=sys.stderr)
+        return 1
+    if mode == "list_killed":  # killed without a word: only the exit status tells
+        return 137
+    if mode != "no_jobs":
+        emit(type="job", job_id="abc123", state="done", mode="range")
+    return 0
 
 
 def submit(args: argparse.Namespace, mode: str) -> int:

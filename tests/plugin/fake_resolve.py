@@ -6,8 +6,13 @@ research nle-api.md §1.4-1.10), not a happy path:
 - the timeline starts at 01:00:00:00: GetStartFrame() is 86400 at 23.976/24 fps and 107892 at
   29.97 drop-frame; item GetStart/GetEnd and AppendToTimeline's recordFrame are absolute,
   GetEnd exclusive; GetMarkInOut and timeline markers are relative to the start;
-- clipInfo startFrame/endFrame count the media's frames (a WAV takes the project rate at import),
-  endFrame exclusive from 19.0, integers only on 21 (a fractional batch places nothing);
+- a timeline can run at another rate than its project (mixed-rate timelines); a WAV keeps the
+  project rate it was imported at, and clipInfo startFrame/endFrame count those frames. A range
+  in another rate is floored onto the timeline: n frames of 23.976 media fill floor(n * 24 /
+  23.976) frames of a 24 fps timeline. endFrame is exclusive from 19.0, integers only on 21 (a
+  fractional batch places nothing);
+- GetSetting("timelineFrameRate") is a string ("23.976", "25"), and may carry " DF" for a
+  drop-frame timeline ("29.97 DF"); timelineDropFrameTimecode says drop-frame too;
 - an append that overlaps an item is dropped without a word; one onto a locked track gives {};
   returned items have no ids; survivors of a partly dropped batch vanish on SaveProject;
 - ImportMedia lands in the current folder and returns {} while a file is "being written";
@@ -19,17 +24,29 @@ research nle-api.md §1.4-1.10), not a happy path:
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import os
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import ClassVar
 
 import opentimelineio as otio
 import soundfile
 
-RATES = {"23.976": Fraction(24000, 1001), "24": Fraction(24), "29.97": Fraction(30000, 1001)}
+RATES = {
+    "23.976": Fraction(24000, 1001),
+    "24": Fraction(24),
+    "25": Fraction(25),
+    "29.97": Fraction(30000, 1001),
+    "30": Fraction(30),
+    "50": Fraction(50),
+    "59.94": Fraction(60000, 1001),
+    "60": Fraction(60),
+}
+DROP_FRAME_RATES = ("29.97", "59.94")  # NTSC rates counted in drop-frame timecode here
 # method -> the first version that has it; calling it on an older one is a Lua error
 GATES = {
     "GetMarkInOut": (19, 1, 0),
@@ -176,6 +193,7 @@ class Folder:
 
 
 _RUNTIME = None
+_ITEM_IDS = itertools.count(1)  # every timeline item has its own unique id
 
 
 def _clocked(method):
@@ -211,6 +229,8 @@ class FakeResolve(_Gated):
         lua,
         *,
         rate: str = "24",
+        project_rate: str | None = None,
+        rate_says_df: bool = False,
         version: tuple[int, int, int] = (21, 1, 0),
         studio: bool = False,
         scripts_root: Path | None = None,
@@ -223,8 +243,8 @@ class FakeResolve(_Gated):
         self.page = "media"
         self.scripts_root = scripts_root
         self.calls: list[tuple[str, float, float]] = []  # (method, start, end): for the bench
-        self.timeline = FakeTimeline(self, rate)
-        self.project = FakeProject(self, project_name)
+        self.timeline = FakeTimeline(self, rate, says_df=rate_says_df)
+        self.project = FakeProject(self, project_name, project_rate or rate)
         self.manager = FakeProjectManager(self)
         self.fusion = FakeFusion(self)
 
@@ -253,12 +273,12 @@ class FakeResolve(_Gated):
 
     # for tests
     def menu_entries(self, scripts_root: Path) -> list[str]:
-        """What Workspace > Scripts lists: .lua always, .py not on free 21.1+."""
+        """What Workspace > Scripts lists: every .lua, and .py except on free 21.1+."""
         shown = []
         for path in sorted((scripts_root / "Utility").rglob("*")):
             python_hidden = not self.studio and self.version >= (21, 1, 0)
             listed = path.suffix == ".lua" or (path.suffix == ".py" and not python_hidden)
-            if listed and path.parent.name == "GVMGen" and path.stem != "gvmgen_core":
+            if listed and path.parent.name == "GVMGen":
                 shown.append(path.stem)
         return shown
 
@@ -295,8 +315,8 @@ class FakeProjectManager:
 
 
 class FakeProject:
-    def __init__(self, resolve, name):
-        self.resolve, self.name = resolve, name
+    def __init__(self, resolve, name, rate: str):
+        self.resolve, self.name, self.rate_text = resolve, name, rate
         self.media_pool = FakeMediaPool(resolve)
 
     def GetName(self):
@@ -309,7 +329,8 @@ class FakeProject:
         return self.media_pool
 
     def GetSetting(self, key=None):
-        return self.resolve.timeline.GetSetting(key)
+        settings = {"timelineFrameRate": self.rate_text}  # the project's own rate
+        return settings.get(key) if key else _lua().table_from(settings)
 
 
 class FakeMediaPool:
@@ -352,7 +373,7 @@ class FakeMediaPool:
             info = soundfile.info(path)
             mpi = MediaPoolItem(
                 path,
-                self.resolve.timeline.rate_text,
+                self.resolve.project.rate_text,  # a WAV keeps the project rate at import
                 info.frames,
                 info.samplerate,
                 f"mpi-{self.next_uid}",
@@ -376,12 +397,13 @@ class FakeMediaPool:
 
 
 class FakeTimeline(_Markers, _Gated):
-    def __init__(self, resolve, rate: str, name: str = "Cut 3"):
+    def __init__(self, resolve, rate: str, name: str = "Cut 3", says_df: bool = False):
         self.resolve = resolve
         self.name = name
         self.rate_text = rate
         self.rate = RATES[rate]
-        self.drop_frame = rate == "29.97"
+        self.drop_frame = rate in DROP_FRAME_RATES
+        self.says_df = says_df and self.drop_frame  # GetSetting writes "29.97 DF"
         self.start = start_frame("01:00:00:00", rate, self.drop_frame)
         self.length = 0
         self.video = [Track("Video 1")]
@@ -439,7 +461,7 @@ class FakeTimeline(_Markers, _Gated):
 
     def GetSetting(self, key=None):
         settings = {
-            "timelineFrameRate": self.rate_text,
+            "timelineFrameRate": self.rate_text + (" DF" if self.says_df else ""),
             "timelineDropFrameTimecode": "1" if self.drop_frame else "0",
         }
         return settings.get(key) if key else _lua().table_from(settings)
@@ -542,12 +564,13 @@ class FakeTimeline(_Markers, _Gated):
         media_frames = min(
             last - first + (0 if self.version >= (19, 0, 0) else 1), mpi.length - first
         )
+        # a range in another rate is floored onto the timeline
         duration = math.floor(Fraction(media_frames) * self.rate / RATES[mpi.fps])
         record = int(info["recordFrame"])
         if any(i.start < record + duration and record < i.start + i.duration for i in track.items):
             return None  # overlap: silently dropped
         item = TimelineItem(
-            mpi.GetName(), record, duration, "audio", index, mpi, uid=f"ti-{id(mpi)}"
+            mpi.GetName(), record, duration, "audio", index, mpi, uid=f"ti-{next(_ITEM_IDS)}"
         )
         track.items.append(item)
         return item
@@ -666,11 +689,33 @@ class Widget:
         return getattr(self, name)
 
 
+class ComboBox(Widget):
+    """`AddItem(text)`, `CurrentIndex` (0-based, as UIManager's), `CurrentText`."""
+
+    def __init__(self, props=None):
+        self.choices, self.CurrentIndex = [], 0
+        super().__init__("ComboBox", props)
+
+    def AddItem(self, text):
+        self.choices.append(str(text))
+
+    @property
+    def CurrentText(self):
+        return self.choices[self.CurrentIndex] if self.choices else ""
+
+    def choose(self, text: str) -> None:
+        self.CurrentIndex = self.choices.index(text)
+
+
+def _widgets(widget) -> list:
+    return [widget, *(w for child in widget.children for w in _widgets(child))]
+
+
 class FakeWindow:
     def __init__(self, props, layout):
         self.props, self.layout, self.On = dict(props.items()), layout, Handlers()
         self.shown = False
-        self.items = {w.ID: w for w in layout.children if w.ID}
+        self.items = {w.ID: w for w in _widgets(layout) if w.ID}
 
     def GetItems(self):
         return _lua().table_from(self.items)
@@ -700,6 +745,15 @@ class FakeUI:
     def VGroup(self, children):
         return Widget("VGroup", None, _values(children))
 
+    def HGroup(self, children):
+        return Widget("HGroup", None, _values(children))
+
+    def ComboBox(self, props):
+        return ComboBox(props)
+
+    def LineEdit(self, props):
+        return Widget("LineEdit", props)
+
     def Label(self, props):
         return Widget("Label", props)
 
@@ -714,6 +768,10 @@ class FakeDispatcher:
     """RunLoop fires the timer every 50 ms; `press_cancel` clicks Cancel once a stage shows."""
 
     press_cancel = False
+    # The score dialog: the editor's choices by item ID ("Mood", "Intensity": a choice's text;
+    # "Tempo": the text typed), then Score; None: the editor closes the dialog.
+    controls: ClassVar[dict | None] = {}
+    opened_with: ClassVar[dict] = {}  # what the dialog showed when it opened (read by tests)
 
     def __init__(self, ui):
         self.ui, self.On, self.running = ui, Handlers(), False
@@ -726,6 +784,9 @@ class FakeDispatcher:
     def RunLoop(self):
         import time
 
+        window = self.ui.windows[-1]
+        if window.props.get("ID") == "GVMGenControls":
+            return self._answer_controls(window)
         self.running = True
         for _ in range(600):  # 30 s at most
             if not self.running:
@@ -739,6 +800,23 @@ class FakeDispatcher:
 
     def ExitLoop(self):
         self.running = False
+
+    def _answer_controls(self, window):
+        items = window.items
+        FakeDispatcher.opened_with = {
+            "Mood": items["Mood"].CurrentText,
+            "Intensity": items["Intensity"].CurrentText,
+            "Tempo": items["Tempo"].Text,
+        }
+        if self.controls is None:
+            window.On.Close.Clicked()
+            return
+        for key, value in self.controls.items():
+            if key == "Tempo":
+                items[key].Text = value
+            else:
+                items[key].choose(value)
+        window.On.Score.Clicked()
 
 
 class FakeBmd:

@@ -160,3 +160,26 @@ def test_a_client_that_moved_away_says_to_reinstall(one_editor, tmp_path):
     message = one_sentence(one_editor.run("Score Marked Range"))
     assert "stopped without an answer" in message and "gvmgen resolve install" in message
     assert one_editor.timeline.snapshot() == before
+
+
+def test_status_right_after_install_with_no_jobs_is_an_answer(one_editor, monkeypatch):
+    monkeypatch.setenv("FAKE_GVMGEN", "no_jobs")  # `client list` prints nothing and exits 0
+    lines = one_editor.run("GVMGen Status")
+    assert errors_in(lines) == []
+    assert any("backend up" in line for line in lines)
+    assert "[GVMGen] jobs: none yet" in lines
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "words"),
+    [
+        ("list_crash", "stopped without an answer: OSError: the data dir is gone"),
+        ("list_killed", "stopped without an answer"),
+    ],
+)
+def test_a_job_list_that_dies_is_still_reported(one_editor, monkeypatch, behaviour, words):
+    monkeypatch.setenv("FAKE_GVMGEN", behaviour)
+    lines = one_editor.run("GVMGen Status")
+    assert any("backend up" in line for line in lines)
+    (problem,) = errors_in(lines)
+    assert problem.startswith("[GVMGen] cannot list the jobs: ") and words in problem

@@ -65,10 +65,11 @@ def test_install_then_uninstall_leaves_home_as_it_was(tmp_path, monkeypatch, cap
     written = files_under(home) - before
     assert {p.name for p in written if p.is_file()} == {
         *installer.MENU_SCRIPTS,
-        installer.CORE,
+        *installer.shared_scripts(),
         installer.CONFIG,
         installer.MANIFEST,
     }
+    assert installer.CORE in installer.shared_scripts()
     for path in written:  # everything under the Scripts folder, nothing else
         assert path == folder or folder in path.parents or path in folder.parents
     config = json.loads((folder / installer.CONFIG).read_text())
@@ -89,7 +90,7 @@ def test_dry_run_prints_every_path_and_writes_nothing(tmp_path, capsys):
     scripts = tmp_path / "Scripts"
     assert main(["resolve", "install", "--dry-run", "--scripts-dir", str(scripts)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == len(installer.MENU_SCRIPTS) + 3
+    assert len(out) == len(installer.MENU_SCRIPTS) + len(installer.shared_scripts()) + 2
     assert all(line.startswith("would write " + str(scripts / MENU)) for line in out)
     assert not scripts.exists()
 

@@ -15,7 +15,8 @@ def test_studio_shows_progress_in_a_window_and_places_the_clip(tmp_path, monkeyp
     editor = studio_editor(tmp_path, monkeypatch)
     editor.timeline.set_marks(24, 263)
     assert errors_in(editor.run("Score Marked Range")) == []
-    (window,) = editor.resolve.fusion.UIManager.windows
+    dialog, window = editor.resolve.fusion.UIManager.windows  # the score dialog, then progress
+    assert dialog.props["ID"] == "GVMGenControls" and not dialog.shown
     assert any(text.startswith("write:") for text in window.items["Stage"].texts)
     assert window.items["Bar"].texts[-1].endswith("83%")
     assert not window.shown  # closed when the job ended

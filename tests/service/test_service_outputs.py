@@ -183,7 +183,7 @@ def test_an_extra_timeline_that_cannot_be_written_is_a_warning(
     monkeypatch.setattr(tl, "write_timeline", no_xml)
     out = tmp_path / "x"
     result = score(
-        {"input": str(xml), "out_dir": str(out), "engine": "arranger", "range": "f0-f150"}
+        {"input": str(xml), "out_dir": str(out), "engine": "arranger", "range": "f0-f200"}
     )
     assert result.extra_timelines == [] and not (out / "score.xml").exists()
     (warning,) = result.warnings

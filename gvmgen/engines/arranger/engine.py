@@ -16,8 +16,9 @@ import numpy as np
 from gvmgen.engines.arranger.compose import compose
 from gvmgen.engines.arranger.form import MIN_ANCHOR_GAP
 from gvmgen.engines.arranger.heard import heard_beat_times
-from gvmgen.engines.arranger.render import render_score
+from gvmgen.engines.arranger.render import render_score, render_stems
 from gvmgen.engines.arranger.score import Score
+from gvmgen.engines.arranger.steering import STEERED
 from gvmgen.engines.base import CueConditioning, ProgressFn, check_cancel
 from gvmgen.errors import InputError
 from gvmgen.progress import report, scaled
@@ -38,6 +39,8 @@ class ArrangerEngine:
     window_seconds = float("inf")  # any length in one go
     needs_gpu = False
     takes_prompt_audio = False
+    composes_endings = True  # its music ends as `CueConditioning.ending` asks, by itself
+    steered_controls = STEERED  # the editor's mood, intensity and tempo shape the composition
 
     def __init__(self, sample_rate: int = 48000, min_anchor_gap: float = MIN_ANCHOR_GAP):
         if int(sample_rate) != sample_rate or sample_rate < _LOWEST_RATE:
@@ -63,6 +66,13 @@ class ArrangerEngine:
     ) -> np.ndarray:
         """Audio of `score`: float32 `[2, round(duration * sample_rate)]` in [-1, 1]."""
         return render_score(score, self.sample_rate, duration, progress, cancel)
+
+    def stems(
+        self, score: Score, duration: float | None = None, cancel: threading.Event | None = None
+    ) -> dict[str, np.ndarray]:
+        """The stems of `score` (drums, bass, harmony, melody), each `[2, N]`, summing to
+        `render(score)`."""
+        return render_stems(score, self.sample_rate, duration, None, cancel)
 
     def generate_with_score(
         self,

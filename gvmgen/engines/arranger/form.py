@@ -13,9 +13,11 @@ an anchor still lands on a beat when the beats around it need to bend by ≤ 6 %
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from gvmgen.engines.arranger.takes import PIN_LOSS, TEMPO_LANE_STEP
 
 MIN_ANCHOR_GAP = 1.5  # seconds: a cut this far after the previous anchor becomes one
 MAX_BEAT_BEND = 0.06  # a closer cut goes on a beat if the beats around it bend this little
@@ -27,6 +29,8 @@ _STEP_PENALTY = 20.0  # cost per unit |log| change beyond MAX_TEMPO_STEP
 MAX_TEMPO_DEVIATION = 0.10  # farthest a stretch's tempo should stray from the base, as a ratio
 _DEVIATION_PENALTY = 20.0  # cost per unit |log| beyond MAX_TEMPO_DEVIATION
 _SHORT_BAR_COST = {0: 0.0, 2: 0.02, 3: 0.03, 1: 0.05}  # by beats % 4: prefer whole bars
+_LANE_WIDEN = (0.8, 1.25)  # other takes' tempos may leave the mood's range by this much
+_OUTSIDE_WEIGHT = 2.0  # cost per unit |log| outside the mood's range
 _SECTION_MIN_BARS = 2
 _SECTION_MAX_BARS = 16
 
@@ -41,12 +45,15 @@ class Grid:
             entry closes the last bar.
         anchors: times placed exactly on downbeats (cue start, anchor cuts, cue end), `[A]`.
         tempo: base tempo, BPM.
+        pinned_by: "cuts" when a take asked for another tempo lane and the cuts pinned the
+            tempo instead; None otherwise.
     """
 
     beats: np.ndarray
     bar_starts: np.ndarray
     anchors: np.ndarray
     tempo: float
+    pinned_by: str | None = None  # why a take's tempo lane could not be used ("cuts")
 
     @property
     def bar_count(self) -> int:
@@ -70,6 +77,10 @@ def plan_grid(
     cuts: np.ndarray,
     tempo_range: tuple[float, float],
     min_gap: float = MIN_ANCHOR_GAP,
+    max_deviation: float = MAX_TEMPO_DEVIATION,
+    lane: int = 0,
+    end_anchor: bool | None = None,
+    widen: bool = True,
 ) -> Grid:
     """The beat grid for a cue: downbeats on every cut `min_gap` after the previous anchor.
 
@@ -78,45 +89,101 @@ def plan_grid(
         cuts: cut times, seconds from cue start, `[M]`.
         tempo_range: (slowest, fastest) base tempo to consider, BPM.
         min_gap: shortest stretch, seconds, between anchors.
+        max_deviation: farthest a stretch's tempo should stray from the base, as a ratio (an
+            editor's single tempo narrows it).
+        lane: a take's tempo lane (see `tempo_lanes`); 0 is the best tempo for the cuts.
+        end_anchor: whether the cue end is a downbeat (see `anchor_times`).
+        widen: other takes' lanes may leave `tempo_range` (no editor bounds it).
     """
-    anchors = anchor_times(duration, cuts, min_gap)
-    stretches = np.diff(anchors)
-    best = None
-    for bpm in np.arange(tempo_range[0], tempo_range[1] + 1e-9, _TEMPO_SEARCH_STEP):
-        counts, cost = _beat_counts(stretches, 60.0 / bpm)
-        cost += 1e-4 * abs(bpm - np.mean(tempo_range))  # ties go to the middle of the range
-        if best is None or cost < best[0]:
-            best = (cost, float(bpm), counts)
-    _, bpm, counts = best
     cuts = np.sort(np.asarray(cuts, dtype=np.float64))
-    return _grid_from_counts(anchors, counts, cuts, duration, bpm)
+    anchors = anchor_times(duration, cuts, min_gap, end_anchor)
+    stretches = np.diff(anchors)
+    wide = widen and lane > 0 and tempo_range[1] / tempo_range[0] > 1 + TEMPO_LANE_STEP
+    search = _LANE_WIDEN if wide else (1.0, 1.0)
+    candidates = []
+    for bpm in np.arange(
+        tempo_range[0] * search[0], tempo_range[1] * search[1] + 1e-9, _TEMPO_SEARCH_STEP
+    ):
+        counts, cost = _beat_counts(stretches, 60.0 / bpm, max_deviation)
+        cost += 1e-4 * abs(bpm - np.mean(tempo_range))  # ties go to the middle of the range
+        cost += _OUTSIDE_WEIGHT * _outside(bpm, tempo_range)
+        heard = 60.0 * sum(counts) / float(np.sum(stretches)) if counts else bpm
+        candidates.append((cost, float(bpm), counts, heard))
+    lanes = tempo_lanes(candidates, lane + 1)
+    best = _grid_from_counts(anchors, lanes[0][2], cuts, duration, lanes[0][1])
+    if lane == 0:
+        return best
+    if len(lanes) <= lane:  # every count the cuts allow is within 8 % of the best tempo
+        return replace(best, pinned_by="cuts" if wide else "tempo")
+    other = _grid_from_counts(anchors, lanes[lane][2], cuts, duration, lanes[lane][1])
+    if _cuts_on_beats(other, cuts) < _cuts_on_beats(best, cuts) - PIN_LOSS:
+        return replace(best, pinned_by="cuts")
+    return other
 
 
-def anchor_times(duration: float, cuts: np.ndarray, min_gap: float) -> np.ndarray:
-    """Cue start, each cut ≥ `min_gap` after the previous anchor, and the cue end if far enough."""
+def tempo_lanes(candidates: list[tuple], count: int) -> list[tuple]:
+    """Up to `count` candidates `(cost, bpm, counts, heard bpm)`: the cheapest, then each next
+    the cheapest whose heard tempo (beats over seconds, as the counts make it) is at least
+    `TEMPO_LANE_STEP` from every lane chosen before."""
+    lanes: list[tuple] = []
+    for candidate in sorted(candidates, key=lambda c: c[0]):
+        far = all(
+            abs(np.log(candidate[3] / lane[3])) >= np.log1p(TEMPO_LANE_STEP) for lane in lanes
+        )
+        if far:
+            lanes.append(candidate)
+            if len(lanes) == count:
+                break
+    return lanes
+
+
+def _outside(bpm: float, tempo_range: tuple[float, float]) -> float:
+    """|log| distance of `bpm` outside `tempo_range` (0 inside)."""
+    return max(0.0, np.log(tempo_range[0] / bpm), np.log(bpm / tempo_range[1]))
+
+
+def _cuts_on_beats(grid: Grid, cuts: np.ndarray) -> float:
+    """Share of `cuts` the grid puts exactly on a beat (the metre ceiling of this grid)."""
+    if len(cuts) == 0:
+        return 1.0
+    return float(np.mean(np.abs(cuts[:, None] - grid.beats[None, :]).min(axis=1) < 1e-6))
+
+
+def anchor_times(
+    duration: float, cuts: np.ndarray, min_gap: float, end_anchor: bool | None = None
+) -> np.ndarray:
+    """Cue start, each cut ≥ `min_gap` after the previous anchor, and the cue end: if far
+    enough (`end_anchor` None), always (True: an ending lands there; an anchor cut too close
+    before it gives way) or never (False: the music runs on at its tempo to the end)."""
     anchors = [0.0]
     for cut in np.sort(np.asarray(cuts, dtype=np.float64)):
         if cut - anchors[-1] >= min_gap and cut < duration:
             anchors.append(float(cut))
-    if duration - anchors[-1] >= min_gap:
-        anchors.append(float(duration))  # the cue ends on a downbeat: joins crossfade there
+    if end_anchor:
+        while len(anchors) > 1 and duration - anchors[-1] < min_gap:
+            anchors.pop()
+    far = duration - anchors[-1] >= min_gap
+    if (end_anchor is None and far) or (end_anchor and duration > anchors[-1]):
+        anchors.append(float(duration))
     return np.asarray(anchors)
 
 
-def _beat_counts(stretches: np.ndarray, period: float) -> tuple[list[int], float]:
+def _beat_counts(
+    stretches: np.ndarray, period: float, max_deviation: float = MAX_TEMPO_DEVIATION
+) -> tuple[list[int], float]:
     """Beats in each stretch for base beat `period` seconds (Viterbi), and the total cost."""
     if len(stretches) == 0:
         return [], 0.0
     cands = [_candidate_counts(d, period) for d in stretches]
     periods = [d / c for d, c in zip(stretches, cands, strict=True)]
-    cost = _unary_cost(cands[0], periods[0], period)
+    cost = _unary_cost(cands[0], periods[0], period, max_deviation)
     back = []
     for k in range(1, len(stretches)):
         step = np.abs(np.log(periods[k][None, :] / periods[k - 1][:, None]))
         pair = _STEP_WEIGHT * step + _STEP_PENALTY * np.maximum(0.0, step - MAX_TEMPO_STEP)
         total = cost[:, None] + pair
         back.append(np.argmin(total, axis=0))
-        cost = total.min(axis=0) + _unary_cost(cands[k], periods[k], period)
+        cost = total.min(axis=0) + _unary_cost(cands[k], periods[k], period, max_deviation)
     choice = int(np.argmin(cost))
     counts = [int(cands[-1][choice])]
     for k in range(len(stretches) - 1, 0, -1):
@@ -134,10 +201,12 @@ def _candidate_counts(stretch: float, period: float) -> np.ndarray:
     return counts[counts >= 1]
 
 
-def _unary_cost(counts: np.ndarray, periods: np.ndarray, period: float) -> np.ndarray:
+def _unary_cost(
+    counts: np.ndarray, periods: np.ndarray, period: float, max_deviation: float
+) -> np.ndarray:
     short_bar = np.array([_SHORT_BAR_COST[int(c) % 4] for c in counts])
     deviation = np.abs(np.log(periods / period))
-    beyond = np.maximum(0.0, deviation - MAX_TEMPO_DEVIATION)
+    beyond = np.maximum(0.0, deviation - max_deviation)
     return _DEVIATION_WEIGHT * deviation + _DEVIATION_PENALTY * beyond + short_bar
 
 

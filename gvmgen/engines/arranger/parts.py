@@ -97,6 +97,9 @@ _RHYTHMS: dict[int, tuple[tuple[tuple[float, float], ...], ...]] = {
         ((0, 0.25), (0.25, 0.25), (0.5, 0.5), (1, 0.5), (1.5, 0.5), (2, 1), (3, 0.5), (3.5, 0.5)),
     ),
 }
+# A half-time groove: kick on 1 (and the "and" of 2), the backbeat on 3 alone.
+_HALF_TIME = {"kick": "x.....x.........", "snare": "........x......."}
+QUIET_INTENSITY = 0.3  # a bar below this intensity plays without hats or fills
 LEAD_BASE = 62  # D4: the melody's lowest octave for dark pictures (bright: an octave up)
 _LEAD_SPAN = 11  # scale steps the melody may use above its base
 
@@ -111,6 +114,7 @@ class BarContext:
         chord, next_chord: this bar's and the following bar's harmony.
         opens_section: first bar of a section; closes_section: last bar before a new section.
         at_cut: the downbeat is an anchor cut (a cut the grid placed on this downbeat).
+        intensity: how hard the bar plays, 0 (a still picture) .. 1 (busy), see `dynamics`.
     """
 
     bar: int
@@ -123,24 +127,40 @@ class BarContext:
     opens_section: bool
     closes_section: bool
     at_cut: bool
+    intensity: float = 0.5
 
 
 class NoteSink:
-    """Collects notes in beats; converts them to seconds on the grid at the end."""
+    """Collects notes in beats; converts them to seconds on the grid at the end.
 
-    def __init__(self) -> None:
+    Writers name roles ("pad", "keys", "lead", "pluck"); the take's `palette` says which
+    instrument plays each. Every velocity is scaled by `level` (the bar's dynamics).
+    """
+
+    def __init__(self, palette: dict[str, str] | None = None) -> None:
         self._rows: list[tuple[str, float, float, int, float]] = []
+        self.palette = palette or {}
+        self.level = 1.0
 
     def add(self, part: str, beat: float, length: float, pitch: int, velocity: float) -> None:
-        self._rows.append((part, beat, length, int(pitch), float(np.clip(velocity, 0.05, 1.0))))
+        velocity = float(np.clip(velocity * self.level, 0.05, 1.0))
+        self._rows.append((self.palette.get(part, part), beat, length, int(pitch), velocity))
 
-    def to_notes(self, grid: Grid, duration: float) -> list[Note]:
-        """Notes in seconds, sorted by onset; those starting at or after `duration` are dropped."""
+    def clear(self, first: float, last: float) -> None:
+        """Drop the notes that start in `[first, last)` beats."""
+        self._rows = [row for row in self._rows if not first <= row[1] < last]
+
+    def to_notes(self, grid: Grid, duration: float, swing: bool = False) -> list[Note]:
+        """Notes in seconds, sorted by onset; those starting at or after `duration` are dropped.
+        With `swing`, off-beat eighths move to the third triplet (a shuffle)."""
         if not self._rows:
             return []
         beats = np.array([r[1] for r in self._rows])
         lengths = np.array([r[2] for r in self._rows])
-        starts, ends = grid.time_at(beats), grid.time_at(beats + lengths)
+        ends = beats + lengths
+        if swing:
+            beats, ends = _swung(beats), _swung(ends)
+        starts, ends = grid.time_at(beats), grid.time_at(ends)
         notes = [
             Note(row[0], float(s), float(e - s), row[3], row[4])
             for row, s, e in zip(self._rows, starts, ends, strict=True)
@@ -149,17 +169,39 @@ class NoteSink:
         return sorted(notes, key=lambda n: (n.start, n.part, n.pitch))
 
 
-def write_drums(sink: NoteSink, ctx: BarContext, variant: int, rng: np.random.Generator) -> None:
-    """Kick, snare and hats from the section's pattern; crash on section starts and cut
-    downbeats; a fill in the bar before a new section."""
+def _swung(beats: np.ndarray) -> np.ndarray:
+    """Beat positions with each beat's first half stretched to two thirds (triplet shuffle)."""
+    whole = np.floor(beats)
+    frac = beats - whole
+    swung = np.where(frac < 0.5, frac * 4.0 / 3.0, 2.0 / 3.0 + (frac - 0.5) * 2.0 / 3.0)
+    return whole + swung
+
+
+def write_drums(
+    sink: NoteSink,
+    ctx: BarContext,
+    variant: int,
+    rng: np.random.Generator,
+    groove: str = "straight",
+) -> None:
+    """Kick, snare and hats from the section's pattern (a half-time groove: the backbeat on 3);
+    crash on section starts and cut downbeats; a fill in the bar before a new section. A quiet
+    bar (low intensity) drops its hats and fill: the pulse stays in kick and backbeat."""
     density = ctx.section.density
     pattern = _DRUMS[density][variant % len(_DRUMS[density])]
+    if groove == "half":
+        pattern = {**pattern, **_HALF_TIME}
+    quiet = ctx.intensity < QUIET_INTENSITY
     steps = 4 * ctx.length
     fill_from = (
-        steps - (4 * min(2 if density >= 2 else 1, ctx.length)) if ctx.closes_section else steps
+        steps - (4 * min(2 if density >= 2 else 1, ctx.length))
+        if ctx.closes_section and not quiet
+        else steps
     )
     snare = GM_SIDE_STICK if density == 0 else GM_SNARE  # calm pictures get a softer backbeat
     for part, key in (("kick", GM_KICK), ("snare", snare), ("hat", GM_CLOSED_HAT)):
+        if part == "hat" and (quiet or ctx.section.kit == "soft"):  # a low intensity: no hats
+            continue
         for step, mark in enumerate(pattern[part][:fill_from]):
             if mark == ".":
                 continue
@@ -193,8 +235,9 @@ def _write_fill(sink: NoteSink, ctx: BarContext, first: int, steps: int, density
             sink.add("kick", ctx.beat + step / 4, 0.25, GM_KICK, 0.9)
 
 
-def write_bass(sink: NoteSink, ctx: BarContext) -> None:
-    """Root-based bass line; the last note of a busy bar approaches the next root."""
+def write_bass(sink: NoteSink, ctx: BarContext, push: bool = False) -> None:
+    """Root-based bass line; the last note of a busy bar approaches the next root. With `push`,
+    the next bar's root comes half a beat early (an anticipation), except into a cut."""
     root = ctx.chord.bass
     fifth = root + 7 if root + 7 < 52 else root - 5
     target = ctx.next_chord.bass
@@ -206,11 +249,13 @@ def write_bass(sink: NoteSink, ctx: BarContext) -> None:
         length = min(length, ctx.length - onset) if ctx.section.density else ctx.length
         velocity = 0.9 if onset == 0 else 0.75
         sink.add("bass", ctx.beat + onset, length, tones[tone], velocity)
+    if push and ctx.length >= 2 and not ctx.closes_section:
+        sink.add("bass", ctx.beat + ctx.length - 0.5, 0.5, target, 0.8)
 
 
-def write_chords(sink: NoteSink, ctx: BarContext) -> None:
+def write_chords(sink: NoteSink, ctx: BarContext, push: bool = False) -> None:
     """Pads hold the bar (legato into the next); keys comp in the section's rhythm, over a soft
-    pad."""
+    pad. With `push`, the keys anticipate the next bar's chord on the last off-beat."""
     voicing = ctx.chord.voicing
     if ctx.section.texture == "pad":
         for pitch in voicing:
@@ -222,8 +267,13 @@ def write_chords(sink: NoteSink, ctx: BarContext) -> None:
         if onset >= ctx.length:
             break
         accent = 0.8 if onset == int(onset) else 0.6
+        if push and onset >= ctx.length - 0.5:
+            break
         for pitch in voicing:
             sink.add("keys", ctx.beat + onset, min(length, ctx.length - onset), pitch, accent)
+    if push and ctx.length >= 2:
+        for pitch in ctx.next_chord.voicing:
+            sink.add("keys", ctx.beat + ctx.length - 0.5, 0.5, pitch, 0.7)
 
 
 @dataclass(frozen=True)
@@ -290,15 +340,3 @@ def _nearest_chord_tone(index: int, chord_degrees: set[int]) -> int:
         if candidate % 7 in chord_degrees and 0 <= candidate <= _LEAD_SPAN:
             return candidate
     return index
-
-
-def write_ending(sink: NoteSink, ctx: BarContext, tonic: int, register: int) -> None:
-    """The last bar: one hit (kick and crash) and the home chord held to the end, melody on
-    the tonic, so the cue ends rather than stops."""
-    sink.add("kick", ctx.beat, 0.25, GM_KICK, 1.0)
-    sink.add("crash", ctx.beat, 4.0, GM_CRASH, 0.8)
-    sink.add("bass", ctx.beat, ctx.length, ctx.chord.bass, 0.9)
-    for pitch in ctx.chord.voicing:
-        sink.add("pad", ctx.beat, ctx.length, pitch, 0.6)
-    home = int(scale_pitch(tonic, ctx.section.mode, 7, base=LEAD_BASE + 12 * register))
-    sink.add(ctx.section.melody, ctx.beat, ctx.length, home, 0.75)

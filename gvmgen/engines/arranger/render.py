@@ -7,8 +7,9 @@ import threading
 
 import numpy as np
 
+from gvmgen.align.joins import ending_gain
 from gvmgen.engines.arranger import mix, synth
-from gvmgen.engines.arranger.score import DRUM_PARTS, Score
+from gvmgen.engines.arranger.score import DRUM_PARTS, STEMS, Score
 from gvmgen.engines.base import ProgressFn, check_cancel
 
 _CHUNK_SECONDS = 4.0  # rendered and mixed at a time: bounded memory, progress, cancellation
@@ -16,6 +17,7 @@ _RING_SECONDS = 1.0  # longest release or ring past a note's held length (crash:
 _VELOCITY_CURVE = 1.6  # velocity → gain exponent: soft notes get softer faster
 _LENGTH_QUANTUM = 256  # samples (5 ms at 48 kHz): held lengths this close share a rendering
 _CACHE_BYTES = 192 * 2**20
+STEREO_PARTS = ("pad", "strings")  # voices that make their own left and right
 
 
 def render_score(
@@ -26,22 +28,44 @@ def render_score(
     cancel: threading.Event | None = None,
 ) -> np.ndarray:
     """Audio of `score`, float32 `[2, round(duration * sr)]` in [-1, 1] (duration defaults to the
-    score's).
+    score's)."""
+    parts = tuple(sorted({note.part for note in score.notes}))
+    return _render_groups(score, sr, {"mix": parts}, duration, progress, cancel)["mix"]
 
-    Works through the cue in chunks of a few seconds: the notes starting in a chunk are
+
+def render_stems(
+    score: Score,
+    sr: int,
+    duration: float | None = None,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> dict[str, np.ndarray]:
+    """The score's stems (`STEMS`: drums, bass, harmony, melody), each float32 `[2, N]`; they sum
+    to `render_score`'s mix (the same gain curve, computed on the mix, scales every stem)."""
+    return _render_groups(score, sr, STEMS, duration, progress, cancel)
+
+
+def _render_groups(
+    score: Score,
+    sr: int,
+    groups: dict[str, tuple[str, ...]],
+    duration: float | None,
+    progress: ProgressFn | None,
+    cancel: threading.Event | None,
+) -> dict[str, np.ndarray]:
+    """Works through the cue in chunks of a few seconds: the notes starting in a chunk are
     synthesised into per-part stems that reach past the chunk by the longest ring (the overhang
-    is carried into the next chunk), and the chunk goes through the mix bus.
-    """
+    is carried into the next chunk), and the chunk goes through the mix bus, group by group."""
     duration = score.duration if duration is None else duration
     n_samples = max(1, round(duration * sr))
     onsets = np.array([round(note.start * sr) for note in score.notes], dtype=np.int64)
     longest = max((note.duration for note in score.notes), default=0.0)
     overhang = int((longest + _RING_SECONDS) * sr) + int(2.5 * sr)
     chunk = int(_CHUNK_SECONDS * sr)
-    bus, cache = mix.MixBus(sr), _NoteCache()
+    bus, cache = mix.MixBus(sr, groups), _NoteCache()
     parts = sorted({note.part for note in score.notes})
     carried = {part: _silence(part, overhang) for part in parts}
-    out = np.empty((2, n_samples), np.float32)
+    out = {name: np.zeros((2, n_samples), np.float32) for name in groups}
     for start in range(0, n_samples, chunk):
         check_cancel(cancel)
         length = min(chunk, n_samples - start)
@@ -51,17 +75,20 @@ def render_score(
         first, last = np.searchsorted(onsets, [start, start + length])
         for note, onset in zip(score.notes[first:last], onsets[first:last], strict=True):
             _add_note(stems[note.part], note, int(onset - start), sr, cache)
-        out[:, start : start + length] = bus.process(stems, length)
+        for name, audio in bus.process(stems, length).items():
+            out[name][:, start : start + length] = audio
         carried = {part: stem[..., length : length + overhang] for part, stem in stems.items()}
         if progress is not None:
             done = (start + length) / n_samples
             progress(done, f"rendered {(start + length) / sr:.0f} of {n_samples / sr:.0f} s")
-    return mix.finish(out, sr)
+    ride = mix.ride_gain(score.downbeat_times, score.ride_db, n_samples, sr)
+    ride *= ending_gain(n_samples, sr, score.ending, score.final_time)
+    return mix.master(out, sr, ride)
 
 
 def _silence(part: str, length: int) -> np.ndarray:
-    """An empty stem: the pad is stereo `[2, length]`, every other part mono `[length]`."""
-    return np.zeros((2, length) if part == "pad" else length, np.float32)
+    """An empty stem: pads and strings are stereo `[2, length]`, every other part mono."""
+    return np.zeros((2, length) if part in STEREO_PARTS else length, np.float32)
 
 
 class _NoteCache:

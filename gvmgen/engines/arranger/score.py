@@ -6,14 +6,25 @@ read its beat grid instead of re-tracking beats on the audio.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from gvmgen.engines.arranger.takes import IDEAS, Idea
+from gvmgen.engines.base import Ending
+
 # Parts, in the order the mix lays them out. Drums use General MIDI percussion keys as `pitch`.
-TONAL_PARTS = ("pad", "keys", "bass", "lead", "pluck")
-MELODY_PARTS = ("lead", "pluck")  # the instruments that may carry the melody
+HARMONY_PARTS = ("pad", "keys", "strings", "piano")  # what may play the chords
+MELODY_PARTS = ("lead", "pluck", "strings_lead", "harp", "bell")  # what may carry the melody
+TONAL_PARTS = (*HARMONY_PARTS, "bass", *MELODY_PARTS)
 DRUM_PARTS = ("kick", "snare", "hat", "crash", "tom")
+# The stems `--stems` delivers, and the parts each one holds.
+STEMS: dict[str, tuple[str, ...]] = {
+    "drums": DRUM_PARTS,
+    "bass": ("bass",),
+    "harmony": HARMONY_PARTS,
+    "melody": MELODY_PARTS,
+}
 GM_KICK, GM_SIDE_STICK, GM_SNARE, GM_CLOSED_HAT, GM_OPEN_HAT, GM_CRASH = 36, 37, 38, 42, 46, 49
 GM_TOMS = (45, 47, 50)  # low, mid, high tom
 
@@ -53,6 +64,8 @@ class Section:
         texture: "pad" (sustained chords) or "keys" (rhythmic electric piano).
         melody: the melody's instrument, "lead" (sustained synth) or "pluck" (harp-like).
         starts_at_scene_change: True when a scene change opens the section.
+        kit: the drums, "full", "soft" (no hats) or "none" (the editor's mood or intensity).
+        register: octave offset of the melody (bright pictures or high intensity: 1).
     """
 
     label: str
@@ -66,6 +79,8 @@ class Section:
     texture: str
     melody: str
     starts_at_scene_change: bool
+    kit: str = "full"
+    register: int = 0
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,11 @@ class Score:
         anchors: the cut times the grid places exactly on downbeats, float64 `[A]`.
         sections: the form, in time order.
         notes: every note event, sorted by onset.
+        ending: where and how the cue ends.
+        final_time: when the ending's accent (button or ring) sounds; None for a fade.
+        ride_db: the level ride of each bar, dB (0 = full), `[D]`: the mix follows it.
+        idea: the take's idea (tempo lane, key, groove, instrumentation).
+        pinned_by: what kept this take on the picture's tempo ("cuts", "tempo"), or None.
     """
 
     duration: float
@@ -94,6 +114,11 @@ class Score:
     anchors: np.ndarray
     sections: tuple[Section, ...]
     notes: tuple[Note, ...]
+    ending: Ending = field(default_factory=Ending)
+    final_time: float | None = None
+    ride_db: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    idea: Idea = IDEAS[0]
+    pinned_by: str | None = None
 
     @property
     def key(self) -> str:

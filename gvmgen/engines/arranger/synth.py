@@ -243,3 +243,169 @@ def _tom(sr: int, noise: np.ndarray, which: int) -> np.ndarray:
     body = np.sin(2 * np.pi * np.cumsum(freq) / sr) * np.exp(-t / 0.2)
     hit = body + 0.15 * _highpass(noise[: len(t)], 1) * np.exp(-t / 0.02)
     return hit / np.abs(hit).max()
+
+
+# Acoustic-like voices (issue 19: richer timbres than wavetables and noise). Each is a small
+# physical or spectral model: partials that decay at their own rates, a little inharmonicity,
+# detuned unisons that beat, and the noise an instrument makes besides its tone (hammer, bow).
+_NOISE = np.random.default_rng(_DRUM_NOISE_SEED).standard_normal(6 * 48000).astype(np.float32)
+
+
+def _noise(n: int, offset: int = 0) -> np.ndarray:
+    start = offset % (len(_NOISE) - n) if n < len(_NOISE) else 0
+    return _NOISE[start : start + n] if n <= len(_NOISE) else np.resize(_NOISE, n)
+
+
+def _one_pole_lowpass(x: np.ndarray, cutoff: float, sr: int) -> np.ndarray:
+    from scipy.signal import lfilter
+
+    a = float(np.exp(-2 * np.pi * min(cutoff, 0.45 * sr) / sr))
+    return lfilter([1 - a], [1, -a], x).astype(np.float32)
+
+
+def _partials(
+    f: float, n: int, sr: int, amps, decays, inharmonic: float = 0.0, detune_cents: float = 0.0
+) -> np.ndarray:
+    """Sum of partials k = 1.. with amplitudes `amps[k-1]`, each decaying with time constant
+    `decays[k-1]` s, stretched by inharmonicity B (f_k = k f sqrt(1 + B k²)); with
+    `detune_cents`, each partial is a pair of strings that beat. `[n]` float32."""
+    t = np.arange(n, dtype=np.float32) / np.float32(sr)
+    out = np.zeros(n, np.float32)
+    for k, (amp, decay) in enumerate(zip(amps, decays, strict=True), start=1):
+        fk = k * f * np.sqrt(1.0 + inharmonic * k * k)
+        if fk >= 0.45 * sr or amp == 0:
+            continue
+        m = min(n, int(7.0 * decay * sr))  # gone 60 dB down: stop computing it
+        env = np.exp(t[:m] * np.float32(-1.0 / decay))
+        tone = np.sin(np.float32(2 * np.pi * fk) * t[:m])
+        if detune_cents:
+            spread = fk * (2 ** (detune_cents / 1200) - 1)
+            tone = 0.5 * tone + 0.5 * np.sin(np.float32(2 * np.pi * (fk + spread)) * t[:m] + 0.7)
+        out[:m] += np.float32(amp) * env * tone
+    return out
+
+
+def piano(pitch: int, n_held: int, sr: int) -> np.ndarray:
+    """Piano: inharmonic partials, the higher dying faster, string pairs that beat, a hammer's
+    knock; the damper ends the note 0.12 s after release. `[n]`."""
+    return _damped(_piano_tone(pitch, sr), n_held, sr, 0.12, 0.03)
+
+
+@lru_cache(maxsize=128)
+def _piano_tone(pitch: int, sr: int) -> np.ndarray:
+    """The undamped string, as long as it rings (cached: a note is this, cut by its damper)."""
+    f = midi_hz(pitch)
+    sustain = float(np.clip(5.0 * 2 ** (-(pitch - 36) / 18), 0.6, 6.0))
+    n = int(min(3.0 * sustain, 6.0) * sr)
+    k = np.arange(1, 11)
+    amps = (1.0 / k**1.1) * np.abs(np.sin(np.pi * k / 7.3))  # struck at ~1/7 of the string
+    tone = _partials(f, n, sr, amps, sustain / (1 + 0.7 * (k - 1)), 0.0003, 1.1)
+    knock = min(n, int(0.02 * sr))
+    thump = _one_pole_lowpass(_noise(knock, pitch * 997), 1200.0, sr)
+    tone[:knock] += 0.25 * thump * np.linspace(1.0, 0.0, knock, dtype=np.float32)
+    tone[:32] *= np.linspace(0.0, 1.0, 32, dtype=np.float32)
+    tone.flags.writeable = False
+    return tone
+
+
+def _damped(tone: np.ndarray, n_held: int, sr: int, release: float, tau: float) -> np.ndarray:
+    """`tone` held `n_held` samples, then damped (time constant `tau`) over `release` s."""
+    n = min(n_held + int(release * sr), len(tone))
+    out = tone[:n].copy()
+    if n > n_held:
+        fall = np.exp(-np.arange(n - n_held, dtype=np.float32) / np.float32(tau * sr))
+        out[n_held:] *= fall
+    return tapered(out, sr, 0.01)
+
+
+@lru_cache(maxsize=8)
+def _bow_noise(sr: int) -> np.ndarray:
+    """A few seconds of soft, dark noise that strings mix under their tone."""
+    noise = _one_pole_lowpass(_noise(4 * sr, 7919), 1800.0, sr)
+    noise.flags.writeable = False
+    return noise
+
+
+def strings(pitch: int, n_held: int, sr: int) -> np.ndarray:
+    """String section: three detuned saws per side, their harmonics stopped where a soft
+    low-pass would take them, a slow bow attack, and bow noise. `[2, n]`."""
+    env = envelope(n_held, sr, 0.28, 0.4, 0.85, 0.55)
+    n, f = len(env), midi_hz(pitch)
+    harmonics = max(2, int(min(3000.0, 600.0 + 2.0 * f) / f))
+    bow = _bow_noise(sr)
+    sides = []
+    for side, cents in enumerate(((-9.0, 3.0, 11.0), (-4.0, 7.0, -12.0))):
+        mix = np.zeros(n, np.float32)
+        for i, c in enumerate(cents):
+            fc = f * 2 ** (c / 1200)
+            mix += oscillator(
+                "saw", phase_ramp(fc, n, sr, 0.17 * i + 0.4 * side), fc, sr, harmonics
+            )
+        start = (pitch * 4409 + side * 22050) % max(1, len(bow) - n)
+        noise = bow[start : start + n] if n <= len(bow) else np.resize(bow, n)
+        sides.append(mix / 3 + 0.03 * noise)
+    return np.stack(sides) * env
+
+
+def strings_lead(pitch: int, n_held: int, sr: int) -> np.ndarray:
+    """Solo violin-like line: a saw with delayed vibrato, its brightness a body's. `[n]`."""
+    env = envelope(n_held, sr, 0.06, 0.2, 0.8, 0.25)
+    n, f = len(env), midi_hz(pitch)
+    t = np.arange(n, dtype=np.float32) / np.float32(sr)
+    depth = 0.004 * np.clip((t - 0.2) / 0.3, 0.0, 1.0)
+    wobble = 1.0 + depth * np.sin(np.float32(2 * np.pi * 5.5) * t)
+    phase = np.cumsum(
+        (wobble * np.float32(f / sr * 2**_PHASE_BITS)).astype(np.uint32), dtype=np.uint32
+    )
+    tone = oscillator("saw", phase, f, sr, limit=max(3, int(3500.0 / f)))
+    bow = _bow_noise(sr)
+    start = (pitch * 2203) % max(1, len(bow) - n)
+    noise = bow[start : start + n] if n <= len(bow) else np.resize(bow, n)
+    return (tone + 0.05 * noise) * env
+
+
+def harp(pitch: int, n_held: int, sr: int) -> np.ndarray:
+    """Harp or guitar pluck: bright partials (plucked near the end of the string) that decay,
+    the highest fastest, and a short finger noise. `[n]`."""
+    return _damped(_harp_tone(pitch, sr), n_held + int(0.5 * sr), sr, 0.3, 0.08)
+
+
+@lru_cache(maxsize=128)
+def _harp_tone(pitch: int, sr: int) -> np.ndarray:
+    f = midi_hz(pitch)
+    n = int(3.0 * sr)
+    k = np.arange(1, 11)
+    amps = np.abs(np.sin(np.pi * k * 0.18)) / k
+    decay = float(np.clip(2.2 * 2 ** (-(pitch - 48) / 24), 0.4, 2.5))
+    tone = _partials(f, n, sr, amps, decay / (1 + 0.5 * (k - 1)), 0.00005)
+    pluck_noise = int(0.008 * sr)
+    tone[:pluck_noise] += 0.15 * _noise(pluck_noise, pitch * 13)
+    tone[:16] *= np.linspace(0.0, 1.0, 16, dtype=np.float32)
+    tone.flags.writeable = False
+    return tone
+
+
+def bell(pitch: int, n_held: int, sr: int) -> np.ndarray:
+    """Vibraphone-like mallet: partials at 1, 3.9 and 9.8 times the fundamental with their own
+    decays, a soft motor tremolo; the damper bar stops it 0.6 s after release. `[n]`."""
+    return _damped(_bell_tone(pitch, sr), n_held, sr, 0.6, 0.15)
+
+
+@lru_cache(maxsize=128)
+def _bell_tone(pitch: int, sr: int) -> np.ndarray:
+    n = int(4.0 * sr)
+    f = midi_hz(pitch)
+    t = np.arange(n, dtype=np.float32) / np.float32(sr)
+    tone = np.zeros(n, np.float32)
+    for ratio, amp, decay in ((1.0, 1.0, 1.8), (3.93, 0.35, 0.5), (9.8, 0.12, 0.12)):
+        if ratio * f < 0.45 * sr:
+            tone += amp * np.sin(np.float32(2 * np.pi * ratio * f) * t) * np.exp(-t / decay)
+    tone *= 1.0 - 0.15 * (0.5 + 0.5 * np.sin(np.float32(2 * np.pi * 5.0) * t))
+    tone[:16] *= np.linspace(0.0, 1.0, 16, dtype=np.float32)
+    tone.flags.writeable = False
+    return tone
+
+
+TONAL.update(
+    {"piano": piano, "strings": strings, "strings_lead": strings_lead, "harp": harp, "bell": bell}
+)
