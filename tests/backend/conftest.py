@@ -13,13 +13,18 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from backend_helpers import (
+    BATCH_CUES,
+    BATCH_SECONDS,
+    GRACE,
+    LOOPBACK,
+    RATE,
+    SERVER_SCRIPT,
+    STEP_SECONDS,
+    STEPS,
+    without_root_powers,
+)
 from counting_engine import CountingArranger
-
-RATE = 25
-LOOPBACK = "tcp://127.0.0.1:*"
-SERVER_SCRIPT = Path(__file__).with_name("counting_server.py")
-STEPS, STEP_SECONDS = 10, 0.1  # one second per cue
-GRACE = 20.0  # SIGTERM: the server's wait for the cue in progress (a cue takes a second)
 
 
 @pytest.fixture(scope="session")
@@ -33,12 +38,14 @@ def clip(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def batch_timeline(tmp_path_factory) -> Path:
-    """An 8 s timeline of one clip with `cue` markers every 2 s: a batch job of four cues."""
+    """A 16 s timeline of one clip with `cue` markers every 4 s: a batch job of four cues."""
     from gvmgen.media.synth import make_test_clip
 
     folder = tmp_path_factory.mktemp("backend-batch")
-    media = make_test_clip(folder / "long.mp4", duration=8.0, cut_frames=(30, 90, 140, 170))
-    frames = 8 * RATE
+    media = make_test_clip(
+        folder / "long.mp4", duration=BATCH_SECONDS, cut_frames=(30, 90, 140, 170, 260, 330)
+    )
+    frames = round(BATCH_SECONDS * RATE)
     ref = otio.schema.ExternalReference(
         str(media),
         available_range=otio.opentime.range_from_start_end_time(
@@ -51,7 +58,7 @@ def batch_timeline(tmp_path_factory) -> Path:
     )
     timeline = otio.schema.Timeline(name="batch")
     timeline.tracks.append(track)
-    for i, frame in enumerate(range(0, frames, 2 * RATE)):
+    for i, frame in enumerate(range(0, frames, frames // BATCH_CUES)):
         timeline.tracks.markers.append(
             otio.schema.Marker(
                 name=f"cue {i + 1}",
@@ -156,49 +163,3 @@ def spawn(tmp_path):
             if process.poll() is None:
                 process.kill()
             process.wait(30)
-
-
-def without_root_powers(argv: list[str]) -> list[str]:
-    """`argv` run so that file permissions bind it: as root, without the capabilities that
-    override them (setpriv); as anyone else, as it is."""
-    import os
-    import shutil
-
-    if os.geteuid() != 0:
-        return argv
-    if shutil.which("setpriv") is None:
-        pytest.skip("running as root without setpriv: file permissions cannot bind a child")
-    drop = "-dac_override,-dac_read_search,-fowner,-linux_immutable"
-    return ["setpriv", "--bounding-set", drop, "--inh-caps", "-all", "--", *argv]
-
-
-def wait_for(condition, seconds: float = 60.0):
-    """The condition's first true value, polled every 50 ms; AssertionError past `seconds`."""
-    import time
-
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
-
-
-def curve_dealer(endpoint):
-    """A raw DEALER holding the data dir's CURVE client keys (the key holder, as a script would
-    connect); the caller closes it."""
-    import zmq
-    from gvmgen_backend.security import make_curve_client
-
-    socket = zmq.Context.instance().socket(zmq.DEALER)
-    socket.setsockopt(zmq.LINGER, 0)
-    make_curve_client(socket, endpoint.curve)
-    socket.connect(endpoint.address)
-    return socket
-
-
-def follow_all(client, msg_type: str, body: dict, limit: float = 60.0) -> list[tuple[str, dict]]:
-    import time
-
-    return list(client.follow(msg_type, body, deadline=time.monotonic() + limit))

@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 import soundfile as sf
-from conftest import wait_for
+from backend_helpers import wait_for
 from gvmgen_backend.client import Client, find_endpoint
 
 from gvmgen.atomic import is_temp_name

@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import soundfile as sf
-from conftest import GRACE
+from backend_helpers import BATCH_SECONDS, GRACE
 from gvmgen_backend.client import Client, find_endpoint
 from gvmgen_backend.datadir import STORE_NAME
 from gvmgen_backend.store import JobStore
@@ -99,7 +99,7 @@ def test_kill_9_mid_batch_then_restart_completes_without_redoing_cues(
         "cue_sheet.csv",
         *(f"takes/take-01/cue-0{i}.wav" for i in range(1, 5)),
     }
-    assert sum(sf.info(c["wav"]).frames for c in result["cues"]) == 8 * 48000
+    assert sum(sf.info(c["wav"]).frames for c in result["cues"]) == BATCH_SECONDS * 48000
     assert not stage.exists()
 
 

@@ -9,7 +9,7 @@ import time
 import uuid
 from collections import Counter
 
-from conftest import curve_dealer
+from backend_helpers import curve_dealer
 from gvmgen_backend.protocol import MAX_MESSAGE_BYTES, encode, signature
 
 MESSAGES = 10_000

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import follow_all, wait_for
+from backend_helpers import follow_all, wait_for
 from gvmgen_backend.client import Client, RequestRefused, find_endpoint
 from test_backend_commit import leftovers, visible
 

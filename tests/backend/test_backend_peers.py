@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import zmq
-from conftest import curve_dealer, follow_all
+from backend_helpers import curve_dealer, follow_all
 from gvmgen_backend.client import PATIENCE_SECONDS, Client, find_endpoint
 from gvmgen_backend.security import MAX_CONNECTIONS
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 import soundfile as sf
-from conftest import curve_dealer, follow_all
+from backend_helpers import curve_dealer, follow_all
 from gvmgen_backend.client import BackendUnreachable, Client, Endpoint, KeyMismatch, RequestRefused
 from gvmgen_backend.protocol import encode
 
@@ -325,11 +325,14 @@ def test_a_running_batch_yields_to_an_interactive_job_between_cues(
     assert 0 < calls.index(100) < 4  # between the batch's cues
 
 
-def test_out_of_memory_with_one_take_retries_with_shorter_cues(server, clip, tmp_path, monkeypatch):
-    monkeypatch.setattr(server.engine, "window_seconds", 4.0, raising=False)
-    server.engine.oom_over = 3.9  # the whole 4 s clip in one cue does not fit; 2 s cues do
+def test_out_of_memory_with_one_take_retries_with_shorter_cues(server, tmp_path, monkeypatch):
+    from gvmgen.media.synth import make_test_clip
+
+    clip = make_test_clip(tmp_path / "8s.mp4", duration=8.0, cut_frames=(60, 140))
+    monkeypatch.setattr(server.engine, "window_seconds", 8.0, raising=False)
+    server.engine.oom_over = 7.9  # the whole 8 s clip in one cue does not fit; 4 s cues do
     with server.client() as client:
         events = follow_all(client, "submit", _submit_body(clip, tmp_path / "out"))
     assert events[-1][0] == "done", events[-1]
     assert len(events[-1][1]["result"]["cues"]) == 2
-    assert "cues of at most 2 s" in events[-1][1]["warnings"][-1]
+    assert "cues of at most 4 s" in events[-1][1]["warnings"][-1]

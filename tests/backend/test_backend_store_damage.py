@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
+from backend_helpers import wait_for
 from gvmgen_backend.client import Client, find_endpoint
 from gvmgen_backend.datadir import STORE_NAME
 
