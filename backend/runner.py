@@ -1,7 +1,7 @@
 """The one place the backend meets the pipeline: run a request, stream progress, shape errors.
 
-The worker sees only `Runner.run(request, on_event, cancel, window, pause) -> result dict` and
-the exceptions `JobFailed`, `Cancelled` and `Paused`; everything about the pipeline's calling
+The worker sees only `Runner.run(request, on_event, cancel, …) -> result dict` and the
+exceptions `JobFailed`, `Cancelled` and `Paused`; everything about the pipeline's calling
 convention lives here.
 The runner holds one `Scorer`, so the engines (GVMGen's weights) load once per server.
 """
@@ -11,8 +11,6 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
-
-from gvmgen_backend.yielding import YieldingEngines
 
 from gvmgen.engines import EngineRegistry
 from gvmgen.errors import Cancelled, GVMGenError, OutOfMemory, Paused
@@ -61,11 +59,9 @@ class Runner:
     def __init__(self, engine: str = "auto", engines: EngineRegistry | None = None):
         self.engine = engine
         self.engines = engines if engines is not None else EngineRegistry()
-        self.before_cue: Callable[[], None] = lambda: None  # the worker's yield point
         # the server's look at the job's output folder first (half-made commits, stale stages)
         self.before_job: Callable[[dict], None] = lambda request: None
-        self.yielding = YieldingEngines(self.engines, lambda: self.before_cue())
-        self.scorer = Scorer(self.yielding)
+        self.scorer = Scorer(self.engines)
 
     def warm_up(self) -> str:
         """Load the engine now (not at the first job) and say, in words, what is ready."""
@@ -89,16 +85,20 @@ class Runner:
         request: dict,
         on_event: EventFn,
         cancel: threading.Event,
-        window: float | None = None,
+        *,
         pause: threading.Event | None = None,
         progress_from: float = 0.0,
+        at_cue_boundary: Callable[[], None] | None = None,
+        max_cue_seconds: float | None = None,
     ) -> dict:
         """The ScoreResult (as JSON data) of `request`; raises `Cancelled`, `Paused` (`pause`
         set: stopped at a cue boundary, checkpoints kept) or `JobFailed`.
 
-        `window` caps the engine's cue length (a retry after running out of memory). Re-running
-        a request with the same `job_id` resumes from its finished cues; `progress_from` is the
-        fraction its earlier attempts reached (no event reports less).
+        Re-running a request with the same `job_id` resumes from its finished cues;
+        `progress_from` is the fraction its earlier attempts reached (no event reports less).
+        `at_cue_boundary` runs before each cue begins (the worker's yield point);
+        `max_cue_seconds` caps the cues' length (a retry after running out of memory). See
+        `gvmgen.pipeline.Scorer.score`.
         """
         request = {**request, "engine": self._engine_for(request)}
         self.before_job(request)
@@ -106,17 +106,20 @@ class Runner:
         def forward(event) -> None:
             on_event(event.model_dump(mode="json"))
 
-        outer, self.yielding.window_limit = self.yielding.window_limit, window
         try:
             result = self.scorer.score(
-                request, on_event=forward, cancel=cancel, pause=pause, progress_from=progress_from
+                request,
+                on_event=forward,
+                cancel=cancel,
+                pause=pause,
+                progress_from=progress_from,
+                at_cue_boundary=at_cue_boundary,
+                max_cue_seconds=max_cue_seconds,
             )
         except (Cancelled, Paused):
             raise
         except GVMGenError as error:
             raise JobFailed(error_dict(error)) from error
-        finally:
-            self.yielding.window_limit = outer  # a batch that yielded to this job: its own
         return result.model_dump(mode="json")
 
     def _engine_for(self, request: dict) -> str:

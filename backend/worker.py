@@ -1,12 +1,18 @@
 """The worker: one per device, one job at a time, the engine kept warm between jobs.
 
-It claims the next job from the store (interactive before batch; a running batch lets queued
-interactive jobs through between its cues, see yielding.py), holds its lease while the
+It claims the next job from the store (interactive before batch), holds its lease while the
 pipeline runs, and reports every progress event and the one terminal event through `emit`,
 which hands them to the server's socket thread. Cancel and a lost lease reach the pipeline the
 same way: the job's `cancel` event, checked between generation steps. A server stopping sets
 `pause` instead: the running job finishes the cue it is on, keeps its checkpoints, and goes
 back to the queue with its lease released (no terminal event), for the next start to resume.
+
+A running batch yields between its cues: the pipeline calls the worker's `at_cue_boundary`
+before each cue begins, and there the worker runs any interactive job queued meanwhile to its
+end (on the batch's own thread, which would only wait), then lets the batch go on. The batch
+keeps its lease and its finished cues: nothing is cancelled, nothing is redone, and the engine
+stays the one warm instance. Every run ends in one `Outcome`, which `_settle` stores and
+announces.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ import math
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from gvmgen_backend.runner import (
     Cancelled,
@@ -40,6 +48,19 @@ MIN_WINDOW_SECONDS = 2.0  # shorter cues are not music
 Emit = Callable[[str, str, dict], None]  # (job_id, event type, body)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How one run of a job ended. "done": `result` (and the `warnings` of retries); "failed":
+    `error` ({code, message, field?, hint?}); "cancelled"; "requeue": back in the queue for the
+    next start (`why`, for the log). The first three are terminal events for the watchers."""
+
+    state: Literal["done", "failed", "cancelled", "requeue"]
+    result: dict | None = None
+    warnings: tuple[str, ...] = ()
+    error: dict | None = None
+    why: str = ""
+
+
 class Worker(threading.Thread):
     def __init__(self, store_path: Path, runner: Runner, emit: Emit):
         super().__init__(name="gvmgen-worker", daemon=True)
@@ -53,7 +74,6 @@ class Worker(threading.Thread):
         self._running: list[tuple[Job, threading.Event]] = []
         self._user_cancelled: set[str] = set()
         self._yield_lock = threading.Lock()  # one yielded job at a time
-        runner.before_cue = self._between_cues
 
     # ---- called from the server's thread ----
 
@@ -110,15 +130,13 @@ class Worker(threading.Thread):
         finally:
             store.close()
 
-    def _between_cues(self) -> None:
-        """Before each cue (pipeline threads): a batch runs the interactive jobs waiting; a
-        job told to pause meanwhile (the server stopping) halts here, its cues so far kept."""
+    def _at_cue_boundary(self) -> None:
+        """Before each cue (pipeline threads): a batch runs the interactive jobs waiting. (The
+        pipeline looks at `pause` right after, so a server stopping meanwhile halts it here.)"""
         with self._lock:
             in_batch = len(self._running) == 1 and self._running[0][0].mode == "batch"
         if in_batch and not self.stopping.is_set():
             self._run_waiting_interactive()
-        if self.pause.is_set():
-            raise Paused("paused before its next cue")
 
     def _run_waiting_interactive(self) -> None:
         with self._yield_lock:
@@ -151,32 +169,31 @@ class Worker(threading.Thread):
                 self._user_cancelled.discard(job.id)
         self._settle(store, job, outcome, keeper.latest)
 
-    def _outcome(self, store: JobStore, job: Job, cancel, keeper: _LeaseKeeper) -> tuple:
-        """("done", result, warnings) | ("failed", error, []) | ("cancelled",)
-        | ("requeue", why)"""
-
+    def _outcome(self, store: JobStore, job: Job, cancel, keeper: _LeaseKeeper) -> Outcome:
         def on_event(event: dict) -> None:
             keeper.latest = event
             self.emit(job.id, "progress", event)
 
         try:
             result, warnings = self._score_within_memory(store, job, on_event, cancel)
-            return ("done", result, warnings)
+            return Outcome("done", result=result, warnings=tuple(warnings))
         except Paused:
-            return ("requeue", "paused at a cue boundary, checkpoints kept")
+            return Outcome("requeue", why="paused at a cue boundary, checkpoints kept")
         except Cancelled:
             with self._lock:
                 by_user = job.id in self._user_cancelled
             if by_user or not self.stopping.is_set():
-                return ("cancelled",)
-            return ("requeue", "stopped mid-cue; it starts again")
+                return Outcome("cancelled")
+            return Outcome("requeue", why="stopped mid-cue; it starts again")
         except JobFailed as failure:
-            return ("failed", failure.error, [])
+            return Outcome("failed", error=failure.error)
         except Exception as error:  # a bug, not the user's fault: keep serving other jobs
             log.exception("job %s crashed", job.id)
-            return ("failed", error_dict(error), [])
+            return Outcome("failed", error=error_dict(error))
 
-    def _score_within_memory(self, store: JobStore, job: Job, on_event, cancel) -> tuple:
+    def _score_within_memory(
+        self, store: JobStore, job: Job, on_event, cancel
+    ) -> tuple[dict, list[str]]:
         """(result, warnings); on CUDA out-of-memory retry with half the takes, down to one,
         then with shorter windows (cues), WINDOW_RETRIES times; then a clear failure.
 
@@ -186,7 +203,15 @@ class Worker(threading.Thread):
         reached = (job.progress or {}).get("fraction", 0.0)  # by an earlier attempt
         while True:
             try:
-                result = self.runner.run(request, on_event, cancel, window, self.pause, reached)
+                result = self.runner.run(
+                    request,
+                    on_event,
+                    cancel,
+                    pause=self.pause,
+                    progress_from=reached,
+                    at_cue_boundary=self._at_cue_boundary,
+                    max_cue_seconds=window,
+                )
                 return result, warnings
             except Exception as error:
                 if not _out_of_memory(error):
@@ -213,36 +238,43 @@ class Worker(threading.Thread):
             raise JobFailed(_oom_error()) from error
         return shorter
 
-    def _settle(self, store: JobStore, job: Job, outcome: tuple, progress: dict | None) -> None:
+    def _settle(self, store: JobStore, job: Job, outcome: Outcome, progress: dict | None) -> None:
         """Store the outcome first, then tell the watchers: a terminal event is never undone."""
-        kind = outcome[0]
-        if kind == "requeue":
+        state = outcome.state
+        if state == "requeue":
             store.requeue(job.id, self.owner, progress)
             log.info(
                 "job %s %s; back in the queue (lease released) for the next start",
                 job.id,
-                outcome[1],
+                outcome.why,
             )
             return
-        if kind == "done":
-            _, result, warnings = outcome
+        body: dict = {"job_id": job.id}
+        if state == "done":
+            warnings = list(outcome.warnings)
             stored = store.finish(
-                job.id, self.owner, "done", result=result, warnings=warnings, progress=progress
+                job.id,
+                self.owner,
+                "done",
+                result=outcome.result,
+                warnings=warnings,
+                progress=progress,
             )
-            body = {"job_id": job.id, "result": result}
+            body["result"] = outcome.result
             if warnings:
                 body["warnings"] = warnings
-        elif kind == "failed":
-            stored = store.finish(job.id, self.owner, "failed", error=outcome[1], progress=progress)
-            body = {"job_id": job.id, "error": outcome[1]}
+        elif state == "failed":
+            stored = store.finish(
+                job.id, self.owner, "failed", error=outcome.error, progress=progress
+            )
+            body["error"] = outcome.error
         else:
             stored = store.finish(job.id, self.owner, "cancelled", progress=progress)
-            body = {"job_id": job.id}
         if stored:
-            log.info("job %s %s", job.id, kind)
-            self.emit(job.id, kind, body)
+            log.info("job %s %s", job.id, state)
+            self.emit(job.id, state, body)
         else:
-            log.warning("job %s: lease lost before it finished; outcome %s dropped", job.id, kind)
+            log.warning("job %s: lease lost before it finished; outcome %s dropped", job.id, state)
 
 
 def _out_of_memory(error: Exception) -> bool:

@@ -19,7 +19,7 @@ started from, which is the scale a trained model keeps to within a small factor:
 - every LayerNorm away from identity: gains N(1, 0.2), biases N(0, 0.05);
 - EnCodec: transformers' init, except the codebooks (transformers leaves them at zero, which
   makes all audio silence): each codebook is drawn from the encoder's own latents of noise
-  (and, for later codebooks, of the residual), as EnCodec's k-means init does.
+  (and, for later codebooks, of the residual), jittered, as EnCodec's k-means init starts.
 Trained weights grow outlier features that random ones do not, so fp16 range is only truly
 tested by the published checkpoint on a GPU (`gpu_smoke.py --weights DIR`).
 """
@@ -150,15 +150,14 @@ def encodec_model(seed: int = 0):
     torch.manual_seed(seed)
     model = EncodecModel(EncodecConfig(**ENCODEC_32KHZ)).eval()
     with torch.no_grad():
-        bins = model.config.codebook_size
-        seconds = math.ceil(1.2 * bins / model.config.frame_rate)  # more latents than codes
-        noise = torch.randn(1, 1, model.config.sampling_rate * seconds) * 0.1
-        residual = model.encoder(noise)[0].transpose(0, 1)  # [frames, dim]
+        noise = torch.randn(1, 1, model.config.sampling_rate * 8) * 0.1
+        residual = model.encoder(noise)[0].transpose(0, 1)  # [400 frames, dim]
         for layer in model.quantizer.layers:
             codebook = layer.codebook
-            picks = torch.randperm(residual.shape[0])[:bins]
-            codebook.embed.copy_(residual[picks])
-            codebook.embed_avg.copy_(residual[picks])
+            picks = torch.randint(0, residual.shape[0], (codebook.embed.shape[0],))
+            jitter = 0.1 * residual.std() * torch.randn_like(codebook.embed)
+            codebook.embed.copy_(residual[picks] + jitter)
+            codebook.embed_avg.copy_(codebook.embed)
             codebook.inited.fill_(1.0)
             nearest = torch.cdist(residual, codebook.embed).argmin(dim=1)
             residual = residual - codebook.embed[nearest]

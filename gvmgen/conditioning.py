@@ -1,21 +1,30 @@
 """What the picture says about one cue: frames at 1 fps, cut times and motion.
 
 Frames are sampled per visible segment, by timestamp, at the instants `cue_start + k / fps` of
-the scored range, and come out in CLIP's geometry (short side 336, centre crop) so every
-engine gets one stack `[N, 336, 336, 3]` whatever the sources' sizes.
+the scored range, and come out in CLIP's geometry exactly as the official GVMGen code makes it
+(bicubic resize of the full-size picture's short side to 336, torchvision's centre crop:
+`media.video.clip_geometry`), so every engine gets one stack `[N, 336, 336, 3]` whatever the
+sources' sizes.
+
+Frame *selection* differs from the official code on purpose. It keeps every `int(fps)`-th
+decoded frame (`i % int(29.97) == 0`: every 29th at 29.97 fps, one each 0.968 s, drifting
+~0.94 s behind the picture by the 30th frame) and starts at the file's first frame; we take the
+frame on screen at each whole second of the scored range, by timestamp, at any frame rate and
+from any start, so frame k is the picture k seconds into the cue.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
+from gvmgen.align.priorities import KIND_PRIORITY, Priority
 from gvmgen.analysis import Analysis
 from gvmgen.engines.base import CueConditioning
 
 FRAME_SIZE = 336  # CLIP ViT-L/14@336; GVMGen's frames, and plenty for the arranger's mood
-HIT_KINDS = ("edit", "shot")  # gradual transitions colour the music but are not hit points
 EDGE_FRAMES = 2  # a cut this close to a cue's edge belongs to the boundary
 
 
@@ -43,14 +52,55 @@ def cue_conditioning(
 
 
 def cue_cut_times(analysis: Analysis, start: float, duration: float) -> np.ndarray:
-    """Times of the hard cuts inside the cue, seconds from the cue start.
+    """Times of the hit targets inside the cue, seconds from the cue start: the hard cuts and
+    the editor's `hit` markers (`cue_sync_points` less the dissolves), in time order.
 
     A cut within EDGE_FRAMES of the cue's start or end is that cue boundary itself (the next
     cue enters on its own downbeat there), so it is not a hit target inside the cue.
     """
-    edge = EDGE_FRAMES / analysis.rate
-    times = [c.time - start for c in analysis.cuts if c.kind in HIT_KINDS]
-    return np.array([t for t in times if edge < t < duration - edge], dtype=np.float64)
+    points = cue_sync_points(analysis, start, duration)
+    return np.array([p.time for p in points if p.priority.counted], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class SyncPoint:
+    """A moment of the cue the music should land a beat on, ranked (`Priority`).
+
+    :ivar time: seconds from the cue start.
+    :ivar kind: the cut's kind ("edit", "shot", "gradual"), or "marker" for a `hit` marker
+        that is on no cut.
+    :ivar label: a must-hit marker's words after "hit" ("logo" for "hit: logo").
+    """
+
+    time: float
+    kind: str
+    priority: Priority
+    label: str = ""
+
+
+def cue_sync_points(analysis: Analysis, start: float, duration: float) -> tuple[SyncPoint, ...]:
+    """Every sync point inside the cue, in time order: each cut with the rank of its kind, a
+    cut under a `hit` marker (within a frame) raised to must-hit, and a `hit` marker on no cut
+    a must-hit of its own. Points within EDGE_FRAMES of the cue's edges are its boundaries."""
+    from gvmgen.timeline.markers import read_conventions
+
+    edge, frame = EDGE_FRAMES / analysis.rate, 1.0 / analysis.rate
+    markers = getattr(analysis.edit, "markers", ()) if analysis.edit is not None else ()
+    hits = [(h.seconds, h.label) for h in read_conventions(list(markers)).must_hits]
+    points, used = [], set()
+    for cut in analysis.cuts:
+        under = [i for i, (t, _) in enumerate(hits) if abs(t - cut.time) <= frame + 1e-9]
+        used.update(under)
+        priority = Priority.MUST_HIT if under else KIND_PRIORITY.get(cut.kind, Priority.SHOT)
+        label = hits[under[0]][1] if under else ""
+        points.append(SyncPoint(cut.time - start, cut.kind, priority, label))
+    points += [
+        SyncPoint(t - start, "marker", Priority.MUST_HIT, label)
+        for i, (t, label) in enumerate(hits)
+        if i not in used
+    ]
+    inside = [p for p in points if edge < p.time < duration - edge]
+    return tuple(sorted(inside, key=lambda p: (p.time, p.priority)))
 
 
 def _frames_at(analysis: Analysis, times: np.ndarray) -> np.ndarray:
@@ -76,23 +126,12 @@ def _segment_frames(segment, offsets: np.ndarray) -> np.ndarray:
         start=segment.file_offset + float(offsets[0]),
         duration=float(offsets[-1] - offsets[0]) + step / 2,
         fps=1.0 / step,
-        short_side=FRAME_SIZE,
+        clip_size=FRAME_SIZE,
     )
-    frames = np.stack([_centre_crop(f) for f in sampled.frames]) if len(sampled.frames) else None
+    frames = sampled.frames if len(sampled.frames) else None
     if frames is None or len(frames) < len(offsets):  # media shorter than the timeline says
         pad = np.zeros((len(offsets), FRAME_SIZE, FRAME_SIZE, 3), np.uint8)
         if frames is not None:
             pad[: len(frames)] = frames
         frames = pad
     return frames
-
-
-def _centre_crop(frame: np.ndarray) -> np.ndarray:
-    h, w = frame.shape[:2]
-    top, left = (h - FRAME_SIZE) // 2, (w - FRAME_SIZE) // 2
-    crop = frame[max(0, top) : max(0, top) + FRAME_SIZE, max(0, left) : max(0, left) + FRAME_SIZE]
-    if crop.shape[:2] != (FRAME_SIZE, FRAME_SIZE):  # a source smaller than 336: pad
-        padded = np.zeros((FRAME_SIZE, FRAME_SIZE, 3), np.uint8)
-        padded[: crop.shape[0], : crop.shape[1]] = crop
-        crop = padded
-    return crop

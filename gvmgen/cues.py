@@ -15,6 +15,7 @@ however close.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -221,3 +222,17 @@ def analysis_holes(analysis) -> list[tuple[int, int]]:
         frames = [round(t * rate) for t in analysis.motion_times]
         black = black_runs(brightness, frames)
     return picture_holes(segments, total, rate, black)
+
+
+def split_to_fit(plan: CuePlan, max_frames: int) -> CuePlan:
+    """`plan` with every music cue longer than `max_frames` cut into equal parts, named after
+    it ("cue 2 (1/3)"): the fallback when an engine runs out of memory on long cues. Rests
+    are never cut (silence costs no memory)."""
+    cues: list[Cue] = []
+    for cue in plan.cues:
+        parts = 1 if cue.silent else math.ceil(cue.frames / max(max_frames, 1))
+        edges = [cue.start + round(k * cue.frames / parts) for k in range(parts + 1)]
+        for k, (start, end) in enumerate(itertools.pairwise(edges)):
+            name = cue.name if parts == 1 else f"{cue.name} ({k + 1}/{parts})"
+            cues.append(Cue(len(cues), name, start, end, cue.silent))
+    return CuePlan(tuple(cues), plan.warnings)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +57,9 @@ COLOURS = {
     "cue_b": (70, 60, 90),
     "silent": (40, 42, 48),
     "marker": (200, 150, 240),  # a marker without a colour of its own
+    "must": (255, 210, 60),  # the editor's `hit` markers: drawn apart from every other cut
+    "unsure": (170, 170, 180),  # a cut the measurement cannot call hit or missed
+    "dialogue": (200, 170, 90),  # speech in the range's own sound: the music ducks there
 }
 # OTIO's marker colours (as the NLEs export them) → how they draw on the dark background
 MARKER_COLOURS = {
@@ -101,6 +104,8 @@ class _CutView:
     time: float  # seconds from the range start
     target: bool
     hit: bool | None
+    must: bool = False  # a must-hit: the editor's `hit` marker
+    certain: bool | None = None  # False: drawn as uncertain, not as a confident hit or miss
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,8 @@ class _View:
     level: np.ndarray  # [N] mono at `level_rate`
     level_rate: int
     clock: _Clock
+    dialogue: list[tuple[float, float]] = field(default_factory=list)  # where the music ducks
+    duck_db: float | None = None
 
     def timecode(self, seconds: float) -> str:
         return self.clock.label(seconds)
@@ -258,6 +265,8 @@ def _gather(plan: ScorePlan, rendered: list[RenderedCue], result: ScoreResult | 
         level=track,
         level_rate=DELIVERY_RATE,
         clock=_clock(plan),
+        dialogue=list(plan.dialogue) if plan.request.ducking else [],
+        duck_db=plan.request.ducking,
     )
 
 
@@ -313,7 +322,10 @@ def _inside(times, duration: float) -> np.ndarray:
 def _cut_views(plan: ScorePlan, result: ScoreResult | None, cues: list[_CueView]) -> list[_CutView]:
     """The report's cut list; without a result, the analysis' cuts against the plans."""
     if result is not None:
-        return [_CutView(c.time, c.target, c.hit) for c in result.cuts]
+        return [
+            _CutView(c.time, c.target, c.hit, c.priority == "must-hit", c.certain)
+            for c in result.cuts
+        ]
     from gvmgen.conditioning import cue_cut_times
 
     views = []
@@ -336,8 +348,21 @@ PANEL_GAP = 14
 RESTS_LINE = 22
 
 
+DIALOGUE_LANE = 18
+
+
+def _lanes(view: _View, detailed: bool) -> dict[str, int]:
+    """The strip's lanes; a dialogue lane under the level when the music ducks somewhere."""
+    lanes = dict(DETAIL_LANES if detailed else STRIP_LANES)
+    if not view.dialogue:
+        return lanes
+    at = list(lanes).index("level") + 1
+    items = list(lanes.items())
+    return dict([*items[:at], ("dialogue", DIALOGUE_LANE), *items[at:]])
+
+
 def _height(view: _View, panels: list[_Frame]) -> int:
-    strip = sum((STRIP_LANES if panels else DETAIL_LANES).values())
+    strip = sum(_lanes(view, detailed=not panels).values())
     rows = math.ceil(min(len(panels), MAX_PANELS) / 2)
     panel = sum(PANEL_LANES.values()) + PANEL_GAP
     more = 24 if len(panels) > MAX_PANELS else 0
@@ -408,6 +433,8 @@ def _legend(draw, y: int, fonts, overview: bool) -> int:
         ("line", COLOURS["cut"], "cut the music aims at"),
         ("line", COLOURS["cut_other"], "cut it does not aim at (dissolve, cue edge)"),
         ("ring", COLOURS["cut"], "aimed at, no beat within 50 ms"),
+        ("ring", COLOURS["unsure"], "? the measurement cannot tell"),
+        ("diamond", COLOURS["must"], "must-hit (hit marker)"),
         ("tick", COLOURS["before"], "beat before alignment"),
         ("tick", COLOURS["after"], "beat after"),
         ("bar", COLOURS["stretch"], "time-stretch (+ faster, - slower)"),
@@ -433,6 +460,8 @@ def _swatch(draw, shape: str, colour, x: int, y: int) -> None:
         draw.ellipse([x, y + 1, x + 10, y + 11], outline=colour, width=2)
     elif shape == "tick":
         draw.line([x + 5, y + 1, x + 5, y + 11], fill=colour, width=1)
+    elif shape == "diamond":
+        draw.polygon([(x + 5, y), (x + 10, y + 6), (x + 5, y + 12), (x, y + 6)], fill=colour)
     elif shape == "flag":
         draw.polygon([(x + 1, y + 1), (x + 9, y + 1), (x + 5, y + 9)], fill=colour)
     else:
@@ -445,7 +474,7 @@ def _swatch(draw, shape: str, colour, x: int, y: int) -> None:
 def _strip(draw, view: _View, y: int, fonts, detailed: bool) -> int:
     """The whole range in one strip; `detailed` adds the beat lane (short ranges)."""
     frame = _Frame(LEFT, WIDTH - RIGHT, 0.0, view.duration)
-    lanes = DETAIL_LANES if detailed else STRIP_LANES
+    lanes = _lanes(view, detailed)
     if detailed:  # under the lanes they cross, so a beat on a cut stays visible over its line
         top = y + lanes["cues"] + lanes["markers"]
         _cut_lines(draw, view, frame, top, top + lanes["level"] + lanes["beats"])
@@ -556,7 +585,13 @@ def _cut_lines(draw, view: _View, frame: _Frame, top: int, bottom: int) -> None:
         x = frame.x(cut.time)
         colour = COLOURS["cut"] if cut.target else COLOURS["cut_other"]
         draw.line([x, top, x, bottom], fill=colour, width=2 if cut.target else 1)
-        if cut.target and (cut.hit is False or round(cut.time, 3) in unhit):
+        if cut.must:
+            draw.polygon([(x, top - 1), (x + 6, top + 6), (x, top + 13), (x - 6, top + 6)],
+                         fill=COLOURS["must"])  # fmt: skip
+        if cut.target and cut.certain is False:  # neither a confident hit nor a miss
+            draw.ellipse([x - 6, bottom - 6, x + 6, bottom + 6], outline=COLOURS["unsure"])
+            draw.text((x - 3, bottom - 20), "?", fill=COLOURS["unsure"])
+        elif cut.target and (cut.hit is False or round(cut.time, 3) in unhit):
             draw.ellipse([x - 6, bottom - 6, x + 6, bottom + 6], outline=COLOURS["cut"], width=2)
 
 
@@ -605,8 +640,22 @@ def _tick_step(least: float) -> float:
     return 7200.0
 
 
+def _dialogue_lane(draw, view: _View, frame: _Frame, top: int, bottom: int, fonts) -> None:
+    """Where the timeline's own dialogue is: the music is ducked there."""
+    for start, end in view.dialogue:
+        x0, x1 = frame.x(max(start, frame.t0)), frame.x(min(end, frame.t1))
+        if x1 > x0:
+            draw.rectangle([x0, top + 3, x1, bottom - 3], fill=COLOURS["dialogue"])
+    if view.dialogue and view.duck_db is not None:  # the depth, inside the first region
+        x0 = frame.x(max(view.dialogue[0][0], frame.t0))
+        draw.text(
+            (x0 + 3, top + 2), f"music {view.duck_db:g} dB", fill=COLOURS["bg"], font=fonts[11]
+        )
+
+
 _LANES = {
     "cues": _cue_lane,
+    "dialogue": _dialogue_lane,
     "markers": _marker_lane,
     "cuts": _cuts_lane,
     "level": _level_lane,

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,8 +31,8 @@ import numpy as np
 from gvmgen import outputs
 from gvmgen.analysis import Analysis, analyze_edit, is_timeline, load_edit
 from gvmgen.concurrency import Timings, parallel_map, timed
-from gvmgen.conditioning import cue_cut_times
-from gvmgen.cues import Cue, CuePlan, analysis_holes, plan_cues
+from gvmgen.conditioning import cue_sync_points
+from gvmgen.cues import Cue, CuePlan, analysis_holes, plan_cues, split_to_fit
 from gvmgen.delivery import cue_terms, dialogue_regions, placed_first
 from gvmgen.engines import EngineRegistry
 from gvmgen.errors import InputError, Paused
@@ -84,6 +86,8 @@ class Scorer:
         cancel: threading.Event | None = None,
         pause: threading.Event | None = None,
         progress_from: float = 0.0,
+        at_cue_boundary: Callable[[], None] | None = None,
+        max_cue_seconds: float | None = None,
     ) -> ScoreResult:
         """Score `request.input` into `request.out_dir`.
 
@@ -91,8 +95,14 @@ class Scorer:
         step (about a second) with `Cancelled`, leaving the output folder as it was. Setting
         `pause` lets the cue being rendered finish and be checkpointed, then stops with
         `Paused`: nothing shows in the output folder, and the same `job_id` resumes the job.
-        `progress_from`: the fraction an earlier, interrupted attempt of this job reached; its
-        listeners never see less.
+
+        :param progress_from: the fraction an earlier, interrupted attempt of this job reached;
+            its listeners never see less.
+        :param at_cue_boundary: called before each cue begins (on a rendering thread), where
+            every cue before is finished or running on to its checkpoint: a batch lets waiting
+            interactive jobs run here. Then `pause` is looked at.
+        :param max_cue_seconds: no music cue longer (the plan cuts longer ones into equal
+            parts): a retry after the engine ran out of memory on long cues.
         """
         request = request if isinstance(request, ScoreRequest) else parse_request(request)
         job_id = request.job_id or uuid.uuid4().hex[:12]
@@ -103,8 +113,19 @@ class Scorer:
             if on_event is not None:
                 on_event(ProgressEvent(job_id=job_id, eta_seconds=eta, **vars(update)))
 
+        def job() -> ScoreResult:
+            return _score_job(
+                request,
+                job_id,
+                self.engines,
+                pump,
+                pause=pause,
+                at_cue_boundary=at_cue_boundary,
+                max_cue_seconds=max_cue_seconds,
+            )
+
         pump = Pump(deliver, start=progress_from)
-        return pump.run(lambda: _score_job(request, job_id, self.engines, pump, pause), cancel)
+        return pump.run(job, cancel)
 
 
 def score(
@@ -124,8 +145,11 @@ def _score_job(
     job_id: str,
     engines: EngineRegistry,
     pump: Pump,
+    *,
     pause: threading.Event | None,
-):
+    at_cue_boundary: Callable[[], None] | None,
+    max_cue_seconds: float | None,
+) -> ScoreResult:
     out_dir = Path(request.out_dir).resolve()
     outputs.check_out_dir(out_dir)
     outputs.recover(out_dir, keep={job_id})  # a killed job's half-made commit first
@@ -135,7 +159,7 @@ def _score_job(
         pump.post(Update("done", 1.0, "done: this job had finished before"))
         return done
     seconds: Timings = {}
-    plan = _prepare(request, job_id, engines, previous, pump, seconds)
+    plan = _prepare(request, job_id, engines, previous, pump, seconds, max_cue_seconds)
     fingerprint = _fingerprint(plan)
     needed = _scratch_bytes(plan)
     outputs.check_space(out_dir, needed)  # before a single file is written
@@ -157,6 +181,7 @@ def _score_job(
                 pump.post,
                 stop=pump.stop,
                 pause=pause,
+                at_cue_boundary=at_cue_boundary,
                 seconds=seconds,
                 span=span("job", "render"),
             )
@@ -226,6 +251,7 @@ def _prepare(
     previous: outputs.PreviousScore | None,
     pump: Pump,
     seconds: Timings,
+    max_cue_seconds: float | None,
 ) -> ScorePlan:
     """Everything that can fail because of the user's input, before a single file is written."""
     with timed(seconds, "timeline"):
@@ -248,7 +274,7 @@ def _prepare(
     found = f"{len(analysis.cuts)} cuts in {analysis.duration:.1f} s"
     pump.post(Update("cuts", span("job", "cuts")[1], found))
     conventions = read_conventions(edit.markers)
-    cue_plan = _plan(edit, analysis)
+    cue_plan = _plan(edit, analysis, max_cue_seconds)
     cues = cue_plan.cues
     if all(c.silent for c in cues):  # a take of pure silence is no score (and has no loudness)
         raise InputError(
@@ -256,6 +282,9 @@ def _prepare(
             "so there is nothing to score; choose a range with picture (--range)",
             field="range",
         )
+    if request.ducking is not None:
+        listening = "dialogue: listening to the range's own sound"
+        pump.post(Update("cuts", span("job", "cuts")[1], listening))
     with timed(seconds, "dialogue"):
         dialogue = dialogue_regions(edit, request.ducking)
     if dialogue:
@@ -290,9 +319,10 @@ def _range_to_score(request: ScoreRequest, previous: outputs.PreviousScore | Non
     return request.range or f"{previous.range_in}-{previous.range_out}"
 
 
-def _plan(edit, analysis: Analysis) -> CuePlan:
+def _plan(edit, analysis: Analysis, max_cue_seconds: float | None = None) -> CuePlan:
     """The cues: one per `cue` marker's section, rests over gaps and long black; the same for a
-    batch and for a range of the same pictures (no engine window splits a section)."""
+    batch and for a range of the same pictures (no engine window splits a section). With
+    `max_cue_seconds` (a retry after running out of memory), longer music cues are cut."""
     rate = float(edit.rate)
     total = round(edit.duration.to_seconds() * rate)
     markers = [
@@ -306,7 +336,10 @@ def _plan(edit, analysis: Analysis) -> CuePlan:
         for c in read_conventions(edit.markers).control_changes
         if c.control == "tempo" and 0 < round(c.time * rate) < total
     ]
-    return plan_cues(total, rate, markers, analysis_holes(analysis))
+    plan = plan_cues(total, rate, markers, analysis_holes(analysis))
+    if max_cue_seconds is None:
+        return plan
+    return split_to_fit(plan, math.floor(max_cue_seconds * rate))
 
 
 def _choose_seeds(request: ScoreRequest, used: set[int]) -> list[int]:
@@ -516,17 +549,23 @@ def _track_loudness(cues: list[RenderedCue]) -> float:
 def _cue_report(
     plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str, take: int, seconds: Timings
 ) -> CueReport:
-    """Metrics re-measured on the delivered audio, never taken from the plan."""
-    from gvmgen.align import integrated_lufs, measure_alignment
+    """Metrics re-measured on the delivered audio, never taken from the plan; each target
+    also says whether it is within the cue's metre ceiling."""
+    from gvmgen.align import integrated_lufs, measure_alignment, metre_ceiling, sync_weights
 
     if cue.silent:
         return _rest_report(plan, cue, rendered, wav, take)
     start, duration = plan.cue_seconds(cue)
-    cuts = cue_cut_times(plan.analysis, start, duration)
+    points = [p for p in cue_sync_points(plan.analysis, start, duration) if p.priority.counted]
+    cuts = np.array([p.time for p in points], dtype=np.float64)
     aimed = rendered.alignment.plan
     with timed(seconds, "measure"):
         metrics = measure_alignment(rendered.audio, DELIVERY_RATE, cuts, fps=plan.rate, plan=aimed)
         loudness = integrated_lufs(rendered.audio, DELIVERY_RATE)
+    period = rendered.alignment.beats_before.period
+    ceiling = metre_ceiling(cuts, period, weights=sync_weights([p.priority for p in points]))
+    rows = [dict(r, reachable=bool(c)) for r, c in zip(metrics.per_cut, ceiling, strict=True)]
+    metrics = replace(metrics, per_cut=rows)
     # the cuts the delivered 48 kHz audio misses (the plan's `unhit` is at the engine's rate)
     unhit = [round(c["time"], 3) for c in metrics.per_cut if not c["hit"]]
     return CueReport(
@@ -535,6 +574,7 @@ def _cue_report(
         **cue_terms(plan, rendered.audio, silent=False),
         engine=plan.engine.name,
         tempo=round(rendered.tempo, 2),
+        reachable=int(ceiling.sum()) if len(cuts) and period > 0 else None,
     )
 
 

@@ -29,14 +29,14 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import NamedTuple, Protocol
 
 import numpy as np
 
 from gvmgen.concurrency import Timings, parallel_map, timed
-from gvmgen.conditioning import cue_conditioning, cue_cut_times
+from gvmgen.conditioning import cue_conditioning, cue_sync_points
 from gvmgen.cues import Cue
 from gvmgen.engines import CueConditioning, MusicEngine, TakesInOnePass
 from gvmgen.media.audio import DELIVERY_RATE, resample
@@ -194,6 +194,7 @@ def render_takes(
     stop: threading.Event,
     pause: threading.Event | None,
     seconds: Timings,
+    at_cue_boundary: Callable[[], None] | None = None,
     span: tuple[float, float] = (0.0, 1.0),
 ) -> list[list[RenderedCue]]:
     """Music for every cue of every take, aligned, levelled and joined at 48 kHz.
@@ -204,6 +205,7 @@ def render_takes(
     :param stop: set: stop at the next step (`Cancelled`).
     :param pause: set: stop before the next cue begins (`Paused`), the cues begun finished.
     :param seconds: wall time per stage, added to.
+    :param at_cue_boundary: called before each cue begins, before `pause` is looked at.
     """
     weights = {(take, cue.index): float(cue.frames) for take, _ in takes for cue in plan.cues}
     parts = Parts(weights, *span)
@@ -211,15 +213,24 @@ def render_takes(
     steps = {
         key: CueProgress(parts, key[0], plan.cues[key[1]], table, post, stop) for key in weights
     }
+    boundary = functools.partial(_cue_boundary, at_cue_boundary, pause)
     if plan.engine.takes_prompt_audio:  # each cue continues the one before: in order
-        rendered = _render_in_order(plan, takes, steps, checkpoints, stop, pause, seconds)
+        rendered = _render_in_order(plan, takes, steps, checkpoints, stop, boundary, seconds)
     else:  # independent cues: one per core (numpy, Rubber Band and scipy release the GIL)
-        rendered = _render_independent(plan, takes, steps, checkpoints, stop, pause, seconds)
+        rendered = _render_independent(plan, takes, steps, checkpoints, stop, boundary, seconds)
     joins = []
     for cues in rendered:
         with timed(seconds, "mix"):
             joins.append(joined(plan.cues, cues, plan.rate))
     return joins
+
+
+def _cue_boundary(at_cue_boundary: Callable[[], None] | None, pause: threading.Event | None):
+    """Before a cue begins, the one place that does: the caller's hook, then stop here if the
+    job was told to pause (`Paused`; the cues begun before run on to their checkpoints)."""
+    if at_cue_boundary is not None:
+        at_cue_boundary()
+    check_pause(pause)
 
 
 def _render_independent(
@@ -228,12 +239,12 @@ def _render_independent(
     steps: dict[tuple[int, int], CueProgress],
     checkpoints: Checkpoints,
     stop: threading.Event,
-    pause: threading.Event | None,
+    boundary: Callable[[], None],
     seconds: Timings,
 ) -> list[list[RenderedCue]]:
     def one(job: tuple[int, int, Cue]) -> RenderedCue:
         take, seed, cue = job
-        check_pause(pause)  # a cue boundary: the cues started before run on to their checkpoints
+        boundary()
         progress = steps[take, cue.index]
         if cue.silent:
             return _rest_with_progress(plan, cue, seed, progress)
@@ -258,14 +269,14 @@ def _render_in_order(
     steps: dict[tuple[int, int], CueProgress],
     checkpoints: Checkpoints,
     stop: threading.Event,
-    pause: threading.Event | None,
+    boundary: Callable[[], None],
     seconds: Timings,
 ) -> list[list[RenderedCue]]:
     """Cue after cue, each take continuing its own previous cue; takes of one cue in one pass
     when the engine can (`TakesInOnePass`)."""
     per_take: dict[int, list[RenderedCue]] = {take: [] for take, _ in takes}
     for cue in plan.cues:
-        check_pause(pause)  # a cue boundary: every cue before is checkpointed
+        boundary()  # every cue before is checkpointed
         if cue.silent:
             for take, seed in takes:
                 per_take[take].append(_rest_with_progress(plan, cue, seed, steps[take, cue.index]))
@@ -374,15 +385,17 @@ def _music_cue(
 
     start, duration = plan.cue_seconds(cue)
     rate = plan.engine.sample_rate
+    points = cue_sync_points(plan.analysis, start, duration)
     controls = plan.cue_controls(cue)
     with timed(seconds, "align"):
         alignment = aligned(
             made,
             rate,
-            cue_cut_times(plan.analysis, start, duration),
+            np.array([p.time for p in points]),
             stretch_bound(plan.request.max_stretch, controls),
             plan.rate,
             progress.within("align"),
+            priorities=[p.priority for p in points],
         )
         alignment, warning = without_holes(made.audio, rate, alignment, plan.rate, duration)
     with timed(seconds, "level"):
@@ -404,9 +417,11 @@ def aligned(
     max_stretch: float,
     fps: float,
     progress: ProgressFn,
+    priorities=None,
 ):
     """Stage 2, align: the music warped so its beats land on `cuts` (seconds from the cue
-    start), at the engine's rate; a `gvmgen.align.AlignmentResult`."""
+    start; ranked by `priorities`, see `gvmgen.align.Priority`), at the engine's rate; a
+    `gvmgen.align.AlignmentResult`."""
     from gvmgen.align import align_to_cuts
 
     progress(0.0, "aligning to the cuts")
@@ -418,6 +433,7 @@ def aligned(
         fps=fps,
         beats=made.beats,
         progress=lambda f, m: progress(f, f"aligning: {m}"),
+        priorities=priorities,
     )
 
 

@@ -28,6 +28,7 @@ from gvmgen.schema import (
     CueReport,
     CutEntry,
     DialogueRegion,
+    MissedMustHit,
     ScoreResult,
     TakeInfo,
 )
@@ -72,7 +73,8 @@ def build_result(
         take=take,
         takes=take_infos,
         cues=cues,
-        cuts=cut_entries(plan, cues),
+        cuts=(entries := cut_entries(plan, cues)),
+        missed_must_hits=missed_must_hits(entries),
         loudness_lufs=loudness,
         timeline=str(out_dir / SCORE_OTIO),
         extra_timelines=extra,
@@ -110,30 +112,79 @@ def controls_report(plan: ScorePlan) -> ControlsReport:
 
 
 def cut_entries(plan: ScorePlan, cues: list[CueReport]) -> list[CutEntry]:
-    """Every cut of the range (the progress line's and report.png's count), each with its
-    record timecode, kind, cue, whether its cue aimed at it, and — if so — whether it was hit."""
-    from gvmgen.analysis import timecode_at
-    from gvmgen.conditioning import cue_cut_times
+    """Every cut of the range (the progress line's and report.png's count) and every `hit`
+    marker on no cut, in time order: its record timecode, kind, cue and priority, whether its
+    cue aimed at it, and — if so — whether it was hit, how surely, and if not, why."""
+    from gvmgen.align import Priority
+    from gvmgen.conditioning import cue_sync_points
 
+    rate = float(plan.rate)
+    moments = [(c.time, c.frame, c.kind) for c in plan.analysis.cuts]
+    markers = getattr(plan.analysis.edit, "markers", ()) if plan.analysis.edit else ()
+    moments += [
+        (h.seconds, round(h.seconds * rate), "marker")
+        for h in _must_hits(markers)
+        if not any(abs(h.seconds - c.time) <= 1.0 / rate + 1e-9 for c in plan.analysis.cuts)
+    ]
+    points: dict[int, tuple] = {}
     entries = []
-    for cut in plan.analysis.cuts:
-        cue = cue_of(plan.cues, cut.frame)
+    for time, frame, kind in sorted(moments):
+        cue = cue_of(plan.cues, frame)
         start, duration = plan.cue_seconds(cue)
-        offset = cut.time - start
-        aimed = [] if cue.silent else cue_cut_times(plan.analysis, start, duration)
-        target = any(abs(offset - t) < 1e-6 for t in aimed)
-        hits = [h.hit for h in cues[cue.index].cuts if abs(h.time - offset) < 1e-3]
-        entries.append(
-            CutEntry(
-                time=round(cut.time, 6),
-                record=timecode_at(plan.edit, cut.frame),
-                kind=cut.kind,
-                cue=cue.index,
-                target=target,
-                hit=(hits[0] if hits else None) if target else None,
+        if cue.index not in points:
+            points[cue.index] = (
+                () if cue.silent else cue_sync_points(plan.analysis, start, duration)
             )
-        )
+        point = next((p for p in points[cue.index] if abs(p.time - (time - start)) < 1e-6), None)
+        priority = point.priority if point else Priority.MUST_HIT if kind == "marker" else None
+        target = point is not None and point.priority.counted
+        rows = [h for h in cues[cue.index].cuts if abs(h.time - (time - start)) < 1e-3]
+        row = rows[0] if rows and target else None
+        entries.append(_cut_entry(plan, time, frame, kind, cue.index, priority, point, row))
     return entries
+
+
+def _cut_entry(plan, time, frame, kind, cue, priority, point, row) -> CutEntry:
+    from gvmgen.align import KIND_PRIORITY
+    from gvmgen.analysis import timecode_at
+
+    priority = priority or KIND_PRIORITY.get(kind)
+    return CutEntry(
+        time=round(time, 6),
+        record=timecode_at(plan.edit, frame),
+        kind=kind,
+        cue=cue,
+        target=row is not None,
+        hit=row.hit if row else None,
+        priority=priority.label if priority else None,
+        label=point.label if point else "",
+        certain=row.certain if row else None,
+        reachable=row.reachable if row else None,
+        reason=row.reason if row and not row.hit else None,
+        alternative=row.alternative if row and not row.hit else None,
+    )
+
+
+def _must_hits(markers) -> tuple:
+    from gvmgen.timeline.markers import must_hits
+
+    return must_hits(list(markers))
+
+
+def missed_must_hits(entries: list[CutEntry]) -> list[MissedMustHit]:
+    """The editor's `hit` markers the delivered music misses, with why and what would reach
+    them (for the CLI summary and report.json)."""
+    return [
+        MissedMustHit(
+            time=e.time,
+            record=e.record,
+            label=e.label,
+            reason=e.reason or "not aimed at",
+            alternative=e.alternative,
+        )
+        for e in entries
+        if e.priority == "must-hit" and e.hit is not True
+    ]
 
 
 def cue_of(cues: Sequence[Cue], frame: int) -> Cue:

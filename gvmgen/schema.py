@@ -186,6 +186,9 @@ class CutHit(_Model):
     offset_ms: float | None  # nearest beat minus cut; None when no beat was found
     beat_phase: float | None = None  # that distance in beats, 0 … 0.5 (the off-beat)
     reason: str | None = None  # why the plan could not reach this cut
+    alternative: str | None = None  # a missed must-hit: "move the marker 4 frames later, or …"
+    certain: bool | None = None  # False: the measurement cannot tell hit from miss here
+    reachable: bool | None = None  # in the cue's metre ceiling (`CueMetrics.reachable`)
 
 
 class CueMetrics(_Model):
@@ -204,6 +207,9 @@ class CueMetrics(_Model):
     loudness_lufs: float | None
     unhit_cuts: list[float] = []  # the cuts the delivered audio misses (`cuts` hit false)
     cuts: list[CutHit] = []
+    # The most of `cuts` any metre-keeping plan could hit (`gvmgen.align.metre_ceiling` at the
+    # music's tempo, ±6 %, ±100 ms): hit rates are judged against this, not against 100 %.
+    reachable: int | None = None
 
     @classmethod
     def measured(cls, metrics, loudness_lufs: float, unhit_cuts: list[float]) -> dict:
@@ -276,6 +282,25 @@ class CutEntry(_Model):
     cue: int  # index of the cue it falls in
     target: bool  # a hit target of its cue (gradual changes and cue boundaries are not)
     hit: bool | None = None  # for targets: a beat within ±50 ms in the delivered audio
+    # "must-hit" (the editor's hit marker), "edit", "shot" or "dissolve": the order in which
+    # the plan spends its metre budget (gvmgen.align.Priority); kind "marker": a hit marker
+    # on no cut
+    priority: str | None = None
+    label: str = ""  # a must-hit marker's words after "hit"
+    certain: bool | None = None  # for targets: False where the measurement cannot tell
+    reachable: bool | None = None  # for targets: in the cue's metre ceiling
+    reason: str | None = None  # for a missed target: why
+    alternative: str | None = None  # for a missed must-hit: the nearest reachable alternative
+
+
+class MissedMustHit(_Model):
+    """A `hit` marker the music does not land on, why, and what would reach it."""
+
+    time: float  # seconds from the scored range's start
+    record: str
+    label: str
+    reason: str
+    alternative: str | None = None
 
 
 class ScoreResult(_Model):
@@ -293,6 +318,7 @@ class ScoreResult(_Model):
     takes: list[TakeInfo]  # every take on disk for this range, oldest first
     cues: list[CueReport]
     cuts: list[CutEntry] = []  # every cut in the range, in time order
+    missed_must_hits: list[MissedMustHit] = []  # the editor's hit markers the music misses
     loudness_lufs: float
     timeline: str  # score.otio
     extra_timelines: list[str] = []  # same format as an adapter input (e.g. FCP7 XML)

@@ -8,15 +8,18 @@ from gvmgen.align.loudness import integrated_lufs, normalize_loudness, true_peak
 from gvmgen.align.metrics import AlignmentMetrics, detect_clicks, measure_alignment
 from gvmgen.align.plan import plan_alignment
 from gvmgen.align.plan_types import AlignmentPlan, Anchor, Piece, Splice, UnhitCut
+from gvmgen.align.priorities import KIND_PRIORITY, Priority, metre_ceiling, sync_weights
 from gvmgen.align.render import render_alignment
 
 __all__ = [
+    "KIND_PRIORITY",
     "AlignmentMetrics",
     "AlignmentPlan",
     "AlignmentResult",
     "Anchor",
     "BeatGrid",
     "Piece",
+    "Priority",
     "Splice",
     "UnhitCut",
     "align_to_cuts",
@@ -25,9 +28,11 @@ __all__ = [
     "integrated_lufs",
     "join_cues",
     "measure_alignment",
+    "metre_ceiling",
     "normalize_loudness",
     "plan_alignment",
     "render_alignment",
+    "sync_weights",
     "track_beats",
     "true_peak_dbtp",
 ]

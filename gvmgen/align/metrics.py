@@ -104,7 +104,8 @@ def hit_rate(offsets: np.ndarray, tolerance: float) -> float | None:
 
 
 def _per_cut(cuts, offsets, phases, frame: float, plan: AlignmentPlan | None) -> list[dict]:
-    reasons = _reasons(cuts, plan)
+    left = _unhit_by_index(cuts, plan)
+    reasons = {i: u.reason for i, u in left.items()}
     rows = []
     for index, (time, offset, phase) in enumerate(zip(cuts, offsets, phases, strict=True)):
         finite = bool(np.isfinite(offset))
@@ -117,6 +118,8 @@ def _per_cut(cuts, offsets, phases, frame: float, plan: AlignmentPlan | None) ->
         }
         if not row["hit"]:
             row["reason"] = reasons.get(index) or _measured_miss(offset)
+            if index in left and left[index].alternative:
+                row["alternative"] = left[index].alternative
         rows.append(row)
     return rows
 
@@ -129,15 +132,15 @@ def _measured_miss(offset: float) -> str:
     return f"planned on a beat, but the output's nearest beat is {abs(offset) * 1000:.0f} ms {side}"
 
 
-def _reasons(cuts: np.ndarray, plan: AlignmentPlan | None) -> dict[int, str]:
-    """Why the plan left each cut unhit, by index into `cuts` (matched by time if the plan was
-    made for other cut times)."""
+def _unhit_by_index(cuts: np.ndarray, plan: AlignmentPlan | None) -> dict:
+    """The plan's left cuts (`UnhitCut`, with why) by index into `cuts` (matched by time if
+    the plan was made for other cut times)."""
     if plan is None:
         return {}
     if len(plan.cuts) == len(cuts) and np.allclose(plan.cuts, cuts):
-        return {u.index: u.reason for u in plan.unhit}
+        return {u.index: u for u in plan.unhit}
     index = {round(float(t), 6): i for i, t in enumerate(cuts)}
-    return {index[round(u.time, 6)]: u.reason for u in plan.unhit if round(u.time, 6) in index}
+    return {index[round(u.time, 6)]: u for u in plan.unhit if round(u.time, 6) in index}
 
 
 def silent_runs(audio: np.ndarray, sample_rate: int, shortest: float = SILENCE_RUN) -> np.ndarray:

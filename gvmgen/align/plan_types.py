@@ -59,6 +59,7 @@ class UnhitCut:
     index: int
     time: float
     reason: str
+    alternative: str | None = None  # for a must-hit: "move the marker 4 frames later, or …"
 
 
 @dataclass(frozen=True)

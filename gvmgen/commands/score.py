@@ -257,6 +257,10 @@ def print_summary(result, out=None) -> None:
     print(f"report:   {result.report_json}\npicture:  {result.report_picture}", file=out)
     if result.preview:
         print(f"preview:  {result.preview}", file=out)
+    for miss in result.missed_must_hits:  # the editor's hit markers the music misses
+        label = f" ({miss.label})" if miss.label else ""
+        fix = f"; {miss.alternative}" if miss.alternative else ""
+        print(f"must-hit missed at {miss.record}{label}: {miss.reason}{fix}", file=out)
     if result.controls is not None:
         for line in result.controls.applied:
             print(f"applied:  {line}", file=out)

@@ -175,13 +175,18 @@ def sample_frames(
     duration: float | None = None,
     fps: float = 1.0,
     short_side: int | None = None,
+    clip_size: int | None = None,
 ) -> SampledFrames:
     """Frames on screen at `start + k / fps` for k = 0, 1, … while inside the range.
 
     Seeks to the keyframe before `start` instead of decoding from the top. Each instant gets
     the frame whose timestamp is nearest, i.e. the last one at or before `t_k` plus half a
     frame. `short_side` scales frames (display short side, aspect kept) with swscale while
-    converting to RGB — far cheaper than resizing full-size arrays afterwards.
+    converting to RGB — far cheaper than resizing full-size arrays afterwards. `clip_size`
+    instead gives each frame in CLIP's official geometry (`clip_geometry`: bicubic from the
+    full-size picture, torchvision's centre crop), `[clip_size, clip_size, 3]`, as GVMGen saw
+    its frames in training; it is converted as it is decoded, so full-size pictures are never
+    held.
 
     Returns:
         `SampledFrames` with `times [N]` (seconds from `start`) and `frames [N, H, W, 3]`.
@@ -192,7 +197,7 @@ def sample_frames(
     with container:
         # convert as we go: holding decoded frames would hold full-size pictures in memory
         for time, frame in _pick_frames(container, stream, start, duration, fps):
-            convert = convert or _converter(stream, frame, short_side)
+            convert = convert or _converter(stream, frame, short_side, clip_size)
             times.append(time - start)
             frames.append(convert(frame))
     if not frames:
@@ -290,8 +295,16 @@ def _seek(container, stream, time: float) -> bool:
     return True
 
 
-def _converter(stream, first_frame, short_side: int | None):
-    """A function frame → uint8 `[H, W, 3]` RGB at the display size, display orientation."""
+def _converter(stream, first_frame, short_side: int | None, clip_size: int | None = None):
+    """A function frame → uint8 `[H, W, 3]` RGB at the display size, display orientation
+    (scaled to `short_side`, or put in CLIP's geometry at `clip_size`)."""
+    if short_side is not None and clip_size is not None:
+        raise InputError("give short_side or clip_size, not both")
+    if clip_size is not None:
+        if clip_size < 1:
+            raise InputError(f"clip_size={clip_size} must be at least 1 pixel")
+        full_size = _converter(stream, first_frame, None)
+        return lambda frame: clip_geometry(full_size(frame), clip_size)
     rotation = frame_rotation(first_frame)
     width, height = display_size(stream.codec_context, rotation)
     if short_side is not None:
@@ -314,26 +327,35 @@ def _converter(stream, first_frame, short_side: int | None):
 def clip_preprocess(frames: np.ndarray, size: int = 336) -> np.ndarray:
     """CLIP's image preprocessing on uint8 `[N, H, W, 3]` RGB → float32 `[N, 3, size, size]`.
 
-    Bicubic resize of the short side to `size` (Pillow, as CLIP's own processor does), centre
-    crop to a square, scale to [0, 1], normalise with CLIP's mean and std.
+    The official GVMGen/CLIP transform: `clip_geometry` (bicubic resize of the short side,
+    torchvision's centre crop), scale to [0, 1], normalise with CLIP's mean and std.
     """
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise InputError(f"expected frames [N, H, W, 3], got shape {frames.shape}")
     out = np.empty((len(frames), 3, size, size), np.float32)
     for i, frame in enumerate(frames):
-        square = _resize_and_crop(frame, size).astype(np.float32) / 255.0
+        square = clip_geometry(frame, size).astype(np.float32) / 255.0
         out[i] = ((square - CLIP_MEAN) / CLIP_STD).transpose(2, 0, 1)
     return out
 
 
-def _resize_and_crop(frame: np.ndarray, size: int) -> np.ndarray:
+def clip_geometry(frame: np.ndarray, size: int = 336) -> np.ndarray:
+    """uint8 RGB `[H, W, 3]` → `[size, size, 3]` exactly as the official code's
+    `Resize(size, BICUBIC)` + `CenterCrop(size)` on a PIL image (torchvision's arithmetic).
+
+    The short side becomes `size` and the long one `int(size · long / short)`; Pillow's bicubic
+    (antialiased when shrinking) resizes; the crop starts at `round((H - size) / 2)`, Python's
+    round-half-to-even, where a floor would sit one pixel off on odd margins.
+    """
     from PIL import Image
 
     height, width = frame.shape[:2]
-    scale = size / min(height, width)
-    new_w, new_h = max(size, int(width * scale)), max(size, int(height * scale))
+    short, long = min(height, width), max(height, width)
+    new_long = int(size * long / short)
+    new_w, new_h = (size, new_long) if width <= height else (new_long, size)
     image = Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8))
-    image = image.resize((new_w, new_h), Image.Resampling.BICUBIC)
-    top, left = (new_h - size) // 2, (new_w - size) // 2
+    if (new_w, new_h) != (width, height):
+        image = image.resize((new_w, new_h), Image.Resampling.BICUBIC)
+    top, left = int(round((new_h - size) / 2.0)), int(round((new_w - size) / 2.0))
     return np.asarray(image)[top : top + size, left : left + size]

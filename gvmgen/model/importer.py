@@ -11,7 +11,6 @@ import torch
 from gvmgen.errors import WeightsError
 from gvmgen.model import snapshots
 from gvmgen.model.config import ENCODEC_32KHZ, OFFICIAL_SEGMENT_SECONDS, GenerationConfig
-from gvmgen.model.model import GVMGenModel, build_empty_model
 from gvmgen.model.official import (
     checkpoint_file,
     load_official,
@@ -20,7 +19,7 @@ from gvmgen.model.official import (
     remap_official,
 )
 from gvmgen.model.provenance import import_record
-from gvmgen.model.weights import VerifyReport, codec_state, save_gvmgen, verify
+from gvmgen.model.weights import VerifyReport, codec_state, expected_shapes, save_state, verify
 
 
 @dataclass
@@ -95,12 +94,12 @@ def import_official(
     card = official.state["emb.0.weight"].shape[0] - 1 if "emb.0.weight" in official.state else 2048
     config = official_config(official.state, official.xp, codec_config(codec, card))
     generation = _generation(official.xp, windows)
-    model = build_empty_model(config)
     state = dict(remapped.state)
     state.update(codec_state(codec))
-    _load_checked(model, state)
-    out = save_gvmgen(
-        model,
+    _check_fills(config, state)
+    out = save_state(  # the tensors as they are: no model built, no fp32 copy held
+        state,
+        config,
         out_dir,
         generation,
         include_codec=True,
@@ -124,13 +123,22 @@ def _generation(xp: dict, windows: str) -> GenerationConfig:
         raise WeightsError(f"cannot use --windows {windows}: {error}", field="windows") from error
 
 
-def _load_checked(model: GVMGenModel, state: dict) -> None:
-    result = model.load_state_dict(state, strict=False)
-    missing = result.missing_keys
-    if missing or result.unexpected_keys:
+def _check_fills(config, state: dict) -> None:
+    """Every tensor of a model with `config` is in `state`, in its shape, and nothing else."""
+    expected = expected_shapes(config)
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
         raise WeightsError(
             f"checkpoint does not fill the model: missing {missing[:3]}, "
-            f"unexpected {result.unexpected_keys[:3]}"
+            f"unexpected {unexpected[:3]}"
+        )
+    wrong = [k for k in sorted(expected) if tuple(state[k].shape) != expected[k]]
+    if wrong:
+        key = wrong[0]
+        raise WeightsError(
+            f"{len(wrong)} checkpoint tensors do not fit the model, e.g. {key} is "
+            f"{list(state[key].shape)}, the model needs {list(expected[key])}"
         )
 
 

@@ -65,31 +65,48 @@ def save_gvmgen(
     """Write `model` to `out_dir` in our format (atomically per file); returns the directory.
 
     `dtype` (e.g. fp16, the official checkpoint's) applies to every float tensor but EnCodec's.
-    `provenance`: each weight's source and licence (`gvmgen.model.provenance`). Files get the
-    mode a plain `open()` would give them (0666 less the umask), so a shared models folder
-    works for everyone it is shared with.
+    `provenance`: each weight's source and licence (`gvmgen.model.provenance`).
+    """
+    state = {
+        key: value
+        for key, value in model.state_dict().items()
+        if include_codec or not key.startswith(CODEC_PREFIX)
+    }
+    return save_state(
+        state, model.config, out_dir, generation, include_codec, source, dtype, provenance
+    )
+
+
+def save_state(
+    state: dict[str, torch.Tensor],
+    config: GVMGenConfig,
+    out_dir: str | Path,
+    generation: GenerationConfig | None = None,
+    include_codec: bool = True,
+    source: str = "",
+    dtype: torch.dtype | None = None,
+    provenance: list[dict] | None = None,
+) -> Path:
+    """Write a `GVMGenModel` state dict and its config to `out_dir` (see `save_gvmgen`) without
+    building the model: the importer's way, holding little more than the checkpoint itself.
+
+    Files get the mode a plain `open()` would give them (0666 less the umask), so a shared
+    models folder works for everyone it is shared with.
     """
     from safetensors.torch import save_file
 
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
-    # clone: fused decoding views share storage, which safetensors refuses to write
-    state = {}
-    for key, value in model.state_dict().items():
-        if key.startswith(CODEC_PREFIX) and not include_codec:
-            continue
-        value = value.detach().to("cpu").clone().contiguous()
-        if dtype is not None and value.is_floating_point() and not key.startswith(CODEC_PREFIX):
-            value = value.to(dtype)
-        state[key] = value
+    tensors = {key: _storable(key, value, dtype) for key, value in state.items()}
     with atomic_path(out / snapshots.WEIGHTS_FILE) as tmp:
         mode = stat.S_IMODE(tmp.stat().st_mode)  # the umask's, from atomic_path
-        save_file(state, str(tmp), metadata={"format": snapshots.FORMAT_NAME})
+        save_file(tensors, str(tmp), metadata={"format": snapshots.FORMAT_NAME})
         os.chmod(tmp, mode)  # safetensors writes its own file, owner-only, in place of ours
+    del tensors
     meta = {
         "format": snapshots.FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "model": model.config.to_dict(),
+        "model": config.to_dict(),
         "generation": (generation or GenerationConfig()).to_dict(),
         "codec_included": include_codec,
         "source": source,
@@ -98,6 +115,18 @@ def save_gvmgen(
         meta["provenance"] = provenance
     write_text_atomic(out / snapshots.CONFIG_FILE, json.dumps(meta, indent=2) + "\n")
     return out
+
+
+def _storable(key: str, value: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    """`value` on the host, in `dtype` (float tensors but EnCodec's), owning all its storage:
+    safetensors refuses tensors that share one, as fused decoding views and split q/k/v do."""
+    value = value.detach().to("cpu")
+    if dtype is not None and value.is_floating_point() and not key.startswith(CODEC_PREFIX):
+        value = value.to(dtype)
+    whole = value.untyped_storage().nbytes() == value.numel() * value.element_size()
+    if not (whole and value.is_contiguous() and value.storage_offset() == 0):
+        value = value.clone(memory_format=torch.contiguous_format)
+    return value
 
 
 def read_config(directory: str | Path) -> tuple[GVMGenConfig, GenerationConfig, dict]:

@@ -118,7 +118,7 @@ def score_excerpt(excerpt: Excerpt, model, steps: int) -> ExcerptScore:
     music_start = excerpt.start if excerpt.music is None else 0.0
     audio, rate = load_audio(music_path, start=music_start, duration=duration)
     size = model.config.vision.image_size
-    frames = sample_frames(excerpt.video, excerpt.start, duration, 1.0, short_side=size).frames
+    frames = sample_frames(excerpt.video, excerpt.start, duration, 1.0, clip_size=size).frames
     pixels = torch.from_numpy(clip_preprocess(frames, size=size))
     mono = resample(with_channels(audio, 1), rate, EVAL_RATE)
     video, music = excerpt_features(model, pixels, mono, steps)

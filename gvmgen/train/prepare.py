@@ -145,6 +145,10 @@ def _skip(out: Path, entry: Skipped, summary: PrepareSummary, done: set) -> None
         done.add(entry.name)
 
 
+# How frames were made (`media.video.clip_geometry`); a dataset is never resumed with another.
+FRAME_GEOMETRY = "official: bicubic short side, torchvision centre crop"
+
+
 def _dataset_meta(model, options: PrepareOptions, src: str, fingerprint: dict) -> dict:
     config = model.config
     return {
@@ -161,6 +165,7 @@ def _dataset_meta(model, options: PrepareOptions, src: str, fingerprint: dict) -
         "num_codebooks": config.lm.num_codebooks,
         "card": config.lm.card,
         "image_size": config.vision.image_size,
+        "frames": FRAME_GEOMETRY,
         "cache_clip": options.cache_clip,
         "fingerprint": fingerprint,
         "model": config.to_dict(),
@@ -172,7 +177,7 @@ def _check_or_write_meta(out: Path, meta: dict) -> None:
     path = out / ds.DATASET_FILE
     if path.is_file():
         old = ds.read_meta(out)
-        keys = ("window_seconds", "stride_seconds", "fps", "cache_clip", "fingerprint")
+        keys = ("window_seconds", "stride_seconds", "fps", "frames", "cache_clip", "fingerprint")
         changed = [k for k in keys if old.get(k) != meta[k]]
         if changed:
             raise InputError(
@@ -256,7 +261,7 @@ def _window(pair: Pair, model, options: PrepareOptions, start: float, audio: np.
     from gvmgen.media.video import clip_preprocess, sample_frames
 
     size = model.config.vision.image_size
-    sampled = sample_frames(pair.video, start, options.window_seconds, options.fps, short_side=size)
+    sampled = sample_frames(pair.video, start, options.window_seconds, options.fps, clip_size=size)
     times, frames = _exact_frames(sampled.times, sampled.frames, options)
     pixels = torch.from_numpy(clip_preprocess(frames, size=size))
     with torch.inference_mode():

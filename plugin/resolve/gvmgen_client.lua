@@ -1,7 +1,8 @@
 --[[ GVMGen for Resolve: driving `gvmgen client` (docs/protocol.md). Every action runs with
---json-lines: one JSON object per stdout line, the last of them the answer. The exit status is
-not what decides (LuaJIT's pclose reports none); a client that ends without an answer is
-reported with the last line it wrote to stderr. ]]
+--json-lines: one JSON object per stdout line, the last of them the answer. The exit status
+(which the shell reports on POSIX; LuaJIT's pclose reports none) matters only where there is no
+such line: `list` with no jobs prints nothing and exits 0. A client that ends without an answer
+is reported, by one function for every action, with the last line it wrote to stderr. ]]
 
 local use = assert(..., "this is GVMGen's shared code: run a GVMGen command from the menu instead")
 local json, shell, console = use("json"), use("shell"), use("console")

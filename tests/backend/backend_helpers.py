@@ -10,7 +10,7 @@ RATE = 25
 LOOPBACK = "tcp://127.0.0.1:*"
 SERVER_SCRIPT = Path(__file__).with_name("counting_server.py")
 STEPS, STEP_SECONDS = 10, 0.1  # one second per cue
-BATCH_CUES, BATCH_SECONDS = 4, 16.0  # the batch timeline: a cue marker every 4 s (cues >= 4 s)
+BATCH_CUES, BATCH_SECONDS = 3, 8.0  # batch_timeline's cues (seeds 0-2) and length
 GRACE = 20.0  # SIGTERM: the server's wait for the cue in progress (a cue takes a second)
 
 

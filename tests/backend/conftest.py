@@ -14,8 +14,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from backend_helpers import (
-    BATCH_CUES,
-    BATCH_SECONDS,
     GRACE,
     LOOPBACK,
     RATE,
@@ -38,14 +36,13 @@ def clip(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def batch_timeline(tmp_path_factory) -> Path:
-    """A 16 s timeline of one clip with `cue` markers every 4 s: a batch job of four cues."""
+    """An 8 s timeline of one clip with `cue` markers every 2 s: a batch job of three cues (the
+    last 2 s join the third: no cue is under 4 s unless two markers make it)."""
     from gvmgen.media.synth import make_test_clip
 
     folder = tmp_path_factory.mktemp("backend-batch")
-    media = make_test_clip(
-        folder / "long.mp4", duration=BATCH_SECONDS, cut_frames=(30, 90, 140, 170, 260, 330)
-    )
-    frames = round(BATCH_SECONDS * RATE)
+    media = make_test_clip(folder / "long.mp4", duration=8.0, cut_frames=(30, 90, 140, 170))
+    frames = 8 * RATE
     ref = otio.schema.ExternalReference(
         str(media),
         available_range=otio.opentime.range_from_start_end_time(
@@ -58,7 +55,7 @@ def batch_timeline(tmp_path_factory) -> Path:
     )
     timeline = otio.schema.Timeline(name="batch")
     timeline.tracks.append(track)
-    for i, frame in enumerate(range(0, frames, frames // BATCH_CUES)):
+    for i, frame in enumerate(range(0, frames, 2 * RATE)):
         timeline.tracks.markers.append(
             otio.schema.Marker(
                 name=f"cue {i + 1}",

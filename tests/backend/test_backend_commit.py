@@ -17,14 +17,14 @@ import uuid
 from pathlib import Path
 
 import soundfile as sf
-from backend_helpers import wait_for
+from backend_helpers import BATCH_CUES, wait_for
 from gvmgen_backend.client import Client, find_endpoint
 
 from gvmgen.atomic import is_temp_name
 from gvmgen.outputs import RESERVATIONS, STAGING_PREFIX
 
-FOUR_CUES = {f"takes/take-01/cue-0{i}.wav" for i in range(1, 5)}
-EVERYTHING = {"score.otio", "report.json", "report.png", *FOUR_CUES}
+CUES = {f"takes/take-01/cue-0{i}.wav" for i in range(1, BATCH_CUES + 1)}
+EVERYTHING = {"score.otio", "report.json", "report.png", "cue_sheet.csv", *CUES}
 
 
 def visible(out: Path) -> set[str]:
@@ -95,7 +95,7 @@ def test_kill_9_while_a_cue_wav_is_written_leaves_no_temp_file_in_the_take(
     assert watch(data, job)[-1][0] == "done"
     assert visible(out) == EVERYTHING
     assert not any(is_temp_name(p.name) for p in out.rglob("*"))
-    assert all(sf.info(out / wav).frames > 0 for wav in FOUR_CUES)
+    assert all(sf.info(out / wav).frames > 0 for wav in CUES)
     assert leftovers(out) == []
 
 
@@ -110,9 +110,9 @@ def test_kill_9_between_two_renames_shows_the_whole_take_and_a_restart_finishes_
     job = submit_batch(data, batch_timeline, out)
     wait_for(lambda: marks_of(marks), 90)
     assert marks_of(marks) == [f"moved {out / 'takes'}"]
-    assert visible(out) == FOUR_CUES  # the whole take: one rename made it appear
+    assert visible(out) == CUES  # the whole take: one rename made it appear
     kill(server)
-    assert visible(out) == FOUR_CUES
+    assert visible(out) == CUES
 
     calls.write_text("")
     spawn(data, calls, steps=0)
@@ -141,7 +141,9 @@ def test_a_half_made_commit_is_finished_by_the_next_run_in_the_folder(
     result = score({**request, "mode": "batch", "job_id": "next-run"})
     assert result.take == 2
     assert [t.job_id for t in result.takes] == [job, "next-run"]
-    assert {f"takes/take-02/cue-0{i}.wav" for i in range(1, 5)} | EVERYTHING == visible(out)
+    assert {
+        f"takes/take-02/cue-0{i}.wav" for i in range(1, BATCH_CUES + 1)
+    } | EVERYTHING == visible(out)
     assert leftovers(out) == []
 
 

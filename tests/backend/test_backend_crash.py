@@ -12,14 +12,14 @@ import uuid
 from pathlib import Path
 
 import soundfile as sf
-from backend_helpers import BATCH_SECONDS, GRACE
+from backend_helpers import BATCH_CUES, BATCH_SECONDS, GRACE
 from gvmgen_backend.client import Client, find_endpoint
 from gvmgen_backend.datadir import STORE_NAME
 from gvmgen_backend.store import JobStore
 
 from gvmgen.outputs import STAGING_PREFIX
 
-OTHER_SEED = 100  # the queued job's engine calls, told apart from the batch's (seeds 0-3)
+OTHER_SEED = 100  # the queued job's engine calls, told apart from the batch's
 
 
 def _wait_for(condition, seconds: float = 60.0):
@@ -88,16 +88,16 @@ def test_kill_9_mid_batch_then_restart_completes_without_redoing_cues(
     assert done[-1][0] == "done" and second[-1][0] == "done"  # no accepted job lost
     assert kept >= {0, 1} and first_run[: len(kept)] == sorted(kept)
     assert not kept & set(second_run), (kept, second_run)  # finished cues not redone
-    assert sorted(second_run) == sorted(set(range(4)) - kept)  # the rest exactly once
+    assert sorted(second_run) == sorted(set(range(BATCH_CUES)) - kept)  # the rest exactly once
     assert status["attempts"] == 2
     result = done[-1][1]["result"]
-    assert [c["index"] for c in result["cues"]] == [0, 1, 2, 3]
+    assert [c["index"] for c in result["cues"]] == list(range(BATCH_CUES))
     assert _visible_files(out) == {
         "score.otio",
         "report.json",
         "report.png",
         "cue_sheet.csv",
-        *(f"takes/take-01/cue-0{i}.wav" for i in range(1, 5)),
+        *(f"takes/take-01/cue-0{i}.wav" for i in range(1, BATCH_CUES + 1)),
     }
     assert sum(sf.info(c["wav"]).frames for c in result["cues"]) == BATCH_SECONDS * 48000
     assert not stage.exists()
@@ -161,7 +161,7 @@ def test_sigterm_mid_batch_finishes_the_cue_requeues_the_job_and_exits_0(
     assert time.monotonic() - began < GRACE  # it left at the cue boundary, not at the grace
     first_run, kept = _batch_calls(calls), _kept(stage)
     assert in_progress in kept  # the cue in progress at SIGTERM was finished and checkpointed
-    assert kept == set(first_run) and len(kept) < 4  # every cue begun was kept; no later one
+    assert kept == set(first_run) and len(kept) < BATCH_CUES  # every cue begun kept, none later
     assert _stored(data, batch) == ("queued", None, None)  # not failed, lease released
     assert not (data / "server.json").exists()
     assert "paused at a cue boundary" in (data / "serve.log").read_text()
@@ -169,7 +169,7 @@ def test_sigterm_mid_batch_finishes_the_cue_requeues_the_job_and_exits_0(
 
     done = _resume(spawn, data, calls, batch)
     assert done[-1][0] == "done"
-    assert sorted(_batch_calls(calls)) == sorted(set(range(4)) - kept)  # only later cues
+    assert sorted(_batch_calls(calls)) == sorted(set(range(BATCH_CUES)) - kept)  # only later cues
     assert min(_batch_calls(calls)) > in_progress
     assert not stage.exists()
 
@@ -194,4 +194,4 @@ def test_sigterm_past_the_grace_leaves_the_job_at_its_last_finished_cue(
     done = _resume(spawn, data, calls, batch)
     assert done[-1][0] == "done"
     assert kept and not kept & set(_batch_calls(calls))
-    assert sorted(_batch_calls(calls)) == sorted(set(range(4)) - kept)
+    assert sorted(_batch_calls(calls)) == sorted(set(range(BATCH_CUES)) - kept)

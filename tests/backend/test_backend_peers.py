@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import zmq
-from backend_helpers import curve_dealer, follow_all
+from backend_helpers import BATCH_CUES, curve_dealer, follow_all
 from gvmgen_backend.client import PATIENCE_SECONDS, Client, find_endpoint
 from gvmgen_backend.security import MAX_CONNECTIONS
 
@@ -95,7 +95,7 @@ def test_1100_idle_connections_at_a_1024_file_limit_do_not_fail_a_job(
         for conn in idle:
             conn.close()
     assert done[0] == "done", done
-    assert len(list((out / "takes" / "take-01").glob("*.wav"))) == 4
+    assert len(list((out / "takes" / "take-01").glob("*.wav"))) == BATCH_CUES
     assert most_open < 1024 - 256  # the job's headroom was never touched
     log = (data / "serve.log").read_text()
     assert "Too many open files" not in log and "refusing new ones" in log

@@ -319,20 +319,17 @@ def test_a_running_batch_yields_to_an_interactive_job_between_cues(
             _, batch_then = other.request("status", {"job_id": batch_id})
         batch_events = list(batch)
     assert single[-1][0] == "done" and batch_then["state"] == "running"  # it did not wait
-    assert batch_events[-1][0] == "done" and len(batch_events[-1][1]["result"]["cues"]) == 4
+    assert batch_events[-1][0] == "done" and len(batch_events[-1][1]["result"]["cues"]) == 3
     calls = running.engine.calls
-    assert sorted(calls) == [0, 1, 2, 3, 100]  # nothing redone
-    assert 0 < calls.index(100) < 4  # between the batch's cues
+    assert sorted(calls) == [0, 1, 2, 100]  # nothing redone
+    assert 0 < calls.index(100) < 3  # between the batch's cues
 
 
-def test_out_of_memory_with_one_take_retries_with_shorter_cues(server, tmp_path, monkeypatch):
-    from gvmgen.media.synth import make_test_clip
-
-    clip = make_test_clip(tmp_path / "8s.mp4", duration=8.0, cut_frames=(60, 140))
-    monkeypatch.setattr(server.engine, "window_seconds", 8.0, raising=False)
-    server.engine.oom_over = 7.9  # the whole 8 s clip in one cue does not fit; 4 s cues do
+def test_out_of_memory_with_one_take_retries_with_shorter_cues(server, clip, tmp_path, monkeypatch):
+    monkeypatch.setattr(server.engine, "window_seconds", 4.0, raising=False)
+    server.engine.oom_over = 3.9  # the whole 4 s clip in one cue does not fit; 2 s cues do
     with server.client() as client:
         events = follow_all(client, "submit", _submit_body(clip, tmp_path / "out"))
     assert events[-1][0] == "done", events[-1]
     assert len(events[-1][1]["result"]["cues"]) == 2
-    assert "cues of at most 4 s" in events[-1][1]["warnings"][-1]
+    assert "cues of at most 2 s" in events[-1][1]["warnings"][-1]

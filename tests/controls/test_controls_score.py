@@ -239,3 +239,17 @@ def test_a_picture_only_engine_is_honest_and_flagged_non_commercial(picture, tmp
     assert [w["part"] for w in cue.weights] == ["lm", "vision", "codec"]
     assert "NON-COMMERCIAL" in WavInfoReader(cue.wav).bext.description
     assert all(c.features is not None for t in result.takes for c in t.cues)  # each take's tempo
+
+
+def test_report_png_shows_the_dialogue_regions(scored):
+    from PIL import Image
+
+    result, _ = scored
+    picture = np.asarray(Image.open(result.report_picture).convert("RGB")).astype(int)
+    dialogue = np.all(np.abs(picture - np.array([200, 170, 90])) < 6, axis=2)
+    rows = np.flatnonzero(dialogue.any(axis=1))
+    assert len(rows) >= 8  # a lane of them
+    columns = np.flatnonzero(dialogue[rows[len(rows) // 2]])
+    width = picture.shape[1] - 96 - 24  # the strip between its margins, over 14 s
+    first = (columns[0] - 96) / width * 14.0
+    assert first == pytest.approx(result.dialogue[0].start, abs=0.1)

@@ -13,6 +13,7 @@ from gvmgen.media.synth import counter_frame, make_test_clip, read_counter
 from gvmgen.media.video import (
     CLIP_MEAN,
     CLIP_STD,
+    clip_geometry,
     clip_preprocess,
     probe,
     rotate_to_display,
@@ -203,6 +204,57 @@ def test_clip_preprocess_matches_the_reference_processor():
     frames = np.random.default_rng(0).integers(0, 256, (2, 120, 213, 3), dtype=np.uint8)
     reference = np.asarray(processor(images=list(frames), return_tensors="np")["pixel_values"])
     assert np.abs(clip_preprocess(frames) - reference).max() < 1e-5
+
+
+def _smooth_frame(height: int, width: int) -> np.ndarray:
+    """Gradients and slow waves, never clipped: where bicubic implementations agree."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    red = 128 + 70 * np.sin(x / 5.0 + y / 11.0)
+    green = 128 + 60 * np.cos(y / 4.0) * np.sin(x / 9.0)
+    blue = 40 + 170 * (x / width) * (y / height)
+    return np.stack([red, green, blue], -1).round().astype(np.uint8)
+
+
+def _lossless_clip(path, frame: np.ndarray, seconds: int = 3):
+    """A 1 fps PNG-in-MOV clip: decoding gives back `frame` bit for bit."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("png", rate=Fraction(1))
+        stream.width, stream.height, stream.pix_fmt = frame.shape[1], frame.shape[0], "rgb24"
+        for index in range(seconds):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            picture.pts = index
+            out.mux(stream.encode(picture))
+        out.mux(stream.encode())
+    return path
+
+
+def test_clip_frames_are_the_official_bicubic_resize_and_crop_within_one_level(tmp_path):
+    """96×101 → short side 64, long int(64·101/96) = 67, crop from round(1.5) = 2 (a floor
+    would start at 1): the official Resize(BICUBIC) + CenterCrop, read through the product's
+    frame sampler from a lossless clip."""
+    import torch
+    from torch.nn import functional as F
+
+    frame = _smooth_frame(96, 101)
+    clip = _lossless_clip(tmp_path / "smooth.mov", frame)
+    got = sample_frames(clip, fps=1.0, clip_size=64).frames
+    assert got.shape == (3, 64, 64, 3)
+    pixels = torch.from_numpy(frame).permute(2, 0, 1)[None].double()
+    resized = F.interpolate(pixels, size=(64, 67), mode="bicubic", antialias=True)
+    reference = resized[0].permute(1, 2, 0).round().clamp(0, 255).numpy()[:, 2:66]
+    assert np.abs(got[0].astype(np.float64) - reference).max() <= 1.0  # 1/255
+    # what the frames were before (swscale's AREA to short side 64, floored crop): far off
+    area = sample_frames(clip, fps=1.0, short_side=64).frames[0][:, 1:65].astype(np.float64)
+    assert np.abs(area - reference).max() > 10.0
+
+
+def test_clip_geometry_crops_as_torchvision_rounding_half_to_even():
+    columns = np.tile(np.arange(67, dtype=np.uint8)[None, :, None], (64, 1, 3))
+    assert clip_geometry(columns, 64)[0, :, 0].tolist() == list(range(2, 66))  # round(1.5) = 2
+    columns = np.tile(np.arange(69, dtype=np.uint8)[None, :, None], (64, 1, 3))
+    assert clip_geometry(columns, 64)[0, 0, 0] == 2  # round(2.5) = 2, too
+    tall = np.zeros((200, 100, 3), np.uint8)
+    assert clip_geometry(tall, 64).shape == (64, 64, 3)  # short side width: 64 × int(128)
 
 
 def test_clip_preprocess_rejects_wrong_shapes():

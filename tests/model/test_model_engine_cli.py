@@ -180,3 +180,27 @@ def test_a_licence_given_at_import_is_recorded_for_the_checkpoint(official, tmp_
     weights = {w["part"]: w for w in read_provenance(out)["weights"]}
     assert weights["lm"]["licence"] == "Apache-2.0" and weights["lm"]["non_commercial"] is False
     assert weights["codec"]["licence"] == "unknown" and weights["codec"]["non_commercial"] is None
+
+
+def test_window_policy_is_recorded_at_import_and_reported_by_the_engine(
+    official, isolated_dirs, capsys
+):
+    out = isolated_dirs / "gvmgen"
+    assert main(["models", "import", str(official[1]), "--out", str(out), "--codec",
+                 str(official[2]), "--windows", "official"]) == 0  # fmt: skip
+    generation = json.loads((out / "config.json").read_text())["generation"]
+    assert generation["windows"] == "official"
+    assert (generation["window_seconds"], generation["prompt_seconds"]) == (32.0, 14.0)
+    engine = GVMGenEngine.from_installed(device="cpu")
+    assert engine.window_seconds == 32.0
+    record = engine.provenance()
+    assert record["windows"] == "official" and record["precision"] == "fp32"
+    assert [w["part"] for w in record["weights"]] == ["lm", "vision", "codec"]
+    capsys.readouterr()
+    assert main(["models", "list"]) == 0
+    assert "long cues: official windows" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:  # argparse: one line naming the choices
+        main(["models", "import", str(official[1]), "--out", str(out), "--windows", "x"])
+    assert refused.value.code == 2 and "choose from 'per-window', 'official'" in (
+        capsys.readouterr().err
+    )

@@ -114,3 +114,49 @@ def test_time_embeddings_are_an_improved_option_off_in_faithful_mode():
     assert not torch.equal(timed[0], timed[1])  # frame order is now visible to the LM
     faithful = build_debug_model()
     assert torch.equal(faithful.visual.add_time(tokens, torch.tensor([0.0, 1.0])), tokens)
+
+
+def official_chunks(duration: float, max_duration=32.0, stride=18.0, frame_rate=50):
+    """The official `_generate_tokens` loop (GVMGen models/gvmgen.py, after audiocraft),
+    restated: `(start, end, new_from)` in codec frames of each `lm.generate` call."""
+    total = int(duration * frame_rate)
+    if duration <= max_duration:
+        return [(0, total, 0)]
+    stride_tokens = int(frame_rate * stride)
+    offset, prompt_length, chunks = 0, 0, []
+    while offset + prompt_length < total:
+        chunk_duration = min(duration - offset / frame_rate, max_duration)
+        max_gen_len = int(chunk_duration * frame_rate)  # the prompt included
+        chunks.append((offset, offset + max_gen_len, offset + prompt_length))
+        prompt_length = max_gen_len - stride_tokens  # prompt_tokens = gen_tokens[..., stride:]
+        offset += stride_tokens
+    return chunks
+
+
+def test_official_windows_match_the_official_chunks_on_a_75_s_cue(tiny_model, monkeypatch):
+    assert official_chunks(75.0) == [(0, 1600, 0), (900, 2500, 1600), (1800, 3400, 2500),
+                                     (2700, 3750, 3400)]  # fmt: skip
+    assert official_chunks(31.0) == [(0, 1550, 0)]  # one pass, where per-window makes two
+    official = GenerationConfig().with_windows("official")
+    assert (official.window_seconds, official.prompt_seconds) == (32.0, 14.0)
+    generator = MusicGenerator(tiny_model, official)
+    calls = []
+
+    def window(condition, known, length, *rest):  # no LM: only where the windows fall
+        calls.append((known.shape[-1], length, condition.clone()))
+        new = torch.randint(0, 64, (known.shape[0], 4, length - known.shape[-1]))
+        return torch.cat([known, new], dim=-1)
+
+    monkeypatch.setattr(generator, "_generate_window", window)
+    tokens = torch.randn(75, tiny_model.config.lm.hidden_size)
+    with torch.inference_mode():
+        codes = generator.generate_codes(tokens, torch.arange(75.0), 3750, seeds=[0])
+    assert codes.shape == (1, 4, 3750)
+    expected = [(new_from - start, end - start) for start, end, new_from in official_chunks(75.0)]
+    assert [(prompt, length) for prompt, length, _ in calls] == expected
+    for _, _, condition in calls:  # every window hears the whole cue, as the official code
+        torch.testing.assert_close(condition, tokens)
+    per_window = GenerationConfig()
+    assert per_window.windows == "per-window" and plan_windows(3750, 1500, 500) == [
+        Window(0, 1500, 0), Window(1000, 2500, 1500), Window(2000, 3500, 2500),
+        Window(3000, 3750, 3500)]  # fmt: skip
