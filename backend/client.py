@@ -103,9 +103,29 @@ def find_endpoint(data_dir: Path, connect: str | None = None) -> Endpoint:
             f"(from the server's data dir, made by its first start or `gvmgen keys generate`) "
             f"in {str(files.folder)!r}"
         )
+    _check_server_key(info, files, data_dir)
     pid = (info or {}).get("pid") if connect is None else None
     pid = pid if isinstance(pid, int) else None
     return Endpoint(address, key, files, data_dir, pid, fixed=bool(connect))
+
+
+def _check_server_key(info: dict | None, files: security.CurveFiles, data_dir: Path) -> None:
+    """`KeyMismatch` when server.json names another server key than curve/server.key: the
+    handshake could only fail, and libzmq would not say why."""
+    published = (info or {}).get("curve_public")
+    if not isinstance(published, str):
+        return
+    try:
+        ours = security.server_public_key(files)
+    except (OSError, ValueError):
+        return  # unreadable: the handshake says the rest
+    if ours != published:
+        raise KeyMismatch(
+            f"the backend's CURVE key is not the one in {str(files.folder / 'server.key')!r} "
+            f"(client data dir {str(data_dir)!r})",
+            hint="copy the server's curve/server.key (and its key file) into the client's data "
+            "dir, or run the client with the server's data dir",
+        )
 
 
 def _alive(pid) -> bool:
@@ -155,7 +175,7 @@ class _Watched:
         self.address = endpoint.address
         self.socket.connect(endpoint.address)
         self.connected = self.shook_hands = False
-        self.refused_handshakes = 0  # in a row
+        self.refused_handshakes = 0  # since the last one that succeeded
         self.auth_refused = False
 
     def read_events(self) -> None:
@@ -172,10 +192,8 @@ class _Watched:
             elif event in (
                 zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
                 zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL,
-            ):
+            ):  # a server key that is not this server's, or a connection refused by its guard
                 self.refused_handshakes += 1
-            elif event == zmq.EVENT_DISCONNECTED and not self.shook_hands:
-                self.refused_handshakes += self.connected  # dropped during the handshake
 
     def close(self) -> None:
         with contextlib.suppress(zmq.ZMQError):
@@ -358,20 +376,16 @@ class Client:
         if self.endpoint.pid is not None:
             return _alive(self.endpoint.pid)
         self.conn.read_events()
-        return self.conn.connected
+        never_in = not self.conn.shook_hands and self.conn.refused_handshakes >= HANDSHAKE_FAILURES
+        return self.conn.connected and not never_in
 
     def check_keys(self) -> None:
-        """`KeyMismatch` when the CURVE handshake was refused."""
+        """`KeyMismatch` when the server refused this client's CURVE key."""
         self.conn.read_events()
         if self.conn.auth_refused:
             raise self._key_mismatch(
                 f"its CURVE key list does not hold this client's key "
                 f"{str(self.endpoint.curve.client_secret)!r}"
-            )
-        if self.conn.refused_handshakes >= HANDSHAKE_FAILURES:
-            raise self._key_mismatch(
-                "the encrypted handshake fails: "
-                f"{str(self.endpoint.curve.folder / 'server.key')!r} is not its key"
             )
 
     def _key_file(self) -> Path:
@@ -398,9 +412,16 @@ class Client:
                 f"no answer from the backend at {self.endpoint.address} for {silent:.0f} s "
                 f"(--patience){later}"
             )
+        failed = self.conn.refused_handshakes if self.conn is not None else 0
+        keys = (
+            f"; {failed} encrypted handshake(s) failed: is "
+            f"{str(self.endpoint.curve.folder / 'server.key')!r} this server's key?"
+            if failed and not self.conn.shook_hands
+            else ""
+        )
         return BackendUnreachable(
             f"no GVMGen backend answers at {self.endpoint.address}; start it with "
-            f"`gvmgen serve` (or pass --spawn){later}"
+            f"`gvmgen serve` (or pass --spawn){keys}{later}"
         )
 
 

@@ -158,6 +158,14 @@ def make_curve_server(socket, files: CurveFiles) -> None:
     socket.curve_server = True
 
 
+def server_public_key(files: CurveFiles) -> str:
+    """The server's public key (Z85 text), as server.json tells local clients."""
+    import zmq.auth
+
+    public, _ = zmq.auth.load_certificate(str(files.folder / "server.key"))
+    return public.decode("ascii")
+
+
 def make_curve_client(socket, files: CurveFiles) -> None:
     import zmq.auth
 

@@ -141,6 +141,7 @@ class Server:
                 "pid": os.getpid(),
                 "version": __version__,
                 "curve": self.curve,
+                "curve_public": security.server_public_key(self.curve_files),
             },
         )
         self._next_retention = 0.0

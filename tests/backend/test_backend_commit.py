@@ -67,7 +67,9 @@ def watch(data: Path, job_id: str) -> list:
 
 
 def marks_of(marks: Path) -> list[str]:
-    return marks.read_text().splitlines() if marks.exists() else []
+    """The hooks' marks, without their times."""
+    lines = marks.read_text().splitlines() if marks.exists() else []
+    return [line.split(" ", 1)[1] for line in lines]
 
 
 def kill(process) -> None:
