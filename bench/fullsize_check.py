@@ -177,7 +177,7 @@ def score(work: Path, seconds: float, env: dict, threads: int | None) -> dict:
         "lm_steps": seen.get("lm_steps"),
         "lm_steps_per_s": round(seen["lm_steps"] / lm, 2) if lm else None,
         "precision": (seen.get("provenance") or {}).get("precision"),
-        "retried_after": (seen.get("provenance") or {}).get("retried_after"),
+        "retries": (seen.get("provenance") or {}).get("retries"),
         "delivered_wavs": len(wavs),
         "delivered_finite": bool(len(audio) and np.isfinite(audio).all()),
         "delivered_rms": float(np.sqrt(np.mean(np.square(audio)))) if len(audio) else 0.0,

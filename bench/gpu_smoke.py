@@ -151,6 +151,7 @@ def score_once(engine, clip: Path, out_dir: Path, timer: StageTimer, device) -> 
     from gvmgen.pipeline import Scorer
 
     timer.reset()
+    retries = len(engine.retries)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     sync(device)
@@ -170,7 +171,7 @@ def score_once(engine, clip: Path, out_dir: Path, timer: StageTimer, device) -> 
         "lm_steps": timer.steps,
         "lm_steps_per_s": round(timer.steps / lm, 2),
         "precision": engine.provenance()["precision"],
-        "retried_after": engine.provenance()["retried_after"],
+        "retried_after": (engine.retries[retries:] or [None])[0],
         "delivered_finite": bool(np.isfinite(audio).all()),
         "delivered_rms": float(np.sqrt(np.mean(np.square(audio)))),
     }

@@ -139,6 +139,9 @@ def cue_terms(plan, audio: np.ndarray, silent: bool) -> dict:
     }
     if silent:
         return fields
+    provenance = getattr(plan.engine, "provenance", None)
+    if provenance is not None:  # precision, windows, retries: how the model ran
+        fields["engine_run"] = {k: v for k, v in provenance().items() if k != "weights"}
     peak = true_peak_dbtp(audio, DELIVERY_RATE, METER_OVERSAMPLE)
     features = take_features(audio, DELIVERY_RATE).to_dict() if _wants_features(plan) else None
     return fields | {"true_peak_dbtp": round(peak, 2), "features": features}

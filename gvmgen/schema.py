@@ -239,6 +239,9 @@ class CueReport(CueMetrics):
     licence: str = ""
     non_commercial: bool | None = None
     weights: list[dict] = []
+    # How a neural engine ran (GVMGenEngine.provenance less the weights): precision and its
+    # policy, window policy, NaN/Inf retries. None for the arranger and for rests.
+    engine_run: dict | None = None
     true_peak_dbtp: float | None = None  # a BS.1770-4 meter's reading (4x oversampled)
     clean_wav: str | None = None  # the unducked music when `wav` (the placed one) is ducked
     features: dict | None = None  # measured tempo, centroid, onset density (gvmgen.steering)

@@ -6,7 +6,7 @@ call it freely; `GVMGenEngine.from_installed()` loads the weights once and keeps
 
 A cue whose logits or audio come out NaN/Inf (an fp16 overflow, say) is made again once in the
 next safer precision (fp16 → bf16 → fp32), and the engine stays there; `provenance()` says
-which weights, window policy and precision made the last cue, for the report.
+which weights, window policy and precision make its cues, and every retry, for the report.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class GVMGenEngine:
         self.image_size = generator.model.config.vision.image_size
         self.window_seconds = generator.config.window_seconds
         self.weights = weights if weights is not None else provenance.debug_weights()
-        self.last_run: dict = {"precision": generator.precision, "retried_after": None}
+        self.retries: list[dict] = []  # every NaN/Inf that moved the engine to a safer precision
 
     @classmethod
     def from_installed(
@@ -73,13 +73,15 @@ class GVMGenEngine:
         return cls(generator, provenance.read_provenance(model_dir.path, models_dir)["weights"])
 
     def provenance(self) -> dict:
-        """What made the last cue, for report.json: every weight (part, source, licence,
-        non_commercial), the window policy, and the precision (with the retry, if any)."""
+        """What makes this engine's cues, for report.json: every weight (part, source, licence,
+        non_commercial), the window policy, the precision it runs in now and in words, and
+        every retry that brought it there (stage, precision and step of the NaN/Inf)."""
         return {
             "weights": self.weights,
             "windows": self.generator.config.windows,
-            **self.last_run,
-            "precision_policy": precision_policy(self.last_run["precision"]),
+            "precision": self.generator.precision,
+            "precision_policy": precision_policy(self.generator.precision),
+            "retries": list(self.retries),
         }
 
     def generate(
@@ -145,23 +147,20 @@ class GVMGenEngine:
         from gvmgen.model.precision import NonFiniteError
 
         try:
-            audio = generate()
-            self.last_run = {"precision": self.generator.precision, "retried_after": None}
-            return audio
+            return generate()
         except NonFiniteError as error:
             if error.safer is None:
                 raise
             first = error
         log.warning("%s; retrying the cue in %s", first, first.safer)
         self.generator.set_precision(first.safer)
+        self.retries.append({**first.to_record(), "retried_in": first.safer})
         try:
-            audio = generate()
+            return generate()
         except NonFiniteError as error:
             raise NonFiniteError(
                 error.stage, error.precision, error.step, error.safer, earlier=first
             ) from error
-        self.last_run = {"precision": self.generator.precision, "retried_after": first.to_record()}
-        return audio
 
     def _prompt(self, prompt_audio: np.ndarray | None):
         """The previous cue's tail `[C, N]` at 32 kHz → mono tensor `[N]`, or None."""

@@ -204,3 +204,22 @@ def test_window_policy_is_recorded_at_import_and_reported_by_the_engine(
     assert refused.value.code == 2 and "choose from 'per-window', 'official'" in (
         capsys.readouterr().err
     )
+
+
+def test_report_carries_each_cues_weights_licences_precision_and_windows(
+    imported, isolated_dirs, tmp_path
+):
+    from gvmgen.media.synth import make_test_clip
+
+    _install(imported, isolated_dirs)
+    clip = make_test_clip(tmp_path / "clip.mp4", duration=3.0, cut_frames=[40])
+    out = tmp_path / "out"
+    assert main(["score", str(clip), "--engine", "gvmgen", "--out", str(out), "--seed", "1"]) == 0
+    cues = json.loads((out / "report.json").read_text())["cues"]
+    assert cues and all(not c["silent"] for c in cues)
+    for cue in cues:
+        assert [w["part"] for w in cue["weights"]] == ["lm", "vision", "codec"]
+        assert cue["non_commercial"] is True and "NON-COMMERCIAL" in cue["licence"]
+        run = cue["engine_run"]
+        assert (run["precision"], run["windows"], run["retries"]) == ("fp32", "per-window", [])
+        assert run["precision_policy"] == "fp32 throughout"

@@ -96,10 +96,11 @@ def test_an_fp16_overflow_is_named_and_the_cue_is_made_again_in_bf16():
     assert audio.shape == (1, 6400) and np.isfinite(audio).all() and np.abs(audio).max() > 0
     record = engine.provenance()
     assert record["precision"] == "bf16" == engine.generator.precision
-    assert record["retried_after"] == {"stage": "lm", "precision": "fp16", "step": 1}
+    retry = {"stage": "lm", "precision": "fp16", "step": 1, "retried_in": "bf16"}
+    assert record["retries"] == [retry]
     assert "bf16 under autocast" in record["precision_policy"]
     assert engine.generate(_cue(), seed=3).shape == (1, 6400)  # stays in bf16: no second retry
-    assert engine.provenance()["retried_after"] is None
+    assert engine.provenance()["retries"] == [retry]
 
 
 def test_nan_logits_at_a_later_step_name_that_step_and_fp32_has_nothing_safer(monkeypatch):
