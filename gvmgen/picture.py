@@ -21,20 +21,24 @@ chunks (`gvmgen.cuts`, `gvmgen.cues`) for tools.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import opentimelineio as otio
+from PIL import Image, ImageDraw, ImageFont
+from PIL.PngImagePlugin import PngInfo
 
+from gvmgen.analysis import range_timecodes
 from gvmgen.atomic import atomic_path
+from gvmgen.conditioning import cue_cut_times
 from gvmgen.cues import Cue
 from gvmgen.media.audio import DELIVERY_RATE
 from gvmgen.rendering import RenderedCue
 from gvmgen.schema import CueReport, ScoreResult
 from gvmgen.score_plan import ScorePlan
+from gvmgen.timeline.ranges import timecode
 
 WIDTH, LEFT, RIGHT = 1600, 96, 24
 DETAIL_SECONDS = 90.0  # up to this long, one detailed strip says it all
@@ -153,7 +157,6 @@ class _Clock:
         return round(otio.opentime.from_timecode(text, self.rate).value)
 
     def _timecode(self, frame: int) -> str:
-        from gvmgen.timeline.ranges import timecode
 
         return timecode(otio.opentime.RationalTime(frame, self.rate), self.rate, self.drop_frame)
 
@@ -207,8 +210,6 @@ def draw_report(
     :param result: the job's `ScoreResult` (for hit rates, the cut list and the stretch
         measured on the delivered audio); without it the plan's own figures are shown.
     """
-    from PIL import Image, ImageDraw
-    from PIL.PngImagePlugin import PngInfo
 
     view = _gather(plan, rendered, result)
     panels = _detail_frames(view) if view.duration > DETAIL_SECONDS else []
@@ -236,7 +237,6 @@ def draw_report(
 
 
 def _gather(plan: ScorePlan, rendered: list[RenderedCue], result: ScoreResult | None) -> _View:
-    from gvmgen.analysis import range_timecodes
 
     reports = {c.index: c for c in result.cues} if result is not None else {}
     cues = [
@@ -326,7 +326,6 @@ def _cut_views(plan: ScorePlan, result: ScoreResult | None, cues: list[_CueView]
             _CutView(c.time, c.target, c.hit, c.priority == "must-hit", c.certain)
             for c in result.cuts
         ]
-    from gvmgen.conditioning import cue_cut_times
 
     views = []
     for cut in plan.analysis.cuts:
@@ -387,12 +386,10 @@ def _detail_frames(view: _View) -> list[_Frame]:
     return frames
 
 
-@functools.cache
 def _fonts() -> dict:
     """DejaVu Sans at the picture's three sizes; Pillow's own font where FreeType is missing
-    (then accented letters and dashes draw as boxes, but the picture is still drawn)."""
-    from PIL import ImageFont
-
+    (then accented letters and dashes draw as boxes, but the picture is still drawn). Loaded
+    per picture (a few ms): a FreeType face is not to be shared between threads."""
     try:
         return {size: ImageFont.truetype(str(FONT), size) for size in (11, 13, 15)}
     except (OSError, ImportError):

@@ -28,14 +28,29 @@ from pathlib import Path
 
 import numpy as np
 
-from gvmgen import outputs
-from gvmgen.analysis import Analysis, analyze_edit, is_timeline, load_edit
+from gvmgen import fingerprint, outputs, report
+from gvmgen.align import integrated_lufs, measure_alignment, metre_ceiling, sync_weights
+from gvmgen.analysis import (
+    Analysis,
+    analyze_edit,
+    is_timeline,
+    load_edit,
+    range_timecodes,
+    timecode_at,
+)
+from gvmgen.atomic import write_text_atomic
 from gvmgen.concurrency import Timings, parallel_map, timed
 from gvmgen.conditioning import cue_sync_points
 from gvmgen.cues import Cue, CuePlan, analysis_holes, plan_cues, split_to_fit
-from gvmgen.delivery import cue_terms, dialogue_regions, placed_first
+from gvmgen.delivery import (
+    cue_terms,
+    dialogue_regions,
+    placed_first,
+    stamp_cue_wavs,
+    write_cue_wavs,
+)
 from gvmgen.engines import EngineRegistry
-from gvmgen.errors import InputError, Paused
+from gvmgen.errors import InputError, JobError, Paused
 from gvmgen.media.audio import DELIVERY_RATE
 from gvmgen.progress import (
     Parts,
@@ -59,6 +74,7 @@ from gvmgen.schema import (
     parse_request,
 )
 from gvmgen.score_plan import ScorePlan, Take
+from gvmgen.timeline.edit import Edit
 from gvmgen.timeline.markers import read_conventions
 
 OnEvent = Callable[[ProgressEvent], None]
@@ -154,25 +170,31 @@ def _score_job(
     outputs.check_out_dir(out_dir)
     outputs.recover(out_dir, keep={job_id})  # a killed job's half-made commit first
     previous = outputs.read_previous(out_dir)
-    done = _finished(previous, job_id)
+    seconds: Timings = {}
+    with timed(seconds, "timeline"):
+        edit = _read_edit(request, previous)
+    made_from = fingerprint.record(request, edit)
+    done = _finished(previous, job_id, request, made_from)
     if done is not None:
         pump.post(Update("done", 1.0, "done: this job had finished before"))
         return done
-    seconds: Timings = {}
-    plan = _prepare(request, job_id, engines, previous, pump, seconds, max_cue_seconds)
-    fingerprint = _fingerprint(plan)
+    plan = _prepare(
+        request, job_id, engines, edit, made_from, previous, pump, seconds, max_cue_seconds
+    )
     needed = _scratch_bytes(plan)
     outputs.check_space(out_dir, needed)  # before a single file is written
     with outputs.user_os_errors(out_dir, needed), outputs.Job.open(out_dir, job_id) as job:
-        job.check_request(fingerprint)  # before this run touches anything there
+        key = _staging_key(plan, job)
+        job.check_request(key)  # before this run touches anything there
         try:
-            done = _finished(outputs.read_previous(out_dir), job_id)  # finished meanwhile?
+            # finished meanwhile?
+            done = _finished(outputs.read_previous(out_dir), job_id, request, made_from)
             if done is not None:
                 job.discard()
                 pump.post(Update("done", 1.0, "done: this job had finished before"))
                 return done
             takes = job.resume_or_reserve(
-                fingerprint, request.takes, lambda used: _choose_seeds(request, used)
+                key, request.takes, lambda used: _choose_seeds(request, used)
             )
             rendered = render_takes(
                 plan,
@@ -218,15 +240,22 @@ def _stepper(pump: Pump, stage: str) -> ProgressFn:
     return lambda fraction, message: _step(pump, Update(stage, fraction, message))
 
 
-def _finished(previous: outputs.PreviousScore | None, job_id: str) -> ScoreResult | None:
-    """The result of job `job_id` when it already completed in this folder, else None."""
+def _finished(
+    previous: outputs.PreviousScore | None, job_id: str, request: ScoreRequest, made_from: dict
+) -> ScoreResult | None:
+    """The result of job `job_id` when it already completed in this folder, else None.
+
+    :raises JobError: it completed from another request (`made_from` differs), naming what
+        changed: its result would be stale.
+    """
     ours = [] if previous is None else previous.takes_of(job_id)
     if not ours:
         return None
+    first = TakeInfo.model_validate(min(ours, key=lambda t: t["take"]))
+    _check_same_request(previous, first, request, made_from)
     latest = ScoreResult.model_validate(previous.report)
     if latest.job_id == job_id:
         return latest
-    first = TakeInfo.model_validate(min(ours, key=lambda t: t["take"]))
     later = f"takes after take {first.take} were made since; score.otio shows take {latest.take}"
     return latest.model_copy(
         update={
@@ -244,19 +273,69 @@ def _take_loudness_of(info: TakeInfo, latest: ScoreResult) -> float:
     return info.loudness_lufs if info.loudness_lufs is not None else latest.loudness_lufs
 
 
+def _check_same_request(
+    previous: outputs.PreviousScore, first: TakeInfo, request: ScoreRequest, made_from: dict
+) -> None:
+    """JobError when the finished job `first` belongs to was made from another request."""
+    if first.made_from is None:  # an older report: what it says of the request
+        changed = _changes_said_in(previous, first, request, made_from)
+    else:
+        changed = fingerprint.changes(first.made_from, made_from)
+    if not changed:
+        return
+    here = str(Path(request.input).resolve())
+    if previous.input != here and fingerprint.EDIT_CHANGED in changed:
+        where = f"{Path(previous.input).name} → {Path(here).name}"
+        changed = [f"{c} ({where})" if c == fingerprint.EDIT_CHANGED else c for c in changed]
+    was = f"{previous.range_in}-{previous.range_out}"
+    if previous.input != here or was != made_from["range"]:
+        fix = f"score it into a new --out folder (this one holds takes of {was})"
+    else:
+        fix = "give a new --job-id, or leave --job-id out and use --mode regenerate for a new take"
+    out_dir = str(Path(request.out_dir).resolve())
+    raise JobError(
+        f"job id {first.job_id!r} already finished in {out_dir!r} from another request: "
+        f"{'; '.join(changed)}; its result would not be this one's",
+        field="job_id",
+        hint=fix,
+        code="job_changed",
+    )
+
+
+def _changes_said_in(
+    previous: outputs.PreviousScore, first: TakeInfo, request: ScoreRequest, made_from: dict
+) -> list[str]:
+    """What a report older than `TakeInfo.made_from` lets us compare: the input, the range and
+    the seed (other options it does not hold)."""
+    changed = []
+    if previous.input != str(Path(request.input).resolve()):
+        changed.append(f"input {Path(previous.input).name} → {Path(request.input).name}")
+    was = f"{previous.range_in}-{previous.range_out}"
+    if was != made_from["range"]:
+        changed.append(f"range {was} → {made_from['range']}")
+    if request.seed is not None and request.seed != first.seed:
+        changed.append(f"seed {first.seed} → {request.seed}")
+    return changed
+
+
+def _read_edit(request: ScoreRequest, previous: outputs.PreviousScore | None):
+    """The scored range of the input, as read from its file."""
+    range_text = _range_to_score(request, previous)
+    return load_edit(request.input, range_text, request.allow_missing_media, rate=request.rate)
+
+
 def _prepare(
     request: ScoreRequest,
     job_id: str,
     engines: EngineRegistry,
+    edit: Edit,
+    made_from: dict,
     previous: outputs.PreviousScore | None,
     pump: Pump,
     seconds: Timings,
     max_cue_seconds: float | None,
 ) -> ScorePlan:
     """Everything that can fail because of the user's input, before a single file is written."""
-    with timed(seconds, "timeline"):
-        range_text = _range_to_score(request, previous)
-        edit = load_edit(request.input, range_text, request.allow_missing_media, rate=request.rate)
     if previous is not None:
         _check_same_range(previous, request, edit)
     with timed(seconds, "engine"):
@@ -301,6 +380,7 @@ def _prepare(
         controls=request.controls(),
         control_changes=conventions.control_changes,
         dialogue=dialogue,
+        made_from=made_from,
     )
     _step(pump, Update("plan", span("job", "plan")[1], f"plan: {len(cues)} cue(s)"))
     return plan
@@ -355,9 +435,29 @@ def _choose_seeds(request: ScoreRequest, used: set[int]) -> list[int]:
     return seeds
 
 
+def _staging_key(plan: ScorePlan, job: outputs.Job) -> str:
+    """The key the job's staging folder is kept under: the plan's fingerprint, or the older one
+    a job staged before `made_from` existed was written with (so it still resumes)."""
+    state = job.read_state()
+    if state is not None and state.get("fingerprint") == _older_fingerprint(plan):
+        return state["fingerprint"]
+    return _fingerprint(plan)
+
+
 def _fingerprint(plan: ScorePlan) -> str:
-    """What makes a job's audio: a rerun under the same job id must ask for the same."""
-    from gvmgen.analysis import range_timecodes
+    """What a job's checkpoints are: a rerun under the same job id must ask for the same result
+    (`plan.made_from`), from the same engine, over the same cues."""
+    what = {
+        "made_from": plan.made_from,
+        "engine": plan.engine.name,
+        "cues": [(c.start, c.frames) for c in plan.cues],
+    }
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _older_fingerprint(plan: ScorePlan) -> str:
+    """The staging key before `made_from` (the input's path, some options): jobs staged then
+    still resume. Kept as it was, key for key."""
 
     r = plan.request
     what = {
@@ -390,7 +490,6 @@ def _default(field_name: str):
 
 
 def _check_same_range(previous: outputs.PreviousScore, request: ScoreRequest, edit) -> None:
-    from gvmgen.analysis import range_timecodes
 
     here = range_timecodes(edit)
     same_input = previous.input == str(Path(request.input).resolve())
@@ -413,7 +512,6 @@ def _write_outputs(
 ) -> ScoreResult:
     """Measure and stage every take, then commit under the folder's lock: the report lists the
     takes on disk now (another job may have committed since this one started)."""
-    from gvmgen import report
 
     _step(pump, Update("write", span("job", "measure")[0], "measuring and writing"))
     with timed(seconds, "write"):
@@ -456,8 +554,6 @@ def _write_all(
 ) -> None:
     """The timelines, picture, preview and report, staged; an extra timeline format that could
     not be written becomes a warning in the report (score.otio holds everything)."""
-    from gvmgen import report
-    from gvmgen.atomic import write_text_atomic
 
     asked = list(result.extra_timelines)
     in_job = scaled(_stepper(pump, "write"), *span("job", "write"))
@@ -487,14 +583,13 @@ def _write_takes(
     seconds: Timings,
 ) -> list[TakeInfo]:
     """Every take's WAVs into the stage, and every take's cues measured on them."""
-    from gvmgen import delivery
 
     now = datetime.now(UTC).isoformat(timespec="seconds")
     wavs, written = {}, {}
     for (take, _), cues in zip(takes, rendered, strict=True):
         folder = Path("takes") / outputs.take_dir_name(take)
         for cue, audio in zip(plan.cues, cues, strict=True):
-            placed, clean = delivery.write_cue_wavs(job.out, folder, plan, cue, audio.audio)
+            placed, clean = write_cue_wavs(job.out, folder, plan, cue, audio.audio)
             written[take, cue.index] = (placed, clean)
             wavs[take, cue.index] = str(plan.out_dir / placed)
     jobs = [
@@ -513,7 +608,7 @@ def _write_takes(
         cue_report = _cue_report(plan, cue, audio, wavs[take, cue.index], take, seconds)
         if clean is not None:
             cue_report.clean_wav = str(plan.out_dir / clean)
-        delivery.stamp_cue_wavs(job.out, plan, cue, cue_report, placed, clean)
+        stamp_cue_wavs(job.out, plan, cue, cue_report, placed, clean)
         whole = parts.advance((take, cue.index), 1.0)
         _step(pump, Update("write", whole, f"take {take} {cue.name}: measured", cue.index, take))
         return cue_report
@@ -534,13 +629,13 @@ def _write_takes(
             job_id=plan.job_id,
             cues=reports[i * n : (i + 1) * n],
             loudness_lufs=loudness[i],
+            made_from=plan.made_from,
         )
         for i, (take, seed) in enumerate(takes)
     ]
 
 
 def _track_loudness(cues: list[RenderedCue]) -> float:
-    from gvmgen.align import integrated_lufs
 
     track = np.concatenate([c.audio for c in cues], axis=1)
     return round(integrated_lufs(track, DELIVERY_RATE), 2)
@@ -551,7 +646,6 @@ def _cue_report(
 ) -> CueReport:
     """Metrics re-measured on the delivered audio, never taken from the plan; each target
     also says whether it is within the cue's metre ceiling."""
-    from gvmgen.align import integrated_lufs, measure_alignment, metre_ceiling, sync_weights
 
     if cue.silent:
         return _rest_report(plan, cue, rendered, wav, take)
@@ -599,7 +693,6 @@ def _rest_report(
 
 
 def _placement(plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str, take: int) -> dict:
-    from gvmgen.analysis import timecode_at
 
     start, duration = plan.cue_seconds(cue)
     return {

@@ -35,8 +35,15 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from gvmgen.align import align_to_cuts, join_cues, normalize_loudness
+from gvmgen.align.aligner import AlignmentResult, without_holes
+from gvmgen.align.beats import BeatGrid
+from gvmgen.align.dynamics import brightness_tilt, intensity_levels
+from gvmgen.align.metrics import AlignmentMetrics
+from gvmgen.align.plan_types import AlignmentPlan, Anchor, Piece, Splice, UnhitCut
 from gvmgen.concurrency import Timings, parallel_map, timed
 from gvmgen.conditioning import cue_conditioning, cue_sync_points
+from gvmgen.controls import TEMPO_TOLERANCE
 from gvmgen.cues import Cue
 from gvmgen.engines import CueConditioning, MusicEngine, TakesInOnePass
 from gvmgen.media.audio import DELIVERY_RATE, resample
@@ -104,10 +111,6 @@ def cue_from_arrays(arrays) -> RenderedCue:
 
 def _checkpoint_kinds() -> dict[str, type]:
     """The dataclasses a checkpoint may hold, by name (nothing else is ever constructed)."""
-    from gvmgen.align.aligner import AlignmentResult
-    from gvmgen.align.beats import BeatGrid
-    from gvmgen.align.metrics import AlignmentMetrics
-    from gvmgen.align.plan_types import AlignmentPlan, Anchor, Piece, Splice, UnhitCut
 
     kinds = (RenderedCue, AlignmentResult, AlignmentPlan, AlignmentMetrics, BeatGrid)
     return {k.__name__: k for k in (*kinds, Anchor, Piece, Splice, UnhitCut)}
@@ -381,7 +384,6 @@ def _music_cue(
     seconds: Timings,
 ) -> RenderedCue:
     """The chain after generation, in order — align → level — then the checkpoint."""
-    from gvmgen.align.aligner import without_holes
 
     start, duration = plan.cue_seconds(cue)
     rate = plan.engine.sample_rate
@@ -422,7 +424,6 @@ def aligned(
     """Stage 2, align: the music warped so its beats land on `cuts` (seconds from the cue
     start; ranked by `priorities`, see `gvmgen.align.Priority`), at the engine's rate; a
     `gvmgen.align.AlignmentResult`."""
-    from gvmgen.align import align_to_cuts
 
     progress(0.0, "aligning to the cuts")
     return align_to_cuts(
@@ -446,7 +447,6 @@ def levelled(
 ) -> np.ndarray:
     """Stage 3, level: the aligned music at 48 kHz, `target_lufs` integrated, true peaks under
     `true_peak_dbtp` (the delivery standard's ceiling)."""
-    from gvmgen.align import normalize_loudness
 
     progress(span("level", "resample")[0], "levelling: resampling")
     delivered = resample(audio, sample_rate, DELIVERY_RATE)
@@ -464,7 +464,6 @@ def levelled(
 def stretch_bound(max_stretch: float, controls) -> float:
     """The alignment's stretch limit: an editor's single tempo holds it within the tempo's
     tolerance (±2 BPM), whatever the engine."""
-    from gvmgen.controls import TEMPO_TOLERANCE
 
     tempo = controls.start.tempo
     if tempo is not None and tempo.single:
@@ -475,7 +474,6 @@ def stretch_bound(max_stretch: float, controls) -> float:
 def intensity_in_mix(alignment, sample_rate: int, controls, engine) -> np.ndarray:
     """The aligned music with intensity's share of the mix: the level across intensity markers
     (every engine), and a brightness tilt for an engine that cannot compose by intensity."""
-    from gvmgen.align.dynamics import brightness_tilt, intensity_levels
 
     grid = alignment.beats_after
     downbeats = grid.times[grid.downbeats] if len(grid.times) else np.zeros(0)
@@ -496,10 +494,6 @@ def _rest_with_progress(plan: ScorePlan, cue: Cue, seed: int, progress: CueProgr
 def rest(cue: Cue, rate: float, max_stretch: float, seed: int) -> RenderedCue:
     """A silent cue: exact-length zeros at 48 kHz, made without the engine (`seed`: the
     take's, the cue's index is added as for music)."""
-    from gvmgen.align.aligner import AlignmentResult
-    from gvmgen.align.beats import BeatGrid
-    from gvmgen.align.metrics import AlignmentMetrics
-    from gvmgen.align.plan_types import AlignmentPlan
 
     duration = cue.frames / rate
     length = _sample_at(cue.end, rate) - _sample_at(cue.start, rate)
@@ -528,7 +522,6 @@ def joined(cues: Sequence[Cue], rendered: list[RenderedCue], rate: float) -> lis
     The track is cut back into one piece per cue at frame-exact sample positions, so the clips
     sit end to end on the timeline (no gap, no overlap) and the crossfades are baked in.
     """
-    from gvmgen.align import join_cues
 
     bounds = [_sample_at(cue.start, rate) for cue in cues]
     total = _sample_at(cues[-1].end, rate)

@@ -12,14 +12,23 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import opentimelineio as otio
 
 from gvmgen import outputs
-from gvmgen.analysis import range_timecodes
+from gvmgen import timeline as tl
+from gvmgen.align import KIND_PRIORITY, Priority
+from gvmgen.align.ducking import duck
+from gvmgen.analysis import range_timecodes, timecode_at
 from gvmgen.atomic import write_text_atomic
 from gvmgen.concurrency import Timings
+from gvmgen.conditioning import cue_sync_points
 from gvmgen.cue_sheet import CUE_SHEET, write_cue_sheet
 from gvmgen.cues import Cue
-from gvmgen.media.audio import DELIVERY_RATE
+from gvmgen.errors import MediaError, TimelineError
+from gvmgen.media.audio import DELIVERY_RATE, load_audio
+from gvmgen.media.preview import mux_preview, render_timeline_preview
+from gvmgen.media.range_audio import read_range_audio
+from gvmgen.picture import draw_report
 from gvmgen.progress import ProgressFn
 from gvmgen.progress import report as tell
 from gvmgen.rendering import RenderedCue
@@ -33,6 +42,9 @@ from gvmgen.schema import (
     TakeInfo,
 )
 from gvmgen.score_plan import ScorePlan
+from gvmgen.steering import statements
+from gvmgen.timeline.markers import must_hits
+from gvmgen.timeline.ranges import timecode
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +106,6 @@ def build_result(
 
 def controls_report(plan: ScorePlan) -> ControlsReport:
     """What the editor asked (request and markers) and what the engine could do with it."""
-    from gvmgen.steering import statements
 
     controls = plan.controls
     steered = tuple(getattr(plan.engine, "steered_controls", ()))
@@ -115,8 +126,6 @@ def cut_entries(plan: ScorePlan, cues: list[CueReport]) -> list[CutEntry]:
     """Every cut of the range (the progress line's and report.png's count) and every `hit`
     marker on no cut, in time order: its record timecode, kind, cue and priority, whether its
     cue aimed at it, and — if so — whether it was hit, how surely, and if not, why."""
-    from gvmgen.align import Priority
-    from gvmgen.conditioning import cue_sync_points
 
     rate = float(plan.rate)
     moments = [(c.time, c.frame, c.kind) for c in plan.analysis.cuts]
@@ -145,8 +154,6 @@ def cut_entries(plan: ScorePlan, cues: list[CueReport]) -> list[CutEntry]:
 
 
 def _cut_entry(plan, time, frame, kind, cue, priority, point, row) -> CutEntry:
-    from gvmgen.align import KIND_PRIORITY
-    from gvmgen.analysis import timecode_at
 
     priority = priority or KIND_PRIORITY.get(kind)
     return CutEntry(
@@ -166,7 +173,6 @@ def _cut_entry(plan, time, frame, kind, cue, priority, point, row) -> CutEntry:
 
 
 def _must_hits(markers) -> tuple:
-    from gvmgen.timeline.markers import must_hits
 
     return must_hits(list(markers))
 
@@ -206,7 +212,6 @@ def write_all(
     """Every output but the WAVs into `stage`: `takes` are this job's take numbers (the first
     on top), `first_take` the first one's rendered cues (drawn, and in the preview).
     `progress` hears after each file, and before report.png and the preview, the slow ones."""
-    from gvmgen.picture import draw_report
 
     timeline = _score_timeline(plan, takes, result, stage)
     _write_timelines(timeline, result, stage)
@@ -225,7 +230,6 @@ def write_all(
 
 def _score_timeline(plan: ScorePlan, takes: Sequence[int], result: ScoreResult, stage: Path):
     """The input timeline with one audio track per take of this job (the first on top)."""
-    from gvmgen import timeline as tl
 
     this_run = {t.take: t for t in result.takes if t.take in set(takes)}
     timeline = plan.edit.timeline
@@ -247,9 +251,6 @@ def _score_timeline(plan: ScorePlan, takes: Sequence[int], result: ScoreResult, 
 
 def _placed(plan: ScorePlan, cue: Cue, final_wav: Path, stage: Path):
     """A cue on the track; the WAV is read from the stage now and linked to its final home."""
-    import opentimelineio as otio
-
-    from gvmgen import timeline as tl
 
     start = plan.edit.range.start_time + otio.opentime.RationalTime(cue.start, plan.rate)
     record = otio.opentime.TimeRange(start, otio.opentime.RationalTime(cue.frames, plan.rate))
@@ -269,7 +270,6 @@ def _relinked(timeline, stage: Path, out_dir: Path):
 
 
 def _cue_markers(plan: ScorePlan, result: ScoreResult) -> list:
-    import opentimelineio as otio
 
     markers = []
     for cue, report in zip(plan.cues, result.cues, strict=True):
@@ -308,8 +308,6 @@ def _mean(values: list[float]) -> float | None:
 
 
 def _write_timelines(timeline, result: ScoreResult, stage: Path) -> None:
-    from gvmgen import timeline as tl
-    from gvmgen.errors import TimelineError
 
     tl.write_timeline(timeline, stage / SCORE_OTIO)
     for path in list(result.extra_timelines):
@@ -321,17 +319,12 @@ def _write_timelines(timeline, result: ScoreResult, stage: Path) -> None:
 
 
 def _duration_timecode(plan: ScorePlan, seconds: float) -> str:
-    import opentimelineio as otio
-
-    from gvmgen.timeline.ranges import timecode
 
     frames = round(seconds * plan.rate)
     return timecode(otio.opentime.RationalTime(frames, plan.rate), plan.rate, plan.edit.drop_frame)
 
 
 def _write_preview(plan: ScorePlan, cues: list[RenderedCue], target: Path) -> None:
-    from gvmgen.align.ducking import duck
-    from gvmgen.media.preview import mux_preview
 
     track = np.concatenate([c.audio for c in cues], axis=1)
     if plan.dialogue and plan.request.ducking:  # the music as placed: ducked under dialogue
@@ -349,8 +342,6 @@ def _write_preview(plan: ScorePlan, cues: list[RenderedCue], target: Path) -> No
 def _write_timeline_preview(plan: ScorePlan, music: np.ndarray, target: Path) -> None:
     """The range as the viewer plays it: its flattened picture, its own sound at full level and
     the music (ducked under its dialogue) over it."""
-    from gvmgen.media.preview import render_timeline_preview
-    from gvmgen.media.range_audio import read_range_audio
 
     own = read_range_audio(plan.edit).audio
     length = min(own.shape[1], music.shape[1])
@@ -364,8 +355,6 @@ def _write_timeline_preview(plan: ScorePlan, music: np.ndarray, target: Path) ->
 def _with_original_ducked(track: np.ndarray, media, start: float, duration: float) -> np.ndarray:
     """The music `[C, N]` with the video's own sound under it at PREVIEW_DUCK_DB (dialogue and
     effects stay audible, the music leads); the music alone when the video has no sound."""
-    from gvmgen.errors import MediaError
-    from gvmgen.media.audio import load_audio
 
     try:
         original, _ = load_audio(media, DELIVERY_RATE, track.shape[0], start, duration)

@@ -20,10 +20,26 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from gvmgen.controls import INTENSITY_RANGE, MOODS, Controls, parse_tempo
+from gvmgen.defaults import (
+    DEFAULT_DUCK_DB,
+    DEFAULT_ENGINE,
+    DEFAULT_MAX_STRETCH,
+    DEFAULT_TARGET_LUFS,
+    DEFAULT_TRUE_PEAK_DBTP,
+    ENGINE_CHOICES,
+    EngineName,
+)
 from gvmgen.errors import InputError
 
+__all__ = [  # the shared defaults, re-exported for the request's readers
+    "DEFAULT_DUCK_DB",
+    "DEFAULT_TARGET_LUFS",
+    "DEFAULT_TRUE_PEAK_DBTP",
+    "ENGINE_CHOICES",
+]
+
 SCHEMA_VERSION = 1
-ENGINE_CHOICES = ("auto", "arranger", "gvmgen")
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # safe as a folder name everywhere
 # Delivery standards: (integrated LUFS, true-peak ceiling dBTP). `target_lufs` stays for a custom
 # value (with the web preset's -1 dBTP ceiling).
@@ -33,9 +49,6 @@ LOUDNESS_PRESETS: dict[str, tuple[float, float]] = {
     "ebu-r128": (-23.0, -1.0),
     "atsc-a85": (-24.0, -2.0),
 }
-DEFAULT_TARGET_LUFS = -16.0
-DEFAULT_TRUE_PEAK_DBTP = -1.0
-DEFAULT_DUCK_DB = -10.0  # music under dialogue: a musical dip, not a mute
 _TEMPO_HELP = "tempo is BPM 40-220: one value (96) or a band (90-110)"
 STAGES = ("timeline", "cuts", "plan", "generate", "align", "level", "write", "done")
 
@@ -57,11 +70,11 @@ class ScoreRequest(_Model):
     input: str = Field(min_length=1)
     range: str | None = Field(None, description="IN-OUT: seconds, timecodes or fNNN frames")
     mode: ScoreMode = ScoreMode.RANGE
-    engine: Literal["auto", "arranger", "gvmgen"] = "auto"
+    engine: EngineName = DEFAULT_ENGINE
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
     takes: int = Field(1, ge=1, le=8)
     out_dir: str = Field(min_length=1)
-    max_stretch: float = Field(0.06, gt=0.0, le=0.25)
+    max_stretch: float = Field(DEFAULT_MAX_STRETCH, gt=0.0, le=0.25)
     target_lufs: float = Field(DEFAULT_TARGET_LUFS, ge=-40.0, le=-6.0)
     allow_missing_media: bool = False
     rate: float | None = Field(
@@ -95,8 +108,6 @@ class ScoreRequest(_Model):
     @field_validator("mood")
     @classmethod
     def _known_mood(cls, value: str | None) -> str | None:
-        from gvmgen.controls import MOODS
-
         if value is None:
             return None
         if value.strip().lower() not in MOODS:
@@ -108,8 +119,6 @@ class ScoreRequest(_Model):
     @field_validator("intensity", mode="before")
     @classmethod
     def _intensity_in_range(cls, value):
-        from gvmgen.controls import INTENSITY_RANGE
-
         low, high = INTENSITY_RANGE
         if value is None:
             return None
@@ -122,8 +131,6 @@ class ScoreRequest(_Model):
     @field_validator("tempo", mode="before")
     @classmethod
     def _tempo_band(cls, value):
-        from gvmgen.controls import parse_tempo
-
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -161,8 +168,6 @@ class ScoreRequest(_Model):
 
     def controls(self):
         """The request's `gvmgen.controls.Controls`."""
-        from gvmgen.controls import Controls, parse_tempo
-
         tempo = None if self.tempo is None else parse_tempo(self.tempo)
         return Controls(self.mood, self.intensity, tempo)
 
@@ -273,6 +278,9 @@ class TakeInfo(_Model):
     job_id: str | None = None  # the job that made it (None in reports from before 0.2)
     cues: list[CueReport] = []  # every cue of this take, measured
     loudness_lufs: float | None = None  # integrated loudness of the take's whole track
+    # what its job's result was made from (`gvmgen.fingerprint.record`: the edit's digest, the
+    # range, the options), checked when the job id comes again; None in older reports
+    made_from: dict | None = None
 
 
 class CutEntry(_Model):

@@ -35,6 +35,8 @@ class ScorePlan:
     :ivar control_changes: the control markers' changes, seconds from the range start.
     :ivar dialogue: speech in the range's own sound, `(start, end)` seconds from its start;
         empty when ducking is off or nobody speaks.
+    :ivar made_from: what the result is made from (`gvmgen.fingerprint.record`), kept with
+        the takes so the job id coming again is checked against its request.
     """
 
     request: ScoreRequest
@@ -47,6 +49,7 @@ class ScorePlan:
     controls: Controls = field(default_factory=Controls)
     control_changes: tuple[ControlChange, ...] = ()
     dialogue: tuple[tuple[float, float], ...] = ()
+    made_from: dict = field(default_factory=dict)
 
     def cue_controls(self, cue: Cue, tail: float = 0.0) -> CueControls:
         """The controls the engine is asked for `cue` (its start and the markers inside it)."""

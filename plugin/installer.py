@@ -21,6 +21,7 @@ from pathlib import Path, PureWindowsPath
 from gvmgen_backend.datadir import default_data_dir
 
 from gvmgen.atomic import write_text_atomic
+from gvmgen.defaults import DEFAULT_ENGINE
 from gvmgen.errors import GVMGenError
 
 MENU_FOLDER = ("Utility", "GVMGen")
@@ -100,7 +101,7 @@ def plan(
     config = {
         "gvmgen": gvmgen_command(platform),
         "scores_dir": str(default_data_dir(platform, env, home) / "resolve"),
-        "engine": "auto",
+        "engine": DEFAULT_ENGINE,
         "timeout": CLIENT_TIMEOUT_SECONDS,
     }
     files = {name: menu_script(name) for name in MENU_SCRIPTS}

@@ -18,6 +18,7 @@ from gvmgen.align.plan import plan_alignment
 from gvmgen.align.plan_types import AlignmentPlan, UnhitCut
 from gvmgen.align.priorities import Priority, sync_weights
 from gvmgen.align.render import render_alignment
+from gvmgen.defaults import DEFAULT_MAX_STRETCH
 
 REPLANS = 2  # extra plan → render → measure rounds when a planned hit is measured off
 # A cue whose aligned music is digitally silent for more than this share of its length, where
@@ -41,7 +42,7 @@ def align_to_cuts(
     audio: np.ndarray,
     sample_rate: int,
     cuts,
-    max_stretch: float = 0.06,
+    max_stretch: float = DEFAULT_MAX_STRETCH,
     fps: float = 24.0,
     beats: BeatGrid | None = None,
     duration: float | None = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gvmgen.defaults import DEFAULT_TARGET_LUFS, DEFAULT_TRUE_PEAK_DBTP
 from gvmgen.progress import ProgressFn, report, scaled
 
 OVERSAMPLE = 8  # BS.1770's 4× under-reads inter-sample peaks by ~0.1 dB on music; 8× is closer
@@ -24,8 +25,8 @@ CONTEXT = 64  # samples either side of a block: the interpolation filter's reach
 def normalize_loudness(
     audio: np.ndarray,
     sample_rate: int,
-    target_lufs: float = -16.0,
-    true_peak_dbtp: float = -1.0,
+    target_lufs: float = DEFAULT_TARGET_LUFS,
+    true_peak_dbtp: float = DEFAULT_TRUE_PEAK_DBTP,
     progress: ProgressFn | None = None,
 ) -> tuple[np.ndarray, float]:
     """Gain `audio` `[C, N]` to `target_lufs` integrated, limiting true peaks to `true_peak_dbtp`.

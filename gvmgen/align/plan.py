@@ -19,6 +19,7 @@ import numpy as np
 
 from gvmgen.align.beats import BEATS_PER_BAR, BeatGrid
 from gvmgen.align.plan_types import AlignmentPlan, Anchor, Piece, Splice, UnhitCut
+from gvmgen.defaults import DEFAULT_MAX_STRETCH
 from gvmgen.errors import InputError
 
 HIT_REWARD = 10.0  # a hit outweighs every musical cost a segment can carry
@@ -79,7 +80,7 @@ def plan_alignment(
     beats: BeatGrid,
     cuts: np.ndarray,
     duration: float,
-    max_stretch: float = 0.06,
+    max_stretch: float = DEFAULT_MAX_STRETCH,
     allow_half_beats: bool = False,
     allow_splices: bool = True,
     source_duration: float | None = None,

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gvmgen.defaults import DEFAULT_MAX_STRETCH
 from gvmgen.errors import InputError
 
-DEFAULT_MAX_STRETCH = 0.06
 DEFAULT_FPS = 24.0
 GRADUAL_WEIGHT = 0.5  # a dissolve or fade has no single instant to hit
 
@@ -33,7 +33,8 @@ def add_parser(subparsers, help_text: str) -> None:
         "--max-stretch",
         type=float,
         default=DEFAULT_MAX_STRETCH,
-        help="largest local tempo change, fraction in (0, 0.5] (default 0.06 = ±6 %%)",
+        help="largest local tempo change, fraction in (0, 0.5] "
+        f"(default {DEFAULT_MAX_STRETCH:g} = ±{DEFAULT_MAX_STRETCH * 100:g} %%)",
     )
     parser.add_argument(
         "--fps", type=float, default=None, help="frame rate for the ±1-frame hit rate (default 24)"

@@ -12,6 +12,8 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
+from gvmgen.defaults import DEFAULT_ENGINE, ENGINE_CHOICES
+
 DEMO_RATE = Fraction(25)
 DEMO_SECONDS = 32.0
 # Cuts at irregular times (frames at 25 fps), none closer than 2 s: the kind of rhythm
@@ -25,7 +27,7 @@ def add_parser(subparsers, help_text: str) -> None:
     parser.add_argument(
         "--out", default="demo-out", metavar="DIR", help="output folder (default: demo-out)"
     )
-    parser.add_argument("--engine", choices=("auto", "arranger", "gvmgen"), default="auto")
+    parser.add_argument("--engine", choices=ENGINE_CHOICES, default=DEFAULT_ENGINE)
     parser.add_argument("--seed", type=int, default=0)
 
 

@@ -12,7 +12,14 @@ import sys
 from dataclasses import dataclass
 
 from gvmgen.controls import MOODS
-from gvmgen.schema import DEFAULT_DUCK_DB, LOUDNESS_PRESETS
+from gvmgen.defaults import (
+    DEFAULT_DUCK_DB,
+    DEFAULT_ENGINE,
+    DEFAULT_MAX_STRETCH,
+    DEFAULT_TARGET_LUFS,
+    ENGINE_CHOICES,
+)
+from gvmgen.schema import LOUDNESS_PRESETS
 
 
 def add_parser(subparsers, help_text: str) -> None:
@@ -92,8 +99,8 @@ SCORE_OPTIONS = (
     _option(
         "--engine",
         "engine",
-        choices=("auto", "arranger", "gvmgen"),
-        default="auto",
+        choices=ENGINE_CHOICES,
+        default=DEFAULT_ENGINE,
         help="auto: GVMGen when its weights and a GPU are there, else arranger",
     ),
     _option(
@@ -107,15 +114,16 @@ SCORE_OPTIONS = (
         "--max-stretch",
         "max_stretch",
         type=float,
-        default=0.06,
-        help="largest tempo change the alignment may use (fraction; default 0.06)",
+        default=DEFAULT_MAX_STRETCH,
+        help="largest tempo change the alignment may use "
+        f"(fraction; default {DEFAULT_MAX_STRETCH:g})",
     ),
     _option(
         "--target-lufs",
         "target_lufs",
         type=float,
-        default=-16.0,
-        help="integrated loudness of each cue (default -16)",
+        default=DEFAULT_TARGET_LUFS,
+        help=f"integrated loudness of each cue (default {DEFAULT_TARGET_LUFS:g})",
     ),
     _option(
         "--edit-points-only",

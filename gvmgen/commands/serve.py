@@ -13,6 +13,8 @@ import argparse
 import os
 import signal
 
+from gvmgen.defaults import DEFAULT_ENGINE, ENGINE_CHOICES
+
 
 def add_parser(subparsers, help_text: str) -> None:
     parser = subparsers.add_parser(
@@ -29,8 +31,8 @@ def add_parser(subparsers, help_text: str) -> None:
     add_data_dir_option(parser)
     parser.add_argument(
         "--engine",
-        choices=("auto", "arranger", "gvmgen"),
-        default="auto",
+        choices=ENGINE_CHOICES,
+        default=DEFAULT_ENGINE,
         help="the engine for requests that ask for auto",
     )
     parser.add_argument(

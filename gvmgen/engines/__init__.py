@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gvmgen.defaults import ENGINE_CHOICES
 from gvmgen.engines.base import (
     CueConditioning,
     MusicEngine,
@@ -23,7 +24,6 @@ from gvmgen.engines.base import (
     check_cancel,
 )
 from gvmgen.errors import EngineError
-from gvmgen.schema import ENGINE_CHOICES
 
 __all__ = [
     "CueConditioning",
@@ -89,7 +89,7 @@ class EngineRegistry:
         return sorted(self._engines)
 
     def _auto(self) -> EngineChoice:
-        from gvmgen.engines.gvmgen_engine import weights_available
+        from gvmgen.engines.gvmgen_engine import weights_available  # heavy: torch
 
         if "gvmgen" in self._engines:
             return EngineChoice(self._engines["gvmgen"], "gvmgen: already loaded")
@@ -115,7 +115,7 @@ def choose_engine(name: str, models_dir: str | None = None) -> EngineChoice:
 
 
 def _gvmgen_device() -> str | None:
-    import torch
+    import torch  # heavy (seconds): only when GVMGen's weights are there
 
     if torch.cuda.is_available():
         return "cuda"
@@ -125,12 +125,12 @@ def _gvmgen_device() -> str | None:
 
 
 def _arranger() -> MusicEngine:
-    from gvmgen.engines.arranger import ArrangerEngine
+    from gvmgen.engines.arranger import ArrangerEngine  # built on first use, as each engine
 
     return ArrangerEngine()
 
 
 def _gvmgen(models_dir: str | None, device: str = "auto") -> MusicEngine:
-    from gvmgen.engines.gvmgen_engine import GVMGenEngine
+    from gvmgen.engines.gvmgen_engine import GVMGenEngine  # heavy: torch and the model
 
     return GVMGenEngine.from_installed(models_dir=models_dir, device=device)

@@ -131,7 +131,8 @@ class GVMGenEngine:
             audio = self._generate_once_more_if_not_finite(
                 lambda: self.generator.generate(
                     pixels, times, cue.duration, list(seeds), prompt, progress, cancel
-                )
+                ),
+                progress,
             )
         except torch.cuda.OutOfMemoryError as error:
             torch.cuda.empty_cache()  # the warm model stays usable for a smaller job
@@ -141,10 +142,11 @@ class GVMGenEngine:
             ) from error
         return [take.cpu().numpy().astype(np.float32) for take in audio]
 
-    def _generate_once_more_if_not_finite(self, generate):
+    def _generate_once_more_if_not_finite(self, generate, progress: ProgressFn | None):
         """`generate()`; after NaN/Inf, once more in the safer precision (kept from then on:
         the same weights would overflow again on the next cue)."""
         from gvmgen.model.precision import NonFiniteError
+        from gvmgen.progress import report
 
         try:
             return generate()
@@ -153,6 +155,8 @@ class GVMGenEngine:
                 raise
             first = error
         log.warning("%s; retrying the cue in %s", first, first.safer)
+        # the job's bar never goes back (the pump holds it); the line says why it waits
+        report(progress, 0.0, f"NaN/Inf {first.where()}: making the cue again in {first.safer}")
         self.generator.set_precision(first.safer)
         self.retries.append({**first.to_record(), "retried_in": first.safer})
         try:

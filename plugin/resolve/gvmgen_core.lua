@@ -62,7 +62,7 @@ function core.load_config(script_dir)
     console.fail(path .. " is damaged; run `gvmgen resolve install` again.")
   end
   config.path = path
-  config.engine = json.present(config.engine) and config.engine or "auto"
+  -- no engine chosen: none is passed, and the client's default (gvmgen.defaults) applies
   return config
 end
 

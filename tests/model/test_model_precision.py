@@ -92,8 +92,10 @@ def test_an_fp16_overflow_is_named_and_the_cue_is_made_again_in_bf16():
         "run it in bf16 (set GVMGEN_PRECISION=bf16)"
     )
 
-    audio = engine.generate(_cue(), seed=3)
+    lines = []
+    audio = engine.generate(_cue(), seed=3, progress=lambda f, m: lines.append(m))
     assert audio.shape == (1, 6400) and np.isfinite(audio).all() and np.abs(audio).max() > 0
+    assert "NaN/Inf in fp16 at decoding step 1: making the cue again in bf16" in lines
     record = engine.provenance()
     assert record["precision"] == "bf16" == engine.generator.precision
     retry = {"stage": "lm", "precision": "fp16", "step": 1, "retried_in": "bf16"}
@@ -181,3 +183,17 @@ def test_no_host_to_device_copy_in_any_decoding_step(tiny_model):
     inside = [call for call in mode.calls if 1 <= call[0] < steps]
     assert inside == [], f"copies while decoding: {inside[:5]}"
     assert mode.calls  # the watch does see the copies made once per cue (frames, prompts)
+
+
+def test_gvmgen_precision_chooses_the_precision_and_a_bad_value_is_one_line(monkeypatch):
+    from gvmgen.errors import EngineError
+    from gvmgen.model.precision import from_environment
+
+    cpu = torch.device("cpu")
+    monkeypatch.delenv("GVMGEN_PRECISION", raising=False)
+    assert from_environment(cpu) == "fp32"  # the CPU default, as the official code
+    monkeypatch.setenv("GVMGEN_PRECISION", "BF16")
+    assert from_environment(cpu) == "bf16"
+    monkeypatch.setenv("GVMGEN_PRECISION", "half")
+    with pytest.raises(EngineError, match=r"unknown precision 'half' .*fp32, bf16, fp16"):
+        from_environment(cpu)

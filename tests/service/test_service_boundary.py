@@ -62,3 +62,32 @@ def test_max_cue_seconds_cuts_long_cues_into_equal_parts(cut_clip, tmp_path):
     assert lengths == [144000, 144000, 144000]  # 3 s at 48 kHz each, end to end
     report = json.loads((out / "report.json").read_text())
     assert [c["record_in"] for c in report["cues"]] == ["00:00:00:00", "00:00:03:00", "00:00:06:00"]
+
+
+def test_a_job_staged_before_the_request_record_still_resumes(
+    three_cue_timeline, tmp_path, monkeypatch
+):
+    """A staging folder keyed by the older fingerprint (the input's path and some options),
+    as a run of an earlier version left it: the same request resumes it; another does not."""
+    import gvmgen.pipeline as pipeline
+    from gvmgen.errors import JobError
+
+    plans = []
+    staging_key = pipeline._staging_key
+    monkeypatch.setattr(
+        pipeline, "_staging_key", lambda plan, job: plans.append(plan) or staging_key(plan, job)
+    )
+    engine = InOrderArranger()
+    scorer = Scorer(EngineRegistry(engines={"arranger": engine}))
+    pause, out = threading.Event(), tmp_path / "out"
+    request = _request(three_cue_timeline, out, mode="batch", job_id="J1")
+    with pytest.raises(Paused):
+        scorer.score(request, pause=pause, at_cue_boundary=lambda: engine.seeds and pause.set())
+    state_file = out / f"{STAGING_PREFIX}J1" / "job.json"
+    state = json.loads(state_file.read_text())
+    state["fingerprint"] = pipeline._older_fingerprint(plans[-1])  # as the older run wrote it
+    state_file.write_text(json.dumps(state))
+    with pytest.raises(JobError, match="another request"):
+        scorer.score({**request, "seed": 5})  # not what was staged
+    result = scorer.score(request)
+    assert engine.seeds == [0, 1, 2] and len(result.cues) == 3  # cue 1 kept, not made again

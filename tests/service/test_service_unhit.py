@@ -9,6 +9,7 @@ from fractions import Fraction
 import pytest
 
 import gvmgen.align
+import gvmgen.pipeline
 from gvmgen.pipeline import score
 
 CLOSE_CUTS = (50, 58, 121, 127, 190, 197, 262)  # pairs 0.24-0.28 s apart: one of each missed
@@ -55,7 +56,7 @@ def test_a_cut_the_plan_hit_but_the_delivered_audio_misses_is_unhit(
         rows[0].update(hit=False, reason="measured off its beat")
         return replace(metrics, per_cut=rows)
 
-    monkeypatch.setattr(gvmgen.align, "measure_alignment", first_cut_missed)
+    monkeypatch.setattr(gvmgen.pipeline, "measure_alignment", first_cut_missed)  # its measure
     result = score(
         {"input": str(cut_clip[0]), "out_dir": str(tmp_path), "engine": "arranger", "range": "0-6"}
     )
