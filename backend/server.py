@@ -378,19 +378,21 @@ class Server:
         if removed:
             log.info("retention: forgot %d finished job(s)", len(removed))
             self.store.compact_journal()
-        self._settle_out_dirs(running=self.worker.running_jobs())
+        self._settle_out_dirs(running=self.worker.running_jobs(), wait=False)
 
     # ---- output folders: half-made commits and stale stages ----
 
-    def _settle_out_dirs(self, running: frozenset[str] | set[str] = frozenset()) -> list[str]:
-        """`outputs.recover` on every output folder a stored job names; the lines it logged."""
+    def _settle_out_dirs(self, running=frozenset(), wait: bool = True) -> list[str]:
+        """`outputs.recover` on every output folder a stored job names; the lines it logged.
+        Without `wait` (the socket thread's hourly pass), a folder a job is committing in now
+        is left for the next pass instead of holding up requests."""
         folders = {j.request.get("out_dir") for j in self.store.jobs(10**9)}
         states = {j.id: j.state for j in self.store.jobs(10**9)}
         lines = []
         for folder in sorted(f for f in folders if isinstance(f, str)):
             try:
                 lines += outputs.recover(
-                    Path(folder), states.get, self._keep_days(), keep=set(running)
+                    Path(folder), states.get, self._keep_days(), keep=set(running), wait=wait
                 )
             except (OSError, GVMGenError) as error:  # an unplugged disk: the next pass
                 log.warning("could not look after %s: %s", folder, error)

@@ -702,18 +702,20 @@ def recover(
     job_state: JobState | None = None,
     keep_days: float = STALE_STAGING_DAYS,
     keep: frozenset[str] | set[str] = frozenset(),
+    wait: bool = True,
 ) -> list[str]:
     """Finish every commit a killed job left half-done in `out_dir`, and reclaim the stages
     (and take reservations) no run will resume; one line per action, each also logged.
 
     A stage is reclaimed when `job_state` says its job finished, failed or was cancelled, or
     when no store knows the job and the stage was untouched for `keep_days` days. A stage in
-    use (locked), of a job queued or running, or in `keep` is never touched.
+    use (locked), of a job queued or running, or in `keep` is never touched. Without `wait`,
+    a folder whose lock another job holds (committing now) is left for a later pass.
     """
     if not out_dir.is_dir() or out_dir.is_symlink():
         return []
-    with folder_lock(out_dir):
-        return _recover_locked(out_dir, job_state, keep_days, keep)
+    with folder_lock(out_dir, blocking=wait) as held:
+        return _recover_locked(out_dir, job_state, keep_days, keep) if held else []
 
 
 def _recover_locked(out_dir: Path, job_state, keep_days: float, keep) -> list[str]:

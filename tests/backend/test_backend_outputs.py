@@ -160,3 +160,50 @@ def test_a_folder_made_read_only_mid_job_fails_cleanly_and_the_next_job_reclaims
     assert again[0] == "done" and again[1]["result"]["take"] == 1
     assert leftovers(out) == []
     assert f"reclaimed the staging folder of job {job}" in (data / "serve.log").read_text()
+
+
+def test_recover_reclaims_by_store_state_and_age_and_never_what_a_resume_needs(tmp_path, caplog):
+    """Stages of jobs finished in the store, or untouched past the keep days, go (a log line
+    each), with their reservations; a recent unknown stage, one kept for a resume, one of a
+    queued job and one locked by its running job stay; a reservation nobody holds goes."""
+    import json
+    import logging
+    import os
+
+    from gvmgen.outputs import RESERVATIONS, folder_lock, recover
+
+    out = tmp_path / "out"
+    month_ago = time.time() - 40 * 86400
+    for job, take, old in [
+        ("done1", 1, False),
+        ("old2", 2, True),
+        ("fresh3", 3, False),
+        ("resume4", 4, True),
+        ("queued5", 5, True),
+        ("running6", 6, True),
+    ]:
+        stage = out / f"{STAGING_PREFIX}{job}"
+        (stage / "cues").mkdir(parents=True)
+        (stage / "job.json").write_text(json.dumps({"fingerprint": "f", "takes": [[take, 0]]}))
+        (out / RESERVATIONS / f"take-{take:02d}").mkdir(parents=True)
+        if old:
+            for path in (stage / "job.json", stage / "cues", stage):
+                os.utime(path, (month_ago, month_ago))
+    (out / RESERVATIONS / "take-07").mkdir()  # its job's stage is gone
+    states = {"done1": "done", "queued5": "queued", "running6": "running"}
+    running = folder_lock(out / f"{STAGING_PREFIX}running6")  # its job holds it
+    with caplog.at_level(logging.INFO, "gvmgen.outputs"), running:
+        lines = recover(out, states.get, keep_days=30, keep={"resume4"})
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(STAGING_PREFIX)) == [
+        f"{STAGING_PREFIX}{job}" for job in ("fresh3", "queued5", "resume4", "running6")
+    ]
+    assert sorted(p.name for p in (out / RESERVATIONS).iterdir()) == [
+        "take-03",
+        "take-04",
+        "take-05",
+        "take-06",
+    ]
+    assert len(lines) == 3 and lines == [r.getMessage() for r in caplog.records]
+    assert "job done1" in lines[0] and "the job is done in the job store" in lines[0]
+    assert "job old2" in lines[1] and "untouched for 40 days" in lines[1]
+    assert "take 7" in lines[2] and "no job holds it" in lines[2]
