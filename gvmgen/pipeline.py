@@ -29,7 +29,14 @@ from pathlib import Path
 import numpy as np
 
 from gvmgen import fingerprint, outputs, report
-from gvmgen.align import integrated_lufs, measure_alignment, metre_ceiling, sync_weights
+from gvmgen.align import (
+    fit_ranks,
+    integrated_lufs,
+    measure_alignment,
+    metre_ceiling,
+    sync_weights,
+    take_fit,
+)
 from gvmgen.analysis import (
     Analysis,
     analyze_edit,
@@ -208,8 +215,9 @@ def _score_job(
                 span=span("job", "render"),
             )
             check_pause(pause)  # every cue is checkpointed: the rerun only writes
+            takes, rendered, ranks = _best_fit_first(plan, takes, rendered)
             takes, rendered = placed_first(plan, takes, rendered)
-            return _write_outputs(plan, takes, rendered, job, pump, seconds)
+            return _write_outputs(plan, takes, rendered, job, pump, seconds, ranks)
         except Paused:
             raise  # the stage and its checkpoints stay for the rerun; nothing was committed
         except BaseException:
@@ -222,6 +230,29 @@ def _scratch_bytes(plan: ScorePlan) -> int:
     music = sum(cue.frames for cue in plan.cues) / plan.rate
     preview = Path(plan.request.input).stat().st_size if plan.request.preview else 0
     return outputs.scratch_bytes(music, plan.request.takes, preview_bytes=preview)
+
+
+def _best_fit_first(plan: ScorePlan, takes: list[Take], rendered: list[list[RenderedCue]]):
+    """The takes best fit first (`gvmgen.align.take_fit` of each aligned cue), and each take
+    number's fit rank. The takes keep their reserved numbers; only the order they are placed
+    and listed in changes."""
+    keys = []
+    for cues in rendered:
+        measured = []
+        for cue, made in zip(plan.cues, cues, strict=True):
+            if made.silent:
+                continue
+            start, duration = plan.cue_seconds(cue)
+            points = cue_sync_points(plan.analysis, start, duration)
+            rows = made.alignment.metrics.per_cut
+            if len(rows) == len(points):
+                priorities = [p.priority for p in points]
+                measured.append((rows, priorities, made.alignment.plan.max_stretch, duration))
+        keys.append(take_fit(measured))
+    ranks = fit_ranks(keys)
+    order = sorted(range(len(takes)), key=lambda i: ranks[i])
+    by_take = {take: rank for (take, _), rank in zip(takes, ranks, strict=True)}
+    return [takes[i] for i in order], [rendered[i] for i in order], by_take
 
 
 def _step(pump: Pump, update: Update) -> None:
@@ -458,7 +489,6 @@ def _fingerprint(plan: ScorePlan) -> str:
 def _older_fingerprint(plan: ScorePlan) -> str:
     """The staging key before `made_from` (the input's path, some options): jobs staged then
     still resume. Kept as it was, key for key."""
-
     r = plan.request
     what = {
         "input": str(Path(r.input).resolve()),
@@ -509,13 +539,13 @@ def _write_outputs(
     job: outputs.Job,
     pump: Pump,
     seconds: Timings,
+    ranks: dict[int, int] | None = None,
 ) -> ScoreResult:
     """Measure and stage every take, then commit under the folder's lock: the report lists the
     takes on disk now (another job may have committed since this one started)."""
-
     _step(pump, Update("write", span("job", "measure")[0], "measuring and writing"))
     with timed(seconds, "write"):
-        ours = _write_takes(plan, takes, rendered, job, pump, seconds)
+        ours = _write_takes(plan, takes, rendered, job, pump, seconds, ranks or {})
         check_cancel(pump.stop)
         with outputs.commit_lock(plan.out_dir):  # half-made commits of killed jobs finished
             writing = span("job", "write")[0]
@@ -554,7 +584,6 @@ def _write_all(
 ) -> None:
     """The timelines, picture, preview and report, staged; an extra timeline format that could
     not be written becomes a warning in the report (score.otio holds everything)."""
-
     asked = list(result.extra_timelines)
     in_job = scaled(_stepper(pump, "write"), *span("job", "write"))
     progress = scaled(in_job, *span("write", "files"))  # leaves room before "done"
@@ -581,9 +610,9 @@ def _write_takes(
     job: outputs.Job,
     pump: Pump,
     seconds: Timings,
+    ranks: dict[int, int],
 ) -> list[TakeInfo]:
     """Every take's WAVs into the stage, and every take's cues measured on them."""
-
     now = datetime.now(UTC).isoformat(timespec="seconds")
     wavs, written = {}, {}
     for (take, _), cues in zip(takes, rendered, strict=True):
@@ -629,6 +658,7 @@ def _write_takes(
             job_id=plan.job_id,
             cues=reports[i * n : (i + 1) * n],
             loudness_lufs=loudness[i],
+            fit_rank=ranks.get(take),
             made_from=plan.made_from,
         )
         for i, (take, seed) in enumerate(takes)
@@ -646,7 +676,6 @@ def _cue_report(
 ) -> CueReport:
     """Metrics re-measured on the delivered audio, never taken from the plan; each target
     also says whether it is within the cue's metre ceiling."""
-
     if cue.silent:
         return _rest_report(plan, cue, rendered, wav, take)
     start, duration = plan.cue_seconds(cue)

@@ -8,7 +8,7 @@ seconds (floats) for readers, with SMPTE timecodes beside them for editors.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -50,7 +50,9 @@ LOUDNESS_PRESETS: dict[str, tuple[float, float]] = {
     "atsc-a85": (-24.0, -2.0),
 }
 _TEMPO_HELP = "tempo is BPM 40-220: one value (96) or a band (90-110)"
-STAGES = ("timeline", "cuts", "plan", "generate", "align", "level", "write", "done")
+# The stages a ProgressEvent names (where on the bar each lies: progress.STAGE_WEIGHTS).
+Stage = Literal["timeline", "cuts", "plan", "generate", "align", "level", "write", "done"]
+STAGES: tuple[str, ...] = get_args(Stage)
 
 
 class ScoreMode(StrEnum):
@@ -176,7 +178,7 @@ class ProgressEvent(_Model):
     """One step of a running job. `fraction` is of the whole job and never goes down."""
 
     job_id: str
-    stage: Literal["timeline", "cuts", "plan", "generate", "align", "level", "write", "done"]
+    stage: Stage
     cue: int | None = None  # cue index (0-based) the step belongs to, if any
     take: int | None = None
     fraction: float = Field(ge=0.0, le=1.0)
@@ -278,6 +280,9 @@ class TakeInfo(_Model):
     job_id: str | None = None  # the job that made it (None in reports from before 0.2)
     cues: list[CueReport] = []  # every cue of this take, measured
     loudness_lufs: float | None = None  # integrated loudness of the take's whole track
+    # 1 for the take whose beats fit the cuts best (must-hits first, then edit points, then
+    # in-shot cuts; less stretch on a tie) among the takes made in one job; None before 0.3
+    fit_rank: int | None = None
     # what its job's result was made from (`gvmgen.fingerprint.record`: the edit's digest, the
     # range, the options), checked when the job id comes again; None in older reports
     made_from: dict | None = None

@@ -123,7 +123,7 @@ def statements(controls: Controls, markers: int, steered: tuple[str, ...], takes
                 applied.append(f"tempo {controls.tempo}: the take placed is the one nearest it")
         if controls.tempo.single:
             applied.append(
-                f"tempo {controls.tempo}: alignment stretch bounded to ±{TEMPO_TOLERANCE:g} BPM"
+                f"tempo {controls.tempo}: alignment stretch bounded to ±{TEMPO_TOLERANCE / 2:g} BPM"
             )
     if markers:
         how = "the music" if steered else "the level at intensity markers"

@@ -8,7 +8,14 @@ from gvmgen.align.loudness import integrated_lufs, normalize_loudness, true_peak
 from gvmgen.align.metrics import AlignmentMetrics, detect_clicks, measure_alignment
 from gvmgen.align.plan import plan_alignment
 from gvmgen.align.plan_types import AlignmentPlan, Anchor, Piece, Splice, UnhitCut
-from gvmgen.align.priorities import KIND_PRIORITY, Priority, metre_ceiling, sync_weights
+from gvmgen.align.priorities import (
+    KIND_PRIORITY,
+    Priority,
+    fit_ranks,
+    metre_ceiling,
+    sync_weights,
+    take_fit,
+)
 from gvmgen.align.render import render_alignment
 
 __all__ = [
@@ -25,6 +32,7 @@ __all__ = [
     "align_to_cuts",
     "crossfade_join",
     "detect_clicks",
+    "fit_ranks",
     "integrated_lufs",
     "join_cues",
     "measure_alignment",
@@ -33,6 +41,7 @@ __all__ = [
     "plan_alignment",
     "render_alignment",
     "sync_weights",
+    "take_fit",
     "track_beats",
     "true_peak_dbtp",
 ]

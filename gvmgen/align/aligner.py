@@ -87,8 +87,12 @@ def align_to_cuts(
     best = None
     source_silence = silent_seconds(audio, sample_rate)
 
+    must = frozenset(
+        i for i, p in enumerate(priorities or ()) if p is Priority.MUST_HIT
+    )  # a must-hit wants a beat the measurement is sure of
+
     def score(result: AlignmentResult) -> tuple:
-        return _score(result, source_silence, weights)
+        return _score(result, source_silence, weights, must)
 
     for round_ in range(replans + 1):
         at = 0.1 + 0.9 * round_ / (replans + 1)
@@ -97,7 +101,7 @@ def align_to_cuts(
         result = _render_and_measure(audio, sample_rate, plan, before, fps, report, at)
         if best is None or score(result) > score(best):
             best = result
-        missed = _missed_anchors(result, min(0.050, 1.0 / fps))
+        missed = _missed_anchors(result, min(0.050, 1.0 / fps), must)
         if not missed:
             break
         avoid = avoid | missed
@@ -229,14 +233,18 @@ def _with_measured_unhit(plan: AlignmentPlan, metrics: AlignmentMetrics) -> Alig
     return replace(plan, unhit=unhit)
 
 
-def _missed_anchors(result: AlignmentResult, tolerance: float) -> frozenset:
-    """(cut index, beat time) of anchors the re-measure found further than `tolerance` off."""
+def _missed_anchors(
+    result: AlignmentResult, tolerance: float, must: frozenset = frozenset()
+) -> frozenset:
+    """(cut index, beat time) of anchors the re-measure found further than `tolerance` off,
+    and of must-hits (`must`, cut indices) whose landing it cannot call sure."""
     rows = result.metrics.per_cut
     return frozenset(
         (a.cut_index, round(a.source, 6))
         for a in result.plan.anchors
         if rows[a.cut_index]["offset_ms"] is None
         or abs(rows[a.cut_index]["offset_ms"]) > tolerance * 1000
+        or (a.cut_index in must and rows[a.cut_index].get("certain") is False)
     )
 
 
@@ -245,12 +253,20 @@ def _new_silence(result: AlignmentResult, source_silence: float) -> float:
     return max(result.metrics.silence - source_silence, 0.0)
 
 
-def _score(result: AlignmentResult, source_silence: float, weights: np.ndarray) -> tuple:
+def _score(
+    result: AlignmentResult,
+    source_silence: float,
+    weights: np.ndarray,
+    must: frozenset = frozenset(),
+) -> tuple:
     """No hole in the music first (a silent render never wins, not even a tie), then measured
     hits by their worth (±50 ms, then ±1 frame), then the gentler edit."""
     m = result.metrics
     hole = round(_new_silence(result, source_silence), 3)
     worth = weights if len(weights) == len(m.per_cut) else np.ones(len(m.per_cut))
+    # a must-hit's landing counts in full only where the measurement is sure of it
+    unsure = [i in must and row.get("certain") is False for i, row in enumerate(m.per_cut)]
+    worth = np.asarray(worth) * np.where(unsure, 0.5, 1.0)
     hits = float(sum(w for w, row in zip(worth, m.per_cut, strict=True) if row["hit"]))
     close = float(sum(w for w, row in zip(worth, m.per_cut, strict=True) if row["hit_1frame"]))
     return (-hole, round(hits, 6), round(close, 6), -m.splices, -m.max_stretch)

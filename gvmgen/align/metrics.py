@@ -14,6 +14,8 @@ CLICK_RATIO = 12.0  # a click's 2nd difference towers over its surroundings by t
 CLICK_FLOOR = 2e-3  # ignore spikes below this (≈ −54 dBFS): dither, silence
 CLICK_CONTEXT = 0.005  # s either side that define "its surroundings"
 CLICK_MERGE = 0.010  # s; spikes closer than this are one click
+EDGE_MARGIN = 0.025  # s: a beat this close to the ±50 ms tolerance leaves the verdict open
+SOFT_ATTACK = 0.050  # s from attack to onset peak: beyond it, where the beat is felt is open
 SILENCE_FLOOR = 1e-5  # ≈ −100 dBFS: below this every channel is digital silence
 SILENCE_RUN = 0.050  # s; a silent stretch this long is a hole in the music, not a gap
 
@@ -59,6 +61,8 @@ def metrics_from_beats(audio, sample_rate, beats: BeatGrid, cuts, fps, plan) -> 
     offsets = cut_offsets(beats.times, cuts)
     frame = 1.0 / fps
     per_cut = _per_cut(cuts, offsets, beat_phases(beats.times, cuts), frame, plan)
+    for row, sure in zip(per_cut, certain_verdicts(beats, cuts, offsets), strict=True):
+        row["certain"] = sure
     duration = audio.shape[1] / sample_rate
     return AlignmentMetrics(
         hit_rate_1frame=hit_rate(offsets, frame),
@@ -72,6 +76,26 @@ def metrics_from_beats(audio, sample_rate, beats: BeatGrid, cuts, fps, plan) -> 
         per_cut=per_cut,
         silence=silent_seconds(audio, sample_rate),
     )
+
+
+def certain_verdicts(beats: BeatGrid, cuts: np.ndarray, offsets: np.ndarray) -> list[bool]:
+    """Whether each cut's hit-or-miss verdict is sure `[M]`. Not where the nearest beat sits
+    within `EDGE_MARGIN` of the ±50 ms tolerance (trackers place one beat up to ~25 ms apart,
+    so another listener may call it either way), nor where that beat's attack is soft (its
+    onset peaks over `SOFT_ATTACK` after it: the beat felt lies anywhere in between). Chosen
+    on the shared clips against calibrated madmom (bench/align_bench.py)."""
+    verdicts = []
+    for cut, offset in zip(cuts, offsets, strict=True):
+        if not np.isfinite(offset):
+            verdicts.append(True)  # no beat anywhere: surely missed
+            continue
+        near_edge = abs(abs(offset) - 0.050) < EDGE_MARGIN
+        soft = False
+        if beats.peaks is not None and len(beats.peaks) == len(beats.times):
+            i = int(np.argmin(np.abs(beats.times - (cut + offset))))
+            soft = beats.peaks[i] - beats.times[i] > SOFT_ATTACK
+        verdicts.append(not (near_edge or soft))
+    return verdicts
 
 
 def cut_offsets(beat_times: np.ndarray, cuts: np.ndarray) -> np.ndarray:

@@ -93,3 +93,30 @@ def whole_beats_apart(gap: float, period: float, max_stretch: float, slack: floa
     shortest, longest = period / (1 + max_stretch), period / (1 - max_stretch)
     n = np.arange(1, int((gap + slack) / shortest) + 1)
     return bool(np.any((n * shortest - slack <= gap) & (gap <= n * longest + slack)))
+
+
+def take_fit(cues: Sequence[tuple[Sequence[dict], Sequence[Priority], float, float]]) -> tuple:
+    """How well one take's beat grid fits its cues' sync points, as a sort key (larger is
+    better): the measured hits by their priority's worth, then the less stretch used.
+
+    `cues`: per cue, (its measured rows `{"hit": …}` in time order, their priorities, the
+    largest stretch its plan used, its duration in seconds)."""
+    worth, stretch = 0.0, 0.0
+    for rows, priorities, used, seconds in cues:
+        weights = sync_weights(priorities)
+        worth += sum(
+            w
+            for w, row, p in zip(weights, rows, priorities, strict=True)
+            if p.counted and row["hit"]
+        )
+        stretch += used * seconds
+    return (round(worth, 6), -round(stretch, 6))
+
+
+def fit_ranks(keys: Sequence[tuple]) -> list[int]:
+    """1 for the best-fitting take, 2 for the next…; ties keep the takes' order."""
+    order = sorted(range(len(keys)), key=lambda i: (tuple(-x for x in keys[i]), i))
+    ranks = [0] * len(keys)
+    for rank, i in enumerate(order, start=1):
+        ranks[i] = rank
+    return ranks

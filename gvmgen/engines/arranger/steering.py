@@ -2,8 +2,8 @@
 the editor's mood, intensity and tempo dispose.
 
 * tempo: the base tempo is searched inside the editor's band; a single tempo keeps every
-  stretch between anchor cuts within `TEMPO_TOLERANCE` of it (cuts it cannot reach so are left
-  to the aligner, whose stretch the pipeline bounds alike);
+  stretch between anchor cuts within half of `TEMPO_TOLERANCE` of it (cuts it cannot reach so
+  are left to the aligner, whose stretch the pipeline bounds to the other half);
 * mood: each section's mode, chord instrument, melody instrument and drum kit are the mood's
   (`MoodSpec`), its density the mood's at intensity 5; the key still comes from the picture;
 * intensity: shifts the density (1-2 sparsest … 8-9 busiest), thins the kit at 1-2 (no hats),
@@ -51,7 +51,8 @@ def tempo_plan(
     mood = MOODS.get(start.mood) if start.mood else None
     band = tempo_bounds(mood, start.tempo, picture)
     if start.tempo is not None and start.tempo.single:
-        tolerance = TEMPO_TOLERANCE / start.tempo.low
+        # half the tolerance here, half for the aligner's stretch (`rendering.stretch_bound`)
+        tolerance = TEMPO_TOLERANCE / 2 / start.tempo.low
         return band, min(max_deviation, tolerance), steady_cuts(cuts, start.tempo.low, tolerance)
     return band, max_deviation, cuts
 
