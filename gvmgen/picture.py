@@ -210,7 +210,6 @@ def draw_report(
     :param result: the job's `ScoreResult` (for hit rates, the cut list and the stretch
         measured on the delivered audio); without it the plan's own figures are shown.
     """
-
     view = _gather(plan, rendered, result)
     panels = _detail_frames(view) if view.duration > DETAIL_SECONDS else []
     fonts = _fonts()

@@ -29,7 +29,14 @@ from pathlib import Path
 import numpy as np
 
 from gvmgen import fingerprint, outputs, report
-from gvmgen.align import integrated_lufs, measure_alignment, metre_ceiling, sync_weights
+from gvmgen.align import (
+    fit_ranks,
+    integrated_lufs,
+    measure_alignment,
+    metre_ceiling,
+    sync_weights,
+    take_fit,
+)
 from gvmgen.analysis import (
     Analysis,
     analyze_edit,
@@ -219,8 +226,6 @@ def _best_fit_first(plan: ScorePlan, takes: list[Take], rendered: list[list[Rend
     """The takes best fit first (`gvmgen.align.take_fit` of each aligned cue), and each take
     number's fit rank. The takes keep their reserved numbers; only the order they are placed
     and listed in changes."""
-    from gvmgen.align import fit_ranks, take_fit
-
     keys = []
     for cues in rendered:
         measured = []
@@ -474,7 +479,6 @@ def _fingerprint(plan: ScorePlan) -> str:
 def _older_fingerprint(plan: ScorePlan) -> str:
     """The staging key before `made_from` (the input's path, some options): jobs staged then
     still resume. Kept as it was, key for key."""
-
     r = plan.request
     what = {
         "input": str(Path(r.input).resolve()),
@@ -529,7 +533,6 @@ def _write_outputs(
 ) -> ScoreResult:
     """Measure and stage every take, then commit under the folder's lock: the report lists the
     takes on disk now (another job may have committed since this one started)."""
-
     _step(pump, Update("write", span("job", "measure")[0], "measuring and writing"))
     with timed(seconds, "write"):
         ours = _write_takes(plan, takes, rendered, job, pump, seconds, ranks or {})
@@ -571,7 +574,6 @@ def _write_all(
 ) -> None:
     """The timelines, picture, preview and report, staged; an extra timeline format that could
     not be written becomes a warning in the report (score.otio holds everything)."""
-
     asked = list(result.extra_timelines)
     in_job = scaled(_stepper(pump, "write"), *span("job", "write"))
     progress = scaled(in_job, *span("write", "files"))  # leaves room before "done"
@@ -601,7 +603,6 @@ def _write_takes(
     ranks: dict[int, int],
 ) -> list[TakeInfo]:
     """Every take's WAVs into the stage, and every take's cues measured on them."""
-
     now = datetime.now(UTC).isoformat(timespec="seconds")
     wavs, written = {}, {}
     for (take, _), cues in zip(takes, rendered, strict=True):
@@ -665,7 +666,6 @@ def _cue_report(
 ) -> CueReport:
     """Metrics re-measured on the delivered audio, never taken from the plan; each target
     also says whether it is within the cue's metre ceiling."""
-
     if cue.silent:
         return _rest_report(plan, cue, rendered, wav, take)
     start, duration = plan.cue_seconds(cue)

@@ -45,6 +45,7 @@ from gvmgen.concurrency import Timings, parallel_map, timed
 from gvmgen.conditioning import cue_conditioning, cue_sync_points
 from gvmgen.controls import TEMPO_TOLERANCE
 from gvmgen.cues import Cue
+from gvmgen.defaults import DEFAULT_TRUE_PEAK_DBTP
 from gvmgen.engines import CueConditioning, MusicEngine, TakesInOnePass
 from gvmgen.media.audio import DELIVERY_RATE, resample
 from gvmgen.progress import (
@@ -111,7 +112,6 @@ def cue_from_arrays(arrays) -> RenderedCue:
 
 def _checkpoint_kinds() -> dict[str, type]:
     """The dataclasses a checkpoint may hold, by name (nothing else is ever constructed)."""
-
     kinds = (RenderedCue, AlignmentResult, AlignmentPlan, AlignmentMetrics, BeatGrid)
     return {k.__name__: k for k in (*kinds, Anchor, Piece, Splice, UnhitCut)}
 
@@ -384,7 +384,6 @@ def _music_cue(
     seconds: Timings,
 ) -> RenderedCue:
     """The chain after generation, in order — align → level — then the checkpoint."""
-
     start, duration = plan.cue_seconds(cue)
     rate = plan.engine.sample_rate
     points = cue_sync_points(plan.analysis, start, duration)
@@ -424,7 +423,6 @@ def aligned(
     """Stage 2, align: the music warped so its beats land on `cuts` (seconds from the cue
     start; ranked by `priorities`, see `gvmgen.align.Priority`), at the engine's rate; a
     `gvmgen.align.AlignmentResult`."""
-
     progress(0.0, "aligning to the cuts")
     return align_to_cuts(
         made.audio,
@@ -443,11 +441,10 @@ def levelled(
     sample_rate: int,
     target_lufs: float,
     progress: ProgressFn,
-    true_peak_dbtp: float = -1.0,
+    true_peak_dbtp: float = DEFAULT_TRUE_PEAK_DBTP,
 ) -> np.ndarray:
     """Stage 3, level: the aligned music at 48 kHz, `target_lufs` integrated, true peaks under
     `true_peak_dbtp` (the delivery standard's ceiling)."""
-
     progress(span("level", "resample")[0], "levelling: resampling")
     delivered = resample(audio, sample_rate, DELIVERY_RATE)
     loudness = scaled(progress, *span("level", "loudness"))
@@ -464,7 +461,6 @@ def levelled(
 def stretch_bound(max_stretch: float, controls) -> float:
     """The alignment's stretch limit: an editor's single tempo holds it within half the tempo's
     tolerance (±1 of the ±2 BPM), whatever the engine."""
-
     tempo = controls.start.tempo
     if tempo is not None and tempo.single:  # the arranger's grid takes the other half
         return min(max_stretch, TEMPO_TOLERANCE / 2 / tempo.low)
@@ -474,7 +470,6 @@ def stretch_bound(max_stretch: float, controls) -> float:
 def intensity_in_mix(alignment, sample_rate: int, controls, engine) -> np.ndarray:
     """The aligned music with intensity's share of the mix: the level across intensity markers
     (every engine), and a brightness tilt for an engine that cannot compose by intensity."""
-
     grid = alignment.beats_after
     downbeats = grid.times[grid.downbeats] if len(grid.times) else np.zeros(0)
     audio = alignment.audio
@@ -494,7 +489,6 @@ def _rest_with_progress(plan: ScorePlan, cue: Cue, seed: int, progress: CueProgr
 def rest(cue: Cue, rate: float, max_stretch: float, seed: int) -> RenderedCue:
     """A silent cue: exact-length zeros at 48 kHz, made without the engine (`seed`: the
     take's, the cue's index is added as for music)."""
-
     duration = cue.frames / rate
     length = _sample_at(cue.end, rate) - _sample_at(cue.start, rate)
     none = np.zeros(0, np.float64)
@@ -522,7 +516,6 @@ def joined(cues: Sequence[Cue], rendered: list[RenderedCue], rate: float) -> lis
     The track is cut back into one piece per cue at frame-exact sample positions, so the clips
     sit end to end on the timeline (no gap, no overlap) and the crossfades are baked in.
     """
-
     bounds = [_sample_at(cue.start, rate) for cue in cues]
     total = _sample_at(cues[-1].end, rate)
     starts = [b / DELIVERY_RATE for b in bounds]

@@ -106,7 +106,6 @@ def build_result(
 
 def controls_report(plan: ScorePlan) -> ControlsReport:
     """What the editor asked (request and markers) and what the engine could do with it."""
-
     controls = plan.controls
     steered = tuple(getattr(plan.engine, "steered_controls", ()))
     applied, not_applied = statements(
@@ -126,7 +125,6 @@ def cut_entries(plan: ScorePlan, cues: list[CueReport]) -> list[CutEntry]:
     """Every cut of the range (the progress line's and report.png's count) and every `hit`
     marker on no cut, in time order: its record timecode, kind, cue and priority, whether its
     cue aimed at it, and — if so — whether it was hit, how surely, and if not, why."""
-
     rate = float(plan.rate)
     moments = [(c.time, c.frame, c.kind) for c in plan.analysis.cuts]
     markers = getattr(plan.analysis.edit, "markers", ()) if plan.analysis.edit else ()
@@ -212,7 +210,6 @@ def write_all(
     """Every output but the WAVs into `stage`: `takes` are this job's take numbers (the first
     on top), `first_take` the first one's rendered cues (drawn, and in the preview).
     `progress` hears after each file, and before report.png and the preview, the slow ones."""
-
     timeline = _score_timeline(plan, takes, result, stage)
     _write_timelines(timeline, result, stage)
     tell(progress, 0.15, f"wrote {SCORE_OTIO}")
@@ -230,7 +227,6 @@ def write_all(
 
 def _score_timeline(plan: ScorePlan, takes: Sequence[int], result: ScoreResult, stage: Path):
     """The input timeline with one audio track per take of this job (the first on top)."""
-
     this_run = {t.take: t for t in result.takes if t.take in set(takes)}
     timeline = plan.edit.timeline
     for i, take in enumerate(takes):
@@ -251,7 +247,6 @@ def _score_timeline(plan: ScorePlan, takes: Sequence[int], result: ScoreResult, 
 
 def _placed(plan: ScorePlan, cue: Cue, final_wav: Path, stage: Path):
     """A cue on the track; the WAV is read from the stage now and linked to its final home."""
-
     start = plan.edit.range.start_time + otio.opentime.RationalTime(cue.start, plan.rate)
     record = otio.opentime.TimeRange(start, otio.opentime.RationalTime(cue.frames, plan.rate))
     staged = stage / final_wav.relative_to(plan.out_dir)
@@ -342,7 +337,6 @@ def _write_preview(plan: ScorePlan, cues: list[RenderedCue], target: Path) -> No
 def _write_timeline_preview(plan: ScorePlan, music: np.ndarray, target: Path) -> None:
     """The range as the viewer plays it: its flattened picture, its own sound at full level and
     the music (ducked under its dialogue) over it."""
-
     own = read_range_audio(plan.edit).audio
     length = min(own.shape[1], music.shape[1])
     mixed = music.copy()
@@ -355,7 +349,6 @@ def _write_timeline_preview(plan: ScorePlan, music: np.ndarray, target: Path) ->
 def _with_original_ducked(track: np.ndarray, media, start: float, duration: float) -> np.ndarray:
     """The music `[C, N]` with the video's own sound under it at PREVIEW_DUCK_DB (dialogue and
     effects stay audible, the music leads); the music alone when the video has no sound."""
-
     try:
         original, _ = load_audio(media, DELIVERY_RATE, track.shape[0], start, duration)
     except MediaError:  # no audio track (or none decodable): the preview is the music alone

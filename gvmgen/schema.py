@@ -8,7 +8,7 @@ seconds (floats) for readers, with SMPTE timecodes beside them for editors.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -50,7 +50,9 @@ LOUDNESS_PRESETS: dict[str, tuple[float, float]] = {
     "atsc-a85": (-24.0, -2.0),
 }
 _TEMPO_HELP = "tempo is BPM 40-220: one value (96) or a band (90-110)"
-STAGES = ("timeline", "cuts", "plan", "generate", "align", "level", "write", "done")
+# The stages a ProgressEvent names (where on the bar each lies: progress.STAGE_WEIGHTS).
+Stage = Literal["timeline", "cuts", "plan", "generate", "align", "level", "write", "done"]
+STAGES: tuple[str, ...] = get_args(Stage)
 
 
 class ScoreMode(StrEnum):
@@ -176,7 +178,7 @@ class ProgressEvent(_Model):
     """One step of a running job. `fraction` is of the whole job and never goes down."""
 
     job_id: str
-    stage: Literal["timeline", "cuts", "plan", "generate", "align", "level", "write", "done"]
+    stage: Stage
     cue: int | None = None  # cue index (0-based) the step belongs to, if any
     take: int | None = None
     fraction: float = Field(ge=0.0, le=1.0)

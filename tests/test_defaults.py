@@ -16,6 +16,7 @@ from lupa import luajit21
 from gvmgen import defaults
 from gvmgen.align import align_to_cuts, normalize_loudness, plan_alignment
 from gvmgen.cli import build_parser
+from gvmgen.rendering import levelled
 from gvmgen.schema import ScoreRequest
 
 RESOLVE_DIR = Path(installer.__file__).parent / "resolve"
@@ -59,6 +60,7 @@ def test_the_library_defaults_are_the_requests():
     assert default(plan_alignment, "max_stretch") == defaults.DEFAULT_MAX_STRETCH
     assert default(normalize_loudness, "target_lufs") == defaults.DEFAULT_TARGET_LUFS
     assert default(normalize_loudness, "true_peak_dbtp") == defaults.DEFAULT_TRUE_PEAK_DBTP
+    assert default(levelled, "true_peak_dbtp") == defaults.DEFAULT_TRUE_PEAK_DBTP
     align = _subparser(build_parser(), "align")
     assert _option(align, "--max-stretch").default == defaults.DEFAULT_MAX_STRETCH
 

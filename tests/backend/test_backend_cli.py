@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 import zmq
@@ -437,3 +438,20 @@ def test_serve_says_so_when_ctrl_c_stops_it(tmp_path):
         "(at most 60 s); Ctrl-C again stops at once",
         "gvmgen serve: stopped",
     ]
+
+
+def test_a_relative_out_lands_under_the_clients_working_directory(
+    server, clip, tmp_path, capsys, monkeypatch
+):
+    """As README says: `client submit --out scored/` means ./scored where the client runs,
+    not a folder under the backend's data dir."""
+    work = tmp_path / "edit-suite"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    argv = ["submit", "--input", str(clip), "--out", "scored", "--no-wait"]
+    code, lines = _client(capsys, *argv, "--data-dir", str(server.data_dir))
+    assert code == 0, lines
+    stored = server.server.store.get(lines[0]["job_id"]).request
+    assert stored["out_dir"] == str(work / "scored")
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "`--out` made absolute against its own working directory" in readme
