@@ -535,7 +535,9 @@ def run_arranger(paths: list[str]) -> None:
                 audio, rate = load_audio(cue["wav"])
                 cuts = [c["time"] for c in cue["cuts"]]
                 tally.music += audio.shape[1] / rate
-                rates = tally.add_judged(cuts, [c["hit"] for c in cue["cuts"]], audio, rate)
+                own = [c["hit"] for c in cue["cuts"]]
+                certain = np.array([c.get("certain") is not False for c in cue["cuts"]], bool)
+                rates = tally.add_judged(cuts, own, audio, rate, certain=certain)
                 rates_text = "/".join(f"{rates[j]:.0%}" for j in JUDGES)
                 print(f"{Path(path).name:<11} {cue['name']}: {len(cuts)} cuts  {rates_text}")
             tally.seconds += seconds
