@@ -100,6 +100,32 @@ def write_cue_wavs(stage, folder, plan, cue, audio: np.ndarray) -> tuple[str, st
     return str(placed), str(clean)
 
 
+STEMS_DIR = "stems"  # a take's stem WAVs (`--stems`), beside its placed WAVs
+
+
+def write_stem_wavs(stage, folder, plan, cue, stems: dict) -> dict[str, str]:
+    """The cue's stems under `stage / folder / stems`, ducked as its placed WAV is (the chain
+    ends align → ending → loudness → duck → stems: every stem takes the mix's gains). Relative
+    paths by stem name."""
+    from pathlib import Path
+
+    from gvmgen import outputs
+    from gvmgen.media.audio import write_wav
+
+    start, _ = plan.cue_seconds(cue)
+    written = {}
+    for name, audio in stems.items():
+        dipped = ducked(audio, plan.dialogue, plan.request.ducking, start)
+        relative = (
+            Path(folder)
+            / STEMS_DIR
+            / outputs.cue_wav_name(cue.index).replace(".wav", f"-{name}.wav")
+        )
+        write_wav(Path(stage) / relative, audio if dipped is None else dipped, DELIVERY_RATE)
+        written[name] = str(relative)
+    return written
+
+
 def stamp_cue_wavs(stage, plan, cue, report, placed: str, clean: str | None) -> None:
     """The `bext` chunk on the cue's delivered WAVs (the report's measures in it)."""
     from pathlib import Path

@@ -35,7 +35,7 @@ from gvmgen.atomic import atomic_path
 from gvmgen.conditioning import cue_cut_times
 from gvmgen.cues import Cue
 from gvmgen.media.audio import DELIVERY_RATE
-from gvmgen.rendering import RenderedCue
+from gvmgen.rendering import RenderedCue, take_track
 from gvmgen.schema import CueReport, ScoreResult
 from gvmgen.score_plan import ScorePlan
 from gvmgen.timeline.ranges import timecode
@@ -243,7 +243,7 @@ def _gather(plan: ScorePlan, rendered: list[RenderedCue], result: ScoreResult | 
         for cue, r in zip(plan.cues, rendered, strict=True)
     ]
     cuts = _cut_views(plan, result, cues)
-    track = np.concatenate([c.audio for c in rendered], axis=1).mean(axis=0)
+    track = take_track(plan.cues, rendered, plan.rate).mean(axis=0)
     range_in, range_out = range_timecodes(plan.edit)
     targets = [c for c in cuts if c.target]
     hits = sum(1 for c in targets if c.hit)

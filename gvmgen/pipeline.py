@@ -55,6 +55,7 @@ from gvmgen.delivery import (
     placed_first,
     stamp_cue_wavs,
     write_cue_wavs,
+    write_stem_wavs,
 )
 from gvmgen.engines import EngineRegistry
 from gvmgen.errors import InputError, JobError, Paused
@@ -69,7 +70,7 @@ from gvmgen.progress import (
     scaled,
     span,
 )
-from gvmgen.rendering import RenderedCue, render_takes
+from gvmgen.rendering import RenderedCue, render_takes, take_track
 from gvmgen.schema import (
     CueMetrics,
     CueReport,
@@ -407,7 +408,7 @@ def _prepare(
         analysis,
         choice,
         cues,
-        (*cue_plan.warnings, *conventions.warnings),
+        (*cue_plan.warnings, *conventions.warnings, *_stem_warnings(request, choice.engine)),
         controls=request.controls(),
         control_changes=conventions.control_changes,
         dialogue=dialogue,
@@ -415,6 +416,16 @@ def _prepare(
     )
     _step(pump, Update("plan", span("job", "plan")[1], f"plan: {len(cues)} cue(s)"))
     return plan
+
+
+def _stem_warnings(request: ScoreRequest, engine) -> tuple[str, ...]:
+    """An engine that makes one mix says so when stems are asked for, rather than pretend."""
+    if not request.stems or callable(getattr(engine, "generate_stems_with_beats", None)):
+        return ()
+    return (
+        f"--stems: {engine.name} makes its music as one mix and has no stems; none were "
+        "written (the arranger writes drums, bass, harmony and melody)",
+    )
 
 
 def _range_to_score(request: ScoreRequest, previous: outputs.PreviousScore | None) -> str | None:
@@ -614,13 +625,19 @@ def _write_takes(
 ) -> list[TakeInfo]:
     """Every take's WAVs into the stage, and every take's cues measured on them."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    wavs, written = {}, {}
+    wavs, written, stem_wavs = {}, {}, {}
     for (take, _), cues in zip(takes, rendered, strict=True):
         folder = Path("takes") / outputs.take_dir_name(take)
         for cue, audio in zip(plan.cues, cues, strict=True):
+            wavs[take, cue.index], written[take, cue.index] = None, (None, None)
+            if cue.silent:
+                continue  # a rest: a gap on the track, no file
             placed, clean = write_cue_wavs(job.out, folder, plan, cue, audio.audio)
             written[take, cue.index] = (placed, clean)
             wavs[take, cue.index] = str(plan.out_dir / placed)
+            if audio.stems:
+                stems = write_stem_wavs(job.out, folder, plan, cue, audio.stems)
+                stem_wavs[take, cue.index] = {n: str(plan.out_dir / p) for n, p in stems.items()}
     jobs = [
         (take, cue, audio)
         for (take, _), cues in zip(takes, rendered, strict=True)
@@ -637,6 +654,7 @@ def _write_takes(
         cue_report = _cue_report(plan, cue, audio, wavs[take, cue.index], take, seconds)
         if clean is not None:
             cue_report.clean_wav = str(plan.out_dir / clean)
+        cue_report.stems = stem_wavs.get((take, cue.index), {})
         stamp_cue_wavs(job.out, plan, cue, cue_report, placed, clean)
         whole = parts.advance((take, cue.index), 1.0)
         _step(pump, Update("write", whole, f"take {take} {cue.name}: measured", cue.index, take))
@@ -644,7 +662,7 @@ def _write_takes(
 
     def one(item):  # each take's whole-track loudness first, beside the cues' measures
         kind, what = item
-        return _track_loudness(what) if kind == "take" else measured(what)
+        return _track_loudness(plan, what) if kind == "take" else measured(what)
 
     done = parallel_map(one, [("take", t) for t in rendered] + [("cue", j) for j in jobs])
     loudness, reports = done[: len(rendered)], done[len(rendered) :]
@@ -665,14 +683,14 @@ def _write_takes(
     ]
 
 
-def _track_loudness(cues: list[RenderedCue]) -> float:
+def _track_loudness(plan: ScorePlan, cues: list[RenderedCue]) -> float:
 
-    track = np.concatenate([c.audio for c in cues], axis=1)
+    track = take_track(plan.cues, cues, plan.rate)
     return round(integrated_lufs(track, DELIVERY_RATE), 2)
 
 
 def _cue_report(
-    plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str, take: int, seconds: Timings
+    plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str | None, take: int, seconds: Timings
 ) -> CueReport:
     """Metrics re-measured on the delivered audio, never taken from the plan; each target
     also says whether it is within the cue's metre ceiling."""
@@ -702,7 +720,7 @@ def _cue_report(
 
 
 def _rest_report(
-    plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str, take: int
+    plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str | None, take: int
 ) -> CueReport:
     """A rest: no music made, no cut aimed at, so no hit rate or loudness to claim."""
     return CueReport(
@@ -721,7 +739,9 @@ def _rest_report(
     )
 
 
-def _placement(plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str, take: int) -> dict:
+def _placement(
+    plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str | None, take: int
+) -> dict:
 
     start, duration = plan.cue_seconds(cue)
     return {
@@ -734,6 +754,7 @@ def _placement(plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str, take:
         "seed": rendered.seed,
         "take": take,
         "wav": wav,
+        "ring": round(max(rendered.audio.shape[1] / DELIVERY_RATE - duration, 0.0), 4),
     }
 
 

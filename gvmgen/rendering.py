@@ -6,7 +6,7 @@ goes through these stages, one function each, every one taking the previous stag
     a cue of music:  generate → align → level        `generated` → `aligned` → `levelled`
                      (RenderedCue: `_music_cue` chains them and checkpoints the result)
     a rest:          exact-length silence              `rest`
-    a take:          release before rests → join       `joined` (`released`, `join_cues`)
+    a take:          segues and rings → join           `joined` (`join_cues`)
 
 The values between them: `CueConditioning` → `Generated` (the engine's audio and beats) →
 `AlignmentResult` (at the engine's rate) → levelled 48 kHz audio → `RenderedCue` → the take's
@@ -41,12 +41,14 @@ from gvmgen.align.beats import BeatGrid
 from gvmgen.align.dynamics import brightness_tilt, intensity_levels
 from gvmgen.align.metrics import AlignmentMetrics
 from gvmgen.align.plan_types import AlignmentPlan, Anchor, Piece, Splice, UnhitCut
+from gvmgen.align.priorities import Priority
 from gvmgen.concurrency import Timings, parallel_map, timed
-from gvmgen.conditioning import cue_conditioning, cue_sync_points
+from gvmgen.conditioning import cue_conditioning, cue_cut_times, cue_sync_points
 from gvmgen.controls import TEMPO_TOLERANCE
 from gvmgen.cues import Cue
 from gvmgen.defaults import DEFAULT_TRUE_PEAK_DBTP
 from gvmgen.engines import CueConditioning, MusicEngine, TakesInOnePass
+from gvmgen.engines.base import Ending
 from gvmgen.media.audio import DELIVERY_RATE, resample
 from gvmgen.progress import (
     Parts,
@@ -60,8 +62,13 @@ from gvmgen.progress import (
 )
 from gvmgen.score_plan import ScorePlan, Take
 
-TAIL_SECONDS = 1.5  # each cue rings on this long under the next one's first downbeat
-RELEASE_SECONDS = 0.5  # into a rest, music fades to nothing over this (then digital silence)
+TAIL_SECONDS = 1.5  # a cue's ending rings at most this long under the next cue or into a rest
+# GVMGen's music cannot be re-composed to end: at the outer end it is released after its last
+# downbeat that leaves room to decay ("release"), or faded ("fade"). bench/cue_bench.py
+# measures both on the shared clips' own GVMGen music; see docs/BENCHMARKS.md.
+GVMGEN_ENDING = "release"
+GVMGEN_RELEASE = 0.6  # s: a released GVMGen ending decays over this after its last downbeat
+GUARD_SECONDS = 0.2  # a composed ending is made silent over this before its end, after aligning
 PROMPT_SECONDS = 10.0  # how much of the previous cue an engine that continues music hears
 
 
@@ -73,6 +80,7 @@ class RenderedCue:
     alignment: object  # gvmgen.align.AlignmentResult (engine rate)
     silent: bool = False  # a rest: zeros, no engine, no alignment to speak of
     warnings: tuple[str, ...] = ()  # what the chain had to do instead, in words (the report's)
+    stems: dict[str, np.ndarray] | None = None  # `--stems`: by name, `[2, N]`, summing to audio
 
 
 class Generated(NamedTuple):
@@ -81,6 +89,7 @@ class Generated(NamedTuple):
 
     audio: np.ndarray
     beats: object  # gvmgen.align.BeatGrid | None
+    stems: dict[str, np.ndarray] | None = None  # the engine's stems, summing to `audio`
 
 
 class Checkpoints(Protocol):
@@ -224,8 +233,30 @@ def render_takes(
     joins = []
     for cues in rendered:
         with timed(seconds, "mix"):
-            joins.append(joined(plan.cues, cues, plan.rate))
+            joins.append(_joined_with_stems(plan, cues))
     return joins
+
+
+def _joined_with_stems(plan: ScorePlan, cues: list[RenderedCue]) -> list[RenderedCue]:
+    """`joined`, and each stem joined the same way (the same segues and rings), so the stems
+    of every delivered piece still sum to it."""
+    mix = joined(plan.cues, cues, plan.rate, plan.request.tail)
+    names = next((tuple(c.stems) for c in cues if c.stems), ())
+    if not names:
+        return mix
+    pieces = {
+        name: joined(plan.cues, [_as_stem(c, name) for c in cues], plan.rate, plan.request.tail)
+        for name in names
+    }
+    return [
+        replace(piece, stems=None if piece.silent else {n: pieces[n][i].audio for n in names})
+        for i, piece in enumerate(mix)
+    ]
+
+
+def _as_stem(cue: RenderedCue, name: str) -> RenderedCue:
+    audio = cue.stems[name] if cue.stems else np.zeros_like(cue.audio)
+    return replace(cue, audio=audio, stems=None)
 
 
 def _cue_boundary(at_cue_boundary: Callable[[], None] | None, pause: threading.Event | None):
@@ -257,7 +288,12 @@ def _render_independent(
         conditioning = _conditioning(plan, cue, seconds)
         with timed(seconds, "engine"):
             made = generated(
-                plan.engine, conditioning, seed + cue.index, progress.within("generate"), stop
+                plan.engine,
+                conditioning,
+                seed + cue.index,
+                progress.within("generate"),
+                stop,
+                stems=plan.request.stems,
             )
         return _music_cue(plan, cue, seed + cue.index, made, progress, checkpoints, seconds)
 
@@ -328,13 +364,30 @@ def kept_cue(checkpoints: Checkpoints, take: int, cue_index: int) -> RenderedCue
 
 
 def _conditioning(plan: ScorePlan, cue: Cue, seconds: Timings) -> CueConditioning:
-    """What the picture says over the cue, plus the tail it rings on under the next cue (no
-    prompt: the takes that continue music add their own)."""
+    """What the picture says over the cue and how it ends (`cue_ending`), over the cue plus
+    what may ring past its out frame (no prompt: the takes that continue music add their own)."""
     start, duration = plan.cue_seconds(cue)
-    tail = 0.0 if cue.index == len(plan.cues) - 1 else TAIL_SECONDS
+    ending = cue_ending(plan, cue)
     with timed(seconds, "frames"):
-        conditioning = cue_conditioning(plan.analysis, start, duration + tail, prompt_audio=None)
-    return replace(conditioning, controls=plan.cue_controls(cue, tail))
+        whole = cue_conditioning(plan.analysis, start, duration + ending.ring, prompt_audio=None)
+    cuts = cue_cut_times(plan.analysis, start, duration)  # the ring's cuts are the next cue's
+    controls = plan.cue_controls(cue, ending.ring)
+    return replace(whole, cuts=cuts, ending=ending, controls=controls)
+
+
+def cue_ending(plan: ScorePlan, cue: Cue) -> Ending:
+    """How `cue` ends: the request's kind on its out frame, ringing `TAIL_SECONDS` under the
+    next cue (the segue) or into a following rest, and the request's `tail` past the range's
+    out frame (0: decayed by it)."""
+    _, duration = plan.cue_seconds(cue)
+    following = plan.cues[cue.index + 1] if cue.index + 1 < len(plan.cues) else None
+    if following is None:
+        ring = float(plan.request.tail)
+    elif following.silent:
+        ring = min(TAIL_SECONDS, following.frames / plan.rate)
+    else:
+        ring = TAIL_SECONDS
+    return Ending(plan.request.ending, duration, ring)
 
 
 # --- the stages of one cue: generate → align → level ---------------------------------------
@@ -346,8 +399,13 @@ def generated(
     seed: int,
     progress: ProgressFn,
     stop: threading.Event,
+    stems: bool = False,
 ) -> Generated:
-    """Stage 1, generate: the engine's music for one cue of one take."""
+    """Stage 1, generate: the engine's music for one cue of one take (with `stems`, as stems
+    too, when the engine makes them)."""
+    if stems and callable(getattr(engine, "generate_stems_with_beats", None)):
+        parts, beats = engine.generate_stems_with_beats(conditioning, seed, progress, stop)
+        return Generated(sum(parts.values()), beats, parts)
     audio, beats = engine.generate_with_beats(conditioning, seed, progress, stop)
     return Generated(audio, beats)
 
@@ -383,32 +441,90 @@ def _music_cue(
     checkpoints: Checkpoints,
     seconds: Timings,
 ) -> RenderedCue:
-    """The chain after generation, in order — align → level — then the checkpoint."""
+    """The chain after generation, in order — align → ending → level — then the checkpoint."""
     start, duration = plan.cue_seconds(cue)
     rate = plan.engine.sample_rate
     points = cue_sync_points(plan.analysis, start, duration)
     controls = plan.cue_controls(cue)
+    ending = cue_ending(plan, cue)
+    times = np.array([p.time for p in points])
+    priorities = [p.priority for p in points]
+    if (
+        ending.ring > 0
+        and ending.kind != "fade"
+        and getattr(plan.engine, "composes_endings", False)
+    ):
+        # the composed accent is on the out frame, a beat of its own: the aligner keeps it
+        # there as it keeps a hit, so no stretch before it pushes the button off
+        times, priorities = np.append(times, ending.out), [*priorities, Priority.MUST_HIT]
     with timed(seconds, "align"):
         alignment = aligned(
             made,
             rate,
-            np.array([p.time for p in points]),
+            times,
             stretch_bound(plan.request.max_stretch, controls),
             plan.rate,
             progress.within("align"),
-            priorities=[p.priority for p in points],
+            priorities=priorities,
+            duration=ending.out + ending.ring,
+            # composed music is cut into only by its composer: stretch, never splice, so the
+            # music the arranger wrote between its anchors (and its ending) stays whole
+            splices=not getattr(plan.engine, "composes_endings", False),
         )
         alignment, warning = without_holes(made.audio, rate, alignment, plan.rate, duration)
+        warped = _warped_stems(made.stems, rate, alignment.plan)
+        if warped is not None:  # the delivered mix is the sum of the stems
+            alignment = replace(alignment, audio=sum(warped.values()))
     with timed(seconds, "level"):
         music = intensity_in_mix(alignment, rate, controls, plan.engine)
+        if getattr(plan.engine, "composes_endings", False):
+            music = music * _ending_guard(music.shape[-1], rate, ending)
+        else:
+            music = ended(music, rate, ending, alignment.beats_after)
         target, ceiling = plan.request.loudness_target
         audio = levelled(music, rate, target, progress.within("level"), ceiling)
+        stems = _stems_following(warped, rate, audio)
     progress.at("level", 1.0, "levelled")
     tempo = float(getattr(made.beats, "tempo", 0.0) or alignment.beats_after.tempo)
     said = (f"{cue.name}: {warning}",) if warning else ()
-    rendered = RenderedCue(audio, seed, tempo, alignment, warnings=said)
+    rendered = RenderedCue(audio, seed, tempo, alignment, warnings=said, stems=stems)
     checkpoints.save_cue(progress.take, cue.index, cue_arrays(rendered))
     return rendered
+
+
+def _warped_stems(stems, sample_rate: int, plan) -> dict[str, np.ndarray] | None:
+    """Each stem through the alignment's own warp plan (the mix's), or None without stems."""
+    if not stems:
+        return None
+    from gvmgen.align.render import render_alignment
+
+    return {name: render_alignment(audio, sample_rate, plan) for name, audio in stems.items()}
+
+
+def _stems_following(stems, sample_rate: int, mix: np.ndarray) -> dict[str, np.ndarray] | None:
+    """The stems at 48 kHz with the gain curve that took their sum to the delivered `mix`
+    (intensity, ending, loudness and the limiter: each one gain for every channel), so the
+    stems still sum to the mix."""
+    if stems is None:
+        return None
+    delivered = {name: resample(audio, sample_rate, DELIVERY_RATE) for name, audio in stems.items()}
+    gain = gain_between(sum(delivered.values()), mix)
+    return {name: (audio * gain).astype(np.float32) for name, audio in delivered.items()}
+
+
+def gain_between(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """The per-sample gain `[N]` that made `after` `[C, N]` of `before` (the least-squares gain
+    across channels where `before` sounds; interpolated across its silences)."""
+    n = min(before.shape[1], after.shape[1])
+    before, after = before[:, :n].astype(np.float64), after[:, :n].astype(np.float64)
+    power = (before**2).sum(axis=0)
+    sounding = power > 1e-12 * max(float(power.max(initial=0.0)), 1e-30)
+    gain = np.zeros(n)
+    gain[sounding] = (before * after).sum(axis=0)[sounding] / power[sounding]
+    where = np.flatnonzero(sounding)
+    if len(where):
+        gain = np.interp(np.arange(n), where, gain[where])
+    return gain.astype(np.float32)
 
 
 def aligned(
@@ -419,10 +535,12 @@ def aligned(
     fps: float,
     progress: ProgressFn,
     priorities=None,
+    duration: float | None = None,
+    splices: bool = True,
 ):
     """Stage 2, align: the music warped so its beats land on `cuts` (seconds from the cue
-    start; ranked by `priorities`, see `gvmgen.align.Priority`), at the engine's rate; a
-    `gvmgen.align.AlignmentResult`."""
+    start; ranked by `priorities`, see `gvmgen.align.Priority`), at the engine's rate,
+    `duration` long (default: the music's); a `gvmgen.align.AlignmentResult`."""
     progress(0.0, "aligning to the cuts")
     return align_to_cuts(
         made.audio,
@@ -431,9 +549,48 @@ def aligned(
         max_stretch=max_stretch,
         fps=fps,
         beats=made.beats,
+        duration=duration,
+        allow_splices=splices,
         progress=lambda f, m: progress(f, f"aligning: {m}"),
         priorities=priorities,
     )
+
+
+def _ending_guard(n: int, sample_rate: int, ending: Ending) -> np.ndarray:
+    """For an engine that composed its ending: silence by the end of what may sound, whatever
+    the alignment did to the last moments (a short release into the end, 1 where the music has
+    already rung out)."""
+    from gvmgen.align.joins import GONE_BEFORE_OUT, release_gain
+
+    stop = ending.out + ending.ring if ending.ring > 0 else ending.out - GONE_BEFORE_OUT
+    return release_gain(n, sample_rate, max(stop - GUARD_SECONDS, 0.0), max(stop, 0.0))
+
+
+def ended(audio: np.ndarray, sample_rate: int, ending: Ending, beats) -> np.ndarray:
+    """Stage 2½, ending, for music an engine could not end by itself (GVMGen). At the outer end
+    (`ending.ring` 0) it plays to its last downbeat that leaves `GVMGEN_RELEASE` before the out
+    frame, then is released over that (`GVMGEN_ENDING` "release", chosen by
+    `bench/cue_bench.py`), or fades (a fade ending, or no downbeat to end on); what may ring
+    past the out frame fades by its end."""
+    from gvmgen.align.joins import ending_gain, release_gain
+
+    n = audio.shape[-1]
+    gain = None
+    if ending.ring == 0 and ending.kind != "fade" and GVMGEN_ENDING == "release":
+        downbeat = _last_downbeat(beats, ending.out - GVMGEN_RELEASE)
+        if downbeat is not None:
+            gain = release_gain(n, sample_rate, downbeat + 0.05, downbeat + GVMGEN_RELEASE)
+    if gain is None:
+        fade = ending.ring == 0 and ending.kind != "fade"
+        gain = ending_gain(n, sample_rate, replace(ending, kind="fade") if fade else ending)
+    return (np.asarray(audio, np.float32) * gain).astype(np.float32)
+
+
+def _last_downbeat(beats, latest: float) -> float | None:
+    times = np.asarray(getattr(beats, "times", np.zeros(0)), np.float64)
+    flags = np.asarray(getattr(beats, "downbeats", np.zeros(len(times), bool)), bool)
+    found = times[flags & (times <= latest)] if len(flags) == len(times) else times[:0]
+    return float(found[-1]) if len(found) else None
 
 
 def levelled(
@@ -510,37 +667,59 @@ def prompt(previous: RenderedCue | None, sample_rate: int) -> np.ndarray | None:
     return audio[:, -round(PROMPT_SECONDS * sample_rate) :]
 
 
-def joined(cues: Sequence[Cue], rendered: list[RenderedCue], rate: float) -> list[RenderedCue]:
-    """The levelled cues of one take laid on one track, each tail under the next cue's start.
+def joined(
+    cues: Sequence[Cue], rendered: list[RenderedCue], rate: float, tail: float = 0.0
+) -> list[RenderedCue]:
+    """The levelled cues of one take laid on one track, each cue's ending under the next.
 
-    The track is cut back into one piece per cue at frame-exact sample positions, so the clips
-    sit end to end on the timeline (no gap, no overlap) and the crossfades are baked in.
+    Consecutive cues meet in a segue: the outgoing cue's ending (its accent on the shared
+    frame, then its ring) under the incoming cue's entrance, in an equal-power crossfade from
+    that downbeat over whole beats of the incoming cue (at least one, at most `TAIL_SECONDS`).
+    The segues are baked in: the track is cut back into one piece per cue at frame-exact
+    sample positions, so clips of consecutive cues sit end to end. A rest is no audio at all
+    (a gap on the track); the cue before it keeps its ring into it, and the last cue its `tail`:
+    those pieces are longer than their cue by what rings past the out frame.
     """
     bounds = [_sample_at(cue.start, rate) for cue in cues]
-    total = _sample_at(cues[-1].end, rate)
+    end = _sample_at(cues[-1].end, rate)
+    total = end + round(tail * DELIVERY_RATE)
     starts = [b / DELIVERY_RATE for b in bounds]
-    ends = [*bounds[1:], total]
-    following = [*rendered[1:], None]
-    audio = [
-        released(c, f, b - a) for c, f, a, b in zip(rendered, following, bounds, ends, strict=True)
+    fades = [_segue_seconds(nxt) for nxt in rendered[1:]]
+    rests = [c.silent for c in rendered]
+    track = join_cues(
+        [c.audio for c in rendered], starts, DELIVERY_RATE, total / DELIVERY_RATE, fades, rests
+    )
+    pieces = []
+    for i, (cue, made) in enumerate(zip(cues, rendered, strict=True)):
+        stop = bounds[i + 1] if i + 1 < len(cues) else total
+        if i + 1 < len(cues) and cues[i + 1].silent and not cue.silent:
+            rest_end = bounds[i + 2] if i + 2 < len(cues) else end
+            stop = min(bounds[i] + made.audio.shape[1], rest_end)  # its ring, declared
+        audio = track[:, 0:0] if cue.silent else track[:, bounds[i] : stop]
+        pieces.append(replace(made, audio=audio))
+    return pieces
+
+
+def take_track(cues: Sequence[Cue], rendered: Sequence[RenderedCue], rate: float) -> np.ndarray:
+    """One take as a single track `[2, N]` at 48 kHz: every cue's audio at its start, rests
+    silent, rings and the tail included (for the preview, the picture and whole-take loudness)."""
+    ends = [
+        _sample_at(c.start, rate) + r.audio.shape[1] for c, r in zip(cues, rendered, strict=True)
     ]
-    track = join_cues(audio, starts, DELIVERY_RATE, total / DELIVERY_RATE)
-    return [replace(c, audio=track[:, a:b]) for c, a, b in zip(rendered, bounds, ends, strict=True)]
+    track = np.zeros((2, max(_sample_at(cues[-1].end, rate), *ends)), np.float32)
+    for cue, made in zip(cues, rendered, strict=True):
+        first = _sample_at(cue.start, rate)
+        track[:, first : first + made.audio.shape[1]] += made.audio
+    return track
 
 
-def released(cue: RenderedCue, following: RenderedCue | None, slot: int) -> np.ndarray:
-    """The cue's audio; before a rest, cut `RELEASE_SECONDS` past its slot with a raised-cosine
-    fade to zero there, so the music rings briefly into the rest and nothing more (the equal
-    power crossfade alone would leave it at -30 dB at the end)."""
-    if following is None or not following.silent or cue.silent:
-        return cue.audio
-    release = round(RELEASE_SECONDS * DELIVERY_RATE)
-    audio = np.array(cue.audio[:, : slot + release], dtype=np.float32)
-    length = max(audio.shape[1] - slot, 0)
-    if length:
-        fall = 0.5 * (1.0 + np.cos(np.pi * (np.arange(length) + 0.5) / length))
-        audio[:, slot:] *= fall.astype(np.float32)
-    return audio
+def _segue_seconds(incoming: RenderedCue) -> float:
+    """The segue's crossfade: whole beats of the incoming cue within `TAIL_SECONDS`, at least
+    one (a rest has no beats: its side of the join is silence, the outgoing rings into it)."""
+    if incoming.silent:
+        return TAIL_SECONDS
+    beat = 60.0 / incoming.tempo if incoming.tempo > 0 else 0.5
+    return beat * max(1, int(TAIL_SECONDS / beat + 1e-9))
 
 
 def _sample_at(frame: int, rate: float) -> int:

@@ -31,7 +31,7 @@ from gvmgen.media.range_audio import read_range_audio
 from gvmgen.picture import draw_report
 from gvmgen.progress import ProgressFn
 from gvmgen.progress import report as tell
-from gvmgen.rendering import RenderedCue
+from gvmgen.rendering import RenderedCue, take_track
 from gvmgen.schema import (
     ControlsReport,
     CueReport,
@@ -231,9 +231,11 @@ def _score_timeline(plan: ScorePlan, takes: Sequence[int], result: ScoreResult, 
     timeline = plan.edit.timeline
     for i, take in enumerate(takes):
         name = tl.SCORE_TRACK_NAME if i == 0 else f"{tl.SCORE_TRACK_NAME} (take {take})"
+        info = this_run[take]
         placed = [
-            _placed(plan, cue, Path(w), stage)
-            for cue, w in zip(plan.cues, this_run[take].wavs, strict=True)
+            _placed(plan, cue, Path(w), stage, report.ring)
+            for cue, w, report in zip(plan.cues, info.wavs, info.cues, strict=True)
+            if w is not None  # a rest: the track's gap
         ]
         timeline = tl.timeline_with_score(
             timeline,
@@ -242,15 +244,34 @@ def _score_timeline(plan: ScorePlan, takes: Sequence[int], result: ScoreResult, 
             markers=_cue_markers(plan, result) if i == 0 else (),
             metadata=_timeline_metadata(result) if i == 0 else None,
         )
+        if i == 0:
+            timeline = _with_stem_tracks(timeline, plan, info, stage)
     return _relinked(timeline, stage, plan.out_dir)
 
 
-def _placed(plan: ScorePlan, cue: Cue, final_wav: Path, stage: Path):
-    """A cue on the track; the WAV is read from the stage now and linked to its final home."""
+def _with_stem_tracks(timeline, plan: ScorePlan, info: TakeInfo, stage: Path):
+    """`--stems`: one track per stem of the placed take ("GVMGen Drums" …), each stem clip
+    where its cue's clip is."""
+    names = next((list(c.stems) for c in info.cues if c.stems), [])
+    for name in names:
+        placed = [
+            _placed(plan, cue, Path(report.stems[name]), stage, report.ring)
+            for cue, report in zip(plan.cues, info.cues, strict=True)
+            if name in report.stems
+        ]
+        track = f"{tl.SCORE_TRACK_NAME.split()[0]} {name.capitalize()}"
+        timeline = tl.timeline_with_score(timeline, placed, track_name=track)
+    return timeline
+
+
+def _placed(plan: ScorePlan, cue: Cue, final_wav: Path, stage: Path, ring: float = 0.0):
+    """A cue on the track, longer than its cue by what it declares rings past its out frame;
+    the WAV is read from the stage now and linked to its final home."""
     start = plan.edit.range.start_time + otio.opentime.RationalTime(cue.start, plan.rate)
-    record = otio.opentime.TimeRange(start, otio.opentime.RationalTime(cue.frames, plan.rate))
+    frames = cue.frames + math.floor(ring * plan.rate + 1e-6)
+    record = otio.opentime.TimeRange(start, otio.opentime.RationalTime(frames, plan.rate))
     staged = stage / final_wav.relative_to(plan.out_dir)
-    meta = {"job_id": plan.job_id, "cue": cue.index, "engine": plan.engine.name}
+    meta = {"job_id": plan.job_id, "cue": cue.index, "engine": plan.engine.name, "ring": ring}
     return tl.PlacedCue(staged, record, name=f"GVMGen {cue.name}", metadata=meta)
 
 
@@ -321,7 +342,9 @@ def _duration_timecode(plan: ScorePlan, seconds: float) -> str:
 
 def _write_preview(plan: ScorePlan, cues: list[RenderedCue], target: Path) -> None:
 
-    track = np.concatenate([c.audio for c in cues], axis=1)
+    track = take_track(plan.cues, cues, plan.rate)[
+        :, : round(plan.analysis.duration * DELIVERY_RATE)
+    ]
     if plan.dialogue and plan.request.ducking:  # the music as placed: ducked under dialogue
         track = duck(track, DELIVERY_RATE, list(plan.dialogue), plan.request.ducking)
     if plan.analysis.kind == "timeline":

@@ -106,6 +106,12 @@ class ScoreRequest(_Model):
     loudness: Literal["streaming", "web", "ebu-r128", "atsc-a85"] | None = Field(
         None, description="delivery standard (LOUDNESS_PRESETS); overrides target_lufs"
     )
+    # How each cue ends (gvmgen.engines.base.Ending): a final accent on the out frame, the last
+    # chord left to ring, or a fade; `tail` lets the last cue's ending ring past the range's
+    # out frame (the WAV is longer by it, which score.otio and the report declare).
+    ending: Literal["button", "ring", "fade"] = "button"
+    tail: float = Field(0.0, ge=0.0, le=10.0, description="seconds the final ending rings past")
+    stems: bool = False  # also write each cue's drums, bass, harmony and melody (arranger)
 
     @field_validator("mood")
     @classmethod
@@ -239,9 +245,14 @@ class CueReport(CueMetrics):
     engine: str
     seed: int
     take: int
-    wav: str
+    wav: str | None  # None for a rest: a gap on the music track, no file
     tempo: float
     silent: bool = False  # a rest over a gap or long black: digital silence, engine "silence"
+    # what the WAV holds past the cue's out frame, declared: its ending ringing into a following
+    # rest, or the last cue's --tail; the clip on the timeline is longer by it
+    ring: float = 0.0
+    # `--stems`: the cue's stems by name (drums, bass, harmony, melody), summing to `wav`
+    stems: dict[str, str] = {}
     # Whose music it is (gvmgen.licences): one line, the non-commercial flag, every weight used.
     licence: str = ""
     non_commercial: bool | None = None
@@ -275,7 +286,7 @@ class DialogueRegion(_Model):
 class TakeInfo(_Model):
     take: int
     seed: int
-    wavs: list[str]
+    wavs: list[str | None]  # one per cue; None for a rest (no file)
     created: str  # ISO 8601
     job_id: str | None = None  # the job that made it (None in reports from before 0.2)
     cues: list[CueReport] = []  # every cue of this take, measured

@@ -20,14 +20,13 @@ from gvmgen.media.audio import DELIVERY_RATE
 from gvmgen.progress import Pump, Update
 from gvmgen.rendering import (
     PROMPT_SECONDS,
-    RELEASE_SECONDS,
+    TAIL_SECONDS,
     RenderedCue,
     cue_arrays,
     cue_from_arrays,
     joined,
     kept_cue,
     prompt,
-    released,
     render_takes,
     rest,
 )
@@ -108,27 +107,28 @@ def first_run():
     return plan, checkpoints, rendered, updates
 
 
-def test_every_cue_is_frame_exact_and_contiguous_at_48k(first_run):
+def test_every_cue_is_frame_exact_its_ring_into_a_rest_declared_and_a_rest_no_audio(first_run):
     _, _, rendered, _ = first_run
+    slots = [
+        round(c.end * DELIVERY_RATE / RATE) - round(c.start * DELIVERY_RATE / RATE) for c in CUES
+    ]
+    ring = round(TAIL_SECONDS * DELIVERY_RATE)  # the music before the rest rings into it
     for take in rendered:
         lengths = [c.audio.shape[1] for c in take]
-        assert lengths == [
-            round(c.end * DELIVERY_RATE / RATE) - round(c.start * DELIVERY_RATE / RATE)
-            for c in CUES
-        ]
+        assert lengths == [slots[0] + ring, 0, slots[2]]
         assert all(c.audio.dtype == np.float32 and c.audio.shape[0] == 2 for c in take)
         assert [c.silent for c in take] == [False, True, False]
         assert [c.seed for c in take] == [take[0].seed + i for i in range(3)]
     assert not np.array_equal(rendered[0][0].audio, rendered[1][0].audio)  # seeds 0 and 7
 
 
-def test_the_rest_is_silent_after_the_release_of_the_music_before_it(first_run):
+def test_the_music_before_a_rest_rings_into_it_then_digital_silence(first_run):
     _, _, rendered, _ = first_run
-    music, rest_cue = rendered[0][0], rendered[0][1]
-    release = round(RELEASE_SECONDS * DELIVERY_RATE)
-    assert np.abs(music.audio[:, -DELIVERY_RATE // 10 :]).max() > 1e-3  # music up to its end
-    assert np.abs(rest_cue.audio[:, : release // 2]).max() > 0  # rings into the rest …
-    assert not rest_cue.audio[:, release:].any()  # … then digital silence
+    music = rendered[0][0]
+    slot, ring = round(6 * DELIVERY_RATE), round(TAIL_SECONDS * DELIVERY_RATE)
+    assert np.abs(music.audio[:, slot - DELIVERY_RATE // 10 : slot]).max() > 1e-3  # to its end
+    assert np.abs(music.audio[:, slot : slot + ring // 4]).max() > 0  # rings into the rest …
+    assert np.abs(music.audio[:, -round(0.01 * DELIVERY_RATE) :]).max() < 1e-4  # … and is gone
 
 
 def test_progress_fills_the_span_and_never_goes_back(first_run):
@@ -196,27 +196,27 @@ def test_rest_is_exact_length_silence_at_any_frame_rate():
     assert rests[0].alignment.metrics.splices == 0 and rests[0].tempo == 0.0
 
 
-def test_released_fades_to_nothing_into_a_rest_and_leaves_music_before_music_alone():
-    slot = DELIVERY_RATE  # a one-second slot; the cue rings on 1.5 s past it
-    music = _rendered(_cue_audio(2.5))
-    into_rest = released(music, _rendered(_cue_audio(1.0, 0.0), silent=True), slot)
-    release = round(RELEASE_SECONDS * DELIVERY_RATE)
-    assert into_rest.shape == (2, slot + release)
-    assert np.array_equal(into_rest[:, :slot], music.audio[:, :slot])
-    tail = into_rest[0, slot:]
-    assert np.all(np.diff(tail) <= 0) and tail[-1] < 1e-4 * 0.5
-    assert released(music, music, slot) is music.audio  # before music: the crossfade's job
-    assert released(music, None, slot) is music.audio  # the last cue
-
-
-def test_joined_cuts_one_track_into_frame_exact_cues_with_the_tail_baked_in():
+def test_joined_cuts_one_track_into_frame_exact_cues_with_the_segue_baked_in():
+    """Cue "a" rings 1.5 s past its out frame; "b" (120 BPM) enters there: an equal-power
+    crossfade over its whole beats within 1.5 s (three), from that shared downbeat."""
     cues = [Cue(0, "a", 0, 50), Cue(1, "b", 50, 100)]
-    first = _rendered(_cue_audio(3.5, 0.5))  # 2 s slot + 1.5 s tail under "b"
-    second = _rendered(np.zeros((2, 2 * DELIVERY_RATE), np.float32))
+    first = _rendered(_cue_audio(3.5, 0.5))  # 2 s slot + 1.5 s ring under "b"
+    second = replace(_rendered(_cue_audio(2.0, 0.25)), tempo=120.0)
     out = joined(cues, [first, second], RATE)
     assert [c.audio.shape[1] for c in out] == [2 * DELIVERY_RATE, 2 * DELIVERY_RATE]
-    assert np.abs(out[1].audio[:, :100]).max() > 0.1  # "a" rings on under "b"'s start
-    assert not out[1].audio[:, -100:].any()  # and is gone by "b"'s end
+    b = out[1].audio[0]
+    assert b[10] > 0.49  # the outgoing accent at full level on the shared downbeat
+    fade = round(1.5 * DELIVERY_RATE)
+    middle = b[fade // 2]
+    assert middle == pytest.approx(0.5 * np.cos(np.pi / 4) + 0.25 * np.sin(np.pi / 4), abs=2e-3)
+    assert np.allclose(b[fade + 10 : -DELIVERY_RATE // 5], 0.25)  # then "b" alone
+
+
+def test_joined_lets_the_last_cue_ring_past_the_out_frame_by_the_tail():
+    cues = [Cue(0, "a", 0, 50)]
+    out = joined(cues, [_rendered(_cue_audio(3.0, 0.5))], RATE, tail=1.0)
+    assert out[0].audio.shape[1] == 3 * DELIVERY_RATE
+    assert np.abs(out[0].audio[:, 2 * DELIVERY_RATE + 100]).max() > 0.4
 
 
 def test_prompt_is_the_end_of_the_previous_cue_as_aligned():

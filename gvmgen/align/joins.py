@@ -4,6 +4,7 @@ gain that shapes a cue's ending (what may ring past its out frame, and how it de
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -37,13 +38,16 @@ def join_cues(
     starts: list[float],
     sample_rate: int,
     total_duration: float,
-    fade: float = CUE_FADE,
+    fade: float | Sequence[float] = CUE_FADE,
+    rests: Sequence[bool] | None = None,
 ) -> np.ndarray:
     """Place cues `[C, N_i]` at `starts` (s) on one track `[C, round(total·sr)]`.
 
     Where a cue runs past the next one's start, the two crossfade (equal power) over
-    min(`fade`, the overlap) from that start, and the earlier cue stops there. A cue edge that
-    meets silence gets a 5 ms ramp; the track's end fades out.
+    min(`fade`, the overlap) from that start, and the earlier cue stops there; `fade` is one
+    length for every join or one per join. Into a rest (`rests`; default: a cue of zeros) the
+    earlier cue rings on as it is. A cue edge that meets silence gets a 5 ms ramp; the track's
+    end fades.
     """
     if len(cues) != len(starts):
         raise InputError(f"{len(cues)} cues but {len(starts)} start times")
@@ -53,25 +57,34 @@ def join_cues(
     total = int(round(total_duration * sample_rate))
     track = np.zeros((channels, total), dtype=np.float32)
     bounds = [int(round(s * sample_rate)) for s in starts] + [total]
-    crossfades = _crossfades(cues, bounds, int(round(fade * sample_rate)))
+    fades = [fade] * max(len(cues) - 1, 0) if np.isscalar(fade) else list(fade)
+    rests = [not np.any(c) for c in cues] if rests is None else list(rests)
+    crossfades = _crossfades(cues, bounds, [int(round(f * sample_rate)) for f in fades], rests)
     for i, cue in enumerate(cues):
         cue = np.broadcast_to(cue, (channels, cue.shape[1]))
         fade_in = crossfades[i - 1] if i else 0
-        slot = bounds[i + 1] - bounds[i]
-        _mix(track, _shaped_cue(cue, slot, fade_in, crossfades[i], sample_rate), bounds[i])
+        keep = bounds[i + 1] - bounds[i] + crossfades[i]
+        if i + 1 < len(cues) and rests[i + 1]:
+            keep = cue.shape[1]  # into a rest: the cue's own ending, as far as it rings
+        _mix(track, _shaped_cue(cue, keep, fade_in, crossfades[i], sample_rate), bounds[i])
     return fade_tail(track, sample_rate)
 
 
-def _crossfades(cues, bounds, fade: int) -> list[int]:
-    """Samples of crossfade between cue i and cue i+1: how far i runs past i+1's start, ≤ fade."""
+def _crossfades(cues, bounds, fades: list[int], rests: list[bool]) -> list[int]:
+    """Samples of crossfade between cue i and cue i+1: how far i runs past i+1's start, ≤ its
+    fade; none into silence (the earlier cue rings on into it, ending as it was shaped)."""
     ends = [b + c.shape[1] for b, c in zip(bounds, cues, strict=False)]
-    fades = [min(max(ends[i] - bounds[i + 1], 0), fade) for i in range(len(cues) - 1)]
-    return [*fades, 0]
+    out = [
+        0 if rests[i + 1] else min(max(ends[i] - bounds[i + 1], 0), fades[i])
+        for i in range(len(cues) - 1)
+    ]
+    return [*out, 0]
 
 
-def _shaped_cue(cue, slot: int, fade_in: int, fade_out: int, sample_rate: int) -> np.ndarray:
-    """Cue trimmed where its crossfade into the next cue ends, with its ramps applied."""
-    shaped = np.array(cue[:, : max(min(cue.shape[1], slot + fade_out), 0)], dtype=np.float32)
+def _shaped_cue(cue, keep: int, fade_in: int, fade_out: int, sample_rate: int) -> np.ndarray:
+    """Cue trimmed to `keep` samples (where its crossfade into the next cue ends), with its
+    ramps applied."""
+    shaped = np.array(cue[:, : max(min(cue.shape[1], keep), 0)], dtype=np.float32)
     edge = int(round(EDGE_FADE * sample_rate))
     _ramp(shaped, fade_in or edge, "splice" if fade_in else "anchor", rising=True)
     _ramp(shaped, fade_out or edge, "splice" if fade_out else "anchor", rising=False)
@@ -115,10 +128,11 @@ def ending_gain(n: int, sample_rate: int, ending, accent: float | None = None) -
         start = stop - DECAY_SECONDS[ending.kind]
         if accent is not None:
             start = max(start, min(accent + 0.25, stop))
-    return _release(n, sample_rate, max(start, 0.0), max(stop, 0.0))
+    return release_gain(n, sample_rate, max(start, 0.0), max(stop, 0.0))
 
 
-def _release(n: int, sample_rate: int, start: float, stop: float) -> np.ndarray:
+def release_gain(n: int, sample_rate: int, start: float, stop: float) -> np.ndarray:
+    """Gain `[n]`: 1 until `start` s, a raised-cosine fall to 0 at `stop` s, 0 after."""
     gain = np.ones(n, dtype=np.float32)
     first, last = (min(max(int(round(t * sample_rate)), 0), n) for t in (start, stop))
     if last > first:

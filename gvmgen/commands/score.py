@@ -192,6 +192,31 @@ SCORE_OPTIONS = (
         help="delivery standard: streaming (-14 LUFS, -1 dBTP), web (-16, -1), ebu-r128 "
         "(-23, -1), atsc-a85 (-24 LKFS, -2); --target-lufs for any other value",
     ),
+    _option(
+        "--ending",
+        "ending",
+        choices=("button", "ring", "fade"),
+        default="button",
+        help="how each cue ends: button, a final accent on its out frame; ring, the last "
+        "chord left to ring; fade, a musical fade (default button)",
+    ),
+    _option(
+        "--tail",
+        "tail",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="let the last cue's ending land on the out frame and ring this long past it "
+        "(0-10; the WAV is longer by it; default 0: decayed by the out frame)",
+    ),
+    _option(
+        "--stems",
+        "stems",
+        action="store_true",
+        default=False,
+        help="also write each cue's drums, bass, harmony and melody, summing to its mix, on "
+        "tracks of their own (the arranger; GVMGen makes one mix and has none)",
+    ),
 )
 
 

@@ -35,6 +35,10 @@ client.REQUEST_OPTIONS = {
   { flag = "--duck", setting = "duck" },
   { flag = "--no-duck", setting = "no_duck" },
   { flag = "--loudness", setting = "loudness" },
+  -- How each cue ends, and how long the last may ring past the range's out frame.
+  { flag = "--ending", setting = "ending" },
+  { flag = "--tail", setting = "tail" },
+  { flag = "--stems", setting = "stems" },
 }
 -- How a submit waits for its job: how long, and whether to start `gvmgen serve` if none answers.
 client.WAIT_OPTIONS = {

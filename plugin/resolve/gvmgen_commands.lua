@@ -119,13 +119,16 @@ end
 --- The result's cues as placements: absolute record frame, frames on the timeline, WAV.
 function commands.cues_of(session, result, range_first)
   local cues = {}
-  for i, cue in ipairs(result.cues or {}) do
-    local first = frames.frames_at(cue.start, session.rate)
-    local last = frames.frames_at(cue.start + cue.duration, session.rate)
-    cues[i] = {
-      wav = cue.wav, name = cue.name, seed = cue.seed, take = cue.take, index = cue.index,
-      record = session.start + range_first + first, frames = last - first, job_id = result.job_id,
-    }
+  for _, cue in ipairs(result.cues or {}) do
+    if type(cue.wav) == "string" then -- a rest has no WAV: it stays a gap on the track
+      local first = frames.frames_at(cue.start, session.rate)
+      -- what rings past the out frame (into a rest, or the --tail) is part of the clip
+      local last = frames.frames_at(cue.start + cue.duration + (cue.ring or 0), session.rate)
+      cues[#cues + 1] = {
+        wav = cue.wav, name = cue.name, seed = cue.seed, take = cue.take, index = cue.index,
+        record = session.start + range_first + first, frames = last - first, job_id = result.job_id,
+      }
+    end
   end
   if #cues == 0 then fail("The GVMGen job finished without any music to place.") end
   return cues

@@ -323,6 +323,9 @@ EXAMPLES = {
     "--duck": "6",
     "--no-duck": None,
     "--loudness": "ebu-r128",
+    "--ending": "ring",
+    "--tail": "1.5",
+    "--stems": None,
 }
 
 

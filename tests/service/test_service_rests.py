@@ -1,4 +1,5 @@
-"""Batch mode over a gap in the timeline: a rest of digital silence, cue edges at the gap."""
+"""Batch mode over a gap in the timeline: a rest, cue edges at the gap. The rest is a gap on
+the music track (no WAV); the music before it rings into it, declared as its `ring`."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from gvmgen.pipeline import Scorer
 
 RATE = 25
 GAP = (100, 225)  # frames: 4 s to 9 s of nothing on the timeline
-RELEASE_SECONDS = 0.5  # the music may ring this long into a rest (the cue crossfade)
+RING_SECONDS = 1.5  # the music before a rest rings at most this long into it
 
 
 def _range(start: int, duration: int) -> otio.opentime.TimeRange:
@@ -69,23 +70,30 @@ def test_a_gap_in_batch_is_a_rest_of_silence_with_cue_edges_at_the_gap(cut_clip,
     assert [c.silent for c in (result.cues[0], result.cues[2])] == [False, False]
     assert len(engine.seeds) == 2  # the rest cost no engine call
 
-    track, rate = _delivered(result)
-    gap_in, gap_out = (round(f / RATE * rate) for f in GAP)
-    release = round(RELEASE_SECONDS * rate)
-    assert _dbfs(track[:, gap_in + release : gap_out]) == -np.inf  # digital silence
-    assert _dbfs(track[:, gap_in + release - round(0.01 * rate) : gap_in + release]) < -60
-    assert _dbfs(track[:, gap_in - rate : gap_in]) > -30  # music up to the gap …
-    assert _dbfs(track[:, gap_out : gap_out + rate]) > -30  # … and again after it
+    assert rest.wav is None and result.takes[0].wavs[1] is None  # no file for a rest
+    assert not list((tmp_path / "out" / "takes").rglob("cue-02.wav"))
+    before, rate = sf.read(result.cues[0].wav, dtype="float32", always_2d=True)
+    before = before.T
+    gap_in = round(GAP[0] / RATE * rate)
+    assert result.cues[0].ring == pytest.approx(RING_SECONDS, abs=1e-3)  # declared …
+    assert before.shape[1] == gap_in + round(RING_SECONDS * rate)  # … and in the WAV
+    assert _dbfs(before[:, gap_in - rate : gap_in]) > -30  # music up to the gap …
+    assert _dbfs(before[:, -round(0.01 * rate) :]) < -60  # … rung out by the end of its ring
+    after, _ = sf.read(result.cues[2].wav, dtype="float32", always_2d=True)
+    assert _dbfs(after.T[:, :rate]) > -30  # … and music again after the gap
+    timeline = otio.adapters.read_from_file(result.timeline)
+    (score_track,) = [t for t in timeline.audio_tracks() if t.name == "GVMGen Score"]
+    kinds = [(type(item).__name__, item.duration().value) for item in score_track]
+    ring_frames = int(RING_SECONDS * RATE)
+    assert kinds == [
+        ("Clip", GAP[0] + ring_frames),
+        ("Gap", GAP[1] - GAP[0] - ring_frames),
+        ("Clip", 100),
+    ]
     assert [c.record_in for c in result.cues[1:]] == ["01:00:04:00", "01:00:09:00"]
     summary = io.StringIO()
     print_summary(result, summary)
     assert "01:00:09:00   rest: silence" in summary.getvalue()
-
-
-def _delivered(result) -> tuple[np.ndarray, int]:
-    pieces = [sf.read(w, dtype="float32", always_2d=True) for w in result.takes[0].wavs]
-    rate = pieces[0][1]
-    return np.concatenate([p.T for p, _ in pieces], axis=1), rate
 
 
 def test_a_batch_range_that_is_all_gap_is_refused_and_writes_nothing(cut_clip, tmp_path):

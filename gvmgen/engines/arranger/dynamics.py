@@ -16,7 +16,7 @@ import numpy as np
 
 from gvmgen.engines.base import CueConditioning
 
-RIDE_DB = 7.0  # level of the quietest bar below the fullest, dB
+RIDE_DB = 6.5  # level of the quietest bar below the fullest, dB
 VELOCITY_FLOOR = 0.6  # a note's velocity is scaled by FLOOR … 1 with its bar's intensity
 CUT_RATE_FULL = 0.8  # cuts per second that count as fully busy cutting
 BRIGHTNESS_STEP_FULL = 0.12  # luma change between frames (0..1) that counts as a big change

@@ -74,6 +74,29 @@ class ArrangerEngine:
         `render(score)`."""
         return render_stems(score, self.sample_rate, duration, None, cancel)
 
+    def generate_stems_with_beats(
+        self,
+        cue: CueConditioning,
+        seed: int,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ):
+        """`generate_with_beats` as stems: ({drums, bass, harmony, melody: `[2, N]`}, the beat
+        grid); the stems sum to the mix `generate` makes for the same cue and seed."""
+        from gvmgen.align.beats import BeatGrid
+
+        check_cancel(cancel)
+        report(progress, 0.0, "composing")
+        score = self.compose(cue, seed)
+        stems = render_stems(
+            score, self.sample_rate, cue.duration, scaled(progress, 0.0, 0.9), cancel
+        )
+        report(progress, 0.9, "placing the beats where they are heard")
+        heard = heard_beat_times(sum(stems.values()), self.sample_rate, score.beat_times)
+        downbeats = np.isin(score.beat_times, score.downbeat_times)
+        report(progress, 1.0, "done")
+        return stems, BeatGrid.from_times(heard, downbeats)
+
     def generate_with_score(
         self,
         cue: CueConditioning,

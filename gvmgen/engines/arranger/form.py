@@ -20,6 +20,7 @@ import numpy as np
 from gvmgen.engines.arranger.takes import PIN_LOSS, TEMPO_LANE_STEP
 
 MIN_ANCHOR_GAP = 1.5  # seconds: a cut this far after the previous anchor becomes one
+MIN_ENDING_GAP = 0.35  # s: an anchor cut closer than this before an ending's downbeat gives way
 MAX_BEAT_BEND = 0.06  # a closer cut goes on a beat if the beats around it bend this little
 MAX_TEMPO_STEP = 0.05  # largest tempo change between neighbouring stretches, as a ratio
 _TEMPO_SEARCH_STEP = 0.25  # BPM
@@ -159,8 +160,8 @@ def anchor_times(
     for cut in np.sort(np.asarray(cuts, dtype=np.float64)):
         if cut - anchors[-1] >= min_gap and cut < duration:
             anchors.append(float(cut))
-    if end_anchor:
-        while len(anchors) > 1 and duration - anchors[-1] < min_gap:
+    if end_anchor:  # a cut just before an ending's downbeat keeps its own (the beats between bend)
+        while len(anchors) > 1 and duration - anchors[-1] < MIN_ENDING_GAP:
             anchors.pop()
     far = duration - anchors[-1] >= min_gap
     if (end_anchor is None and far) or (end_anchor and duration > anchors[-1]):

@@ -99,7 +99,7 @@ _RHYTHMS: dict[int, tuple[tuple[tuple[float, float], ...], ...]] = {
 }
 # A half-time groove: kick on 1 (and the "and" of 2), the backbeat on 3 alone.
 _HALF_TIME = {"kick": "x.....x.........", "snare": "........x......."}
-QUIET_INTENSITY = 0.3  # a bar below this intensity plays without hats or fills
+QUIET_INTENSITY = 0.3  # a bar below this intensity plays no fill, its hats on the beats only
 LEAD_BASE = 62  # D4: the melody's lowest octave for dark pictures (bright: an octave up)
 _LEAD_SPAN = 11  # scale steps the melody may use above its base
 
@@ -186,7 +186,7 @@ def write_drums(
 ) -> None:
     """Kick, snare and hats from the section's pattern (a half-time groove: the backbeat on 3);
     crash on section starts and cut downbeats; a fill in the bar before a new section. A quiet
-    bar (low intensity) drops its hats and fill: the pulse stays in kick and backbeat."""
+    bar (low intensity) drops its fill and keeps its hats on the beats only."""
     density = ctx.section.density
     pattern = _DRUMS[density][variant % len(_DRUMS[density])]
     if groove == "half":
@@ -200,11 +200,11 @@ def write_drums(
     )
     snare = GM_SIDE_STICK if density == 0 else GM_SNARE  # calm pictures get a softer backbeat
     for part, key in (("kick", GM_KICK), ("snare", snare), ("hat", GM_CLOSED_HAT)):
-        if part == "hat" and (quiet or ctx.section.kit == "soft"):  # a low intensity: no hats
+        if part == "hat" and ctx.section.kit == "soft":  # the editor's low intensity: no hats
             continue
         for step, mark in enumerate(pattern[part][:fill_from]):
-            if mark == ".":
-                continue
+            if mark == "." or (part == "hat" and quiet and step % 4):
+                continue  # a quiet bar keeps its hats on the beats only: the pulse stays
             on_beat = step % 4 == 0
             velocity = (0.95 if on_beat else 0.6) * (1.0 if step else 1.08)
             if part == "hat":
