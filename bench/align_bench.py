@@ -480,7 +480,7 @@ def run_must_hits(paths: list[str], seed: int = 23) -> None:
     rng = np.random.default_rng(seed)
     per_clip = SYNTHETIC_CUTS // len(paths) if paths else 0
     marked = set(rng.choice(per_clip * len(paths), MUST_HITS, replace=False).tolist())
-    reached, unreachable, heard = 0, [], {"librosa": 0, "madmom": 0}
+    reached, unreachable, heard, unsure = 0, [], {"librosa": 0, "madmom": 0}, 0
     for number, path in enumerate(paths):
         audio, rate = load_audio(path)
         cuts = np.cumsum(rng.uniform(0.6, 3.5, per_clip)) + rng.uniform(0.5, 1.5)
@@ -489,7 +489,14 @@ def run_must_hits(paths: list[str], seed: int = 23) -> None:
         priorities = [Priority.MUST_HIT if m else Priority.EDIT for m in must]
         result = align_to_cuts(audio, rate, cuts, fps=24.0, priorities=priorities)
         left = {u.index: u for u in result.plan.unhit}
-        aimed = np.array([i for i in range(per_clip) if must[i] and i not in left], dtype=int)
+        rows = result.metrics.per_cut
+        unsure += sum(
+            must[i] and i not in left and rows[i]["certain"] is False for i in range(per_clip)
+        )
+        aimed = np.array(
+            [i for i in range(per_clip) if must[i] and i not in left and rows[i]["certain"]],
+            dtype=int,
+        )
         unreachable += [
             (Path(path).stem, cuts[i], left[i]) for i in range(per_clip) if must[i] and i in left
         ]
@@ -500,8 +507,9 @@ def run_must_hits(paths: list[str], seed: int = 23) -> None:
             )
     print(f"\n### Must-hits: {MUST_HITS} among {per_clip * len(paths)} synthetic cuts\n")
     print(
-        f"reached by the plan: {reached}; madmom hears {heard['madmom']}/{reached}, "
-        f"librosa {heard['librosa']}/{reached}; unreachable: {len(unreachable)}"
+        f"reached by the plan, surely: {reached}; madmom hears {heard['madmom']}/{reached}, "
+        f"librosa {heard['librosa']}/{reached}; reached but marked uncertain: {unsure}; "
+        f"unreachable: {len(unreachable)}"
     )
     for name, time_, cut in unreachable:
         print(f"- {name} {time_:.2f} s: {cut.reason}; {cut.alternative or 'no alternative'}")
@@ -527,7 +535,9 @@ def run_arranger(paths: list[str]) -> None:
                 audio, rate = load_audio(cue["wav"])
                 cuts = [c["time"] for c in cue["cuts"]]
                 tally.music += audio.shape[1] / rate
-                rates = tally.add_judged(cuts, [c["hit"] for c in cue["cuts"]], audio, rate)
+                own = [c["hit"] for c in cue["cuts"]]
+                certain = np.array([c.get("certain") is not False for c in cue["cuts"]], bool)
+                rates = tally.add_judged(cuts, own, audio, rate, certain=certain)
                 rates_text = "/".join(f"{rates[j]:.0%}" for j in JUDGES)
                 print(f"{Path(path).name:<11} {cue['name']}: {len(cuts)} cuts  {rates_text}")
             tally.seconds += seconds
