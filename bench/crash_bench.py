@@ -352,7 +352,8 @@ def trial(n: int, phase: str, kind: str, rng, timeline: Path, folder: Path, refs
     for seen in listings:
         outcome.problems += listing_problems(seen, final, before)
     if events[-1][0] != "done" or [j["job_id"] for j in jobs] != [job]:
-        outcome.problems.append(f"job lost or not done: {events[-1][0]}, {len(jobs)} job(s)")
+        why = events[-1][1].get("error", {}).get("message", "")
+        outcome.problems.append(f"job lost or not done: {events[-1][0]} {why}, {len(jobs)} job(s)")
     outcome.problems += [f"left in --out: {name}" for name in leftovers(out)]
     got, want = normalised(out), ref["files"]
     if got != want:
@@ -412,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES))
+    parser.add_argument("--keep", type=Path, help="copy each failed trial's folder here")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     load = os.getloadavg()
@@ -420,11 +423,14 @@ def main(argv: list[str] | None = None) -> int:
         timeline = make_timeline(tmp)
         refs = {kind: reference(kind, timeline, tmp / f"ref-{i}") for i, kind in enumerate(KINDS)}
         outcomes = []
+        phases = args.phases
         for n in range(args.trials):
-            phase, kind = PHASES[n % len(PHASES)], KINDS[(n // len(PHASES)) % len(KINDS)]
+            phase, kind = phases[n % len(phases)], KINDS[(n // len(phases)) % len(KINDS)]
             folder = tmp / f"trial-{n}"
             folder.mkdir()
             outcomes.append(trial(n, phase, kind, rng, timeline, folder, refs))
+            if outcomes[-1].problems and args.keep:
+                shutil.copytree(folder, args.keep / folder.name, dirs_exist_ok=True)
             shutil.rmtree(folder, ignore_errors=True)
     summary = summarise(outcomes, load, os.getloadavg(), args)
     print(json.dumps(summary, indent=2))
