@@ -1,8 +1,8 @@
 """The data dir: where the server keeps its key, address, job store, log and outputs.
 
+DATA/             locked (flock on the folder itself) by the one server that owns it
 DATA/key          32 random bytes as hex, mode 0600: the HMAC key for every message
 DATA/server.json  {"address", "pid", "version", "curve"} while a server runs
-DATA/server.lock  held (flock) by the one server that owns this data dir
 DATA/jobs.sqlite  the job store (WAL)
 DATA/serve.log    the server's log
 DATA/outputs/     where a request's relative out_dir lands
@@ -24,7 +24,6 @@ from gvmgen.errors import GVMGenError
 DATA_DIR_ENV = "GVMGEN_DATA_DIR"
 KEY_NAME = "key"
 SERVER_INFO_NAME = "server.json"
-LOCK_NAME = "server.lock"
 STORE_NAME = "jobs.sqlite"
 LOG_NAME = "serve.log"
 OUTPUTS_NAME = "outputs"
@@ -110,33 +109,37 @@ def remove_server_info(data_dir: Path, pid: int) -> None:
 
 
 class DataDirLock:
-    """An exclusive lock on the data dir, held for the server's lifetime (POSIX flock).
+    """An exclusive lock on the data dir itself, held for the server's lifetime (POSIX flock
+    on the folder: no lock file that could be deleted away; the lock ends with the process).
 
     Holding it proves no other server is alive on this data dir, so jobs left "running" by a
     killed server can be requeued at once instead of waiting for their leases to run out.
     """
 
     def __init__(self, data_dir: Path):
-        self.path = data_dir / LOCK_NAME
-        self.handle = None
+        self.data_dir = data_dir
+        self.fd: int | None = None
 
     def acquire(self) -> None:
-        self.handle = open(self.path, "a+")  # noqa: SIM115 - held until release()
         try:
             import fcntl
         except ImportError:  # Windows: no flock; the lease timeout still protects jobs
             return
+        fd = os.open(self.data_dir, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            self.handle.close()
-            self.handle = None
+            os.close(fd)
+            info = read_server_info(self.data_dir) or {}
+            pid = f" (pid {info['pid']})" if isinstance(info.get("pid"), int) else ""
             raise GVMGenError(
-                f"another server already runs on data dir {str(self.path.parent)!r}; "
-                "stop it first or pass another --data-dir"
+                f"another server{pid} already runs on data dir {str(self.data_dir)!r}; "
+                "stop it first or pass another --data-dir",
+                code="data_dir_in_use",
             ) from None
+        self.fd = fd
 
     def release(self) -> None:
-        if self.handle is not None:
-            self.handle.close()
-            self.handle = None
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

@@ -274,19 +274,37 @@ def check_input(path_text: str) -> Path:
 
 
 def resolve_out_dir(path_text: str, data_dir: Path, must_write: bool) -> Path:
-    """An absolute folder the server may write, or a relative one under DATA/outputs/."""
+    """The real path of an output folder: an absolute one whose parent exists, or a relative
+    one under DATA/outputs/ (made there as needed). Resolved once, here; a name no file system
+    takes, a missing parent or a path through a missing folder is `invalid_request`."""
     from gvmgen_backend.datadir import OUTPUTS_NAME
 
+    from gvmgen.errors import InputError
+    from gvmgen.outputs import check_out_dir_text
+
+    try:
+        check_out_dir_text(path_text)
+    except InputError as error:
+        raise ProtocolError("invalid_request", error.message, "out_dir") from None
     path = Path(path_text)
-    if not path.is_absolute():
+    if path.is_absolute():
+        path = _real_folder(path, must_exist=must_write)
+    else:
         base = (data_dir / OUTPUTS_NAME).resolve()
-        path = (base / path).resolve()
-        if not path.is_relative_to(base):
+        path = Path(os.path.normpath(base / path))  # no folder of ours is a link: lexical
+        if not path.is_relative_to(base) or path == base:
             raise ProtocolError(
                 "invalid_request",
                 f"out_dir: {path_text!r} leaves the data dir's outputs folder",
                 "out_dir",
             )
+    if path == data_dir.resolve():
+        raise ProtocolError(
+            "invalid_request",
+            "out_dir: the server's data dir cannot be an output folder; name a folder in it, "
+            "or another folder",
+            "out_dir",
+        )
     if path.exists() and not path.is_dir():
         raise ProtocolError(
             "output_not_writable", f"out_dir: {path_text!r} is a file, not a folder", "out_dir"
@@ -298,8 +316,35 @@ def resolve_out_dir(path_text: str, data_dir: Path, must_write: bool) -> Path:
     return path
 
 
+def _real_folder(path: Path, must_exist: bool) -> Path:
+    """`path` with its parent resolved by the file system (links and `..` as the OS reads
+    them), so the folder checked is the folder written. Without `must_exist` (a folder only
+    read), a missing parent is no error: there is nothing there."""
+    if path.name in ("", ".", ".."):  # "/a/b/..": the folder itself must exist
+        parent, name = path, ""
+    else:
+        parent, name = path.parent, path.name
+    try:
+        real = parent.resolve(strict=True)
+    except (OSError, RuntimeError):
+        if not must_exist:
+            return path.resolve()
+        raise ProtocolError(
+            "invalid_request",
+            f"out_dir: {str(parent)!r} does not exist (or is not a folder the server can "
+            "reach); create the parent folder first",
+            "out_dir",
+        ) from None
+    if not real.is_dir():
+        raise ProtocolError(
+            "output_not_writable", f"out_dir: {str(parent)!r} is not a folder", "out_dir"
+        )
+    folder = real / name if name else real
+    return folder.resolve() if folder.is_symlink() else folder
+
+
 def _writable(path: Path) -> bool:
-    """The folder, or the nearest existing folder above it, is writable by the server."""
+    """The folder, or the folder it will be made in, is writable by the server."""
     probe = path
     while not probe.exists():
         if probe.parent == probe:

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import hmac
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -86,6 +87,7 @@ def encode(key: bytes, msg_type: str, msg_id: str, body: dict) -> bytes:
 
 
 _SIG_OPEN, _SIG_CLOSE = b',"sig":"', b'"}'
+_HEX_SIGNATURE = re.compile(r"[0-9a-f]{64}")
 _SIG_TAIL = len(_SIG_OPEN) + 64 + len(_SIG_CLOSE)
 _SIG_START = -_SIG_TAIL + len(_SIG_OPEN)
 
@@ -138,6 +140,10 @@ def _check_signature(key: bytes, message: dict, msg_id: str) -> None:
     sig = message.get("sig")
     if not isinstance(sig, str):
         raise ProtocolError("unauthorized", "unsigned message: 'sig' is missing", "sig", msg_id)
+    if not _HEX_SIGNATURE.fullmatch(sig):  # compare_digest refuses non-ASCII text
+        raise ProtocolError(
+            "unauthorized", "bad signature: 'sig' must be 64 hex digits", "sig", msg_id
+        )
     try:
         expected = signature(key, message)
     except (TypeError, ValueError):  # JSON that parses but cannot re-encode (lone surrogates)

@@ -59,6 +59,8 @@ class Runner:
     def __init__(self, engine: str = "auto", engines: EngineRegistry | None = None):
         self.engine = engine
         self.engines = engines if engines is not None else EngineRegistry()
+        # the server's look at the job's output folder first (half-made commits, stale stages)
+        self.before_job: Callable[[dict], None] = lambda request: None
         self.scorer = Scorer(self.engines)
 
     def warm_up(self) -> str:
@@ -99,6 +101,7 @@ class Runner:
         `gvmgen.pipeline.Scorer.score`.
         """
         request = {**request, "engine": self._engine_for(request)}
+        self.before_job(request)
 
         def forward(event) -> None:
             on_event(event.model_dump(mode="json"))

@@ -1,7 +1,7 @@
 """The backend's latency and throughput, side by side with what a user would have instead.
 
     .venv/bin/python bench/backend_bench.py [--pings 2000] [--jobs 5] [--status-seconds 3]
-                                            [--json FILE]
+                                            [--json FILE] [--against REV [--rounds 5]]
 
 In one run, on 127.0.0.1:
   1. ping round trip, p50/p99: `gvmgen_backend` (signed envelope, pydantic, job store query)
@@ -12,6 +12,12 @@ In one run, on 127.0.0.1:
   3. status requests per second while a job runs, against pings per second on the bare echo.
 Each server runs in its own process, as `gvmgen serve` does for a user (in one process the
 client and server threads would mostly measure each other's wait for the GIL).
+
+`--against REV` measures the code at git revision REV beside this one, in the same run: REV is
+checked out in a temporary worktree, and whole runs of this bench alternate between the two
+codes (REV's own bench file, its own client and server), `--rounds` times each, starting with
+a different side each round. It reports each side's medians, the ratios this/REV, and the
+machine's load before each run (the machine is shared: only ratios from one run mean anything).
 """
 
 from __future__ import annotations
@@ -174,9 +180,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--status-seconds", type=float, default=3.0)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--against", metavar="REV", help="also measure git revision REV")
+    parser.add_argument("--rounds", type=int, default=5, help="alternations with --against")
     args = parser.parse_args(argv)
     if args.echo_server:
         echo_main()
+    if args.against:
+        return compare(args)
 
     from gvmgen.media.synth import make_test_clip
 
@@ -248,6 +258,90 @@ def print_table(f: dict, args) -> None:
         f"(job running throughout: {f['job_running_throughout']}); bare echo "
         f"{f['echo_per_s']:.0f} req/s"
     )
+
+
+# ---- this code against another revision ----
+
+COMPARED = (  # (figure, better when) for the ratio table
+    ("ping_p50_ms", "lower"),
+    ("ping_p99_ms", "lower"),
+    ("first_progress_warm_ms", "lower"),
+    ("status_per_s_while_running", "higher"),
+    ("echo_p50_ms", "lower"),
+)
+
+
+def compare(args) -> int:
+    """Whole runs of this bench on this code and on `args.against`, alternated."""
+    import shutil
+
+    here = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory(prefix="backend-bench-rev-") as tmp:
+        old = Path(tmp) / "code"
+        subprocess.run(
+            ["git", "-C", str(here), "worktree", "add", "--detach", "-q", str(old), args.against],
+            check=True,
+        )
+        try:
+            (old / "gvmgen_backend").symlink_to(old / "backend")  # its import name, on its path
+            runs: dict[str, list[dict]] = {"this": [], args.against: []}
+            for round_ in range(args.rounds):
+                sides = [("this", here), (args.against, old)]
+                for name, code in sides if round_ % 2 == 0 else sides[::-1]:
+                    runs[name].append(_one_run(code, args, Path(tmp) / f"{name}-{round_}.json"))
+                    print(f"round {round_ + 1} {name}: {_brief(runs[name][-1])}", flush=True)
+        finally:
+            subprocess.run(
+                ["git", "-C", str(here), "worktree", "remove", "--force", str(old)], check=False
+            )
+            shutil.rmtree(old, ignore_errors=True)
+    table = _ratios(runs["this"], runs[args.against])
+    print_comparison(table, args)
+    if args.json:
+        args.json.write_text(json.dumps({"runs": runs, "ratios": table}, indent=2) + "\n")
+    return 0
+
+
+def _one_run(code: Path, args, out: Path) -> dict:
+    import os
+
+    env = dict(os.environ, PYTHONPATH=str(code))
+    load = os.getloadavg()[0]
+    argv = [sys.executable, str(code / "bench" / "backend_bench.py"), "--json", str(out)]
+    argv += ["--pings", str(args.pings), "--jobs", str(args.jobs)]
+    argv += ["--status-seconds", str(args.status_seconds)]
+    subprocess.run(argv, cwd=code, env=env, check=True, stdout=subprocess.DEVNULL)
+    return json.loads(out.read_text()) | {"load": load}
+
+
+def _brief(figures: dict) -> str:
+    return (
+        f"ping p50 {figures['ping_p50_ms']:.3f} ms, p99 {figures['ping_p99_ms']:.2f} ms, "
+        f"first progress {figures['first_progress_warm_ms']:.1f} ms, status "
+        f"{figures['status_per_s_while_running']:.0f}/s (load {figures['load']:.1f})"
+    )
+
+
+def _ratios(this: list[dict], other: list[dict]) -> dict:
+    table = {}
+    for name, better in COMPARED:
+        ours = statistics.median(r[name] for r in this)
+        theirs = statistics.median(r[name] for r in other)
+        table[name] = {"this": ours, "rev": theirs, "ratio": ours / theirs, "better": better}
+    table["load"] = [r["load"] for r in this + other]
+    return table
+
+
+def print_comparison(table: dict, args) -> None:
+    print(f"this code against {args.against}, medians of {args.rounds} alternated runs each:")
+    for name, better in COMPARED:
+        row = table[name]
+        print(
+            f"  {name:28s} this {row['this']:10.3f}   {args.against[:12]:12s} "
+            f"{row['rev']:10.3f}   ratio {row['ratio']:.3f} ({better} is better)"
+        )
+    loads = table["load"]
+    print(f"  load (1 min) before the runs: {min(loads):.1f}-{max(loads):.1f}")
 
 
 if __name__ == "__main__":

@@ -176,6 +176,7 @@ def _score_job(
 ) -> ScoreResult:
     out_dir = Path(request.out_dir).resolve()
     outputs.check_out_dir(out_dir)
+    outputs.recover(out_dir, keep={job_id})  # a killed job's half-made commit first
     previous = outputs.read_previous(out_dir)
     seconds: Timings = {}
     with timed(seconds, "timeline"):
@@ -188,7 +189,9 @@ def _score_job(
     plan = _prepare(
         request, job_id, engines, edit, made_from, previous, pump, seconds, max_cue_seconds
     )
-    with outputs.user_os_errors(out_dir), outputs.Job.open(out_dir, job_id) as job:
+    needed = _scratch_bytes(plan)
+    outputs.check_space(out_dir, needed)  # before a single file is written
+    with outputs.user_os_errors(out_dir, needed), outputs.Job.open(out_dir, job_id) as job:
         key = _staging_key(plan, job)
         job.check_request(key)  # before this run touches anything there
         try:
@@ -221,6 +224,13 @@ def _score_job(
         except BaseException:
             job.discard()
             raise
+
+
+def _scratch_bytes(plan: ScorePlan) -> int:
+    """The disk this job needs in its folder at its peak (`outputs.scratch_bytes`)."""
+    music = sum(cue.frames for cue in plan.cues) / plan.rate
+    preview = Path(plan.request.input).stat().st_size if plan.request.preview else 0
+    return outputs.scratch_bytes(music, plan.request.takes, preview_bytes=preview)
 
 
 def _best_fit_first(plan: ScorePlan, takes: list[Take], rendered: list[list[RenderedCue]]):
@@ -548,7 +558,7 @@ def _write_outputs(
     with timed(seconds, "write"):
         ours = _write_takes(plan, takes, rendered, job, pump, seconds, ranks or {})
         check_cancel(pump.stop)
-        with outputs.folder_lock(plan.out_dir):
+        with outputs.commit_lock(plan.out_dir):  # half-made commits of killed jobs finished
             writing = span("job", "write")[0]
             _step(pump, Update("write", writing, "writing the timeline and report"))
             previous = outputs.read_previous(plan.out_dir)

@@ -43,6 +43,7 @@ OWN_FLAGS = {
         "--connect",
         "--spawn",
         "--timeout",
+        "--patience",
     },
 }
 

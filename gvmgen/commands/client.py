@@ -86,6 +86,15 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
         help="give up after this long (submit and watch: waiting for the job; "
         "default: no limit for jobs, 10 s for queries)",
     )
+    parser.add_argument(
+        "--patience",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long to wait for a backend that is running but does not answer (stopped, "
+        "overloaded) before exit 3; one whose process has ended is given up at once "
+        "(default 120)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -241,16 +250,23 @@ def _client(args):
     from gvmgen_backend.datadir import resolve_data_dir
 
     data_dir = resolve_data_dir(args.data_dir)
-    timeout = REQUEST_TIMEOUT_SECONDS
+    timeout, patience = REQUEST_TIMEOUT_SECONDS, max(0.0, args.patience)
     if args.timeout is not None and args.action not in ("submit", "watch"):
         timeout = max(0.1, args.timeout / REQUEST_RETRIES)
+        patience = min(patience, args.timeout)  # --timeout bounds a query, waits included
     if args.spawn:
         try:
             with Client(find_endpoint(data_dir, args.connect), timeout=1.0, retries=1) as probe:
                 probe.request("ping", {})
         except BackendUnreachable:
             spawn_server(data_dir, getattr(args, "engine", "auto"), args.connect)
-    return Client(find_endpoint(data_dir, args.connect), timeout=timeout)
+    endpoint = find_endpoint(data_dir, args.connect)
+    return Client(endpoint, timeout=timeout, patience=patience, notice=_waiting)
+
+
+def _waiting(text: str) -> None:
+    """What the client waits for, on stderr (stdout stays the JSON lines)."""
+    print(f"gvmgen client: {text}", file=sys.stderr, flush=True)
 
 
 def _deadline(args, default: float | None) -> float | None:
@@ -261,15 +277,27 @@ def _deadline(args, default: float | None) -> float | None:
 def _follow(out: _Output, events, args) -> int:
     """Print a job's stream; the terminal event decides the exit status."""
     job_id = getattr(args, "job_id", None)
-    for event_type, body in events:
-        if event_type == "accepted":
-            job_id = body["job_id"]
-            out.line("accepted", {"job_id": job_id})
-        elif event_type == "progress":
-            out.progress(body)
-        elif event_type in TERMINAL_EXIT:
-            out.line(event_type, body)
-            return TERMINAL_EXIT[event_type]
+    try:
+        for event_type, body in events:
+            if event_type == "accepted":
+                job_id = body["job_id"]
+                out.line("accepted", {"job_id": job_id})
+            elif event_type == "progress":
+                out.progress(body)
+            elif event_type in TERMINAL_EXIT:
+                out.line(event_type, body)
+                return TERMINAL_EXIT[event_type]
+    except KeyboardInterrupt:
+        if job_id is None:
+            raise
+        out.error(
+            {
+                "code": "interrupted",
+                "message": f"stopped waiting; job {job_id} goes on in the backend "
+                f"(`gvmgen client watch {job_id}` follows it)",
+            }
+        )
+        return EXIT_INTERNAL
     out.error(
         {
             "code": "timeout",
@@ -322,12 +350,15 @@ class _Output:
             print(f"gvmgen client: error: {_one_line(error)}", file=sys.stderr)
 
     def failure(self, error: Exception) -> int:
-        from gvmgen_backend.client import BackendUnreachable, RequestRefused
+        from gvmgen_backend.client import BackendUnreachable, KeyMismatch, RequestRefused
 
         from gvmgen.errors import GVMGenError
 
         if isinstance(error, RequestRefused):
             self.error(error.error)
+            return EXIT_REFUSED
+        if isinstance(error, KeyMismatch):  # the server answered: a refusal, not an absence
+            self.error(error.to_dict())
             return EXIT_REFUSED
         if isinstance(error, BackendUnreachable):
             self.error(

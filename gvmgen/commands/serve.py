@@ -84,8 +84,6 @@ def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import logging
-
     from gvmgen_backend.datadir import LOG_NAME, resolve_data_dir
     from gvmgen_backend.retention import Retention
     from gvmgen_backend.server import Server
@@ -105,8 +103,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return serve_until_signalled(server, ready=server.start())
     finally:
-        logging.getLogger("gvmgen_backend").removeHandler(handler)
-        handler.close()
+        stop_logging_to(handler)
 
 
 def serve_until_signalled(server, ready: str | None = None) -> int:
@@ -171,15 +168,33 @@ def _choose_device(device: str) -> None:
             )
 
 
+LOG_BYTES = 10_000_000  # serve.log is rotated at this size
+LOG_BACKUPS = 3  # serve.log.1 … .3 kept: at most 40 MB of log
+LOGGERS = ("gvmgen_backend", "gvmgen.outputs")  # the backend's, and the output folders' repairs
+
+
 def log_to(path):
-    """The backend's log goes to `path` (DATA/serve.log); the library never configures logging."""
+    """The backend's log goes to `path` (DATA/serve.log), rotated by size; the library never
+    configures logging."""
     import logging
+    from logging.handlers import RotatingFileHandler
     from pathlib import Path
 
     Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = RotatingFileHandler(
+        path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
+    )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("gvmgen_backend")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
     return handler
+
+
+def stop_logging_to(handler) -> None:
+    import logging
+
+    for name in LOGGERS:
+        logging.getLogger(name).removeHandler(handler)
+    handler.close()

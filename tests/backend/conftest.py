@@ -13,10 +13,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from backend_helpers import (
+    GRACE,
+    LOOPBACK,
+    RATE,
+    SERVER_SCRIPT,
+    STEP_SECONDS,
+    STEPS,
+    without_root_powers,
+)
 from counting_engine import CountingArranger
-
-RATE = 25
-LOOPBACK = "tcp://127.0.0.1:*"
 
 
 @pytest.fixture(scope="session")
@@ -113,7 +119,44 @@ def server(start_server) -> Running:
     return start_server()
 
 
-def follow_all(client, msg_type: str, body: dict, limit: float = 60.0) -> list[tuple[str, dict]]:
-    import time
+@pytest.fixture
+def spawn(tmp_path):
+    """spawn(data_dir, calls_file, grace=, hooks=, steps=, step_seconds=, powerless=, **popen)
+    -> Popen of a counting server in its own process (hooks: see hooks.py; powerless: bound by
+    file permissions even when the tests run as root); every one killed after."""
+    import json
+    import os
+    import subprocess
 
-    return list(client.follow(msg_type, body, deadline=time.monotonic() + limit))
+    processes: list[subprocess.Popen] = []
+
+    def start(
+        data_dir: Path,
+        calls: Path,
+        grace: float = GRACE,
+        hooks: dict | None = None,
+        steps: int = STEPS,
+        step_seconds: float = STEP_SECONDS,
+        powerless: bool = False,
+        **popen,
+    ) -> subprocess.Popen:
+        env = dict(os.environ, GVMGEN_TEST_HOOKS=json.dumps(hooks) if hooks else "")
+        argv = [sys.executable, str(SERVER_SCRIPT), str(data_dir), str(calls)]
+        argv += [str(steps), str(step_seconds), str(grace)]
+        if powerless:
+            argv = without_root_powers(argv)
+        process = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, **popen
+        )
+        processes.append(process)
+        line = process.stdout.readline()
+        assert line.startswith("gvmgen serve: listening on tcp://127.0.0.1:"), line
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait(30)

@@ -1,13 +1,16 @@
 """`python counting_server.py DATA_DIR CALLS_FILE STEPS STEP_SECONDS [STOP_GRACE]`: `gvmgen
-serve` on a random loopback port with the counting arranger, for tests that kill the process."""
+serve` on a random loopback port with the counting arranger, for tests that kill the process.
+$GVMGEN_TEST_HOOKS installs the kill-moment hooks of hooks.py."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import hooks
 from counting_engine import CountingArranger
 from gvmgen_backend.runner import Runner
 from gvmgen_backend.server import Server
@@ -18,6 +21,7 @@ from gvmgen.engines import EngineRegistry
 
 def main(data_dir: str, calls_file: str, steps: str, step_seconds: str, grace="60") -> int:
     log_to(Path(data_dir) / "serve.log")
+    hooks.install(os.environ.get("GVMGEN_TEST_HOOKS"))
     engine = CountingArranger(int(steps), float(step_seconds), calls_file)
     runner = Runner("arranger", EngineRegistry(engines={"arranger": engine}))
     server = Server(

@@ -7,59 +7,19 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
-import pytest
 import soundfile as sf
+from backend_helpers import BATCH_CUES, BATCH_SECONDS, GRACE
 from gvmgen_backend.client import Client, find_endpoint
 from gvmgen_backend.datadir import STORE_NAME
 from gvmgen_backend.store import JobStore
 
 from gvmgen.outputs import STAGING_PREFIX
 
-SERVER_SCRIPT = Path(__file__).with_name("counting_server.py")
-STEPS, STEP_SECONDS = 10, 0.1  # one second per cue
-GRACE = 20.0  # SIGTERM: the server's wait for the cue in progress (a cue takes a second)
-BATCH_CUES = 3  # batch_timeline's cues (seeds 0-2)
 OTHER_SEED = 100  # the queued job's engine calls, told apart from the batch's
-
-
-@pytest.fixture
-def spawn(tmp_path):
-    """spawn(data_dir, calls_file) -> Popen of a counting server; every one killed after."""
-    processes: list[subprocess.Popen] = []
-
-    def start(data_dir: Path, calls: Path, grace: float = GRACE) -> subprocess.Popen:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                str(SERVER_SCRIPT),
-                str(data_dir),
-                str(calls),
-                str(STEPS),
-                str(STEP_SECONDS),
-                str(grace),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        processes.append(process)
-        line = process.stdout.readline()
-        assert line.startswith("gvmgen serve: listening on tcp://127.0.0.1:"), line
-        return process
-
-    try:
-        yield start
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-            process.wait(30)
 
 
 def _wait_for(condition, seconds: float = 60.0):
@@ -139,7 +99,7 @@ def test_kill_9_mid_batch_then_restart_completes_without_redoing_cues(
         "cue_sheet.csv",
         *(f"takes/take-01/cue-0{i}.wav" for i in range(1, BATCH_CUES + 1)),
     }
-    assert sum(sf.info(c["wav"]).frames for c in result["cues"]) == 8 * 48000
+    assert sum(sf.info(c["wav"]).frames for c in result["cues"]) == BATCH_SECONDS * 48000
     assert not stage.exists()
 
 

@@ -6,7 +6,7 @@ import threading
 import uuid
 
 import pytest
-from conftest import follow_all
+from backend_helpers import follow_all
 from gvmgen_backend.client import RequestRefused
 
 CLIENTS, REQUESTS = 50, 20

@@ -8,9 +8,8 @@ import uuid
 
 import pytest
 import soundfile as sf
-import zmq
-from conftest import follow_all
-from gvmgen_backend.client import BackendUnreachable, Client, Endpoint, RequestRefused
+from backend_helpers import curve_dealer, follow_all
+from gvmgen_backend.client import BackendUnreachable, Client, Endpoint, KeyMismatch, RequestRefused
 from gvmgen_backend.protocol import encode
 
 
@@ -122,8 +121,7 @@ def test_idempotent_submit_after_a_dropped_reply_gives_one_job(server, clip, tmp
     body = _submit_body(clip, tmp_path / "out", watch=False)
     msg_id = uuid.uuid4().hex
     endpoint = server.client().endpoint
-    lost = zmq.Context.instance().socket(zmq.DEALER)
-    lost.connect(endpoint.address)
+    lost = curve_dealer(endpoint)
     lost.send(encode(endpoint.key, "submit", msg_id, body))
     time.sleep(0.3)
     lost.close(0)  # the reply had nowhere to go: the client never learnt the job id
@@ -175,12 +173,12 @@ def test_bad_submits_are_refused_naming_the_field(server, clip, tmp_path, change
 def test_unsigned_and_badly_signed_submits_are_refused(server, clip, tmp_path):
     endpoint = server.client().endpoint
     body = _submit_body(clip, tmp_path / "out")
-    forged = Endpoint(endpoint.address, b"0" * 64)
-    # the server's reply is signed with the real key, so the forger cannot even read it
-    with Client(forged, timeout=1.0, retries=1) as client, pytest.raises(BackendUnreachable):
+    forged = Endpoint(endpoint.address, b"0" * 64, endpoint.curve, endpoint.data_dir)
+    # the server's reply is signed with the real key: the client cannot verify it, and says
+    # its key is the wrong one
+    with Client(forged, timeout=1.0, retries=1) as client, pytest.raises(KeyMismatch):
         client.request("submit", body)
-    socket = zmq.Context.instance().socket(zmq.DEALER)
-    socket.connect(endpoint.address)
+    socket = curve_dealer(endpoint)
     try:
         socket.send_json({"v": 1, "id": "x", "type": "submit", "body": body})
         assert socket.poll(5000)
