@@ -382,6 +382,7 @@ def _prepare(
             progress=scaled(_poster(pump, "cuts"), *span("job", "cuts")),
             cancel=pump.stop,
         )
+    edit = analysis.edit  # a clip whose media would not decode is left to its edit points
     found = f"{len(analysis.cuts)} cuts in {analysis.duration:.1f} s"
     pump.post(Update("cuts", span("job", "cuts")[1], found))
     conventions = read_conventions(edit.markers)
@@ -401,6 +402,7 @@ def _prepare(
     if dialogue:
         found = f"dialogue: {len(dialogue)} region(s) to duck under"
         pump.post(Update("cuts", span("job", "cuts")[1], found))
+    said = (*edit.warnings, *analysis.warnings, *cue_plan.warnings, *conventions.warnings)
     plan = ScorePlan(
         request,
         job_id,
@@ -408,7 +410,7 @@ def _prepare(
         analysis,
         choice,
         cues,
-        (*cue_plan.warnings, *conventions.warnings, *_stem_warnings(request, choice.engine)),
+        (*said, *_stem_warnings(request, choice.engine)),
         controls=request.controls(),
         control_changes=conventions.control_changes,
         dialogue=dialogue,
