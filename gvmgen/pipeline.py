@@ -83,11 +83,10 @@ from gvmgen.schema import (
 )
 from gvmgen.score_plan import ScorePlan, Take
 from gvmgen.timeline.edit import Edit
-from gvmgen.timeline.markers import read_conventions
+from gvmgen.timeline.markers import is_cue_marker, read_conventions
 
 OnEvent = Callable[[ProgressEvent], None]
 
-CUE_MARKER_PREFIX = "cue"
 SILENCE_ENGINE = "silence"  # what the report names as the maker of a rest
 
 
@@ -451,9 +450,7 @@ def _plan(edit, analysis: Analysis, max_cue_seconds: float | None = None) -> Cue
     rate = float(edit.rate)
     total = round(edit.duration.to_seconds() * rate)
     markers = [
-        (round(m.time.to_seconds() * rate), m.name)
-        for m in edit.markers
-        if m.name.strip().lower().startswith(CUE_MARKER_PREFIX)
+        (round(m.time.to_seconds() * rate), m.name) for m in edit.markers if is_cue_marker(m)
     ]
     # a tempo marker starts a new cue: one cue keeps one tempo, the next segues in at another
     markers += [
