@@ -8,6 +8,8 @@ The runner holds one `Scorer`, so the engines (GVMGen's weights) load once per s
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import sys
 import threading
 from collections.abc import Callable
@@ -19,6 +21,20 @@ from gvmgen.pipeline import Scorer
 __all__ = ["Cancelled", "JobFailed", "Paused", "Runner", "error_dict", "is_out_of_memory"]
 
 EventFn = Callable[[dict], None]
+# imported inside the pipeline's functions (align, loudness, delivery, media), some of them
+# on worker threads
+_FIRST_USE_IMPORTS = (
+    "scipy.signal",
+    "scipy.ndimage",
+    "pyloudnorm",
+    "librosa",
+    "pedalboard",
+    "soxr",
+    "soundfile",
+    "av",
+    "madmom_infer.features.beats_hmm",
+    "madmom_infer.ml.hmm",
+)
 
 
 class JobFailed(Exception):
@@ -64,7 +80,15 @@ class Runner:
         self.scorer = Scorer(self.engines)
 
     def warm_up(self) -> str:
-        """Load the engine now (not at the first job) and say, in words, what is ready."""
+        """Load the engine now (not at the first job) and say, in words, what is ready.
+
+        The libraries the pipeline imports on first use are imported here too, on one thread:
+        a fresh server's first job measures its takes on several threads at once, and
+        Python 3.11 can fail two threads importing scipy's submodules together (KeyError:
+        'scipy', found by bench/crash_bench.py on a server restarted after a kill)."""
+        for name in _FIRST_USE_IMPORTS:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
         choice = self.engines.choose(self.engine)
         return f"{choice.engine.name} ({choice.reason})"
 

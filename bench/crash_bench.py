@@ -20,8 +20,8 @@ commit renames one take folder into an existing `takes/`). Checked in every tria
     no file outside what the finished job shows, no WAV of another size than its final one,
     no take folder without all its cues;
   - after the restart: no stage, no reservation, no temp file left in --out;
-  - the outputs identical to an uninterrupted run's (WAV bytes, report.json and the cue sheet
-    with paths, job ids, dates and timings set aside);
+  - the outputs identical to an uninterrupted run's (every WAV's samples, report.json and the
+    cue sheet, with paths, job ids, dates and timings set aside);
   - no job lost (the job is done, the store holds it once), no finished cue rendered twice
     (no cue checkpointed at the kill is generated again).
 The phase a kill landed in is read from the hooks' marks, not assumed.
@@ -66,7 +66,8 @@ class Outcome:
     phase_aimed: str
     phase_hit: str = ""
     kind: str = ""
-    listings: int = 0
+    listings: int = 0  # distinct listings seen (each checked)
+    scans: int = 0  # listings taken
     problems: list[str] = field(default_factory=list)
     rendered_again: int = 0
     seconds: float = 0.0
@@ -163,11 +164,13 @@ class Lister(threading.Thread):
     def __init__(self, out: Path):
         super().__init__(daemon=True)
         self.out, self.listings, self.halt = out, [], threading.Event()
+        self.scans = 0
 
     def run(self) -> None:
         last = None
         while not self.halt.is_set():
             seen = visible(self.out)
+            self.scans += 1
             if seen != last:
                 self.listings.append(seen)
                 last = seen
@@ -181,8 +184,9 @@ class Lister(threading.Thread):
 
 
 def normalised(out: Path) -> dict:
-    """The folder's files as an editor would compare them: WAV bytes, and report.json and the
-    cue sheet with this folder's path, job ids, dates and timings set aside."""
+    """The folder's files as an editor would compare them: WAV samples, and report.json and
+    the cue sheet with this folder's path, job ids, dates and timings set aside."""
+    import soundfile
 
     def scrub(value):
         if isinstance(value, dict):
@@ -194,8 +198,8 @@ def normalised(out: Path) -> dict:
     files = {}
     for name in visible(out):
         path = out / name
-        if name.endswith(".wav"):
-            files[name] = path.read_bytes()
+        if name.endswith(".wav"):  # the samples: the bext chunk names the job and the time
+            files[name] = soundfile.read(path, dtype="int32")[0].tobytes()
         elif name == "report.json":
             files[name] = scrub(json.loads(path.read_text()))
         elif name.endswith(".csv"):
@@ -344,14 +348,17 @@ def trial(n: int, phase: str, kind: str, rng, timeline: Path, folder: Path, refs
         second.terminate()
         second.wait(60)
     listings = lister.stop()
-    outcome.listings = len(listings)
+    outcome.listings, outcome.scans = len(listings), lister.scans
     for seen in listings:
         outcome.problems += listing_problems(seen, final, before)
     if events[-1][0] != "done" or [j["job_id"] for j in jobs] != [job]:
-        outcome.problems.append(f"job lost or not done: {events[-1][0]}, {len(jobs)} job(s)")
+        why = events[-1][1].get("error", {}).get("message", "")
+        outcome.problems.append(f"job lost or not done: {events[-1][0]} {why}, {len(jobs)} job(s)")
     outcome.problems += [f"left in --out: {name}" for name in leftovers(out)]
-    if normalised(out) != ref["files"]:
-        outcome.problems.append("outputs differ from the uninterrupted run")
+    got, want = normalised(out), ref["files"]
+    if got != want:
+        differ = sorted(n for n in set(got) | set(want) if got.get(n) != want.get(n))
+        outcome.problems.append(f"outputs differ from the uninterrupted run: {', '.join(differ)}")
     again = [int(s) for s in calls_after.read_text().split()] if calls_after.exists() else []
     outcome.rendered_again = len(finished & set(again))
     if outcome.rendered_again:
@@ -360,7 +367,7 @@ def trial(n: int, phase: str, kind: str, rng, timeline: Path, folder: Path, refs
     outcome.seconds = time.monotonic() - began
     print(
         f"trial {n:2d}  {kind:12s}  aimed {phase:13s}  hit {outcome.phase_hit:13s}  "
-        f"{outcome.listings:4d} listings  "
+        f"{outcome.scans:5d} listings ({outcome.listings} distinct)  "
         f"{'ok' if not outcome.problems else '; '.join(outcome.problems)}",
         flush=True,
     )
@@ -406,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES))
+    parser.add_argument("--keep", type=Path, help="copy each failed trial's folder here")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     load = os.getloadavg()
@@ -414,11 +423,14 @@ def main(argv: list[str] | None = None) -> int:
         timeline = make_timeline(tmp)
         refs = {kind: reference(kind, timeline, tmp / f"ref-{i}") for i, kind in enumerate(KINDS)}
         outcomes = []
+        phases = args.phases
         for n in range(args.trials):
-            phase, kind = PHASES[n % len(PHASES)], KINDS[(n // len(PHASES)) % len(KINDS)]
+            phase, kind = phases[n % len(phases)], KINDS[(n // len(phases)) % len(KINDS)]
             folder = tmp / f"trial-{n}"
             folder.mkdir()
             outcomes.append(trial(n, phase, kind, rng, timeline, folder, refs))
+            if outcomes[-1].problems and args.keep:
+                shutil.copytree(folder, args.keep / folder.name, dirs_exist_ok=True)
             shutil.rmtree(folder, ignore_errors=True)
     summary = summarise(outcomes, load, os.getloadavg(), args)
     print(json.dumps(summary, indent=2))
@@ -433,7 +445,8 @@ def summarise(outcomes: list[Outcome], load_before, load_after, args) -> dict:
         "seed": args.seed,
         "phases_hit": dict(Counter(o.phase_hit for o in outcomes)),
         "kinds": dict(Counter(o.kind for o in outcomes)),
-        "listings_checked": sum(o.listings for o in outcomes),
+        "listings_taken": sum(o.scans for o in outcomes),
+        "distinct_listings_checked": sum(o.listings for o in outcomes),
         "trials_with_problems": sum(bool(o.problems) for o in outcomes),
         "problems": dict(Counter(re.sub(r"\d+", "N", p) for o in outcomes for p in o.problems)),
         "finished_cues_rendered_again": sum(o.rendered_again for o in outcomes),

@@ -191,14 +191,22 @@ def check_out_dir(out_dir: Path) -> None:
 # ---- disk space ----
 
 
-def scratch_bytes(seconds: float, takes: int, channels: int = 2, preview_bytes: int = 0) -> int:
+def scratch_bytes(
+    seconds: float,
+    takes: int,
+    wavs: int = 1,
+    stems: int = 0,
+    channels: int = 2,
+    preview_bytes: int = 0,
+) -> int:
     """The disk a job needs in its output folder at its peak, from the music's length.
 
-    Per take, its 48 kHz 24-bit WAVs and its cue checkpoints (48 kHz float32) live in the
-    stage at once; the commit only renames them. Then the timelines and report.png (a few
+    Per take, its 48 kHz 24-bit WAVs (`wavs` of each cue: the placed one, its unducked twin;
+    plus its `stems`) and its cue checkpoints (the mix and the stems, 48 kHz float32) live in
+    the stage at once; the commit only renames them. Then the timelines and report.png (a few
     MB), the preview (about the size of the input video) and 10 % plus 16 MB to spare.
     """
-    per_second = 48_000 * channels * (3 + 4)
+    per_second = 48_000 * channels * (3 * (wavs + stems) + 4 * (1 + stems))
     need = takes * seconds * per_second + preview_bytes + 4 * MB
     return int(need * 1.1 + 16 * MB)
 

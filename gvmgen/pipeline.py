@@ -228,9 +228,12 @@ def _score_job(
 
 def _scratch_bytes(plan: ScorePlan) -> int:
     """The disk this job needs in its folder at its peak (`outputs.scratch_bytes`)."""
+    request = plan.request
     music = sum(cue.frames for cue in plan.cues) / plan.rate
-    preview = Path(plan.request.input).stat().st_size if plan.request.preview else 0
-    return outputs.scratch_bytes(music, plan.request.takes, preview_bytes=preview)
+    wavs = 1 + (request.ducking is not None)  # ducked: the unducked twin beside it
+    stems = 4 if request.stems else 0  # drums, bass, harmony, melody (none from some engines)
+    preview = Path(request.input).stat().st_size if request.preview else 0
+    return outputs.scratch_bytes(music, request.takes, wavs, stems, preview_bytes=preview)
 
 
 def _best_fit_first(plan: ScorePlan, takes: list[Take], rendered: list[list[RenderedCue]]):
