@@ -56,6 +56,8 @@ HEARTBEAT_SECONDS = 1.0  # watchers hear from the server at least this often
 POLL_MS = 100  # longest the socket thread sleeps; bounds stop and heartbeat latency
 DRAIN_LIMIT = 500  # messages handled per socket per loop, so no peer starves the others
 RETENTION_SECONDS = 3600.0
+RETENTION_RETRY_SECONDS = 60.0  # after a pass the store's lock held off
+RETENTION_PATIENCE_SECONDS = 0.5  # the socket thread's longest wait for that lock
 STOP_GRACE_SECONDS = 60.0  # a stop waits this long for the running job's cue boundary
 CANCEL_WAIT_SECONDS = 30.0  # then a cancelled job has this long to reach its next step
 MAX_WATCHERS = 256  # per job
@@ -374,10 +376,28 @@ class Server:
         if now < self._next_retention:
             return
         self._next_retention = now + RETENTION_SECONDS
-        removed = apply_retention(self.store, self.data_dir / datadir.OUTPUTS_NAME, self.retention)
-        if removed:
-            log.info("retention: forgot %d finished job(s)", len(removed))
-            self.store.compact_journal()
+        try:
+            self._retention()
+        except sqlite3.OperationalError as error:  # "database is locked": the worker writes
+            self._next_retention = now + RETENTION_RETRY_SECONDS
+            log.warning(
+                "retention: the job store is busy (%s); trying again in %.0f s",
+                error,
+                RETENTION_RETRY_SECONDS,
+            )
+        except Exception:  # housekeeping: a failed pass must not take the server down
+            log.exception("retention failed; trying again in %.0f s", RETENTION_SECONDS)
+
+    def _retention(self) -> None:
+        """One retention pass: old jobs forgotten, their outputs and stale stages reclaimed.
+        The socket thread waits at most `RETENTION_PATIENCE_SECONDS` for the store's lock."""
+        with self.store.patience(RETENTION_PATIENCE_SECONDS):
+            removed = apply_retention(
+                self.store, self.data_dir / datadir.OUTPUTS_NAME, self.retention
+            )
+            if removed:
+                log.info("retention: forgot %d finished job(s)", len(removed))
+                self.store.compact_journal()
         self._settle_out_dirs(running=self.worker.running_jobs(), wait=False)
 
     # ---- output folders: half-made commits and stale stages ----

@@ -21,6 +21,7 @@ process share one journal per path.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -322,6 +323,17 @@ class JobStore:
                 self.db.execute("DELETE FROM jobs WHERE id = ?", (job.id,))
             self.journal.append({"op": "forget", "ids": [job.id for job in pruned]})
         return pruned
+
+    @contextlib.contextmanager
+    def patience(self, seconds: float):
+        """Wait at most `seconds` for another connection's write lock (instead of the
+        store's busy timeout) inside the block: sqlite3.OperationalError past it."""
+        (before,) = self.db.execute("PRAGMA busy_timeout").fetchone()
+        self.db.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+        try:
+            yield self
+        finally:
+            self.db.execute(f"PRAGMA busy_timeout = {int(before)}")
 
     # ---- the journal ----
 

@@ -83,11 +83,10 @@ from gvmgen.schema import (
 )
 from gvmgen.score_plan import ScorePlan, Take
 from gvmgen.timeline.edit import Edit
-from gvmgen.timeline.markers import read_conventions
+from gvmgen.timeline.markers import is_cue_marker, read_conventions
 
 OnEvent = Callable[[ProgressEvent], None]
 
-CUE_MARKER_PREFIX = "cue"
 SILENCE_ENGINE = "silence"  # what the report names as the maker of a rest
 
 
@@ -385,6 +384,7 @@ def _prepare(
             progress=scaled(_poster(pump, "cuts"), *span("job", "cuts")),
             cancel=pump.stop,
         )
+    edit = analysis.edit  # a clip whose media would not decode is left to its edit points
     found = f"{len(analysis.cuts)} cuts in {analysis.duration:.1f} s"
     pump.post(Update("cuts", span("job", "cuts")[1], found))
     conventions = read_conventions(edit.markers)
@@ -404,6 +404,7 @@ def _prepare(
     if dialogue:
         found = f"dialogue: {len(dialogue)} region(s) to duck under"
         pump.post(Update("cuts", span("job", "cuts")[1], found))
+    said = (*edit.warnings, *analysis.warnings, *cue_plan.warnings, *conventions.warnings)
     plan = ScorePlan(
         request,
         job_id,
@@ -411,7 +412,7 @@ def _prepare(
         analysis,
         choice,
         cues,
-        (*cue_plan.warnings, *conventions.warnings, *_stem_warnings(request, choice.engine)),
+        (*said, *_stem_warnings(request, choice.engine)),
         controls=request.controls(),
         control_changes=conventions.control_changes,
         dialogue=dialogue,
@@ -451,9 +452,7 @@ def _plan(edit, analysis: Analysis, max_cue_seconds: float | None = None) -> Cue
     rate = float(edit.rate)
     total = round(edit.duration.to_seconds() * rate)
     markers = [
-        (round(m.time.to_seconds() * rate), m.name)
-        for m in edit.markers
-        if m.name.strip().lower().startswith(CUE_MARKER_PREFIX)
+        (round(m.time.to_seconds() * rate), m.name) for m in edit.markers if is_cue_marker(m)
     ]
     # a tempo marker starts a new cue: one cue keeps one tempo, the next segues in at another
     markers += [

@@ -39,6 +39,7 @@ from gvmgen.align import align_to_cuts, join_cues, normalize_loudness
 from gvmgen.align.aligner import AlignmentResult, without_holes
 from gvmgen.align.beats import BeatGrid
 from gvmgen.align.dynamics import brightness_tilt, intensity_levels
+from gvmgen.align.joins import SEGUE_TOLERANCE, entrance_gain, loudness_step
 from gvmgen.align.metrics import AlignmentMetrics
 from gvmgen.align.plan_types import AlignmentPlan, Anchor, Piece, Splice, UnhitCut
 from gvmgen.align.priorities import Priority
@@ -61,6 +62,7 @@ from gvmgen.progress import (
     span,
 )
 from gvmgen.score_plan import ScorePlan, Take
+from gvmgen.timeline.markers import is_cue_marker
 
 TAIL_SECONDS = 1.5  # a cue's ending rings at most this long under the next cue or into a rest
 # GVMGen's music cannot be re-composed to end: at the outer end it is released after its last
@@ -69,6 +71,7 @@ TAIL_SECONDS = 1.5  # a cue's ending rings at most this long under the next cue 
 GVMGEN_ENDING = "release"
 GVMGEN_RELEASE = 0.6  # s: a released GVMGen ending decays over this after its last downbeat
 GUARD_SECONDS = 0.2  # a composed ending is made silent over this before its end, after aligning
+_SEGUE_ROUNDS = 3  # gain the entrance, level, measure again: within the tolerance by then
 PROMPT_SECONDS = 10.0  # how much of the previous cue an engine that continues music hears
 
 
@@ -240,6 +243,7 @@ def render_takes(
 def _joined_with_stems(plan: ScorePlan, cues: list[RenderedCue]) -> list[RenderedCue]:
     """`joined`, and each stem joined the same way (the same segues and rings), so the stems
     of every delivered piece still sum to it."""
+    cues = segues_in_level(plan, cues)
     mix = joined(plan.cues, cues, plan.rate, plan.request.tail)
     names = next((tuple(c.stems) for c in cues if c.stems), ())
     if not names:
@@ -252,6 +256,60 @@ def _joined_with_stems(plan: ScorePlan, cues: list[RenderedCue]) -> list[Rendere
         replace(piece, stems=None if piece.silent else {n: pieces[n][i].audio for n in names})
         for i, piece in enumerate(mix)
     ]
+
+
+def segues_in_level(plan: ScorePlan, rendered: list[RenderedCue]) -> list[RenderedCue]:
+    """Where the editor asked for no change at a join (no `cue` marker and no intensity marker
+    on it: a tempo marker's segue, or a cue split to fit), the incoming cue enters at the
+    short-term loudness the outgoing one leaves and eases to its own level over a few bars
+    (`joins.entrance_gain`); it is levelled again, so its integrated loudness stays on target."""
+    out = list(rendered)
+    for i in range(1, len(plan.cues)):
+        if plan.cues[i - 1].silent or plan.cues[i].silent or _change_asked(plan, plan.cues[i]):
+            continue
+        out[i] = _entering_in_level(plan, out[i - 1], out[i], plan.cues[i - 1 : i + 1])
+    return out
+
+
+def _change_asked(plan: ScorePlan, cue: Cue) -> bool:
+    """An editor's `cue` marker, or an intensity marker, on the cue's first frame."""
+
+    def on_first_frame(seconds: float) -> bool:
+        return round(seconds * plan.rate) == cue.start
+
+    intensity = any(
+        c.control == "intensity" and on_first_frame(c.time) for c in plan.control_changes
+    )
+    cue_marker = any(
+        is_cue_marker(m) and on_first_frame(m.time.to_seconds()) for m in plan.edit.markers
+    )
+    return intensity or cue_marker
+
+
+def _entering_in_level(
+    plan: ScorePlan, outgoing: RenderedCue, incoming: RenderedCue, pair: Sequence[Cue]
+) -> RenderedCue:
+    """`incoming` with its entrance at the loudness `outgoing` leaves across their join (a few
+    rounds: gain the entrance by the step measured on the two joined, level the cue again)."""
+    target, ceiling = plan.request.loudness_target
+    own, step_db, current = incoming.audio, 0.0, incoming
+    first = pair[0].start  # the two cues alone, from the outgoing one's start
+    pair = [replace(c, start=c.start - first, end=c.end - first) for c in pair]
+    for _ in range(_SEGUE_ROUNDS):
+        pieces = joined(pair, [outgoing, current], plan.rate)
+        track = np.concatenate([p.audio for p in pieces], axis=1)
+        step = loudness_step(track, DELIVERY_RATE, pieces[0].audio.shape[1] / DELIVERY_RATE)
+        if not np.isfinite(step) or abs(step) <= SEGUE_TOLERANCE:
+            break
+        step_db -= step
+        gained = own * entrance_gain(own.shape[1], DELIVERY_RATE, step_db)
+        audio, _ = normalize_loudness(gained, DELIVERY_RATE, target, ceiling)
+        stems = incoming.stems
+        if stems is not None:  # the same gain on every stem: they still sum to the mix
+            gain = gain_between(own, audio)
+            stems = {n: (a * gain).astype(np.float32) for n, a in stems.items()}
+        current = replace(incoming, audio=audio, stems=stems)
+    return current
 
 
 def _as_stem(cue: RenderedCue, name: str) -> RenderedCue:

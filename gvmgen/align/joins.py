@@ -140,3 +140,44 @@ def release_gain(n: int, sample_rate: int, start: float, stop: float) -> np.ndar
         gain[first:last] = (0.5 + 0.5 * np.cos(np.pi * x)).astype(np.float32)
     gain[last:] = 0.0
     return gain
+
+
+# --- segues that keep the loudness ------------------------------------------------------------
+
+SHORT_TERM = 3.0  # s: the short-term loudness window (EBU Tech 3341) a join is judged over
+SEGUE_EASE = 8.0  # s: an incoming cue eases from the outgoing's level to its own over this
+SEGUE_TOLERANCE = 1.0  # LU: a step this small is left alone
+
+
+def short_term_lufs(audio: np.ndarray, sample_rate: int, start: float, stop: float) -> float:
+    """Loudness (LUFS, BS.1770 K-weighted, by pyloudnorm) of `audio` `[C, N]` over
+    `[start, stop)` s as one block, so ungated but for BS.1770's −70 LUFS floor: the short-term
+    loudness of EBU Tech 3341 over a 3 s window. -inf where it is silent."""
+    import pyloudnorm
+
+    first, last = (min(max(int(round(t * sample_rate)), 0), audio.shape[1]) for t in (start, stop))
+    part = np.asarray(audio[:, first:last], dtype=np.float64).T
+    if part.shape[0] == 0 or not np.any(part):
+        return float("-inf")
+    meter = pyloudnorm.Meter(sample_rate, block_size=part.shape[0] / sample_rate)
+    with np.errstate(divide="ignore"):
+        return float(meter.integrated_loudness(part))
+
+
+def loudness_step(track: np.ndarray, sample_rate: int, at: float) -> float:
+    """Short-term loudness just after `at` s on `track` less just before it (LU; nan where
+    either side is silent)."""
+    before = short_term_lufs(track, sample_rate, at - SHORT_TERM, at)
+    after = short_term_lufs(track, sample_rate, at, at + SHORT_TERM)
+    return after - before if np.isfinite(before) and np.isfinite(after) else float("nan")
+
+
+def entrance_gain(n: int, sample_rate: int, step_db: float, ease: float = SEGUE_EASE):
+    """Gain `[n]` that starts a cue `step_db` from its own level and eases (raised cosine) to
+    its own level over `ease` s (at most half the cue)."""
+    length = min(int(round(ease * sample_rate)), n // 2)
+    db = np.zeros(n, dtype=np.float64)
+    if length > 0:
+        x = (np.arange(length, dtype=np.float64) + 0.5) / length
+        db[:length] = step_db * (0.5 + 0.5 * np.cos(np.pi * x))
+    return (10 ** (db / 20)).astype(np.float32)

@@ -94,6 +94,9 @@ def _comment(marker: otio.schema.Marker) -> str:
 # --- conventions: what a marker's leading word asks for ---------------------------------------
 
 HIT_WORD = "hit"  # a sync point the music must land on: the top priority of the plan
+# A marker whose name starts so (any case, `Cue A`, `cue 3`, `CUE-outro`) starts a new cue: the
+# editor asks for new music there. A prefix, not a whole word, as editors have always used it.
+CUE_MARKER_PREFIX = "cue"
 # The editor's controls from a marker on (gvmgen.controls): `mood tense`, `intensity 8`,
 # `tempo 96` (or `tempo 90-110`).
 CONTROL_WORDS = ("mood", "intensity", "tempo")
@@ -130,6 +133,11 @@ def read_conventions(markers: list[TimelineMarker]) -> MarkerConventions:
     return MarkerConventions(
         must_hits=must_hits(markers), control_changes=changes, warnings=warnings
     )
+
+
+def is_cue_marker(marker: TimelineMarker) -> bool:
+    """Whether the editor's marker starts a cue (its name begins with `CUE_MARKER_PREFIX`)."""
+    return marker.name.strip().lower().startswith(CUE_MARKER_PREFIX)
 
 
 def must_hits(markers: list[TimelineMarker]) -> tuple[MustHit, ...]:

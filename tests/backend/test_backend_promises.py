@@ -112,6 +112,9 @@ PROMISES = {
         "test_backend_client_wait::test_a_client_exits_3_soon_when_the_server_is_really_gone",
         "test_backend_client_wait::test_a_client_rides_out_a_server_stopped_for_10_s",
     ],
+    "A busy job store delays retention, never the server:": [
+        "test_backend_retention::test_a_locked_store_delays_retention_and_the_server_serves_on"
+    ],
     "the server's log, rotated at 10 MB": ["test_backend_peers::test_serve_log_is_rotated_by_size"],
 }
 
