@@ -701,7 +701,10 @@ def _cue_report(
     cuts = np.array([p.time for p in points], dtype=np.float64)
     aimed = rendered.alignment.plan
     with timed(seconds, "measure"):
-        metrics = measure_alignment(rendered.audio, DELIVERY_RATE, cuts, fps=plan.rate, plan=aimed)
+        before = rendered.alignment.beats_before.tempo
+        metrics = measure_alignment(
+            rendered.audio, DELIVERY_RATE, cuts, fps=plan.rate, plan=aimed, tempo=before
+        )
         loudness = integrated_lufs(rendered.audio, DELIVERY_RATE)
     period = rendered.alignment.beats_before.period
     ceiling = metre_ceiling(cuts, period, weights=sync_weights([p.priority for p in points]))
