@@ -34,9 +34,9 @@ def _submit_batch(data: Path, timeline: Path, out: Path) -> str:
         return client.request("submit", body)[1]["job_id"]
 
 
-def _client(*args: str) -> subprocess.Popen:
+def _client(*args: str, json_lines: bool = True) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "gvmgen.cli", "client", *args, "--json-lines"],
+        [sys.executable, "-m", "gvmgen.cli", "client", *args, *["--json-lines"] * json_lines],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -135,6 +135,10 @@ def test_a_wrong_key_file_is_named_as_a_key_mismatch(server, tmp_path):
     (other / "key").chmod(0o600)
     error = _refused(other, server.data_dir)
     assert f"key file {str(other / 'key')!r} is not the one the server uses" in error["message"]
+    ping = _client("ping", "--data-dir", str(other), json_lines=False)  # as a person sees it
+    out, err = ping.communicate(timeout=60)
+    assert ping.returncode == 2 and out == ""
+    assert len(err.splitlines()) == 1 and error["message"] in err, err  # one line, no traceback
 
 
 def test_a_client_curve_key_the_server_does_not_accept_is_named(server, tmp_path):
