@@ -157,7 +157,6 @@ class _Clock:
         return round(otio.opentime.from_timecode(text, self.rate).value)
 
     def _timecode(self, frame: int) -> str:
-
         return timecode(otio.opentime.RationalTime(frame, self.rate), self.rate, self.drop_frame)
 
 
@@ -236,7 +235,6 @@ def draw_report(
 
 
 def _gather(plan: ScorePlan, rendered: list[RenderedCue], result: ScoreResult | None) -> _View:
-
     reports = {c.index: c for c in result.cues} if result is not None else {}
     cues = [
         _cue_view(plan, cue, r, reports.get(cue.index))
