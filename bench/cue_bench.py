@@ -245,6 +245,7 @@ GAPS = ((0.30, 20.0), (0.74, 5.0))  # (where, seconds): rests
 RAPID = (0.5, 0.56)  # a stretch of rapid cuts (every 8–14 frames)
 MARKER_GAP = (6.0, 22.0)  # s between consecutive cue or tempo markers
 TEMPI = (84, 120, 96, 132, 72, 108)  # a tempo marker's values, in turn
+LONG_CUES = ((0.62, 0.72), (0.86, 0.95))  # no marker starts a cue here: cues ≥ 30 s (LRA)
 INTENSITY_MARKERS = ((0.13, "intensity 3"), (0.43, "intensity 8"), (0.9, "intensity 5"))
 
 
@@ -316,7 +317,8 @@ def _cue_markers(rng: random.Random, total: int, gaps, edits: set[int]) -> list[
     markers, frame, count = [], 8 * RATE, 0
     while frame < total - 8 * RATE:
         near_gap = any(a - 4 * RATE <= frame <= b + 4 * RATE for a, b in gaps)
-        if not near_gap:
+        in_long = any(a * total <= frame <= b * total for a, b in LONG_CUES)
+        if not near_gap and not in_long:
             place = ("on a cut", "near a cut", "away from cuts")[count % 3]
             if place == "on a cut":
                 edits.add(frame)
@@ -473,16 +475,10 @@ def part_batch(folder: Path, timeline: Path, markers: list[dict]) -> dict:
     )
     seconds = time.perf_counter() - started
     cues = report["cues"]
-    audio = [load(c["wav"])[0] if c.get("wav") else None for c in cues]
+    audio, track = delivered_track(cues)
     rate = 48000
     rests = [c for c in cues if c.get("silent")]
     rest_wavs = sum(1 for c in rests if c.get("wav"))
-    length = max(round((c["start"] + c["duration"] + c.get("ring", 0.0)) * rate) for c in cues)
-    track = np.zeros((2, length), np.float32)  # each WAV at its start: rings run into rests
-    for cue, wav in zip(cues, audio, strict=True):
-        if wav is not None:
-            first = round(cue["start"] * rate)
-            track[:, first : first + wav.shape[1]] += wav
     short = [c for c in cues if not c.get("silent") and c["duration"] < 4.0]
     by_frame = {m["frame"]: m for m in markers}
     intensity = [round(f * 10 * 60 * RATE) for f, _ in INTENSITY_MARKERS]
@@ -522,6 +518,49 @@ def part_batch(folder: Path, timeline: Path, markers: list[dict]) -> dict:
         + ", ".join(f"{n} {d:.0f} s {v:.1f} LU" for n, d, v in lra)
     )
     return {"cues": cues, "lra": lra, "joins": joins, "seconds": seconds}
+
+
+def delivered_track(cues: list[dict]) -> tuple[list, np.ndarray]:
+    """(each cue's WAV or None for a rest, the take's track: each WAV at its start, so rings
+    run into rests), 48 kHz."""
+    audio = [load(c["wav"])[0] if c.get("wav") else None for c in cues]
+    rate = 48000
+    length = max(round((c["start"] + c["duration"] + c.get("ring", 0.0)) * rate) for c in cues)
+    track = np.zeros((2, length), np.float32)
+    for cue, wav in zip(cues, audio, strict=True):
+        if wav is not None:
+            first = round(cue["start"] * rate)
+            track[:, first : first + wav.shape[1]] += wav
+    return audio, track
+
+
+def part_segues_unlevelled(folder: Path, timeline: Path, joins: list[dict]) -> None:
+    """The same batch with the segue levelling off (`rendering.segues_in_level` as a no-op, as
+    before it): the loudness step at each join where no change was asked, beside the levelled."""
+    import gvmgen.rendering as rendering
+
+    kept = rendering.segues_in_level
+    rendering.segues_in_level = lambda plan, rendered: rendered
+    try:
+        args = [str(timeline), "--mode", "batch", "--engine", "arranger"]
+        _, report = score([*args, "--out", str(folder / "unlevelled")])
+    finally:
+        rendering.segues_in_level = kept
+    _, track = delivered_track(report["cues"])
+    rows = [(j, loudness_step(track, 48000, j["at"])) for j in joins if "step" in j]
+    rows = [(j, before) for j, before in rows if not j["exempt"]]
+    print("\n### Segues where no change was asked: levelled vs not (same batch, same run)\n")
+    print("| join | at s | 3 s loudness step, not levelled | levelled (delivered) |")
+    print("|---|---|---|---|")
+    for j, before in rows:
+        print(f"| {j['from']} → {j['to']} | {j['at']:.2f} | {before:.1f} LU | {j['step']:.1f} LU |")
+    before = np.array([b for _, b in rows])
+    after = np.array([j["step"] for j, _ in rows])
+    print(
+        f"\nnot levelled: median {np.median(before):.1f} LU, max {before.max():.1f}, ≤ 3 LU on "
+        f"{np.mean(before <= 3):.0%}; levelled: median {np.median(after):.1f} LU, max "
+        f"{after.max():.1f}, ≤ 3 LU on {np.mean(after <= 3):.0%} ({len(rows)} joins)"
+    )
 
 
 def _energy_attack(track: np.ndarray, rate: int, boundary: float) -> float:
@@ -910,6 +949,7 @@ def main() -> int:
             timeline, markers = make_timeline(Path(folder))
             calibrate_onset_judge()
             batch = part_batch(Path(folder), timeline, markers)
+            part_segues_unlevelled(Path(folder), timeline, batch["joins"])
             part_same_plan(Path(folder), timeline, batch["cues"], markers)
     if "takes" in parts:
         part_takes(clips, baselines[0] if baselines else None)
