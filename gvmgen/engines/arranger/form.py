@@ -32,7 +32,6 @@ _DEVIATION_PENALTY = 20.0  # cost per unit |log| beyond MAX_TEMPO_DEVIATION
 _SHORT_BAR_COST = {0: 0.0, 2: 0.02, 3: 0.03, 1: 0.05}  # by beats % 4: prefer whole bars
 _LANE_WIDEN = (0.8, 1.25)  # other takes' tempos may leave the mood's range by this much
 _OUTSIDE_WEIGHT = 2.0  # cost per unit |log| outside the mood's range
-_CLOSE_HIT_WORTH = 0.25  # a close cut on a beat outweighs a few % of tempo (not the bounds)
 _SECTION_MIN_BARS = 2
 _SECTION_MAX_BARS = 16
 
@@ -103,14 +102,12 @@ def plan_grid(
     wide = widen and lane > 0 and tempo_range[1] / tempo_range[0] > 1 + TEMPO_LANE_STEP
     search = _LANE_WIDEN if wide else (1.0, 1.0)
     candidates = []
-    close = _CloseCuts(anchors, cuts)
     for bpm in np.arange(
         tempo_range[0] * search[0], tempo_range[1] * search[1] + 1e-9, _TEMPO_SEARCH_STEP
     ):
         counts, cost = _beat_counts(stretches, 60.0 / bpm, max_deviation)
         cost += 1e-4 * abs(bpm - np.mean(tempo_range))  # ties go to the middle of the range
         cost += _OUTSIDE_WEIGHT * _outside(bpm, tempo_range)
-        cost -= _CLOSE_HIT_WORTH * close.hits(counts, 60.0 / bpm)
         heard = 60.0 * sum(counts) / float(np.sum(stretches)) if counts else bpm
         candidates.append((cost, float(bpm), counts, heard))
     lanes = tempo_lanes(candidates, lane + 1)
@@ -123,32 +120,6 @@ def plan_grid(
     if _cuts_on_beats(other, cuts) < _cuts_on_beats(best, cuts) - PIN_LOSS:
         return replace(best, pinned_by="cuts")
     return other
-
-
-class _CloseCuts:
-    """How many of the cuts that are not anchors a tempo candidate's grid puts on a beat (the
-    beats bent onto them, `_stretch_beats`), remembered per stretch and beat count: the tempo
-    search asks about the same counts again and again."""
-
-    def __init__(self, anchors: np.ndarray, cuts: np.ndarray):
-        self.anchors, self.cuts = anchors, cuts
-        self._stretches: dict[tuple[int, int], int] = {}
-
-    def hits(self, counts: list[int], period: float) -> int:
-        total, period_now = 0, period
-        for k, count in enumerate(counts):
-            if (k, count) not in self._stretches:
-                a, b = self.anchors[k], self.anchors[k + 1]
-                inner = self.cuts[(self.cuts > a) & (self.cuts < b)]
-                points = _bent_points((a, 0), (b, count), inner, (b - a) / count)
-                self._stretches[k, count] = max(len(points) - 2, 0)
-            total += self._stretches[k, count]
-            period_now = (self.anchors[k + 1] - self.anchors[k]) / count
-        start = self.anchors[len(counts)]
-        tail = self.cuts[self.cuts > start + 1e-9]
-        if len(tail):
-            total += len(_bent_points((start, 0), None, tail, period_now)) - 1
-        return total
 
 
 def tempo_lanes(candidates: list[tuple], count: int) -> list[tuple]:
@@ -244,7 +215,7 @@ def _grid_from_counts(
     anchors: np.ndarray, counts: list[int], cuts: np.ndarray, duration: float, bpm: float
 ) -> Grid:
     """Lay out beats and bars: each stretch's beats (bent onto close cuts where they can be),
-    then run on at the last tempo past the end (bent onto the cuts there too)."""
+    then run on at the last tempo past the end."""
     beats: list[np.ndarray] = []
     bar_lengths: list[int] = []
     period = 60.0 / bpm
@@ -255,98 +226,33 @@ def _grid_from_counts(
         bar_lengths += _bar_lengths(count)
     tail_start = anchors[len(counts)]
     tail_bars = max(1, int(np.ceil((duration - tail_start) / (4 * period) + 1e-9)))
-    tail = _tail_beats(tail_start, period, 4 * tail_bars, cuts[cuts > tail_start + 1e-9])
-    while tail[-1] < duration:  # bent onto a cut, the tail may fall short: one more bar
-        tail = np.append(tail, tail[-1] + period * np.arange(1, 5))
-        tail_bars += 1
-    beats.append(tail)
+    beats.append(tail_start + period * np.arange(4 * tail_bars + 1))
     bar_lengths += [4] * tail_bars
     bar_starts = np.concatenate([[0], np.cumsum(bar_lengths)])
     return Grid(np.concatenate(beats), bar_starts.astype(np.int64), anchors, bpm)
 
 
 def _stretch_beats(start: float, end: float, count: int, inner_cuts: np.ndarray) -> np.ndarray:
-    """`count` beats from `start` to (not including) `end`, evenly spaced, except that the
-    most cuts inside (too close to their neighbours to be anchors) land on a beat while every
-    run of beats between two such cuts bends by no more than `MAX_BEAT_BEND`."""
+    """`count` beats from `start` to (not including) `end`, evenly spaced, except that a cut
+    inside (too close to its neighbours to be an anchor) is put on the nearest beat when the
+    beats before and after it need to bend by no more than `MAX_BEAT_BEND` to get there."""
     period = (end - start) / count
-    points = _bent_points((start, 0), (end, count), inner_cuts, period)
-    return _beats_through(points)
-
-
-def _tail_beats(start: float, period: float, count: int, cuts: np.ndarray) -> np.ndarray:
-    """`count + 1` beats from `start` at `period`, bent onto the most `cuts` the same way (no
-    anchor to reach at the end: after its last cut the tail runs on at `period`)."""
-    points = _bent_points((start, 0), None, cuts, period)
-    last_time, last_index = points[-1]
-    if last_index < count:
-        points.append((last_time + period * (count - last_index), count))
-    return np.append(_beats_through(points), points[-1][0])
-
-
-def _beats_through(points: list[tuple[float, int]]) -> np.ndarray:
-    """Beats evenly spaced between consecutive (time, beat index) points, the last excluded."""
+    points = [(start, 0)]  # (time, beat index) the beats must pass through
+    for cut in inner_cuts:
+        time, index = points[-1]
+        beat = round(index + (cut - time) / period)
+        if not index < beat < count:
+            continue
+        before = (cut - time) / (beat - index) / period
+        after = (end - cut) / (count - beat) / period
+        if max(abs(np.log(before)), abs(np.log(after))) <= MAX_BEAT_BEND:
+            points.append((float(cut), beat))
+    points.append((end, count))
     pieces = [
         t0 + (t1 - t0) / (i1 - i0) * np.arange(i1 - i0)
         for (t0, i0), (t1, i1) in itertools.pairwise(points)
     ]
-    return np.concatenate(pieces) if pieces else np.zeros(0)
-
-
-def _bent_points(
-    first: tuple[float, int],
-    last: tuple[float, int] | None,
-    cuts: np.ndarray,
-    period: float,
-) -> list[tuple[float, int]]:
-    """(time, beat index) points the beats pass through: `first`, the largest set of `cuts`
-    each on a whole beat, and `last` (None: open ended), every run between two of them within
-    `MAX_BEAT_BEND` of `period`; of equal counts, the one that bends least. A small dynamic
-    programme: the cuts inside one stretch are few."""
-    nodes = [first]
-    for cut in cuts:
-        guess = first[1] + (cut - first[0]) / period
-        for index in range(int(np.floor(guess)) - 1, int(np.ceil(guess)) + 2):
-            if index > first[1] and (last is None or index < last[1]):
-                nodes.append((float(cut), index))
-    best: list[tuple[int, float, int]] = [(0, 0.0, -1)]  # (hits, bend, previous node)
-    for n in range(1, len(nodes)):
-        best.append(_best_before(nodes, best, n, period, hit=1))
-    if last is None:
-        end = max(range(len(nodes)), key=lambda n: (best[n][0], -best[n][1]))
-        chain = _chain(best, end)
-    else:
-        nodes.append(last)
-        best.append(_best_before(nodes, best, len(nodes) - 1, period, hit=0))
-        chain = _chain(best, len(nodes) - 1)
-    return [nodes[n] for n in chain] if chain else [first, *([last] if last else [])]
-
-
-def _best_before(nodes, best, n: int, period: float, hit: int) -> tuple[int, float, int]:
-    """The best way to reach node `n` from an earlier node (hits, total bend, that node)."""
-    time, index = nodes[n]
-    found = (-(10**9), 0.0, -1)
-    for m in range(n):
-        before_time, before_index = nodes[m]
-        if best[m][2] < -1 or before_index >= index or before_time >= time - 1e-9:
-            continue
-        bend = abs(np.log((time - before_time) / (index - before_index) / period))
-        if bend > MAX_BEAT_BEND:
-            continue
-        candidate = (best[m][0] + hit, best[m][1] + bend, m)
-        if (candidate[0], -candidate[1]) > (found[0], -found[1]):
-            found = candidate
-    return found if found[2] >= 0 else (found[0], 0.0, -2)  # -2: unreachable
-
-
-def _chain(best, end: int) -> list[int]:
-    """Node indices from the first node to `end` (empty when `end` cannot be reached)."""
-    if best[end][2] == -2:
-        return []
-    chain = [end]
-    while chain[-1] != 0:
-        chain.append(best[chain[-1]][2])
-    return chain[::-1]
+    return np.concatenate(pieces)
 
 
 def _bar_lengths(count: int) -> list[int]:
