@@ -9,7 +9,10 @@ In one run, on 127.0.0.1:
      goal: within 2x of the echo, p99 < 5 ms;
   2. submit -> first progress event of a warm server, against `gvmgen score` started cold
      (what a user runs without the backend): time to its first progress line;
-  3. status requests per second while a job runs, against pings per second on the bare echo.
+  3. status requests per second on an idle server and while a job runs, against pings per
+     second on the bare echo;
+  4. CPU time per ping and per status request, of the server process and of the client: the
+     figure the shared machine's load disturbs least.
 Each server runs in its own process, as `gvmgen serve` does for a user (in one process the
 client and server threads would mostly measure each other's wait for the GIL).
 
@@ -24,6 +27,7 @@ is shared: only ratios from one run mean anything).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -81,6 +85,35 @@ def echo_round_trips(context: zmq.Context, address: str, frame: bytes, n: int) -
     finally:
         dealer.close(0)
     return times
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time its live threads have used (Linux schedstat, in ns: /proc/PID/stat counts
+    10 ms ticks): the figure the shared machine's load disturbs least (wall times on it
+    swing by tens of per cent between runs)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
+
+
+class CpuMeter:
+    """CPU time per request of the server process and of this one (the client)."""
+
+    def __init__(self, pid: int):
+        self.pid, self.server, self.client, self.requests = pid, 0.0, 0.0, 0
+
+    def measure(self, requests: int, run):
+        server, client = cpu_seconds(self.pid), time.process_time()
+        result = run()
+        self.server += cpu_seconds(self.pid) - server
+        self.client += time.process_time() - client
+        self.requests += requests
+        return result
+
+    def per_request_us(self) -> tuple[float, float]:
+        return self.server / self.requests * 1e6, self.client / self.requests * 1e6
 
 
 def ping_round_trips(client: Client, n: int) -> list[float]:
@@ -213,15 +246,20 @@ def main(argv: list[str] | None = None) -> int:
             echo_round_trips(context, echo_address, frame, 100)  # both warm
             # interleave the two in halves so neither gets a quieter moment of the machine
             bare, ours = [], []
+            ping_cpu, status_cpu = CpuMeter(server.pid), CpuMeter(server.pid)
             for _ in range(2):
                 bare += echo_round_trips(context, echo_address, frame, args.pings // 2)
-                ours += ping_round_trips(client, args.pings // 2)
+                half = args.pings // 2
+                ours += ping_cpu.measure(half, lambda n=half: ping_round_trips(client, n))
             first_warm = [
                 first_progress_seconds(client, clip, tmp / f"w{i}") for i in range(args.jobs)
             ]
             first_cold = cold_cli_first_progress(clip, tmp / "cold")
             finished = client.request("list", {"limit": 1})[1]["jobs"][0]["job_id"]
-            status_idle = status_rate(client, finished, args.status_seconds)  # no job running
+            status_idle = status_cpu.measure(  # no job running
+                0, lambda: status_rate(client, finished, args.status_seconds)
+            )
+            status_cpu.requests = round(status_idle * args.status_seconds)
             status_rps, was_running = status_rate_while_running(
                 client, clip, tmp / "long", args.status_seconds
             )
@@ -241,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
         "first_progress_warm_ms": statistics.median(first_warm) * 1e3,
         "first_progress_cold_cli_s": first_cold,
         "status_per_s_idle": status_idle,
+        "ping_server_cpu_us": ping_cpu.per_request_us()[0],
+        "ping_client_cpu_us": ping_cpu.per_request_us()[1],
+        "status_server_cpu_us": status_cpu.per_request_us()[0],
         "status_per_s_while_running": status_rps,
         "job_running_throughout": was_running,
         "echo_per_s": echo_rps,
@@ -268,6 +309,10 @@ def print_table(f: dict, args) -> None:
     )
     print(f"status, no job running: {f['status_per_s_idle']:.0f} req/s")
     print(
+        f"CPU per request: ping server {f['ping_server_cpu_us']:.0f} us, client "
+        f"{f['ping_client_cpu_us']:.0f} us; status server {f['status_server_cpu_us']:.0f} us"
+    )
+    print(
         f"status while a job runs: {f['status_per_s_while_running']:.0f} req/s "
         f"(job running throughout: {f['job_running_throughout']}); bare echo "
         f"{f['echo_per_s']:.0f} req/s"
@@ -281,6 +326,9 @@ COMPARED = (  # (figure, better when) for the ratio table
     ("ping_p99_ms", "lower"),
     ("first_progress_warm_ms", "lower"),
     ("status_per_s_idle", "higher"),
+    ("ping_server_cpu_us", "lower"),
+    ("ping_client_cpu_us", "lower"),
+    ("status_server_cpu_us", "lower"),
     ("status_per_s_while_running", "higher"),
     ("echo_p50_ms", "lower"),
 )
