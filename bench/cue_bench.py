@@ -35,6 +35,7 @@ import itertools
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -144,22 +145,115 @@ def part_clips(paths: list[str]) -> dict:
     return {"decayed_40db": ok, "min_drop_db": min(decayed), "tail_onset_hit": hit}
 
 
-def part_sync(paths: list[str]) -> None:
+def part_sync(paths: list[str], baselines: list[str], variants: list[str]) -> dict:
+    """The arranger through `gvmgen score` on the shared clips, each cue judged on its report's
+    cuts by bench/align_bench.py's judges, calibrated for their own lag in this run; this code,
+    its `variants` (SYNC_VARIANTS) and each of `baselines` side by side."""
     import align_bench
 
     align_bench.ATTACK_BIAS_MS = align_bench.attack_bias()
-    align_bench.run_arranger(paths)
+    align_bench.calibrate_judges()
+    trees = {"this code": (str(ROOT), "")}
+    trees.update({f"this code, {v}": (str(ROOT), v) for v in variants})
+    trees.update({rev: (exported(rev), "") for rev in baselines})
+    tallies = {}
+    for name, (root, variant) in trees.items():
+        tally = align_bench.Tally()
+        started = time.perf_counter()
+        cues = in_tree(root, "sync", paths, variant=variant)
+        for cue in cues:
+            audio, rate = load(cue["wav"])
+            tally.music += audio.shape[1] / rate
+            certain = np.array([c is not False for c in cue["certain"]], bool)
+            tally.add_judged(cue["cuts"], cue["own"], audio, rate, certain=certain)
+        tally.seconds = time.perf_counter() - started
+        tallies[name] = tally
+        for wav in {c["wav"] for c in cues}:  # the worker's folder, now judged
+            folder = next((p for p in Path(wav).parents if p.name.startswith("cue-bench-sy")), None)
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+    align_bench.print_table(tallies, "Arranger music through `gvmgen score` (8 shared clips)")
+    return tallies
+
+
+SYNC_VARIANTS = {  # name → what the worker changes for an experiment (`--sync-variants`)
+    "as-is": "the aligner replaced by the music as composed (no warp at all)",
+    "as-is-leadN": "as composed, every attack N ms before its cut (the music N ms earlier)",
+    "splices": "the aligner allowed to splice the arranger's music (as before a410272)",
+}
+
+
+def sync_worker(clips: list[str], variant: str) -> list[dict]:
+    """`gvmgen score CLIP --engine arranger` on each clip (kept in a folder that outlives this
+    process, for the parent to judge): every cue's WAV, its cuts and the report's own flags."""
+    _sync_variant(variant)
+    folder = tempfile.mkdtemp(prefix="cue-bench-sync-")
+    cues = []
+    for path in clips:
+        out = Path(folder) / Path(path).stem
+        code, report = score([path, "--engine", "arranger", "--out", str(out)])
+        if code != 0:
+            continue
+        for cue in report["cues"]:
+            if not cue.get("wav"):
+                continue
+            cues.append(
+                {
+                    "clip": Path(path).stem,
+                    "wav": cue["wav"],
+                    "cuts": [c["time"] for c in cue["cuts"]],
+                    "own": [c["hit"] for c in cue["cuts"]],
+                    "certain": [c.get("certain") for c in cue["cuts"]],
+                }
+            )
+    return cues
+
+
+def _sync_variant(variant: str) -> None:
+    import gvmgen.rendering as rendering
+
+    if variant == "splices":
+        original = rendering.aligned
+
+        def spliced(*args, **kwargs):
+            return original(*args, **{**kwargs, "splices": True})
+
+        rendering.aligned = spliced
+    elif variant.startswith("as-is"):
+        from gvmgen.align import aligner
+        from gvmgen.align.plan import plan_alignment
+
+        lead = float(variant.removeprefix("as-is").removeprefix("-lead") or 0) / 1000
+
+        def as_is(made, sample_rate, cuts, max_stretch, fps, progress, **kwargs):
+            duration = kwargs.get("duration") or made.audio.shape[1] / sample_rate
+            shift = round(lead * sample_rate)  # the music a few ms earlier: attacks lead cuts
+            audio = np.pad(made.audio[:, shift:], ((0, 0), (0, shift)))
+            made = made._replace(audio=audio)
+            plan = plan_alignment(
+                made.beats, np.zeros(0), duration, source_duration=made.audio.shape[1] / sample_rate
+            )
+            plan = aligner.replace(plan, cuts=np.sort(np.asarray(cuts, float)))
+            return aligner._render_and_measure(made.audio, sample_rate, plan, made.beats, fps)
+
+        rendering.aligned = as_is
 
 
 # --- the generated 10-minute timeline ------------------------------------------------------------
 
-MARKERS = ((0.2, "Cue A"), (0.45, "cue B"), (0.62, "CUE C"), (0.85, "cue D"))
 GAPS = ((0.30, 20.0), (0.74, 5.0))  # (where, seconds): rests
 RAPID = (0.5, 0.56)  # a stretch of rapid cuts (every 8–14 frames)
+MARKER_GAP = (6.0, 22.0)  # s between consecutive cue or tempo markers
+TEMPI = (84, 120, 96, 132, 72, 108)  # a tempo marker's values, in turn
+LONG_CUES = ((0.62, 0.72), (0.86, 0.95))  # no marker starts a cue here: cues ≥ 30 s (LRA)
+INTENSITY_MARKERS = ((0.13, "intensity 3"), (0.43, "intensity 8"), (0.9, "intensity 5"))
 
 
-def make_timeline(folder: Path) -> Path:
-    """10 minutes at 25 fps: ~90 edit points, a run of rapid cuts, two gaps, 4 cue markers."""
+def make_timeline(folder: Path) -> tuple[Path, list[dict]]:
+    """10 minutes at 25 fps: ~90 random edit points, a run of rapid cuts, two gaps, and dozens
+    of markers that start cues — `cue …` markers and, every fourth, a `tempo …` marker — placed
+    on a cut, a few frames from one, or away from any; three intensity markers mid-cue.
+    Returns the timeline and the markers that start cues ({frame, name, kind, place})."""
     import opentimelineio as otio
 
     from gvmgen.media.synth import make_test_clip
@@ -177,12 +271,13 @@ def make_timeline(folder: Path) -> Path:
         for i in range(3)
     ]
     total = 10 * 60 * RATE
+    gaps = [(int(f * total), int(f * total + s * RATE)) for f, s in GAPS]
     edits = set(rng.sample(range(2 * RATE, total - 2 * RATE), 80))
     frame = int(RAPID[0] * total)
     while frame < RAPID[1] * total:
         edits.add(frame)
         frame += rng.randrange(8, 15)
-    gaps = [(int(f * total), int(f * total + s * RATE)) for f, s in GAPS]
+    markers = _cue_markers(rng, total, gaps, edits)
     edits = sorted(e for e in edits if not any(a - RATE <= e <= b + RATE for a, b in gaps))
     bounds = sorted({0, total, *edits, *[x for g in gaps for x in g]})
     track = otio.schema.Track(name="Video 1", kind=otio.schema.TrackKind.Video)
@@ -205,15 +300,173 @@ def make_timeline(folder: Path) -> Path:
         )
     timeline = otio.schema.Timeline("cue bench", global_start_time=rt(3600 * RATE, RATE))
     timeline.tracks.append(track)
-    for fraction, name in MARKERS:
-        mark = tr(rt(round(fraction * total), RATE), rt(1, RATE))
+    named = [(m["frame"], m["name"]) for m in markers]
+    named += [(round(f * total), name) for f, name in INTENSITY_MARKERS]
+    for frame, name in named:
+        mark = tr(rt(frame, RATE), rt(1, RATE))
         timeline.tracks.markers.append(otio.schema.Marker(name=name, marked_range=mark))
     target = folder / "timeline.otio"
     otio.adapters.write_to_file(timeline, str(target))
-    return target
+    return target, markers
 
 
-def part_batch(folder: Path, timeline: Path) -> dict:
+def _cue_markers(rng: random.Random, total: int, gaps, edits: set[int]) -> list[dict]:
+    """Markers that start cues, every `MARKER_GAP` apart (none within 4 s of a gap): a third on
+    a cut, a third 1–8 frames before or after one, a third at least a second from any cut (the
+    edits are changed to make it so)."""
+    markers, frame, count = [], 8 * RATE, 0
+    while frame < total - 8 * RATE:
+        near_gap = any(a - 4 * RATE <= frame <= b + 4 * RATE for a, b in gaps)
+        in_long = any(a * total <= frame <= b * total for a, b in LONG_CUES)
+        if not near_gap and not in_long:
+            place = ("on a cut", "near a cut", "away from cuts")[count % 3]
+            if place == "on a cut":
+                edits.add(frame)
+            elif place == "near a cut":
+                edits.add(frame + rng.choice((-1, 1)) * rng.randrange(1, 9))
+            else:
+                edits.difference_update(range(frame - RATE, frame + RATE + 1))
+            tempo = count % 4 == 3
+            name = f"tempo {TEMPI[(count // 4) % len(TEMPI)]}" if tempo else f"cue {count + 1}"
+            kind = "tempo" if tempo else "cue"
+            markers.append({"frame": frame, "name": name, "kind": kind, "place": place})
+            count += 1
+        frame += round(rng.uniform(*MARKER_GAP) * RATE)
+    return markers
+
+
+# --- the judge of an ending's attack: librosa's onset detector, calibrated ---------------------
+
+ONSET_DELTA = 0.07  # librosa's default peak-picking threshold over the normalised envelope
+ONSET_WINDOW = 4.0  # s either side of a boundary the detector reads (its envelope normalised there)
+ONSET_LAG_S = 0.0  # the detector's own lag on known attacks; set by `calibrate_onset_judge`
+
+
+def librosa_onsets(audio: np.ndarray, rate: int) -> np.ndarray:
+    """Onset times (s) by `librosa.onset.onset_detect` with its defaults (22.05 kHz mono, hop
+    512, spectral-flux envelope normalised over the audio given, `delta` = ONSET_DELTA),
+    less the detector's own lag (`ONSET_LAG_S`)."""
+    import librosa
+
+    y = mf.mono(audio, rate)
+    found = librosa.onset.onset_detect(y=y, sr=mf.FEATURE_RATE, units="time", delta=ONSET_DELTA)
+    return np.asarray(found, np.float64) - ONSET_LAG_S
+
+
+def attack_at(audio: np.ndarray, rate: int, boundary: float) -> float:
+    """Seconds from `boundary` to the nearest onset the judge hears within `ONSET_WINDOW` of it
+    (inf when none): the detector reads only that window, as a listener around the join."""
+    first = max(0, int((boundary - ONSET_WINDOW) * rate))
+    window = audio[:, first : int((boundary + ONSET_WINDOW) * rate)]
+    found = librosa_onsets(window, rate) + first / rate
+    return float(np.min(np.abs(found - boundary))) if len(found) else np.inf
+
+
+def synthetic_join(
+    bpm_out: float,
+    bpm_in: float,
+    accent_db: float | None,
+    shift: float,
+    breath: bool,
+    rate: int = 44100,
+) -> tuple[np.ndarray, float]:
+    """An 8 s join with a known boundary (4 s + `shift`), from the bench tests' band music
+    (`make_band_music`: kick, snare, hats on the eighths, bass, chords, every attack known).
+
+    No attack of either band lies within a quarter of a beat of the boundary: the outgoing band
+    rings out from it (from half a beat before it when `breath`, its next downbeat being the
+    boundary) and the incoming one fades in over a beat from it. A button (`accent_db`: kick,
+    snare and a chord stab, that many dB from the outgoing band's kick) is then the only
+    attack on the boundary; without one (a blind crossfade) whatever the judge finds there,
+    it invented."""
+    sys.path.insert(0, str(ROOT / "tests" / "align"))
+    from align_music import _add, _chord, _kick, _snare, make_band_music
+
+    boundary, n = 4.0 + shift, int(8.0 * rate)
+    beat_out, beat_in = 60.0 / bpm_out, 60.0 / bpm_in
+    # after a breath the band's next downbeat would be the boundary; otherwise none of its
+    # attacks is within a quarter of a beat of it: the button is the only attack there
+    phase = 0.0 if breath and accent_db is not None else beat_out / 4
+    out = _placed(
+        make_band_music(bpm_out, 8.0, rate).mean(axis=0), boundary + phase, beat_out, n, rate
+    )
+    stop = boundary - (beat_out / 2 if breath and accent_db is not None else 0.0)
+    first = int(stop * rate)
+    out[first:] *= np.exp(-np.arange(n - first) / (0.15 * rate))
+    incoming = _placed(
+        make_band_music(bpm_in, 8.0, rate, seed=5).mean(axis=0),
+        boundary + beat_in / 4,
+        beat_in,
+        n,
+        rate,
+    )
+    rise = np.clip((np.arange(n) / rate - boundary) / beat_in, 0, 1)
+    mix = out + np.sin(0.5 * np.pi * rise) * incoming
+    if accent_db is not None:
+        accent = np.zeros(n)
+        _add(accent, _kick(rate, 1.0), boundary, rate)
+        _add(accent, _snare(rate, np.random.default_rng(3)), boundary, rate)
+        _add(accent, 0.25 * _chord(rate, (220.0, 277.2, 329.6), 0.5), boundary, rate)
+        kick = float(np.abs(out).max())  # the outgoing band's loudest moment: its kick
+        mix += accent * 10 ** (accent_db / 20) * kick / float(np.abs(accent).max())
+    return np.stack([mix, mix]).astype(np.float32), boundary
+
+
+def _placed(music: np.ndarray, beat_at: float, period: float, n: int, rate: int) -> np.ndarray:
+    """`music` (beats from 0.25 s every `period`) moved so one of its beats falls at `beat_at`,
+    `[n]`, silence where it does not reach."""
+    lead = (beat_at - 0.25) % period - period  # a whole number of beats before `beat_at`
+    start = int(round(lead * rate))
+    out = np.zeros(n)
+    source = music[-start:] if start < 0 else music
+    offset = max(start, 0)
+    count = min(len(source), n - offset)
+    out[offset : offset + count] = source[:count]
+    return out
+
+
+def calibrate_onset_judge(shifts_ms=(0, 5, 10, 15, 20)) -> dict:
+    """The judge on synthetic joins whose attacks are known: its lag (median onset − attack on
+    buttons), its recall within ±1 frame (40 ms) after the lag, by the button's level against
+    the music it ends, and how often it finds an attack within ±1 frame of a join that has
+    none (two bands crossfading, no beat near the boundary). Sets `ONSET_LAG_S`."""
+    global ONSET_LAG_S
+    ONSET_LAG_S = 0.0
+    found: dict[str, list[float]] = {}
+    pairs = ((84.0, 120.0), (112.0, 96.0), (138.0, 72.0))
+    for bpm_out, bpm_in in pairs:
+        for shift in shifts_ms:
+            for level in (None, -24.0, -18.0, -12.0, -6.0, 0.0):
+                for breath in (True, False) if level is not None else (False,):
+                    audio, boundary = synthetic_join(bpm_out, bpm_in, level, shift / 1000, breath)
+                    key = "none" if level is None else f"{level:+.0f} dB"
+                    if level is not None:
+                        key += ", after a breath" if breath else ", no breath"
+                    first = max(0, int((boundary - ONSET_WINDOW) * 44100))
+                    window = audio[:, first : int((boundary + ONSET_WINDOW) * 44100)]
+                    onsets = librosa_onsets(window, 44100) + first / 44100
+                    near = onsets[np.abs(onsets - boundary) <= 0.1] - boundary
+                    found.setdefault(key, []).append(
+                        float(near[np.argmin(np.abs(near))]) if len(near) else np.inf
+                    )
+    buttons = [x for k, v in found.items() if not k.startswith("none") for x in v]
+    ONSET_LAG_S = float(np.median([x for x in buttons if np.isfinite(x)]))
+    print(
+        "\n### The attack judge on synthetic joins (librosa onset_detect, delta "
+        f"{ONSET_DELTA}, ±{ONSET_WINDOW:g} s windows; 3 tempo pairs × 5 sub-hop shifts)\n"
+    )
+    print(f"lag (median onset − known attack on buttons): {1000 * ONSET_LAG_S:+.1f} ms\n")
+    print("| button against the music it ends | found within ±1 frame (40 ms), after the lag |")
+    print("|---|---|")
+    rates = {}
+    for key, values in found.items():
+        hit = np.mean(np.abs(np.array(values) - ONSET_LAG_S) <= FRAME)
+        rates[key] = float(hit)
+        print(f"| {key} | {hit:.0%} ({len(values)}) |")
+    return {"lag_s": ONSET_LAG_S, "rates": rates}
+
+
+def part_batch(folder: Path, timeline: Path, markers: list[dict]) -> dict:
     from gvmgen.align import detect_clicks
 
     started = time.perf_counter()
@@ -222,60 +475,152 @@ def part_batch(folder: Path, timeline: Path) -> dict:
     )
     seconds = time.perf_counter() - started
     cues = report["cues"]
-    audio = [load(c["wav"])[0] if c.get("wav") else None for c in cues]
+    audio, track = delivered_track(cues)
     rate = 48000
     rests = [c for c in cues if c.get("silent")]
     rest_wavs = sum(1 for c in rests if c.get("wav"))
-    length = max(round((c["start"] + c["duration"] + c.get("ring", 0.0)) * rate) for c in cues)
-    track = np.zeros((2, length), np.float32)  # each WAV at its start: rings run into rests
-    for cue, wav in zip(cues, audio, strict=True):
-        if wav is not None:
-            first = round(cue["start"] * rate)
-            track[:, first : first + wav.shape[1]] += wav
     short = [c for c in cues if not c.get("silent") and c["duration"] < 4.0]
-    joins, rows = [], []
+    by_frame = {m["frame"]: m for m in markers}
+    intensity = [round(f * 10 * 60 * RATE) for f, _ in INTENSITY_MARKERS]
+    joins = []
     for prev, cue in itertools.pairwise(cues):
-        if prev.get("silent") or cue.get("silent"):
-            continue
+        if prev.get("silent"):
+            continue  # an entrance after a rest: no ending there
         b = cue["start"]
-        window = track[:, int((b - 4) * rate) : int((b + 4) * rate)]
-        near = np.abs(onsets(window, rate) - 4.0)
-        onset = float(near.min()) if len(near) else np.inf
-        clicks = detect_clicks(track[:, int((b - 0.5) * rate) : int((b + 0.5) * rate)], rate)
-        before = mf.short_term_loudness(track[:, int((b - 3) * rate) : int(b * rate)], rate)[1]
-        after = mf.short_term_loudness(track[:, int(b * rate) : int((b + 3) * rate)], rate)[1]
-        step = abs(float(after[-1] - before[-1])) if len(after) and len(before) else np.nan
-        grid = beat_continuity(window, rate)
-        joins.append((onset, clicks, step, grid))
-        rows.append(
-            f"| {prev['name']} → {cue['name']} | {b:.2f} | {1000 * onset:.0f} ms | {clicks} "
-            f"| {step:.1f} LU | {grid} |"
-        )
+        frame = round(b * RATE)
+        marker = by_frame.get(frame, {"kind": "rest" if cue.get("silent") else "?", "place": ""})
+        row = {
+            "from": prev["name"],
+            "to": cue["name"],
+            "at": b,
+            "kind": marker["kind"],
+            "place": marker["place"],
+            "exempt": marker["kind"] == "cue" or any(abs(frame - f) <= 1 for f in intensity),
+            "judge": attack_at(track, rate, b),
+            "own": _energy_attack(track, rate, b),
+        }
+        if not cue.get("silent"):
+            row["clicks"] = detect_clicks(
+                track[:, int((b - 0.5) * rate) : int((b + 0.5) * rate)], rate
+            )
+            row["step"] = loudness_step(track, rate, b)
+            row["grid"] = beat_continuity(track[:, int((b - 4) * rate) : int((b + 4) * rate)], rate)
+        joins.append(row)
     lra = [
         (c["name"], c["duration"], mf.loudness_range(a, rate))
         for c, a in zip(cues, audio, strict=True)
         if a is not None and not c.get("silent") and c["duration"] >= 30
     ]
-    print(f"\n### Batch: generated 10-minute timeline ({len(cues)} cues, {seconds:.0f} s)\n")
-    print(
-        "| join | at s | button onset from the boundary | clicks | 3 s loudness step | beat grid |"
-    )
-    print("|---|---|---|---|---|---|")
-    print("\n".join(rows))
-    on_frame = np.mean([j[0] <= FRAME for j in joins]) if joins else float("nan")
-    print(
-        f"\nbutton onset within ±1 frame of the boundary: {on_frame:.0%} of {len(joins)} joins; "
-        f"clicks {sum(j[1] for j in joins)}; loudness step median "
-        f"{np.nanmedian([j[2] for j in joins]):.1f} LU, max {np.nanmax([j[2] for j in joins]):.1f}"
-        f" (every join is at a cue marker: the ≤ 3 LU rule exempts them); beat grid continuous "
-        f"or changing at the join: {np.mean([j[3] != 'broken' for j in joins]):.0%}"
-    )
+    print_batch(cues, joins, seconds)
     print(f"cues under 4 s: {len(short)}; rests {len(rests)}, of them with a WAV: {rest_wavs}")
     print(
         "loudness range per cue ≥ 30 s: "
         + ", ".join(f"{n} {d:.0f} s {v:.1f} LU" for n, d, v in lra)
     )
     return {"cues": cues, "lra": lra, "joins": joins, "seconds": seconds}
+
+
+def delivered_track(cues: list[dict]) -> tuple[list, np.ndarray]:
+    """(each cue's WAV or None for a rest, the take's track: each WAV at its start, so rings
+    run into rests), 48 kHz."""
+    audio = [load(c["wav"])[0] if c.get("wav") else None for c in cues]
+    rate = 48000
+    length = max(round((c["start"] + c["duration"] + c.get("ring", 0.0)) * rate) for c in cues)
+    track = np.zeros((2, length), np.float32)
+    for cue, wav in zip(cues, audio, strict=True):
+        if wav is not None:
+            first = round(cue["start"] * rate)
+            track[:, first : first + wav.shape[1]] += wav
+    return audio, track
+
+
+def part_segues_unlevelled(folder: Path, timeline: Path, joins: list[dict]) -> None:
+    """The same batch with the segue levelling off (`rendering.segues_in_level` as a no-op, as
+    before it): the loudness step at each join where no change was asked, beside the levelled."""
+    import gvmgen.rendering as rendering
+
+    kept = rendering.segues_in_level
+    rendering.segues_in_level = lambda plan, rendered: rendered
+    try:
+        args = [str(timeline), "--mode", "batch", "--engine", "arranger"]
+        _, report = score([*args, "--out", str(folder / "unlevelled")])
+    finally:
+        rendering.segues_in_level = kept
+    _, track = delivered_track(report["cues"])
+    rows = [(j, loudness_step(track, 48000, j["at"])) for j in joins if "step" in j]
+    rows = [(j, before) for j, before in rows if not j["exempt"]]
+    print("\n### Segues where no change was asked: levelled vs not (same batch, same run)\n")
+    print("| join | at s | 3 s loudness step, not levelled | levelled (delivered) |")
+    print("|---|---|---|---|")
+    for j, before in rows:
+        print(f"| {j['from']} → {j['to']} | {j['at']:.2f} | {before:.1f} LU | {j['step']:.1f} LU |")
+    before = np.array([b for _, b in rows])
+    after = np.array([j["step"] for j, _ in rows])
+    print(
+        f"\nnot levelled: median {np.median(before):.1f} LU, max {before.max():.1f}, ≤ 3 LU on "
+        f"{np.mean(before <= 3):.0%}; levelled: median {np.median(after):.1f} LU, max "
+        f"{after.max():.1f}, ≤ 3 LU on {np.mean(after <= 3):.0%} ({len(rows)} joins)"
+    )
+
+
+def _energy_attack(track: np.ndarray, rate: int, boundary: float) -> float:
+    """The bench's first detector (an energy rise of 6 dB in 5 ms over the 30 ms before),
+    shown beside the judge: seconds from `boundary` to its nearest attack."""
+    window = track[:, int((boundary - 4) * rate) : int((boundary + 4) * rate)]
+    near = np.abs(onsets(window, rate) - 4.0)
+    return float(near.min()) if len(near) else np.inf
+
+
+def loudness_step(track: np.ndarray, rate: int, boundary: float) -> float:
+    """|short-term (3 s) loudness just after `boundary` − just before it|, LU (pyloudnorm's
+    K-weighting)."""
+    before = mf.short_term_loudness(
+        track[:, int((boundary - 3) * rate) : int(boundary * rate)], rate
+    )[1]
+    after = mf.short_term_loudness(
+        track[:, int(boundary * rate) : int((boundary + 3) * rate)], rate
+    )[1]
+    return abs(float(after[-1] - before[-1])) if len(after) and len(before) else float("nan")
+
+
+def print_batch(cues: list[dict], joins: list[dict], seconds: float) -> None:
+    print(f"\n### Batch: generated 10-minute timeline ({len(cues)} cues, {seconds:.0f} s)\n")
+    print(
+        "| join | at s | starts the next cue | the marker | button: judge's attack from "
+        "the boundary | energy-rise detector | clicks | 3 s loudness step | beat grid |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for j in joins:
+        print(
+            f"| {j['from']} → {j['to']} | {j['at']:.2f} | {j['kind']} | {j['place']} "
+            f"| {1000 * j['judge']:.0f} ms | {1000 * j['own']:.0f} ms | {j.get('clicks', '')} "
+            f"| {j.get('step', float('nan')):.1f} LU | {j.get('grid', '')} |"
+        )
+    music = [j for j in joins if "step" in j]
+    on = np.array([j["judge"] <= FRAME for j in joins])
+    own = np.array([j["own"] <= FRAME for j in joins])
+    into_music = np.array([j in music for j in joins])
+    print(
+        f"\nbutton on the boundary (judge: an onset within ±1 frame, {1000 * FRAME:.0f} ms, "
+        f"after its lag): {on.mean():.1%} of {len(joins)} in-batch endings "
+        f"({on[into_music].sum()}/{into_music.sum()} into the next cue, "
+        f"{on[~into_music].sum()}/{(~into_music).sum()} into a rest); the energy-rise "
+        f"detector: {own.mean():.1%}"
+    )
+    for label, pick in (
+        ("not exempt (tempo markers)", lambda j: not j["exempt"]),
+        ("exempt (cue or intensity marker)", lambda j: j["exempt"]),
+    ):
+        steps = np.array([j["step"] for j in music if pick(j)])
+        if len(steps):
+            print(
+                f"loudness step, {label}: {len(steps)} joins, median {np.median(steps):.1f} LU, "
+                f"max {steps.max():.1f}, ≤ 3 LU on {np.mean(steps <= 3.0):.0%}"
+            )
+    print(
+        f"clicks {sum(j['clicks'] for j in music)}; beat grid continuous or changing at the "
+        f"join: {np.mean([j['grid'] != 'broken' for j in music]):.0%} of {len(music)}"
+    )
 
 
 def beat_continuity(window: np.ndarray, rate: int) -> str:
@@ -294,13 +639,10 @@ def beat_continuity(window: np.ndarray, rate: int) -> str:
     return "at the join" if np.min(np.abs(beats - 4.0)) <= 0.07 else "broken"
 
 
-def part_same_plan(folder: Path, timeline: Path, batch_cues: list[dict]) -> bool:
+def part_same_plan(folder: Path, timeline: Path, batch_cues: list[dict], markers: list[dict]):
     """A range over the section between two markers plans the cues the batch planned there."""
-    named = [c for c in batch_cues if c["name"].lower().startswith("cue b")]
-    first = named[0]
-    following = batch_cues[batch_cues.index(first) + 1 :]
-    end = next((c for c in following if c["name"].lower().startswith("cue")), batch_cues[-1])
-    start_f, end_f = round(first["start"] * RATE), round(end["start"] * RATE)
+    first, following = markers[5], markers[6]
+    start_f, end_f = first["frame"], following["frame"]
     _, report = score(
         [
             str(timeline),
@@ -322,7 +664,10 @@ def part_same_plan(folder: Path, timeline: Path, batch_cues: list[dict]) -> bool
         for c in report["cues"]
     ]
     same = batch == ranged
-    print(f"\nbatch and range plan the same cues over 'cue B' … : {same} ({len(batch)} cue(s))")
+    print(
+        f"\nbatch and range plan the same cues over {first['name']!r} … {following['name']!r}: "
+        f"{same} ({len(batch)} cue(s))"
+    )
     return same
 
 
@@ -387,9 +732,10 @@ def take_distances(takes: list[np.ndarray], rate: int) -> dict:
     }
 
 
-def in_tree(root: str, task: str, clips: list[str]) -> dict:
+def in_tree(root: str, task: str, clips: list[str], variant: str = ""):
     env = {**os.environ, "CUE_BENCH_ROOT": root, "PYTHONPATH": root}
     command = [sys.executable, __file__, "--worker", task, "--clips-list", *clips]
+    command += ["--variant", variant] if variant else []
     done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -534,11 +880,10 @@ def ending_length(audio: np.ndarray, ended: np.ndarray, rate: int) -> float:
     return (n - under[0]) * block / rate if len(under) else 0.0
 
 
-def part_speed(baseline: str | None, rounds: int = 3) -> None:
+def part_speed(baselines: list[str], rounds: int = 3) -> None:
     load_before = os.getloadavg()[0]
     trees = {"this code": str(ROOT)}
-    if baseline:
-        trees[baseline] = exported(baseline)
+    trees.update({rev: exported(rev) for rev in baselines})
     speeds = {name: [] for name in trees}
     for _ in range(rounds):  # interleaved: both see the same load
         for name, root in trees.items():
@@ -550,9 +895,9 @@ def part_speed(baseline: str | None, rounds: int = 3) -> None:
     for name, values in speeds.items():
         each = ", ".join(f"{v:.0f}" for v in values)
         print(f"- {name}: median {np.median(values):.0f}× real time ({each})")
-    if baseline:
-        ratio = np.median(speeds["this code"]) / np.median(speeds[baseline])
-        print(f"- ratio this code / {baseline}: {ratio:.2f}")
+    for rev in baselines:
+        ratio = np.median(speeds["this code"]) / np.median(speeds[rev])
+        print(f"- ratio this code / {rev}: {ratio:.2f}")
 
 
 def stems_residual() -> None:
@@ -571,35 +916,52 @@ def stems_residual() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", default=CLIPS)
-    parser.add_argument("--baseline", help="git revision of today's code to compare with")
+    parser.add_argument(
+        "--baseline",
+        default="",
+        help="git revision(s) of earlier code to compare with, comma-separated (speed and sync "
+        "run every one; takes and timbre the first)",
+    )
     parser.add_argument("--parts", default="clips,batch,takes,timbre,gvmgen-endings,speed,sync")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--clips-list", nargs="*", default=[], help=argparse.SUPPRESS)
+    parser.add_argument("--variant", default="", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--sync-variants",
+        default="",
+        help=f"experiments beside this code in the sync part: {', '.join(SYNC_VARIANTS)}",
+    )
     args = parser.parse_args()
+    if args.worker == "sync":
+        print(json.dumps(sync_worker(args.clips_list, args.variant)))
+        return 0
     if args.worker:
         print(json.dumps(worker(args.worker, args.clips_list)))
         return 0
     clips = sorted(glob.glob(f"{args.clips}/*.mp4"))
     parts = set(args.parts.split(","))
+    baselines = [rev for rev in args.baseline.split(",") if rev]
     print(f"cue bench: {len(clips)} clips, baseline {args.baseline}, load {os.getloadavg()[0]:.1f}")
     if "clips" in parts:
         part_clips(clips)
     if "batch" in parts:
         with tempfile.TemporaryDirectory() as folder:
-            timeline = make_timeline(Path(folder))
-            batch = part_batch(Path(folder), timeline)
-            part_same_plan(Path(folder), timeline, batch["cues"])
+            timeline, markers = make_timeline(Path(folder))
+            calibrate_onset_judge()
+            batch = part_batch(Path(folder), timeline, markers)
+            part_segues_unlevelled(Path(folder), timeline, batch["joins"])
+            part_same_plan(Path(folder), timeline, batch["cues"], markers)
     if "takes" in parts:
-        part_takes(clips, args.baseline)
+        part_takes(clips, baselines[0] if baselines else None)
     if "timbre" in parts:
-        part_timbre(clips, args.baseline)
+        part_timbre(clips, baselines[0] if baselines else None)
         stems_residual()
     if "gvmgen-endings" in parts:
         part_gvmgen_endings(clips)
     if "speed" in parts:
-        part_speed(args.baseline)
+        part_speed(baselines)
     if "sync" in parts:
-        part_sync(clips)
+        part_sync(clips, baselines, [v for v in args.sync_variants.split(",") if v])
     return 0
 
 

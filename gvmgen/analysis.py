@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ class Analysis:
     motion: np.ndarray  # float32 [F] in [0, 1]
     edit: object  # gvmgen.timeline.Edit over the range
     brightness: np.ndarray | None = None  # float32 [F] mean luma (0–255) at `motion_times`
+    warnings: tuple[str, ...] = ()  # clips left to their edit points (media not decodable)
 
     def to_json(self) -> dict:
         return {
@@ -96,14 +97,12 @@ def load_edit(
         edit = timeline.read_edit(_clip_timeline(path), range_text, min_seconds=min_seconds)
     if rate is not None and path.suffix.lower() != ".edl":
         kind = "timeline" if is_timeline(path) else "video"
-        log.warning(
-            "--rate %g ignored: %s is a %s file, which carries its own rate (%.3f fps); "
-            "--rate is for EDLs",
-            rate,
-            path.name,
-            kind,
-            float(edit.rate),
+        ignored = (
+            f"--rate {rate:g} ignored: {path.name} is a {kind} file, which carries its own rate "
+            f"({float(edit.rate):.3f} fps); --rate is for EDLs"
         )
+        log.warning(ignored)
+        edit = replace(edit, warnings=(*edit.warnings, ignored))
     return edit
 
 
@@ -161,13 +160,15 @@ def analyze_edit(
     edits = [
         Cut(p.to_seconds(), _frame(p, rate), _edit_kind(edit, p), 1.0) for p in edit.edit_points
     ]
-    shots, motion_times, motion, brightness = [], [], [], []
+    shots, motion_times, motion, brightness, warned = [], [], [], [], []
     segments = list(edit.segments)
     for index, segment in enumerate(segments):
         check_cancel(cancel)
         report(progress, index / len(segments), f"cuts: segment {index + 1}/{len(segments)}")
         within = scaled(progress, index / len(segments), (index + 1) / len(segments))
-        found = _clip_shots(edit, segment, rate, kind, within, cancel)
+        found = _clip_shots(edit, segment, rate, kind, warned, within, cancel)
+        if found is None and segment.media_path is not None:  # not decodable: as if missing,
+            segments[index] = replace(segment, media_path=None)  # so no later stage reads it
         if found is not None:
             shots.extend(found[0])
             motion_times.append(found[1])
@@ -183,7 +184,8 @@ def analyze_edit(
         motion_times=np.concatenate(motion_times) if motion_times else np.zeros(0),
         motion=np.concatenate(motion).astype(np.float32) if motion else np.zeros(0, np.float32),
         brightness=np.concatenate(brightness) if brightness else np.zeros(0, np.float32),
-        edit=edit,
+        edit=replace(edit, segments=segments) if warned else edit,
+        warnings=tuple(warned),
     )
 
 
@@ -193,17 +195,21 @@ def _edit_kind(edit, point) -> str:
     return "gradual" if on_transition else "edit"
 
 
-def _clip_shots(edit, segment, rate: float, kind: str, progress=None, cancel=None):
+def _clip_shots(
+    edit, segment, rate: float, kind: str, warned: list[str], progress=None, cancel=None
+):
     """`_segment_shots`, with a timeline clip whose media cannot be decoded (truncated,
     damaged) reported as that clip's error — or, with `--edit-points-only`, left to its edit
-    points. A bare video's error stays as it is: there is nothing else to score."""
+    points (logged and added to `warned`). A bare video's error stays as it is: there is
+    nothing else to score."""
     try:
         return _segment_shots(segment, rate, progress, cancel)
     except MediaError as error:
         if kind != "timeline":
             raise
         if getattr(edit, "allow_missing_media", False):
-            log.warning("clip %r: %s; using its edit points alone", segment.clip_name, error)
+            warned.append(f"clip {segment.clip_name!r}: {error}; using its edit points alone")
+            log.warning(warned[-1])
             return None
         raise MediaError(
             f"clip {segment.clip_name!r}: {error}; or pass --edit-points-only to use the "
@@ -213,8 +219,6 @@ def _clip_shots(edit, segment, rate: float, kind: str, progress=None, cancel=Non
 
 def _segment_shots(segment, rate: float, progress=None, cancel=None):
     """Shot changes inside one segment's media, moved to the range's time; None without media."""
-    from dataclasses import replace
-
     from gvmgen.media.cuts import detect_shots
 
     if segment.media_path is None:

@@ -8,22 +8,33 @@ timeline when the range has dialogue under that cue. Both are written.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from gvmgen.media.audio import DELIVERY_RATE
-from gvmgen.media.bwf import BextInfo, coding_history, samples_since_midnight
+from gvmgen import __version__, outputs
+from gvmgen.align.ducking import ATTACK, HOLD, RELEASE, duck
+from gvmgen.align.loudness import METER_OVERSAMPLE, true_peak_dbtp
+from gvmgen.cues import Cue
+from gvmgen.licences import cue_licence, silence_licence
+from gvmgen.media.audio import DELIVERY_RATE, write_wav
+from gvmgen.media.bwf import BextInfo, add_bext, coding_history, samples_since_midnight
+from gvmgen.media.dialogue import find_speech  # torch and silero load when it is first called
+from gvmgen.media.range_audio import read_range_audio
+from gvmgen.rendering import RenderedCue
+from gvmgen.schema import CueReport
+from gvmgen.score_plan import ScorePlan, Take
+from gvmgen.steering import rank_takes, take_features
+from gvmgen.timeline.edit import Edit
 
 CLEAN_DIR = "clean"  # the clean copies of a ducked take, beside its placed WAVs
 
 
-def dialogue_regions(edit, depth_db: float | None) -> tuple[tuple[float, float], ...]:
+def dialogue_regions(edit: Edit, depth_db: float | None) -> tuple[tuple[float, float], ...]:
     """Speech in the range's own sound (seconds from the range start), or () when ducking is
     off or the range has no sound."""
     if depth_db is None:
         return ()
-    from gvmgen.media.dialogue import find_speech
-    from gvmgen.media.range_audio import read_range_audio
-
     heard = read_range_audio(edit)
     if heard.source == "none":
         return ()
@@ -33,12 +44,13 @@ def dialogue_regions(edit, depth_db: float | None) -> tuple[tuple[float, float],
 
 
 def ducked(
-    audio: np.ndarray, regions, depth_db: float | None, cue_start: float
+    audio: np.ndarray,
+    regions: tuple[tuple[float, float], ...],
+    depth_db: float | None,
+    cue_start: float,
 ) -> np.ndarray | None:
     """The cue's music `[2, N]` at 48 kHz ducked under `regions`, or None when no dip reaches
     this cue (then the clean copy is the one placed)."""
-    from gvmgen.align.ducking import ATTACK, HOLD, RELEASE, duck
-
     if not regions or depth_db is None:
         return None
     end = cue_start + audio.shape[1] / DELIVERY_RATE
@@ -50,7 +62,7 @@ def ducked(
 
 def bext_info(
     *,
-    edit,
+    edit: Edit,
     cue_frame: int,
     cue_name: str,
     engine: str,
@@ -64,8 +76,6 @@ def bext_info(
 ) -> BextInfo:
     """The chunk of one delivered cue WAV: placed at its record in point (`cue_frame`, frames
     from the range start at the timeline's rate), named by engine, seed, take and licence."""
-    from gvmgen import __version__
-
     absolute = int(edit.global_start.value + edit.range.start_time.value + cue_frame)
     what = f"GVMGen Scoring {cue_name}; engine {engine}; seed {seed}; take {take}"
     if ducked_db is not None:
@@ -80,14 +90,11 @@ def bext_info(
     )
 
 
-def write_cue_wavs(stage, folder, plan, cue, audio: np.ndarray) -> tuple[str, str | None]:
+def write_cue_wavs(
+    stage: Path, folder: Path, plan: ScorePlan, cue: Cue, audio: np.ndarray
+) -> tuple[str, str | None]:
     """The cue's WAVs under `stage / folder` (a take's folder): the placed one — ducked when a
     dip reaches it — and, then, the clean one in `clean/`. Relative paths (placed, clean)."""
-    from pathlib import Path
-
-    from gvmgen import outputs
-    from gvmgen.media.audio import write_wav
-
     name = outputs.cue_wav_name(cue.index)
     start, _ = plan.cue_seconds(cue)
     dipped = None if cue.silent else ducked(audio, plan.dialogue, plan.request.ducking, start)
@@ -103,15 +110,12 @@ def write_cue_wavs(stage, folder, plan, cue, audio: np.ndarray) -> tuple[str, st
 STEMS_DIR = "stems"  # a take's stem WAVs (`--stems`), beside its placed WAVs
 
 
-def write_stem_wavs(stage, folder, plan, cue, stems: dict) -> dict[str, str]:
+def write_stem_wavs(
+    stage: Path, folder: Path, plan: ScorePlan, cue: Cue, stems: dict[str, np.ndarray]
+) -> dict[str, str]:
     """The cue's stems under `stage / folder / stems`, ducked as its placed WAV is (the chain
     ends align → ending → loudness → duck → stems: every stem takes the mix's gains). Relative
     paths by stem name."""
-    from pathlib import Path
-
-    from gvmgen import outputs
-    from gvmgen.media.audio import write_wav
-
     start, _ = plan.cue_seconds(cue)
     written = {}
     for name, audio in stems.items():
@@ -126,12 +130,10 @@ def write_stem_wavs(stage, folder, plan, cue, stems: dict) -> dict[str, str]:
     return written
 
 
-def stamp_cue_wavs(stage, plan, cue, report, placed: str, clean: str | None) -> None:
+def stamp_cue_wavs(
+    stage: Path, plan: ScorePlan, cue: Cue, report: CueReport, placed: str, clean: str | None
+) -> None:
     """The `bext` chunk on the cue's delivered WAVs (the report's measures in it)."""
-    from pathlib import Path
-
-    from gvmgen.media.bwf import add_bext
-
     for relative, depth in ((placed, plan.request.ducking if clean else None), (clean, None)):
         if relative is None:
             continue
@@ -151,12 +153,8 @@ def stamp_cue_wavs(stage, plan, cue, report, placed: str, clean: str | None) -> 
         add_bext(Path(stage) / relative, info)
 
 
-def cue_terms(plan, audio: np.ndarray, silent: bool) -> dict:
+def cue_terms(plan: ScorePlan, audio: np.ndarray, silent: bool) -> dict:
     """The CueReport fields of whose music it is, its 4x true peak and measured features."""
-    from gvmgen.align.loudness import METER_OVERSAMPLE, true_peak_dbtp
-    from gvmgen.licences import cue_licence, silence_licence
-    from gvmgen.steering import take_features
-
     terms = silence_licence() if silent else cue_licence(plan.engine)
     fields = {
         "licence": terms.summary,
@@ -173,18 +171,18 @@ def cue_terms(plan, audio: np.ndarray, silent: bool) -> dict:
     return fields | {"true_peak_dbtp": round(peak, 2), "features": features}
 
 
-def _wants_features(plan) -> bool:
+def _wants_features(plan: ScorePlan) -> bool:
     """Features are measured when they decide something: controls given, or several takes of
     an engine the controls cannot steer (GVMGen's takes are ranked by them)."""
     return plan.controls.given or bool(plan.control_changes) or plan.request.takes > 1
 
 
-def placed_first(plan, takes: list, rendered: list) -> tuple[list, list]:
+def placed_first(
+    plan: ScorePlan, takes: list[Take], rendered: list[list[RenderedCue]]
+) -> tuple[list[Take], list[list[RenderedCue]]]:
     """`takes` and their rendered cues with the one to place first: for an engine the editor's
     mood or tempo cannot steer, the take whose measured features come nearest (the others stay,
     in order, as alternatives); otherwise as they are."""
-    from gvmgen.steering import rank_takes, take_features
-
     steered = getattr(plan.engine, "steered_controls", ())
     asked = plan.controls.mood is not None or plan.controls.tempo is not None
     if len(takes) < 2 or not asked or {"mood", "tempo"} <= set(steered):

@@ -38,6 +38,7 @@ from gvmgen.media.audio import DELIVERY_RATE
 from gvmgen.rendering import RenderedCue, take_track
 from gvmgen.schema import CueReport, ScoreResult
 from gvmgen.score_plan import ScorePlan
+from gvmgen.timeline.markers import is_cue_marker
 from gvmgen.timeline.ranges import timecode
 
 WIDTH, LEFT, RIGHT = 1600, 96, 24
@@ -79,7 +80,6 @@ MARKER_COLOURS = {
     "WHITE": (230, 230, 230),
     "BLACK": (150, 150, 150),  # black would not show
 }
-CUE_MARKER_WORD = "cue"  # `cue` markers start cues (gvmgen.pipeline); the cue lane shows them
 BEAT_ON_CUT_SECONDS = 0.05  # an aligned beat this close to an aimed-at cut is that cut's hit
 FONT = Path(__file__).with_name("fonts") / "DejaVuSans.ttf"
 
@@ -157,7 +157,6 @@ class _Clock:
         return round(otio.opentime.from_timecode(text, self.rate).value)
 
     def _timecode(self, frame: int) -> str:
-
         return timecode(otio.opentime.RationalTime(frame, self.rate), self.rate, self.drop_frame)
 
 
@@ -236,7 +235,6 @@ def draw_report(
 
 
 def _gather(plan: ScorePlan, rendered: list[RenderedCue], result: ScoreResult | None) -> _View:
-
     reports = {c.index: c for c in result.cues} if result is not None else {}
     cues = [
         _cue_view(plan, cue, r, reports.get(cue.index))
@@ -284,7 +282,7 @@ def _marker_views(plan: ScorePlan) -> list[_MarkerView]:
             MARKER_COLOURS.get(m.color.upper(), COLOURS["marker"]),
         )
         for m in plan.edit.markers
-        if not m.name.strip().lower().startswith(CUE_MARKER_WORD)
+        if not is_cue_marker(m)
     ]
 
 

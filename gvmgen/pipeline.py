@@ -57,7 +57,7 @@ from gvmgen.delivery import (
     write_cue_wavs,
     write_stem_wavs,
 )
-from gvmgen.engines import EngineRegistry
+from gvmgen.engines import EngineRegistry, MusicEngine
 from gvmgen.errors import InputError, JobError, Paused
 from gvmgen.media.audio import DELIVERY_RATE
 from gvmgen.progress import (
@@ -352,7 +352,7 @@ def _changes_said_in(
     return changed
 
 
-def _read_edit(request: ScoreRequest, previous: outputs.PreviousScore | None):
+def _read_edit(request: ScoreRequest, previous: outputs.PreviousScore | None) -> Edit:
     """The scored range of the input, as read from its file."""
     range_text = _range_to_score(request, previous)
     return load_edit(request.input, range_text, request.allow_missing_media, rate=request.rate)
@@ -384,6 +384,7 @@ def _prepare(
             progress=scaled(_poster(pump, "cuts"), *span("job", "cuts")),
             cancel=pump.stop,
         )
+    edit = analysis.edit  # a clip whose media would not decode is left to its edit points
     found = f"{len(analysis.cuts)} cuts in {analysis.duration:.1f} s"
     pump.post(Update("cuts", span("job", "cuts")[1], found))
     conventions = read_conventions(edit.markers)
@@ -403,6 +404,7 @@ def _prepare(
     if dialogue:
         found = f"dialogue: {len(dialogue)} region(s) to duck under"
         pump.post(Update("cuts", span("job", "cuts")[1], found))
+    said = (*edit.warnings, *analysis.warnings, *cue_plan.warnings, *conventions.warnings)
     plan = ScorePlan(
         request,
         job_id,
@@ -410,7 +412,7 @@ def _prepare(
         analysis,
         choice,
         cues,
-        (*cue_plan.warnings, *conventions.warnings, *_stem_warnings(request, choice.engine)),
+        (*said, *_stem_warnings(request, choice.engine)),
         controls=request.controls(),
         control_changes=conventions.control_changes,
         dialogue=dialogue,
@@ -420,7 +422,7 @@ def _prepare(
     return plan
 
 
-def _stem_warnings(request: ScoreRequest, engine) -> tuple[str, ...]:
+def _stem_warnings(request: ScoreRequest, engine: MusicEngine) -> tuple[str, ...]:
     """An engine that makes one mix says so when stems are asked for, rather than pretend."""
     if not request.stems or callable(getattr(engine, "generate_stems_with_beats", None)):
         return ()
@@ -443,7 +445,7 @@ def _range_to_score(request: ScoreRequest, previous: outputs.PreviousScore | Non
     return request.range or f"{previous.range_in}-{previous.range_out}"
 
 
-def _plan(edit, analysis: Analysis, max_cue_seconds: float | None = None) -> CuePlan:
+def _plan(edit: Edit, analysis: Analysis, max_cue_seconds: float | None = None) -> CuePlan:
     """The cues: one per `cue` marker's section, rests over gaps and long black; the same for a
     batch and for a range of the same pictures (no engine window splits a section). With
     `max_cue_seconds` (a retry after running out of memory), longer music cues are cut."""
@@ -530,8 +532,7 @@ def _default(field_name: str):
     return ScoreRequest.model_fields[field_name].default
 
 
-def _check_same_range(previous: outputs.PreviousScore, request: ScoreRequest, edit) -> None:
-
+def _check_same_range(previous: outputs.PreviousScore, request: ScoreRequest, edit: Edit) -> None:
     here = range_timecodes(edit)
     same_input = previous.input == str(Path(request.input).resolve())
     if not same_input or (previous.range_in, previous.range_out) != here:
@@ -684,7 +685,6 @@ def _write_takes(
 
 
 def _track_loudness(plan: ScorePlan, cues: list[RenderedCue]) -> float:
-
     track = take_track(plan.cues, cues, plan.rate)
     return round(integrated_lufs(track, DELIVERY_RATE), 2)
 
@@ -701,7 +701,10 @@ def _cue_report(
     cuts = np.array([p.time for p in points], dtype=np.float64)
     aimed = rendered.alignment.plan
     with timed(seconds, "measure"):
-        metrics = measure_alignment(rendered.audio, DELIVERY_RATE, cuts, fps=plan.rate, plan=aimed)
+        before = rendered.alignment.beats_before.tempo
+        metrics = measure_alignment(
+            rendered.audio, DELIVERY_RATE, cuts, fps=plan.rate, plan=aimed, tempo=before
+        )
         loudness = integrated_lufs(rendered.audio, DELIVERY_RATE)
     period = rendered.alignment.beats_before.period
     ceiling = metre_ceiling(cuts, period, weights=sync_weights([p.priority for p in points]))
@@ -742,7 +745,6 @@ def _rest_report(
 def _placement(
     plan: ScorePlan, cue: Cue, rendered: RenderedCue, wav: str | None, take: int
 ) -> dict:
-
     start, duration = plan.cue_seconds(cue)
     return {
         "index": cue.index,

@@ -39,10 +39,18 @@ from gvmgen.align import align_to_cuts, join_cues, normalize_loudness
 from gvmgen.align.aligner import AlignmentResult, without_holes
 from gvmgen.align.beats import BeatGrid
 from gvmgen.align.dynamics import brightness_tilt, intensity_levels
-from gvmgen.align.joins import SEGUE_TOLERANCE, entrance_gain, loudness_step
+from gvmgen.align.joins import (
+    GONE_BEFORE_OUT,
+    SEGUE_TOLERANCE,
+    ending_gain,
+    entrance_gain,
+    loudness_step,
+    release_gain,
+)
 from gvmgen.align.metrics import AlignmentMetrics
 from gvmgen.align.plan_types import AlignmentPlan, Anchor, Piece, Splice, UnhitCut
 from gvmgen.align.priorities import Priority
+from gvmgen.align.render import render_alignment
 from gvmgen.concurrency import Timings, parallel_map, timed
 from gvmgen.conditioning import cue_conditioning, cue_cut_times, cue_sync_points
 from gvmgen.controls import TEMPO_TOLERANCE
@@ -550,16 +558,18 @@ def _music_cue(
     return rendered
 
 
-def _warped_stems(stems, sample_rate: int, plan) -> dict[str, np.ndarray] | None:
+def _warped_stems(
+    stems: dict[str, np.ndarray] | None, sample_rate: int, plan: AlignmentPlan
+) -> dict[str, np.ndarray] | None:
     """Each stem through the alignment's own warp plan (the mix's), or None without stems."""
     if not stems:
         return None
-    from gvmgen.align.render import render_alignment
-
     return {name: render_alignment(audio, sample_rate, plan) for name, audio in stems.items()}
 
 
-def _stems_following(stems, sample_rate: int, mix: np.ndarray) -> dict[str, np.ndarray] | None:
+def _stems_following(
+    stems: dict[str, np.ndarray] | None, sample_rate: int, mix: np.ndarray
+) -> dict[str, np.ndarray] | None:
     """The stems at 48 kHz with the gain curve that took their sum to the delivered `mix`
     (intensity, ending, loudness and the limiter: each one gain for every channel), so the
     stems still sum to the mix."""
@@ -618,8 +628,6 @@ def _ending_guard(n: int, sample_rate: int, ending: Ending) -> np.ndarray:
     """For an engine that composed its ending: silence by the end of what may sound, whatever
     the alignment did to the last moments (a short release into the end, 1 where the music has
     already rung out)."""
-    from gvmgen.align.joins import GONE_BEFORE_OUT, release_gain
-
     stop = ending.out + ending.ring if ending.ring > 0 else ending.out - GONE_BEFORE_OUT
     return release_gain(n, sample_rate, max(stop - GUARD_SECONDS, 0.0), max(stop, 0.0))
 
@@ -630,8 +638,6 @@ def ended(audio: np.ndarray, sample_rate: int, ending: Ending, beats) -> np.ndar
     frame, then is released over that (`GVMGEN_ENDING` "release", chosen by
     `bench/cue_bench.py`), or fades (a fade ending, or no downbeat to end on); what may ring
     past the out frame fades by its end."""
-    from gvmgen.align.joins import ending_gain, release_gain
-
     n = audio.shape[-1]
     gain = None
     if ending.ring == 0 and ending.kind != "fade" and GVMGEN_ENDING == "release":

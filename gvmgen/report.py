@@ -21,7 +21,7 @@ from gvmgen.align.ducking import duck
 from gvmgen.analysis import range_timecodes, timecode_at
 from gvmgen.atomic import write_text_atomic
 from gvmgen.concurrency import Timings
-from gvmgen.conditioning import cue_sync_points
+from gvmgen.conditioning import SyncPoint, cue_sync_points
 from gvmgen.cue_sheet import CUE_SHEET, write_cue_sheet
 from gvmgen.cues import Cue
 from gvmgen.errors import MediaError, TimelineError
@@ -36,6 +36,7 @@ from gvmgen.schema import (
     ControlsReport,
     CueReport,
     CutEntry,
+    CutHit,
     DialogueRegion,
     MissedMustHit,
     ScoreResult,
@@ -151,8 +152,17 @@ def cut_entries(plan: ScorePlan, cues: list[CueReport]) -> list[CutEntry]:
     return entries
 
 
-def _cut_entry(plan, time, frame, kind, cue, priority, point, row) -> CutEntry:
-
+def _cut_entry(
+    plan: ScorePlan,
+    time: float,
+    frame: int,
+    kind: str,
+    cue: int,
+    priority: Priority | None,
+    point: SyncPoint | None,
+    row: CutHit | None,
+) -> CutEntry:
+    """One cut's row of report.json: `row` is its measure when its cue aimed at it."""
     priority = priority or KIND_PRIORITY.get(kind)
     return CutEntry(
         time=round(time, 6),
@@ -171,7 +181,6 @@ def _cut_entry(plan, time, frame, kind, cue, priority, point, row) -> CutEntry:
 
 
 def _must_hits(markers) -> tuple:
-
     return must_hits(list(markers))
 
 
@@ -286,7 +295,6 @@ def _relinked(timeline, stage: Path, out_dir: Path):
 
 
 def _cue_markers(plan: ScorePlan, result: ScoreResult) -> list:
-
     markers = []
     for cue, report in zip(plan.cues, result.cues, strict=True):
         start = plan.edit.range.start_time + otio.opentime.RationalTime(cue.start, plan.rate)
@@ -324,7 +332,6 @@ def _mean(values: list[float]) -> float | None:
 
 
 def _write_timelines(timeline, result: ScoreResult, stage: Path) -> None:
-
     tl.write_timeline(timeline, stage / SCORE_OTIO)
     for path in list(result.extra_timelines):
         try:
@@ -335,13 +342,11 @@ def _write_timelines(timeline, result: ScoreResult, stage: Path) -> None:
 
 
 def _duration_timecode(plan: ScorePlan, seconds: float) -> str:
-
     frames = round(seconds * plan.rate)
     return timecode(otio.opentime.RationalTime(frames, plan.rate), plan.rate, plan.edit.drop_frame)
 
 
 def _write_preview(plan: ScorePlan, cues: list[RenderedCue], target: Path) -> None:
-
     track = take_track(plan.cues, cues, plan.rate)[
         :, : round(plan.analysis.duration * DELIVERY_RATE)
     ]

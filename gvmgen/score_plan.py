@@ -29,8 +29,9 @@ class ScorePlan:
     :ivar analysis: the range's cuts and motion (times from the range start).
     :ivar choice: the engine that makes the music, and why it was chosen.
     :ivar cues: the cue plan, in order; silent cues are rests.
-    :ivar warnings: what the plan changed of the editor's markers, in words (the report's),
-        and the markers it could not read.
+    :ivar warnings: the report's, in words: what reading the edit warned of (an EDL read at
+        its record times, media missing or not decodable, `--rate` ignored), what the plan
+        changed of the editor's markers, and the markers it could not read.
     :ivar controls: the editor's mood, intensity and tempo for the range (`gvmgen.controls`).
     :ivar control_changes: the control markers' changes, seconds from the range start.
     :ivar dialogue: speech in the range's own sound, `(start, end)` seconds from its start;

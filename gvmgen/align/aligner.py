@@ -214,7 +214,7 @@ def _render_and_measure(
     report = report or (lambda fraction, message: None)
     out = render_alignment(audio, sample_rate, plan)
     report(at, "re-tracking the beats")
-    after = track_beats(out, sample_rate)
+    after = track_beats(out, sample_rate, tempo=before.tempo or None)  # a warp keeps the level
     report(at, "measuring the hits")
     metrics = metrics_from_beats(out, sample_rate, after, plan.cuts, fps, plan)
     plan = _with_measured_unhit(plan, metrics)

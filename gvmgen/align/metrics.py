@@ -49,9 +49,13 @@ def measure_alignment(
     cuts,
     fps: float = 24.0,
     plan: AlignmentPlan | None = None,
+    tempo: float | None = None,
 ) -> AlignmentMetrics:
-    """Re-track the beats of `audio` `[C, N]` and score each cut against the nearest beat."""
-    beats = track_beats(audio, sample_rate)
+    """Re-track the beats of `audio` `[C, N]` and score each cut against the nearest beat.
+
+    `tempo` (BPM): the tempo of the music before it was warped (`track_beats`): the re-measure
+    keeps its metrical level and follows the warp's tempo steps."""
+    beats = track_beats(audio, sample_rate, tempo=tempo or None)
     return metrics_from_beats(audio, sample_rate, beats, cuts, fps, plan)
 
 

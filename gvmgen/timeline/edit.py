@@ -15,7 +15,7 @@ import opentimelineio as otio
 
 from gvmgen.errors import InputError, MissingMediaError, TimelineError
 from gvmgen.timeline.flatten import Piece, seconds, track_dissolves, visible_pieces
-from gvmgen.timeline.io import read_timeline
+from gvmgen.timeline.io import read_timeline_warned
 from gvmgen.timeline.markers import TimelineMarker, markers_in_range
 from gvmgen.timeline.media_refs import media_url, path_from_url
 from gvmgen.timeline.ranges import (
@@ -102,6 +102,8 @@ class Edit:
         unreadable contribute their edit points alone.
     :ivar through_edits: edits between two pieces of one shot (`Segment.continues`), relative to
         the range start: the picture does not change there, so they are not in `edit_points`.
+    :ivar warnings: what reading it warned of, in the editor's words (an EDL read at its record
+        times, media missing, `--rate` ignored): logged as said, and carried to the report.
     """
 
     name: str
@@ -117,6 +119,7 @@ class Edit:
     drop_frame: bool = False
     through_edits: list[RationalTime] = field(default_factory=list)
     allow_missing_media: bool = False
+    warnings: tuple[str, ...] = ()
 
     @property
     def duration(self) -> RationalTime:
@@ -151,7 +154,7 @@ def read_edit(
     :raises MissingMediaError: a visible clip's media is missing (names clip and path).
     :raises InputError: malformed range text, or a range under `min_seconds`.
     """
-    timeline, source_path = _timeline_and_path(path_or_timeline, rate, media_rate)
+    timeline, source_path, warned = _timeline_and_path(path_or_timeline, rate, media_rate)
     tl_rate = timeline_rate(timeline, rate or 24.0)
     global_start = at_rate(timeline.global_start_time or RationalTime(0, tl_rate), tl_rate)
     drop_frame = uses_drop_frame(global_start, tl_rate)
@@ -161,7 +164,7 @@ def read_edit(
     base_dir = source_path.parent if source_path else None
     pieces = visible_pieces(list(timeline.video_tracks()))
     segments = _segments_in_range(pieces, selected, tl_rate, base_dir)
-    segments = _with_media_checked(segments, allow_missing_media)
+    segments = _with_media_checked(segments, allow_missing_media, warned)
     points = _edit_points(segments, selected.duration)
     through = _through_edits(segments)
     points = [p for p in points if p not in through]
@@ -179,6 +182,7 @@ def read_edit(
         drop_frame=drop_frame,
         through_edits=through,
         allow_missing_media=allow_missing_media,
+        warnings=tuple(warned),
     )
 
 
@@ -205,11 +209,13 @@ def _timeline_and_path(
     path_or_timeline: str | os.PathLike | otio.schema.Timeline,
     rate: float | None,
     media_rate: Callable[[Path], float | None] | None,
-) -> tuple[otio.schema.Timeline, Path | None]:
+) -> tuple[otio.schema.Timeline, Path | None, list[str]]:
+    """The timeline, its file, and what reading it warned of."""
     if isinstance(path_or_timeline, otio.schema.Timeline):
-        return path_or_timeline, None
+        return path_or_timeline, None, []
     path = Path(path_or_timeline).expanduser().absolute()
-    return read_timeline(path, rate=rate, media_rate=media_rate), path
+    timeline, warned = read_timeline_warned(path, rate=rate, media_rate=media_rate)
+    return timeline, path, list(warned)
 
 
 def _selected_range(
@@ -329,8 +335,11 @@ def _frames_range(start: Fraction, end: Fraction, rate: float) -> TimeRange:
     return TimeRange(RationalTime(first, rate), RationalTime(last - first, rate))
 
 
-def _with_media_checked(segments: list[tuple[Segment, bool]], allow_missing: bool) -> list[Segment]:
-    """Segments whose media exists; a missing file raises, or drops its path when allowed."""
+def _with_media_checked(
+    segments: list[tuple[Segment, bool]], allow_missing: bool, warned: list[str]
+) -> list[Segment]:
+    """Segments whose media exists; a missing file raises, or drops its path when allowed
+    (logged and added to `warned`)."""
     missing = [
         needs_file and (seg.media_path is None or not seg.media_path.exists())
         for seg, needs_file in segments
@@ -343,11 +352,10 @@ def _with_media_checked(segments: list[tuple[Segment, bool]], allow_missing: boo
         raise MissingMediaError(first.clip_name, path, EDIT_POINTS_ONLY_HINT, also_missing=others)
     if any(missing):
         gone = {seg.clip_name for (seg, _), lost in zip(segments, missing, strict=True) if lost}
-        log.warning(
-            "media missing for %d clip(s) (%s): using their edit points alone",
-            len(gone),
-            ", ".join(sorted(gone)[:3]) + (" …" if len(gone) > 3 else ""),
-        )
+        named = ", ".join(sorted(gone)[:3]) + (" …" if len(gone) > 3 else "")
+        alone = f"media missing for {len(gone)} clip(s) ({named}): using their edit points alone"
+        warned.append(alone)
+        log.warning(warned[-1])
     return [
         replace(seg, media_path=None) if gone else seg
         for (seg, _), gone in zip(segments, missing, strict=True)

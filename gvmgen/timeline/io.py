@@ -49,7 +49,17 @@ def read_timeline(
     rate: float | None = None,
     media_rate: Callable[[Path], float | None] | None = None,
 ) -> otio.schema.Timeline:
-    """The timeline in `path`, read with the adapter its suffix names.
+    """The timeline in `path` (see `read_timeline_warned`), its warnings logged."""
+    return read_timeline_warned(path, rate, media_rate)[0]
+
+
+def read_timeline_warned(
+    path: str | os.PathLike,
+    rate: float | None = None,
+    media_rate: Callable[[Path], float | None] | None = None,
+) -> tuple[otio.schema.Timeline, tuple[str, ...]]:
+    """The timeline in `path`, read with the adapter its suffix names, and what the reading
+    warned of (an EDL read at its record times), for the report as well as the log.
 
     EDLs carry no frame rate: `rate` says what it is; without it the rate is told from the
     timecodes, or from the media the EDL names (`media_rate(path)` gives a media file's rate),
@@ -64,11 +74,11 @@ def read_timeline(
     adapter = adapter_for(path)
     if not path.is_file():
         raise TimelineError(f"timeline file not found: {str(path)!r}")
-    kwargs = {}
+    kwargs, warned = {}, []
     if adapter == "cmx_3600":
         kwargs["rate"] = _edl_rate(path, rate, media_rate)
     try:
-        result = _read_edl(path, kwargs["rate"]) if kwargs else _read(path, adapter, kwargs)
+        result = _read_edl(path, kwargs["rate"], warned) if kwargs else _read(path, adapter, {})
     except NewerSchemaError as err:
         raise TimelineError(f"cannot read {str(path)!r}: {err}") from err
     except otio.exceptions.UnsupportedSchemaError as err:
@@ -80,7 +90,8 @@ def read_timeline(
     except Exception as err:  # adapters raise anything: JSON, XML, KeyError, their own errors
         raise TimelineError(f"cannot read {str(path)!r} as {adapter}: {_reason(err)}") from err
     timeline = _first_timeline(result, path)
-    return _edl_normalised(timeline) if is_edl_shaped(timeline) else timeline
+    timeline = _edl_normalised(timeline) if is_edl_shaped(timeline) else timeline
+    return timeline, tuple(warned)
 
 
 def _edl_rate(
@@ -111,27 +122,33 @@ def _edl_media_rate(text: str, path: Path, media_rate: Callable[[Path], float | 
 
 def _check_parses(path: Path, rate: float) -> None:
     try:
-        _read_edl(path, rate, warn=False)  # the rate question is the one line to show
+        _read_edl(path, rate, warned=None)  # the rate question is the one line to show
     except Exception as err:  # as in read_timeline: adapters raise anything
         raise TimelineError(f"cannot read {str(path)!r} as cmx_3600: {_reason(err)}") from err
 
 
-def _read_edl(path: Path, rate: float, warn: bool = True) -> otio.schema.Timeline:
+def _read_edl(path: Path, rate: float, warned: list[str] | None) -> otio.schema.Timeline:
     """An EDL at its record times: plain cuts whose source length differs from their record
     length are read at the record length (`edl_mismatch`); any other mismatch the adapter
-    finds is laid out by its source length (`ignore_timecode_mismatch`). Each says so once."""
+    finds is laid out by its source length (`ignore_timecode_mismatch`). Each says so once:
+    logged and added to `warned` (None: said nowhere)."""
+
+    def warn(line: str) -> None:
+        if warned is not None:
+            log.warning(line)
+            warned.append(line)
+
     name = repr(str(path))
     text, mismatched = record_timed(path.read_text(encoding="utf-8", errors="replace"), rate)
-    if mismatched and warn:
-        log.warning(describe(name, mismatched))
+    if mismatched:
+        warn(describe(name, mismatched))
     read = functools.partial(otio.adapters.read_from_string, adapter_name="cmx_3600", rate=rate)
     try:
         return read(text)
     except Exception as err:  # the adapter's EDLParseError; anything else is raised again below
         if "don't match" not in str(err):
             raise
-        if warn:
-            log.warning(laid_out_by_source(name, str(err)))
+        warn(laid_out_by_source(name, str(err)))
     return read(text, ignore_timecode_mismatch=True)
 
 

@@ -58,9 +58,9 @@ def test_an_unreachable_must_hit_says_why_and_moving_it_as_told_lands_on_a_kick(
 
 
 def test_the_stretch_an_unreachable_must_hit_is_told_to_allow_reaches_it(music):
-    # 1.66 s apart: 3 beats of 0.5 s need 9.6 % stretch (at 6 % the beat lands 70 ms early),
-    # 4 beats 17 %
-    cuts = [2.0, 3.66]
+    # 1.72 s apart: 3 beats of 0.5 s need 12.8 % stretch, 9 % with each beat 35 ms off its
+    # cut (the plan's reach; at 6 % the pair is still 30 ms short), 4 beats 16 % / 12 %
+    cuts = [2.0, 3.72]
     priorities = [Priority.MUST_HIT] * 2
     result = align_to_cuts(music, RATE, cuts, fps=FPS, priorities=priorities)
     (missed,) = result.plan.unhit

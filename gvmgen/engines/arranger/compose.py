@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import replace
+
 import numpy as np
 
+from gvmgen.controls import CueControls
 from gvmgen.engines.arranger.dynamics import bar_intensity, ride_db, velocity_scale
 from gvmgen.engines.arranger.ending import FADE_BARS, final_bar, write_final
 from gvmgen.engines.arranger.form import (
@@ -36,6 +40,7 @@ from gvmgen.engines.base import CueConditioning, Ending
 
 _INTRO_BARS = 2  # bars without melody at the top of a cue of 8 bars or more (see _intro_bars)
 _BREATH_BEATS = 0.5  # nothing new starts this long before a button or ring: the accent stands out
+_PROGRESSION_CHOICES = 4  # progressions per mode (`harmony.PROGRESSIONS`): one draw per section
 
 
 def compose(cue: CueConditioning, seed: int, min_anchor_gap: float = MIN_ANCHOR_GAP) -> Score:
@@ -68,11 +73,15 @@ def compose(cue: CueConditioning, seed: int, min_anchor_gap: float = MIN_ANCHOR_
     )
     downbeats = grid.beats[grid.bar_starts[:-1]]
     last = final_bar(downbeats, ending)
-    sections = _sections(cue, grid, scene_changes, rng, mood.register, seed, idea, last + 1)
+    sections, form = _sections(cue, grid, scene_changes, rng, mood.register, seed, idea, last + 1)
     phrases = [bar for bar, _ in plan_sections(grid, ending.out, scene_changes) if bar <= last]
     intensity = _intensity(cue, downbeats[: last + 1], phrases, ending)
     chords = _chords(grid, sections, tonic)
     contexts = _bar_contexts(grid, sections, chords, cut_anchors, intensity)
+    heard_from = min(change_bars(cue.controls, downbeats[: last + 1]), default=None)
+    if heard_from is not None:  # before the editor's first change, the bars as without it
+        plain = _bar_contexts(grid, form, _chords(grid, form, tonic), cut_anchors, intensity)
+        contexts = plain[:heard_from] + contexts[heard_from:]
     hold = _beats_between(grid, downbeats[last], cue.duration)
     sink = _write_parts(contexts, tonic, rng, ending, idea, hold)
     notes = sink.to_notes(grid, cue.duration, swing=idea.groove == "shuffle")
@@ -113,61 +122,85 @@ def _sections(
     seed: int,
     idea: Idea,
     bars_in_cue: int,
-) -> list[Section]:
-    """Sections from the form plan, each with the mood of its own stretch of picture, steered
-    by the editor's controls (a mood or intensity marker opens a section at its nearest
-    downbeat), in the take's mode unless the editor named a mood."""
+) -> tuple[list[Section], list[Section]]:
+    """(the sections as played, the form's own sections as the cue would be without the
+    editor's mood and intensity markers).
+
+    The form's sections come from the picture (`plan_sections`), each with the mood of its own
+    stretch of picture, in the take's mode unless the editor named a mood. A marker opens a
+    section at its nearest downbeat and is heard from there: the section it splits keeps, up to
+    the marker, everything it had without it (mood, progression, what the shared generator
+    draws), so the music before the marker's downbeat is the same as without the marker."""
     downbeats = grid.beats[grid.bar_starts[:-1]]
     end_time = float(downbeats[bars_in_cue]) if bars_in_cue < len(downbeats) else cue.duration
-    marker_bars = change_bars(cue.controls, downbeats[:bars_in_cue])
-    starts = _with_marker_bars(plan_sections(grid, end_time, scene_changes), marker_bars)
-    starts = [(bar, change) for bar, change in starts if bar < bars_in_cue]
-    sections = []
-    for i, (first_bar, at_change) in enumerate(starts):
-        end_bar = starts[i + 1][0] if i + 1 < len(starts) else bars_in_cue
-        start = grid.bar_start_time(first_bar)
-        end = min(cue.duration, grid.bar_start_time(end_bar))
-        mood = mood_of(cue, start, end)
-        texture = "keys" if mood.density >= 2 or (mood.density == 1 and i % 2) else "pad"
-        melody = "pluck" if mood.density == 0 or (mood.density == 1 and i % 2 == 0) else "lead"
-        controls = controls_at_bar(cue.controls, downbeats, first_bar)
-        mode = mood.mode if controls.mood else shifted_mode(mood.mode, idea.mode_step)
-        style = section_style(controls, mode, mood.density, texture, melody, register)
-        pool = PROGRESSIONS[style.mode]
-        # a marker's section draws from its own generator, so the music before it is the same
-        # as without the marker
-        source = np.random.default_rng((seed, first_bar)) if first_bar in marker_bars else rng
-        progression = pool[int(source.integers(len(pool)))]
-        label = chr(ord("A") + i) if i < 26 else f"S{i}"
-        sections.append(
-            Section(
-                label,
-                start,
-                end,
-                first_bar,
-                end_bar,
-                style.mode,
-                style.density,
-                progression,
-                style.texture,
-                style.melody,
-                at_change,
-                kit=style.kit,
-                register=style.register,
-            )
-        )
-    return sections
+    form = [s for s in plan_sections(grid, end_time, scene_changes) if s[0] < bars_in_cue]
+    bounds = [bar for bar, _ in form] + [bars_in_cue]
+    marker_bars = set(change_bars(cue.controls, downbeats[:bars_in_cue]))
+    unmarked = replace(cue.controls, changes=())
+    plain: list[Section] = []
+    played: list[Section] = []
+    for i, (first, at_change) in enumerate(form):
+        end = bounds[i + 1]
+        pick = int(rng.integers(_PROGRESSION_CHOICES))  # one draw per form section, always
+        section = _section(cue, grid, (first, end, end), i, unmarked, idea, register, pick)
+        plain.append(replace(section, starts_at_scene_change=at_change))
+        splits = [first, *sorted(b for b in marker_bars if first < b < end), end]
+        for k, (a, b) in enumerate(itertools.pairwise(splits)):
+            # a marker's own section draws from its own generator, never the shared one
+            own = pick if k == 0 else _own_pick(seed, a)
+            span = (a, b, end if k == 0 else b)  # the form's part keeps the form's mood
+            section = _section(cue, grid, span, i + k, cue.controls, idea, register, own)
+            played.append(replace(section, starts_at_scene_change=at_change and k == 0))
+    return _labelled(played), _labelled(plain)
 
 
-def _with_marker_bars(starts: list[tuple[int, bool]], bars: list[int]) -> list[tuple[int, bool]]:
-    """The form's section starts with a start at every marker's bar (an editor's change wins
-    over the form's minimum section length: the section before it simply ends there)."""
-    if not bars:
-        return starts
-    merged = dict(starts)
-    for bar in bars:
-        merged.setdefault(bar, False)
-    return sorted(merged.items())
+def _section(
+    cue: CueConditioning,
+    grid: Grid,
+    span: tuple[int, int, int],
+    index: int,
+    controls: CueControls,
+    idea: Idea,
+    register: int,
+    pick: int,
+) -> Section:
+    """One section over bars `span[0]` … `span[1]` (its mood read up to bar `span[2]`), styled
+    by the controls in force at its first bar; `pick` chooses its progression."""
+    first, end_bar, mood_bar = span
+    start = grid.bar_start_time(first)
+    end = min(cue.duration, grid.bar_start_time(end_bar))
+    mood = mood_of(cue, start, min(cue.duration, grid.bar_start_time(mood_bar)))
+    texture = "keys" if mood.density >= 2 or (mood.density == 1 and index % 2) else "pad"
+    melody = "pluck" if mood.density == 0 or (mood.density == 1 and index % 2 == 0) else "lead"
+    now = controls_at_bar(controls, grid.beats[grid.bar_starts[:-1]], first)
+    mode = mood.mode if now.mood else shifted_mode(mood.mode, idea.mode_step)
+    style = section_style(now, mode, mood.density, texture, melody, register)
+    pool = PROGRESSIONS[style.mode]
+    return Section(
+        "",
+        start,
+        end,
+        first,
+        end_bar,
+        style.mode,
+        style.density,
+        pool[pick % len(pool)],
+        style.texture,
+        style.melody,
+        False,
+        kit=style.kit,
+        register=style.register,
+    )
+
+
+def _own_pick(seed: int, bar: int) -> int:
+    return int(np.random.default_rng((seed % 2**63, bar)).integers(_PROGRESSION_CHOICES))
+
+
+def _labelled(sections: list[Section]) -> list[Section]:
+    return [
+        replace(s, label=chr(ord("A") + i) if i < 26 else f"S{i}") for i, s in enumerate(sections)
+    ]
 
 
 def _chords(grid: Grid, sections: list[Section], tonic: int) -> list[Chord]:
