@@ -15,10 +15,12 @@ Sections (each prints a table; `--only` picks some):
             the cue's integrated loudness (target: on the -16 LUFS target).
   tempo     `--tempo 96` with the arranger: median tempo by librosa's default tracker and by
             madmom (RNN + DBN) on the delivered track (target 96 ± 2 BPM by both).
-  mood      a `mood sombre` cue with a `mood driving` marker mid-clip: where the music changes
-            (the largest jump of a 1 s spectral-centroid curve) against the marker's nearest
-            downbeat in the delivered audio (madmom's downbeat-free beats, bar = 4 beats from
-            the cue start as composed).
+  mood      a `mood sombre` cue with a `mood driving` marker at 7.3 s, against the same cue
+            without it, judged twice against madmom's downbeat nearest the marker: where the
+            delivered waveforms part (and the arranger's render before the warp, as composed),
+            and where they first sound different beat by beat (bench/heard_change.py: per-beat
+            log-mel and chroma at matching madmom beats, thresholds calibrated on the same
+            render restretched by ±1.5-2 % and checked against a whole other mood).
   duck      a timeline of a shared clip with the speech fixture on A1 at 3 s: the ducked WAV
             against the clean one, gain per 10 ms: median under speech, outside speech, and the
             steepest gain step against the attack's (depth / 150 ms).
@@ -431,25 +433,60 @@ def _divergence(a: np.ndarray, b: np.ndarray, rate: int) -> float:
     return float("nan")
 
 
+def _renders(clip: Path, folder: Path) -> dict:
+    """The delivered tracks of `--mood sombre` with the `mood driving` marker at 7.3 s
+    ("marked"), without it ("plain"), and `--mood driving` without it ("driving")."""
+    marked = _timeline(clip, folder, markers=[(7.3, "mood driving")])
+    plain = _timeline(clip, folder)
+    tracks = {}
+    for name, path, mood in (
+        ("marked", marked, "sombre"),
+        ("plain", plain, "sombre"),
+        ("driving", plain, "driving"),
+    ):
+        out = folder / f"{clip.stem}-{name}"
+        result = score(path, out, "--engine", "arranger", "--mood", mood, "--no-duck")
+        tracks[name] = _track(result)[0]
+        if name == "marked":
+            tracks["tempo"] = result["cues"][0]["tempo"]
+    return tracks
+
+
+def _heard(tracks: dict) -> dict:
+    """Beat-synchronous distances (bench/heard_change.py) from the plain render to the marked
+    one, to a whole other mood, and to the plain render itself restretched twice (identical
+    music: ±1.5 % over 2.5 s pieces at −0.7 dB, and ±2 % over 3 s pieces at +0.5 dB)."""
+    from heard_change import beat_distances, restretched
+    from judges import madmom_beats
+
+    plain, rate = tracks["plain"], 48_000
+    beats = madmom_beats(plain, rate)
+    return {
+        "marker": beat_distances(plain, tracks["marked"], rate, beats),
+        "mood": beat_distances(plain, tracks["driving"], rate, beats),
+        "restretch_a": beat_distances(plain, restretched(plain, rate), rate, beats),
+        "restretch_b": beat_distances(
+            plain, restretched(plain, rate, (0.98, 1.02), 3.0, 0.5), rate, beats
+        ),
+        "period": float(np.median(np.diff(beats))),
+    }
+
+
 def bench_mood(clips: list[Path]) -> dict:
     """`--mood sombre` with and without a `mood driving` marker at 7.3 s: where the two
-    delivered tracks part, against the downbeat madmom hears nearest the marker."""
-    rows = {}
+    delivered tracks part (waveform judge) and where they start to sound different (heard
+    judge), against the downbeat madmom hears nearest the marker."""
+    rows, heard = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for clip in clips:
-            marked = _timeline(clip, Path(tmp), markers=[(7.3, "mood driving")])
-            plain = _timeline(clip, Path(tmp))
-            result = score(marked, Path(tmp) / f"{clip.stem}-m", "--engine", "arranger",
-                           "--mood", "sombre", "--no-duck")  # fmt: skip
-            alone = score(plain, Path(tmp) / f"{clip.stem}-p", "--engine", "arranger",
-                          "--mood", "sombre", "--no-duck")  # fmt: skip
-            audio, rate = _track(result)
-            other, _ = _track(alone)
-            parted = _divergence(audio, other, rate)
-            downbeats = _downbeats(audio, rate)
+            tracks = _renders(clip, Path(tmp))
+            audio, other = tracks["marked"], tracks["plain"]
+            parted = _divergence(audio, other, 48_000)
+            downbeats = _downbeats(audio, 48_000)
             nearest = float(downbeats[np.argmin(np.abs(downbeats - 7.3))]) if len(downbeats) else 0
-            period = 60.0 / max(result["cues"][0]["tempo"], 1.0)
+            period = 60.0 / max(tracks["tempo"], 1.0)
             composed, composed_downbeat = _composed_parting(clip)
+            heard[clip.stem] = _heard(tracks)
             rows[clip.stem] = {
                 "tracks_part_s": round(parted, 2),
                 "downbeat_nearest_marker_s": round(nearest, 2),
@@ -473,6 +510,65 @@ def bench_mood(clips: list[Path]) -> dict:
         "clips": rows,
         "within_half_a_beat": f"{within}/{len(clips)}",
         "composed_at_downbeat": f"{composed}/{len(clips)}",
+        "heard": _heard_judge(heard, rows),
+    }
+
+
+def _heard_judge(heard: dict, rows: dict) -> dict:
+    """Thresholds from the first restretch (identical music), checked on the second (must read
+    no change) and on a whole other mood (must read change from the first beat); then the
+    first beat of the marked render that sounds different, against the downbeats."""
+    from heard_change import MATCH, changed, first_change, thresholds
+
+    limits = thresholds([h["restretch_a"] for h in heard.values()])
+    out = {}
+    for name, h in heard.items():
+        start, end = first_change(h["marker"], limits)
+        mood = changed(h["mood"], limits)
+        downbeat = rows[name]["downbeat_nearest_marker_s"]
+        composed = rows[name]["composed_downbeat_s"]
+        out[name] = {
+            "changes_from_beat_s": [round(start, 2), round(end, 2)],
+            "downbeat_nearest_marker_s": downbeat,
+            "off_by_beats": round((start - downbeat) / h["period"], 2),
+            "at_downbeat": bool(start - MATCH <= downbeat < end),
+            "at_composed_downbeat": bool(start - MATCH <= composed < end),
+            "largest_before_change": _largest_before(h["marker"], start),
+            "restretch_b_beats_changed": int(changed(h["restretch_b"], limits).sum()),
+            "restretch_b_largest": _largest_before(h["restretch_b"], np.inf),
+            "other_mood_first_change_s": round(first_change(h["mood"], limits)[0], 2),
+            "other_mood_share_changed": round(float(mood.mean()), 2),
+        }
+    at = sum(r["at_downbeat"] for r in out.values())
+    at_composed = sum(r["at_composed_downbeat"] for r in out.values())
+    calm = sum(r["restretch_b_beats_changed"] == 0 for r in out.values())
+    print(
+        f"\n## heard judge: per-beat log-mel ({limits['mel_db']:.2f} dB) and chroma "
+        f"({limits['chroma']:.4f}) thresholds = 2 x the largest distance over restretch A "
+        f"(identical music, ±1.5 % per 2.5 s piece); load {load()}"
+    )
+    for name, row in out.items():
+        print(f"  {name:8s} {json.dumps(row)}")
+    print(f"  restretch B (±2 % per 3 s, identical music) reads no change: {calm}/{len(out)}")
+    print(f"  first changed beat holds madmom's downbeat nearest the marker: {at}/{len(out)}")
+    print(f"  ... holds the composed downbeat nearest the marker: {at_composed}/{len(out)}")
+    return {
+        "thresholds": {k: round(v, 4) for k, v in limits.items()},
+        "clips": out,
+        "restretch_b_no_change": f"{calm}/{len(out)}",
+        "at_downbeat": f"{at}/{len(out)}",
+        "at_composed_downbeat": f"{at_composed}/{len(out)}",
+    }
+
+
+def _largest_before(distances: dict, until: float) -> dict:
+    """The largest per-beat distances on beats that start before `until` s."""
+    before = distances["beats"] < until - 1e-9
+    if not before.any():
+        return {"mel_db": None, "chroma": None}
+    return {
+        "mel_db": round(float(distances["mel_db"][before].max()), 2),
+        "chroma": round(float(distances["chroma"][before].max()), 4),
     }
 
 
