@@ -485,7 +485,10 @@ def bench_mood(clips: list[Path]) -> dict:
             downbeats = _downbeats(audio, 48_000)
             nearest = float(downbeats[np.argmin(np.abs(downbeats - 7.3))]) if len(downbeats) else 0
             period = 60.0 / max(tracks["tempo"], 1.0)
-            composed, composed_downbeat = _composed_parting(clip)
+            composed, composed_downbeats = _composed_parting(clip)
+            composed_downbeat = float(
+                composed_downbeats[np.argmin(np.abs(composed_downbeats - 7.3))]
+            )
             heard[clip.stem] = _heard(tracks)
             rows[clip.stem] = {
                 "tracks_part_s": round(parted, 2),
@@ -493,6 +496,9 @@ def bench_mood(clips: list[Path]) -> dict:
                 "off_by_beats": round(abs(parted - nearest) / period, 2),
                 "composed_part_s": round(composed, 2),
                 "composed_downbeat_s": round(composed_downbeat, 2),
+                # madmom assumes 4-beat bars; the arranger's bars follow the cuts (2-4 beats)
+                "madmom_downbeats_s": [round(float(t), 2) for t in downbeats],
+                "composed_downbeats_s": [round(float(t), 2) for t in composed_downbeats],
             }
     print(f"\n## mood marker sombre -> driving at 7.3 s (where the tracks part; load {load()})")
     for name, row in rows.items():
@@ -572,11 +578,11 @@ def _largest_before(distances: dict, until: float) -> dict:
     }
 
 
-def _composed_parting(clip: Path) -> tuple[float, float]:
+def _composed_parting(clip: Path) -> tuple[float, np.ndarray]:
     """Where the arranger's own render of the clip (before the pipeline warps it to the cuts)
-    with the `mood driving` marker parts from the one without, and the composed downbeat
-    nearest the marker: the composition alone, without the aligner's stretch of each piece
-    between two cuts (a piece across the marker is stretched by the beats heard after it)."""
+    with the `mood driving` marker parts from the one without, and its composed downbeats: the
+    composition alone, without the aligner's stretch of each piece between two cuts (a piece
+    across the marker is stretched by the beats heard after it)."""
     from dataclasses import replace
 
     from gvmgen.analysis import analyze_edit, load_edit
@@ -593,8 +599,7 @@ def _composed_parting(clip: Path) -> tuple[float, float]:
         replace(cue, controls=CueControls(sombre, (change,))), 0
     )
     alone = engine.generate(replace(cue, controls=CueControls(sombre)), 0)
-    downbeats = score.downbeat_times
-    return _divergence(audio, alone, 48000), float(downbeats[np.argmin(np.abs(downbeats - 7.3))])
+    return _divergence(audio, alone, 48000), np.asarray(score.downbeat_times, dtype=np.float64)
 
 
 def gain_curve(ducked: np.ndarray, clean: np.ndarray, rate: int) -> np.ndarray:
