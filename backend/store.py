@@ -22,6 +22,7 @@ process share one journal per path.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -89,9 +90,15 @@ class Job:
     attempts: int = 0
     cancel_requested: bool = False
     progress: dict | None = None
-    result: dict | None = None
+    result_json: str | None = field(default=None, repr=False)  # see `result`
     error: dict | None = None
     warnings: list[str] = field(default_factory=list)
+
+    @functools.cached_property
+    def result(self) -> dict | None:
+        """The job's ScoreResult, parsed on first use: `status` and `list`, the requests
+        asked most, never read it, and a batch's result runs to kilobytes."""
+        return _loads(self.result_json)
 
     @property
     def terminal(self) -> bool:
@@ -437,7 +444,7 @@ def _job(row: sqlite3.Row) -> Job:
         attempts=row["attempts"],
         cancel_requested=bool(row["cancel_requested"]),
         progress=_loads(row["progress"]),
-        result=_loads(row["result"]),
+        result_json=row["result"],
         error=_loads(row["error"]),
         warnings=json.loads(row["warnings"]),
     )

@@ -69,7 +69,12 @@ class Outcome:
     listings: int = 0  # distinct listings seen (each checked)
     scans: int = 0  # listings taken
     problems: list[str] = field(default_factory=list)
-    rendered_again: int = 0
+    checkpointed: int = 0  # cues finished (checkpointed) when the server died
+    rendered_again: int = 0  # ... of which the restarted server generated again
+    stage_at_kill: bool = False  # a stage or reservation was in --out when the server died
+    reclaimed: bool = False  # ... and none was left after the restart
+    outputs_identical: bool = False
+    job_lost: bool = False
     seconds: float = 0.0
 
 
@@ -212,6 +217,8 @@ def normalised(out: Path) -> dict:
 def leftovers(out: Path) -> list[str]:
     from gvmgen.atomic import is_temp_name
 
+    if not out.exists():  # killed before the job made its folder
+        return []
     left = [p.name for p in out.iterdir() if p.name.startswith((".staging-", ".reservations"))]
     left += [str(p) for p in out.rglob("*") if is_temp_name(p.name)]
     return left
@@ -339,6 +346,8 @@ def trial(n: int, phase: str, kind: str, rng, timeline: Path, folder: Path, refs
     calls_seen = calls.exists() and bool(calls.read_text().strip())
     outcome.phase_hit = phase_hit(killed, mark_file, calls_seen)
     finished = checkpointed(out)
+    outcome.checkpointed = len(finished)
+    outcome.stage_at_kill = bool(leftovers(out))
     second = start_server(data, calls_after, None)
     try:
         events = follow(data, job)
@@ -351,11 +360,15 @@ def trial(n: int, phase: str, kind: str, rng, timeline: Path, folder: Path, refs
     outcome.listings, outcome.scans = len(listings), lister.scans
     for seen in listings:
         outcome.problems += listing_problems(seen, final, before)
-    if events[-1][0] != "done" or [j["job_id"] for j in jobs] != [job]:
+    outcome.job_lost = events[-1][0] != "done" or [j["job_id"] for j in jobs] != [job]
+    if outcome.job_lost:
         why = events[-1][1].get("error", {}).get("message", "")
         outcome.problems.append(f"job lost or not done: {events[-1][0]} {why}, {len(jobs)} job(s)")
-    outcome.problems += [f"left in --out: {name}" for name in leftovers(out)]
+    left = leftovers(out)
+    outcome.problems += [f"left in --out: {name}" for name in left]
+    outcome.reclaimed = outcome.stage_at_kill and not left
     got, want = normalised(out), ref["files"]
+    outcome.outputs_identical = got == want
     if got != want:
         differ = sorted(n for n in set(got) | set(want) if got.get(n) != want.get(n))
         outcome.problems.append(f"outputs differ from the uninterrupted run: {', '.join(differ)}")
@@ -439,16 +452,31 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if summary["trials_with_problems"] == 0 else 1
 
 
+def seen_in_listings(outcomes: list[Outcome], kind: str) -> int:
+    """How many (trial, file) problems of one kind the listings showed: "temp file", ..."""
+    return sum(p.startswith(kind + " ") for o in outcomes for p in o.problems)
+
+
 def summarise(outcomes: list[Outcome], load_before, load_after, args) -> dict:
     return {
         "trials": len(outcomes),
         "seed": args.seed,
+        "phases_aimed": dict(Counter(o.phase_aimed for o in outcomes)),
         "phases_hit": dict(Counter(o.phase_hit for o in outcomes)),
         "kinds": dict(Counter(o.kind for o in outcomes)),
         "listings_taken": sum(o.scans for o in outcomes),
         "distinct_listings_checked": sum(o.listings for o in outcomes),
+        "temp_files_seen": seen_in_listings(outcomes, "temp file"),
+        "partial_files_seen": seen_in_listings(outcomes, "partial"),
+        "stale_files_seen": seen_in_listings(outcomes, "stale file"),
+        "trials_with_a_stage_at_the_kill": sum(o.stage_at_kill for o in outcomes),
+        "stages_reclaimed_after_restart": sum(o.reclaimed for o in outcomes),
+        "left_in_out_after_restart": seen_in_listings(outcomes, "left in --out:"),
+        "outputs_identical": sum(o.outputs_identical for o in outcomes),
+        "jobs_lost": sum(o.job_lost for o in outcomes),
         "trials_with_problems": sum(bool(o.problems) for o in outcomes),
         "problems": dict(Counter(re.sub(r"\d+", "N", p) for o in outcomes for p in o.problems)),
+        "cues_checkpointed_at_the_kill": sum(o.checkpointed for o in outcomes),
         "finished_cues_rendered_again": sum(o.rendered_again for o in outcomes),
         "median_trial_seconds": statistics.median(o.seconds for o in outcomes),
         "load_before": [round(x, 1) for x in load_before],

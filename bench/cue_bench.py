@@ -28,6 +28,7 @@ process) or GVMGen's own music (the shared clips' audio) gives on the same pictu
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import glob
 import io
@@ -741,7 +742,9 @@ def in_tree(root: str, task: str, clips: list[str], variant: str = ""):
 
 
 def exported(rev: str) -> str:
+    """`rev`'s tree in a temporary folder (removed when the bench exits)."""
     folder = tempfile.mkdtemp(prefix=f"cue-bench-{rev}-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True
     )

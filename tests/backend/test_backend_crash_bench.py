@@ -47,3 +47,27 @@ def test_the_listing_leaves_out_only_the_stage_and_the_reservations(tmp_path):
     (tmp_path / "takes" / "take-01").mkdir(parents=True)
     (tmp_path / "takes" / "take-01" / ".cue-01.partial-00.wav").write_bytes(b"xy")
     assert visible(tmp_path) == {"a.wav": 1, "takes/take-01/.cue-01.partial-00.wav": 2}
+
+
+def test_the_summary_counts_each_kind_of_damage_the_trials_saw():
+    from types import SimpleNamespace
+
+    from crash_bench import Outcome, summarise
+
+    clean = Outcome("commit", "commit", "empty folder", stage_at_kill=True, reclaimed=True)
+    clean.outputs_identical = True
+    damaged = Outcome("cleanup", "cleanup", "second take", stage_at_kill=True, job_lost=True)
+    damaged.problems = [
+        "temp file takes/take-01/.cue-01.partial-00.wav",
+        "partial takes/take-01/cue-02.wav (512 bytes)",
+        "partial take folder takes/take-01 (1 of 2 files)",
+        "stale file old.json",
+        "left in --out: .staging-j",
+    ]
+    summary = summarise([clean, damaged], (1, 1, 1), (1, 1, 1), SimpleNamespace(seed=0))
+    assert summary["temp_files_seen"] == 1 and summary["stale_files_seen"] == 1
+    assert summary["partial_files_seen"] == 2 and summary["left_in_out_after_restart"] == 1
+    assert summary["trials_with_a_stage_at_the_kill"] == 2
+    assert summary["stages_reclaimed_after_restart"] == 1
+    assert summary["outputs_identical"] == 1 and summary["jobs_lost"] == 1
+    assert summary["trials_with_problems"] == 1

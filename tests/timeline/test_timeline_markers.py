@@ -10,6 +10,7 @@ from gvmgen.timeline import read_edit
 from gvmgen.timeline.markers import (
     MarkerConventions,
     TimelineMarker,
+    is_cue_marker,
     leading_word,
     must_hits,
     read_conventions,
@@ -43,6 +44,24 @@ def test_a_hit_is_the_whole_leading_word_of_name_or_note(name, comment, label):
     assert leading_word(_marker(name, comment), "hit") == label
     found = must_hits([_marker(name, comment)])
     assert [h.label for h in found] == ([] if label is None else [label])
+
+
+@pytest.mark.parametrize(
+    ("name", "starts_a_cue"),
+    [
+        ("cue 3", True),
+        ("Cue A", True),
+        ("  CUE-outro", True),
+        ("cue", True),
+        ("hit", False),
+        ("tempo 96", False),
+        ("a cue", False),
+        ("", False),
+    ],
+)
+def test_a_cue_marker_is_one_whose_name_starts_with_cue(name, starts_a_cue):
+    # a prefix of the name (editors write "Cue A", "cue3"), the note is not read
+    assert is_cue_marker(_marker(name, comment="cue")) is starts_a_cue
 
 
 def test_must_hits_are_in_time_order_one_per_frame():
