@@ -169,7 +169,9 @@ class Worker(threading.Thread):
                 self._user_cancelled.discard(job.id)
         self._settle(store, job, outcome, keeper.latest)
 
-    def _outcome(self, store: JobStore, job: Job, cancel, keeper: _LeaseKeeper) -> Outcome:
+    def _outcome(
+        self, store: JobStore, job: Job, cancel: threading.Event, keeper: _LeaseKeeper
+    ) -> Outcome:
         def on_event(event: dict) -> None:
             keeper.latest = event
             self.emit(job.id, "progress", event)
@@ -192,7 +194,11 @@ class Worker(threading.Thread):
             return Outcome("failed", error=error_dict(error))
 
     def _score_within_memory(
-        self, store: JobStore, job: Job, on_event, cancel
+        self,
+        store: JobStore,
+        job: Job,
+        on_event: Callable[[dict], None],
+        cancel: threading.Event,
     ) -> tuple[dict, list[str]]:
         """(result, warnings); on CUDA out-of-memory retry with half the takes, down to one,
         then with shorter windows (cues), WINDOW_RETRIES times; then a clear failure.

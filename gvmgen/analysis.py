@@ -13,9 +13,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import opentimelineio as otio
 
+from gvmgen import timeline
 from gvmgen.errors import InputError, MediaError
+from gvmgen.media.cuts import Cut, detect_shots, merge_cuts
+from gvmgen.media.video import probe
 from gvmgen.progress import ProgressFn, check_cancel, report, scaled
+from gvmgen.timeline.edit import Edit
+from gvmgen.timeline.ranges import MIN_RANGE_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +39,7 @@ class Analysis:
     cuts: list  # list[gvmgen.media.cuts.Cut], sorted by time
     motion_times: np.ndarray  # float64 [F]
     motion: np.ndarray  # float32 [F] in [0, 1]
-    edit: object  # gvmgen.timeline.Edit over the range
+    edit: Edit | None  # the range analysed (None: a unit test's cuts without a timeline)
     brightness: np.ndarray | None = None  # float32 [F] mean luma (0–255) at `motion_times`
     warnings: tuple[str, ...] = ()  # clips left to their edit points (media not decodable)
 
@@ -75,9 +81,6 @@ def load_edit(
         needs (a few beats); `analyze_input` takes any length.
     :raises InputError: a range (or a whole input) under `min_seconds`.
     """
-    from gvmgen import timeline
-    from gvmgen.timeline.ranges import MIN_RANGE_SECONDS
-
     min_seconds = MIN_RANGE_SECONDS if min_seconds is None else min_seconds
     path = Path(path)
     if not path.exists():
@@ -108,8 +111,6 @@ def load_edit(
 
 def _media_rate(path: Path) -> float | None:
     """A media file's frame rate, or None when it cannot be read as video."""
-    from gvmgen.media.video import probe
-
     try:
         return float(probe(path).rate)
     except MediaError:
@@ -117,9 +118,6 @@ def _media_rate(path: Path) -> float | None:
 
 
 def _clip_timeline(path: Path):
-    from gvmgen import timeline
-    from gvmgen.media.video import probe
-
     info = probe(path)
     rate = float(info.rate)
     frames = info.frame_count or round(info.duration * rate)
@@ -154,8 +152,6 @@ def analyze_edit(
 ) -> Analysis:
     """Cuts and motion of `edit`; `progress` hears of each segment and inside its decode,
     `cancel` stops within a few decoded frames."""
-    from gvmgen.media.cuts import Cut, merge_cuts
-
     rate = float(edit.rate)
     edits = [
         Cut(p.to_seconds(), _frame(p, rate), _edit_kind(edit, p), 1.0) for p in edit.edit_points
@@ -219,8 +215,6 @@ def _clip_shots(
 
 def _segment_shots(segment, rate: float, progress=None, cancel=None):
     """Shot changes inside one segment's media, moved to the range's time; None without media."""
-    from gvmgen.media.cuts import detect_shots
-
     if segment.media_path is None:
         return None
     offset = segment.record_range.start_time.to_seconds()
@@ -250,8 +244,6 @@ def range_timecodes(edit) -> tuple[str, str]:
 
 def timecode_at(edit, frame: int) -> str:
     """Timecode of `frame` (counted from the range start), global start time included."""
-    import opentimelineio as otio
-
     return edit.timecode(otio.opentime.RationalTime(frame, float(edit.rate)))
 
 

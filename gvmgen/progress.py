@@ -178,7 +178,7 @@ class Pump:
             raise box["error"]
         return box["result"]
 
-    def _pump(self, worker: threading.Thread, began: float, cancel) -> None:
+    def _pump(self, worker: threading.Thread, began: float, cancel: threading.Event | None) -> None:
         quiet_since = time.monotonic()
         while worker.is_alive() or not self._queue.empty():
             if cancel is not None and cancel.is_set():

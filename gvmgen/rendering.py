@@ -53,7 +53,7 @@ from gvmgen.align.priorities import Priority
 from gvmgen.align.render import render_alignment
 from gvmgen.concurrency import Timings, parallel_map, timed
 from gvmgen.conditioning import cue_conditioning, cue_cut_times, cue_sync_points
-from gvmgen.controls import TEMPO_TOLERANCE
+from gvmgen.controls import TEMPO_TOLERANCE, CueControls
 from gvmgen.cues import Cue
 from gvmgen.defaults import DEFAULT_TRUE_PEAK_DBTP
 from gvmgen.engines import CueConditioning, MusicEngine, TakesInOnePass
@@ -88,7 +88,7 @@ class RenderedCue:
     audio: np.ndarray  # [2, N] at 48 kHz, the cue's exact length
     seed: int
     tempo: float
-    alignment: object  # gvmgen.align.AlignmentResult (engine rate)
+    alignment: AlignmentResult  # at the engine's rate
     silent: bool = False  # a rest: zeros, no engine, no alignment to speak of
     warnings: tuple[str, ...] = ()  # what the chain had to do instead, in words (the report's)
     stems: dict[str, np.ndarray] | None = None  # `--stems`: by name, `[2, N]`, summing to audio
@@ -99,7 +99,7 @@ class Generated(NamedTuple):
     knows them (the arranger does; None: the aligner tracks them)."""
 
     audio: np.ndarray
-    beats: object  # gvmgen.align.BeatGrid | None
+    beats: BeatGrid | None
     stems: dict[str, np.ndarray] | None = None  # the engine's stems, summing to `audio`
 
 
@@ -120,7 +120,7 @@ def cue_arrays(rendered: RenderedCue) -> dict[str, np.ndarray]:
     return arrays
 
 
-def cue_from_arrays(arrays) -> RenderedCue:
+def cue_from_arrays(arrays: dict[str, np.ndarray]) -> RenderedCue:
     """The cue `cue_arrays` stored, rebuilt exactly (same dtypes, same floats). Only the
     alignment's own dataclasses are rebuilt; anything else is a ValueError."""
     meta = json.loads(bytes(np.asarray(arrays["meta"], np.uint8)).decode("utf-8"))
@@ -602,10 +602,10 @@ def aligned(
     max_stretch: float,
     fps: float,
     progress: ProgressFn,
-    priorities=None,
+    priorities: Sequence[Priority] | None = None,
     duration: float | None = None,
     splices: bool = True,
-):
+) -> AlignmentResult:
     """Stage 2, align: the music warped so its beats land on `cuts` (seconds from the cue
     start; ranked by `priorities`, see `gvmgen.align.Priority`), at the engine's rate,
     `duration` long (default: the music's); a `gvmgen.align.AlignmentResult`."""
@@ -632,7 +632,7 @@ def _ending_guard(n: int, sample_rate: int, ending: Ending) -> np.ndarray:
     return release_gain(n, sample_rate, max(stop - GUARD_SECONDS, 0.0), max(stop, 0.0))
 
 
-def ended(audio: np.ndarray, sample_rate: int, ending: Ending, beats) -> np.ndarray:
+def ended(audio: np.ndarray, sample_rate: int, ending: Ending, beats: BeatGrid) -> np.ndarray:
     """Stage 2½, ending, for music an engine could not end by itself (GVMGen). At the outer end
     (`ending.ring` 0) it plays to its last downbeat that leaves `GVMGEN_RELEASE` before the out
     frame, then is released over that (`GVMGEN_ENDING` "release", chosen by
@@ -650,7 +650,7 @@ def ended(audio: np.ndarray, sample_rate: int, ending: Ending, beats) -> np.ndar
     return (np.asarray(audio, np.float32) * gain).astype(np.float32)
 
 
-def _last_downbeat(beats, latest: float) -> float | None:
+def _last_downbeat(beats: BeatGrid, latest: float) -> float | None:
     times = np.asarray(getattr(beats, "times", np.zeros(0)), np.float64)
     flags = np.asarray(getattr(beats, "downbeats", np.zeros(len(times), bool)), bool)
     found = times[flags & (times <= latest)] if len(flags) == len(times) else times[:0]
@@ -679,7 +679,7 @@ def levelled(
     return out
 
 
-def stretch_bound(max_stretch: float, controls) -> float:
+def stretch_bound(max_stretch: float, controls: CueControls) -> float:
     """The alignment's stretch limit: an editor's single tempo holds it within half the tempo's
     tolerance (±1 of the ±2 BPM), whatever the engine."""
     tempo = controls.start.tempo
@@ -688,7 +688,9 @@ def stretch_bound(max_stretch: float, controls) -> float:
     return max_stretch
 
 
-def intensity_in_mix(alignment, sample_rate: int, controls, engine) -> np.ndarray:
+def intensity_in_mix(
+    alignment: AlignmentResult, sample_rate: int, controls: CueControls, engine: MusicEngine
+) -> np.ndarray:
     """The aligned music with intensity's share of the mix: the level across intensity markers
     (every engine), and a brightness tilt for an engine that cannot compose by intensity."""
     grid = alignment.beats_after

@@ -44,7 +44,7 @@ from gvmgen.schema import (
 )
 from gvmgen.score_plan import ScorePlan
 from gvmgen.steering import statements
-from gvmgen.timeline.markers import must_hits
+from gvmgen.timeline.markers import TimelineMarker, must_hits
 from gvmgen.timeline.ranges import timecode
 
 log = logging.getLogger(__name__)
@@ -180,7 +180,7 @@ def _cut_entry(
     )
 
 
-def _must_hits(markers) -> tuple:
+def _must_hits(markers: Sequence[TimelineMarker]) -> tuple:
     return must_hits(list(markers))
 
 
@@ -258,7 +258,7 @@ def _score_timeline(plan: ScorePlan, takes: Sequence[int], result: ScoreResult, 
     return _relinked(timeline, stage, plan.out_dir)
 
 
-def _with_stem_tracks(timeline, plan: ScorePlan, info: TakeInfo, stage: Path):
+def _with_stem_tracks(timeline: otio.schema.Timeline, plan: ScorePlan, info: TakeInfo, stage: Path):
     """`--stems`: one track per stem of the placed take ("GVMGen Drums" …), each stem clip
     where its cue's clip is."""
     names = next((list(c.stems) for c in info.cues if c.stems), [])
@@ -284,7 +284,7 @@ def _placed(plan: ScorePlan, cue: Cue, final_wav: Path, stage: Path, ring: float
     return tl.PlacedCue(staged, record, name=f"GVMGen {cue.name}", metadata=meta)
 
 
-def _relinked(timeline, stage: Path, out_dir: Path):
+def _relinked(timeline: otio.schema.Timeline, stage: Path, out_dir: Path):
     """Point every staged WAV at the path it will have once the run is committed."""
     for clip in timeline.find_clips():
         ref = clip.media_reference
@@ -331,7 +331,7 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(finite) / len(finite), 4) if finite else None
 
 
-def _write_timelines(timeline, result: ScoreResult, stage: Path) -> None:
+def _write_timelines(timeline: otio.schema.Timeline, result: ScoreResult, stage: Path) -> None:
     tl.write_timeline(timeline, stage / SCORE_OTIO)
     for path in list(result.extra_timelines):
         try:
@@ -374,7 +374,9 @@ def _write_timeline_preview(plan: ScorePlan, music: np.ndarray, target: Path) ->
     render_timeline_preview(plan.edit, mixed, DELIVERY_RATE, target)
 
 
-def _with_original_ducked(track: np.ndarray, media, start: float, duration: float) -> np.ndarray:
+def _with_original_ducked(
+    track: np.ndarray, media: Path | None, start: float, duration: float
+) -> np.ndarray:
     """The music `[C, N]` with the video's own sound under it at PREVIEW_DUCK_DB (dialogue and
     effects stay audible, the music leads); the music alone when the video has no sound."""
     try:

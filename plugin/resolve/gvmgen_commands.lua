@@ -113,7 +113,18 @@ function commands.score(session, config, job)
   else
     answer = client.run(config, "submit", job, job.out_dir, client.show_progress)
   end
-  return client.outcome_result(answer)
+  local result = client.outcome_result(answer)
+  commands.say_warnings(result)
+  return result
+end
+
+--- What the backend left out or could not honour (media it could not read, a control it did
+--- not apply, an EDL read at its record times): the Console is the only place the editor
+--- sees it, since the music is placed all the same.
+function commands.say_warnings(result)
+  for _, warning in ipairs(type(result.warnings) == "table" and result.warnings or {}) do
+    say("warning: " .. console.one_line(tostring(warning)))
+  end
 end
 
 --- The result's cues as placements: absolute record frame, frames on the timeline, WAV.

@@ -7,9 +7,10 @@ cut at the same frame-exact boundaries as the pipeline (round(frame * 48000 / ra
 report.json so a later `--mode regenerate` finds the earlier takes.
 
 FAKE_GVMGEN selects a behaviour: ok (default), down, no_weights, bad_range, fail, cancelled,
-silent (dies without a line), slow (0.3 s per stage; `client cancel` stops it through files in
-FAKE_GVMGEN_STATE), and for `client list`: no_jobs (prints nothing, exit 0, as the real client
-with no jobs), list_crash (a traceback, exit 1), list_killed (no word, exit 137).
+silent (dies without a line), warnings (a result that carries two), slow (0.3 s per stage;
+`client cancel` stops it through files in FAKE_GVMGEN_STATE), and for `client list`: no_jobs
+(prints nothing, exit 0, as the real client with no jobs), list_crash (a traceback, exit 1),
+list_killed (no word, exit 137).
 FAKE_GVMGEN_LOG, when set, gets one JSON line of argv per call.
 """
 
@@ -27,6 +28,10 @@ from pathlib import Path
 
 SAMPLE_RATE = 48000
 CUE_SECONDS = 30
+WARNINGS = [
+    "clip 'S3': media /Volumes/Rushes/A003.mov not found; scored on its edit points alone",
+    "mood 'tense' chose among takes only:\nGVMGen is conditioned on picture",
+]
 
 
 def emit(**event) -> None:
@@ -194,6 +199,8 @@ def submit(args: argparse.Namespace, mode: str) -> int:
         emit(type="cancelled", job_id=job_id)
         return 4
     result = write_take(out, job_id, args, rate, first, bounds, take, seed, previous)
+    if mode == "warnings":  # as the real backend words them (gvmgen.timeline.edit, controls)
+        result["warnings"] = WARNINGS
     emit(type="done", job_id=job_id, result=result)
     return 0
 

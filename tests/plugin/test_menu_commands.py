@@ -56,6 +56,21 @@ def test_score_marked_range_places_one_clip_exactly_on_the_range(editor, tmp_pat
     assert editor.resolve.manager.saves == 1
 
 
+def test_the_backends_warnings_reach_the_console_and_the_music_is_placed(one_editor, monkeypatch):
+    monkeypatch.setenv("FAKE_GVMGEN", "warnings")
+    tl = one_editor.timeline
+    tl.set_marks(0, 239)
+    lines = one_editor.run("Score Marked Range")
+    warned = [line for line in lines if line.startswith("[GVMGen] warning: ")]
+    assert warned == [
+        "[GVMGen] warning: clip 'S3': media /Volumes/Rushes/A003.mov not found; scored on its "
+        "edit points alone",
+        "[GVMGen] warning: mood 'tense' chose among takes only: GVMGen is conditioned on picture",
+    ]  # one line each, in the backend's words
+    ((_, item),) = score_clips(tl)
+    assert item.duration == 240
+
+
 def test_without_marks_the_clip_under_the_playhead_is_scored(one_editor):
     tl = one_editor.timeline
     tl.playhead = tl.start + SHOTS[0] + SHOTS[1] + 5  # inside the third shot

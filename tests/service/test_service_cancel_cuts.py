@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+import gvmgen.analysis as analysis
 import gvmgen.media.cuts as cuts
 from gvmgen.errors import Cancelled
 from gvmgen.pipeline import score
@@ -28,7 +29,7 @@ def test_a_cancel_during_the_decode_stops_it_before_its_end(cut_clip, tmp_path, 
                 (seen["analysis_cancel"] or cancel).wait(WAIT_SECONDS)
             yield item
 
-    monkeypatch.setattr(cuts, "detect_shots", watched_detect_shots)
+    monkeypatch.setattr(analysis, "detect_shots", watched_detect_shots)  # where it is called
     monkeypatch.setattr(cuts, "decode_from", counted_decode)
 
     def on_event(event) -> None:
@@ -40,6 +41,7 @@ def test_a_cancel_during_the_decode_stops_it_before_its_end(cut_clip, tmp_path, 
     with pytest.raises(Cancelled):
         score(request, on_event=on_event, cancel=cancel)
     total = round(12.0 * float(cut_clip[1]))
+    assert seen["analysis_cancel"] is not None  # the job's own stop event reached the decode
     assert 1 <= seen["frames"] <= 2 + cuts.CANCEL_EVERY_FRAMES < total
     assert not out.exists()  # nothing was written
 
