@@ -58,3 +58,21 @@ def follow_all(client, msg_type: str, body: dict, limit: float = 60.0) -> list[t
     import time
 
     return list(client.follow(msg_type, body, deadline=time.monotonic() + limit))
+
+
+def submit_batch(data: Path, timeline: Path, out: Path) -> str:
+    """Submit `timeline` as a batch on the arranger, not watched; the job id."""
+    import uuid
+
+    from gvmgen_backend.client import Client, find_endpoint
+
+    body = {
+        "input": str(timeline),
+        "out_dir": str(out),
+        "mode": "batch",
+        "engine": "arranger",
+        "key": uuid.uuid4().hex,
+        "watch": False,
+    }
+    with Client(find_endpoint(data)) as client:
+        return client.request("submit", body)[1]["job_id"]

@@ -17,21 +17,8 @@ import time
 import uuid
 from pathlib import Path
 
-from gvmgen_backend.client import Client, find_endpoint
+from backend_helpers import submit_batch
 from gvmgen_backend.security import generate_keys
-
-
-def _submit_batch(data: Path, timeline: Path, out: Path) -> str:
-    body = {
-        "input": str(timeline),
-        "out_dir": str(out),
-        "mode": "batch",
-        "engine": "arranger",
-        "key": uuid.uuid4().hex,
-        "watch": False,
-    }
-    with Client(find_endpoint(data)) as client:
-        return client.request("submit", body)[1]["job_id"]
 
 
 def _client(*args: str, json_lines: bool = True) -> subprocess.Popen:
@@ -60,7 +47,7 @@ def test_a_client_rides_out_a_server_stopped_for_10_s(spawn, tmp_path, batch_tim
     waiting, and exits 0 with the job's result when the server goes on."""
     data = tmp_path / "data"
     server = spawn(data, tmp_path / "calls", steps=10, step_seconds=0.1)
-    job = _submit_batch(data, batch_timeline, tmp_path / "out")
+    job = submit_batch(data, batch_timeline, tmp_path / "out")
     watcher = _client("watch", job, "--data-dir", str(data))
     _first_progress(watcher)
     os.kill(server.pid, signal.SIGSTOP)
@@ -78,7 +65,7 @@ def test_a_client_rides_out_a_server_stopped_for_10_s(spawn, tmp_path, batch_tim
 def test_a_client_gives_up_past_its_patience_and_names_the_job(spawn, tmp_path, batch_timeline):
     data = tmp_path / "data"
     server = spawn(data, tmp_path / "calls", steps=10, step_seconds=0.1)
-    job = _submit_batch(data, batch_timeline, tmp_path / "out")
+    job = submit_batch(data, batch_timeline, tmp_path / "out")
     watcher = _client("watch", job, "--data-dir", str(data), "--patience", "4")
     _first_progress(watcher)
     os.kill(server.pid, signal.SIGSTOP)
@@ -97,7 +84,7 @@ def test_a_client_gives_up_past_its_patience_and_names_the_job(spawn, tmp_path, 
 def test_a_client_exits_3_soon_when_the_server_is_really_gone(spawn, tmp_path, batch_timeline):
     data = tmp_path / "data"
     server = spawn(data, tmp_path / "calls", steps=10, step_seconds=0.1)
-    job = _submit_batch(data, batch_timeline, tmp_path / "out")
+    job = submit_batch(data, batch_timeline, tmp_path / "out")
     watcher = _client("watch", job, "--data-dir", str(data))  # patience: the default 120 s
     _first_progress(watcher)
     os.kill(server.pid, signal.SIGKILL)

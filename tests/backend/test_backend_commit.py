@@ -13,11 +13,10 @@ import json
 import os
 import signal
 import time
-import uuid
 from pathlib import Path
 
 import soundfile as sf
-from backend_helpers import BATCH_CUES, wait_for
+from backend_helpers import BATCH_CUES, submit_batch, wait_for
 from gvmgen_backend.client import Client, find_endpoint
 
 from gvmgen.atomic import is_temp_name
@@ -46,19 +45,6 @@ def leftovers(out: Path) -> list[str]:
     return sorted(
         p.name for p in out.iterdir() if p.name.startswith(STAGING_PREFIX) or p.name == RESERVATIONS
     )
-
-
-def submit_batch(data: Path, timeline: Path, out: Path) -> str:
-    body = {
-        "input": str(timeline),
-        "out_dir": str(out),
-        "mode": "batch",
-        "engine": "arranger",
-        "key": uuid.uuid4().hex,
-        "watch": False,
-    }
-    with Client(find_endpoint(data)) as client:
-        return client.request("submit", body)[1]["job_id"]
 
 
 def watch(data: Path, job_id: str) -> list:

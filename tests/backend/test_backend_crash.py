@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import soundfile as sf
-from backend_helpers import BATCH_CUES, BATCH_SECONDS, GRACE
+from backend_helpers import BATCH_CUES, BATCH_SECONDS, GRACE, submit_batch, wait_for
 from gvmgen_backend.client import Client, find_endpoint
 from gvmgen_backend.datadir import STORE_NAME
 from gvmgen_backend.store import JobStore
@@ -20,16 +20,6 @@ from gvmgen_backend.store import JobStore
 from gvmgen.outputs import STAGING_PREFIX
 
 OTHER_SEED = 100  # the queued job's engine calls, told apart from the batch's
-
-
-def _wait_for(condition, seconds: float = 60.0):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
 
 
 def _visible_files(out: Path) -> set[str]:
@@ -70,7 +60,7 @@ def test_kill_9_mid_batch_then_restart_completes_without_redoing_cues(
             },
         )[1]["job_id"]
     stage = out / f"{STAGING_PREFIX}{batch}"
-    _wait_for(lambda: len(list(stage.rglob("cue-02.*"))) == 1)  # two cues checkpointed
+    wait_for(lambda: len(list(stage.rglob("cue-02.*"))) == 1)  # two cues checkpointed
     os.kill(server.pid, signal.SIGKILL)
     server.wait(10)
     kept = {int(p.stem.split("-")[1]) - 1 for p in stage.rglob("cue-*.*")}
@@ -108,21 +98,6 @@ def _batch_calls(calls: Path) -> list[int]:
     return [int(s) for s in text.split() if int(s) < OTHER_SEED]
 
 
-def _submit_batch(data: Path, timeline: Path, out: Path) -> str:
-    with Client(find_endpoint(data)) as client:
-        return client.request(
-            "submit",
-            {
-                "input": str(timeline),
-                "out_dir": str(out),
-                "mode": "batch",
-                "engine": "arranger",
-                "key": uuid.uuid4().hex,
-                "watch": False,
-            },
-        )[1]["job_id"]
-
-
 def _kept(stage: Path) -> set[int]:
     return {int(p.stem.split("-")[1]) - 1 for p in stage.rglob("cue-*.*")}
 
@@ -151,9 +126,9 @@ def test_sigterm_mid_batch_finishes_the_cue_requeues_the_job_and_exits_0(
 ):
     data, calls, out = tmp_path / "data", tmp_path / "calls.txt", tmp_path / "out"
     server = spawn(data, calls)
-    batch = _submit_batch(data, batch_timeline, out)
+    batch = submit_batch(data, batch_timeline, out)
     stage = out / f"{STAGING_PREFIX}{batch}"
-    _wait_for(lambda: 1 in _batch_calls(calls))  # cue 2 is being generated
+    wait_for(lambda: 1 in _batch_calls(calls))  # cue 2 is being generated
     in_progress = max(_batch_calls(calls))
     server.send_signal(signal.SIGTERM)
     began = time.monotonic()
@@ -179,12 +154,12 @@ def test_sigterm_past_the_grace_leaves_the_job_at_its_last_finished_cue(
 ):
     data, calls, out = tmp_path / "data", tmp_path / "calls.txt", tmp_path / "out"
     server = spawn(data, calls, grace=0.2)  # shorter than a cue: the cue cannot finish
-    batch = _submit_batch(data, batch_timeline, out)
+    batch = submit_batch(data, batch_timeline, out)
     stage = out / f"{STAGING_PREFIX}{batch}"
-    _wait_for(lambda: len(list(stage.rglob("cue-01.*"))) == 1)
+    wait_for(lambda: len(list(stage.rglob("cue-01.*"))) == 1)
     # and the next cue begun: a signal between the checkpoint and the next engine call would
     # find the job at a cue boundary (seen on a quiet machine), which is the other test's case
-    _wait_for(lambda: 2 in _batch_calls(calls))
+    wait_for(lambda: 2 in _batch_calls(calls))
     server.send_signal(signal.SIGTERM)
     assert server.wait(20) == 0
     assert not (data / "server.json").exists()
